@@ -1,0 +1,153 @@
+"""The Kubernetes ``Status`` error tree, shared by the HTTP layer and in-process callers.
+
+Every failure the API can report is an :class:`ApiError` carrying the HTTP code, the
+``reason`` clients switch on, and optional ``details`` (name, group, kind, causes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    code = 500
+    reason = "InternalError"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        name: str | None = None,
+        group: str | None = None,
+        kind: str | None = None,
+        causes: list[dict[str, str]] | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.name = name
+        self.group = group
+        self.kind = kind
+        self.causes = causes or []
+        self.retry_after = retry_after
+
+    def status(self) -> dict[str, Any]:
+        """The wire ``Status`` body for this error."""
+        body: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        details: dict[str, Any] = {}
+        if self.name is not None:
+            details["name"] = self.name
+        if self.group is not None:
+            details["group"] = self.group
+        if self.kind is not None:
+            details["kind"] = self.kind
+        if self.causes:
+            details["causes"] = self.causes
+        if self.retry_after is not None:
+            details["retryAfterSeconds"] = self.retry_after
+        if details:
+            body["details"] = details
+        return body
+
+
+class BadRequest(ApiError):
+    code = 400
+    reason = "BadRequest"
+
+
+class Unauthorized(ApiError):
+    code = 401
+    reason = "Unauthorized"
+
+
+class Forbidden(ApiError):
+    code = 403
+    reason = "Forbidden"
+
+
+class NotFound(ApiError):
+    code = 404
+    reason = "NotFound"
+
+
+class MethodNotAllowed(ApiError):
+    code = 405
+    reason = "MethodNotAllowed"
+
+
+class NotAcceptable(ApiError):
+    code = 406
+    reason = "NotAcceptable"
+
+
+class AlreadyExists(ApiError):
+    code = 409
+    reason = "AlreadyExists"
+
+
+class Conflict(ApiError):
+    code = 409
+    reason = "Conflict"
+
+
+class Expired(ApiError):
+    code = 410
+    reason = "Expired"
+
+
+class RequestEntityTooLarge(ApiError):
+    code = 413
+    reason = "RequestEntityTooLarge"
+
+
+class UnsupportedMediaType(ApiError):
+    code = 415
+    reason = "UnsupportedMediaType"
+
+
+class Invalid(ApiError):
+    code = 422
+    reason = "Invalid"
+
+
+class TooManyRequests(ApiError):
+    code = 429
+    reason = "TooManyRequests"
+
+
+class InternalError(ApiError):
+    code = 500
+    reason = "InternalError"
+
+
+class ServiceUnavailable(ApiError):
+    code = 503
+    reason = "ServiceUnavailable"
+
+
+def cause(field: str, message: str, reason: str = "FieldValueInvalid") -> dict[str, str]:
+    """One entry of ``details.causes`` naming the offending field."""
+    return {"reason": reason, "message": message, "field": field}
+
+
+def invalid(
+    kind: str, name: str | None, causes: list[dict[str, str]], group: str = ""
+) -> Invalid:
+    """A 422 in the exact wording kube-apiserver uses: ``Kind "name" is invalid: field: msg``."""
+    summary = ", ".join(f"{c['field']}: {c['message']}" for c in causes)
+    subject = f'{kind}.{group} "{name}"' if group else f'{kind} "{name or ""}"'
+    return Invalid(
+        f"{subject} is invalid: [{summary}]" if len(causes) > 1 else f"{subject} is invalid: {summary}",
+        name=name,
+        group=group,
+        kind=kind,
+        causes=causes,
+    )
