@@ -1,0 +1,172 @@
+"""Container attempts as processes on this machine: start through the shim, signal, poll, adopt.
+
+Each run of a container is an *attempt* numbered from 0 (the restart count), kept in the
+container's sandbox directory ``<data_dir>/pods/<uid>/<container>/`` as ``<n>.json`` (the shim's
+record) and ``<n>.log`` (its output, CRI format). The shim runs in a session of its own, so a
+control-plane restart leaves containers running; a new kubelet finds them again from these
+files (:func:`latest`) and keeps watching them exactly as if it had started them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+
+@dataclass
+class Attempt:
+    """One run of one container."""
+
+    container_dir: Path
+    number: int
+    shim: subprocess.Popen[bytes] | None = None  # set when this process started it
+
+    @property
+    def record_path(self) -> Path:
+        return self.container_dir / f"{self.number}.json"
+
+    @property
+    def log_path(self) -> Path:
+        return self.container_dir / f"{self.number}.log"
+
+    def record(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self.record_path.read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _shim_alive(self, rec: dict[str, Any] | None) -> bool:
+        if self.shim is not None:
+            return self.shim.poll() is None
+        pid = (rec or {}).get("shimPid")
+        if not pid:
+            return False
+        try:
+            proc = psutil.Process(int(pid))
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return False
+            # A recycled pid belongs to a process created after our shim started.
+            return bool(proc.create_time() <= float(rec.get("startedAt", 0)) + 1.0)  # type: ignore[union-attr]
+        except psutil.Error:
+            return False
+
+    def finished(self) -> dict[str, Any] | None:
+        """The record once the attempt has ended (synthesised if the shim died silently)."""
+        rec = self.record()
+        if rec is not None and "finishedAt" in rec:
+            if self.shim is not None:
+                self.shim.poll()  # reap
+            return rec
+        if self._shim_alive(rec):
+            return None
+        if rec is None and self.shim is None:
+            return None  # not started by us and never recorded: nothing to say
+        rec = rec or self.record() or {}
+        if "finishedAt" in rec:
+            return rec
+        rec.update(
+            exitCode=137,
+            reason="Error",
+            message="the container's shim process disappeared",
+            finishedAt=time.time(),
+        )
+        rec.setdefault("startedAt", rec["finishedAt"])
+        tmp = self.record_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(rec))
+        os.replace(tmp, self.record_path)
+        return rec
+
+    def pgid(self) -> int | None:
+        rec = self.record()
+        return int(rec["pgid"]) if rec and rec.get("pgid") else None
+
+    def signal(self, sig: int) -> bool:
+        """Signal the container's process group; False when there is none (yet or any more)."""
+        pgid = self.pgid()
+        if pgid is None:
+            return False
+        try:
+            os.killpg(pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+    async def stop(self, grace_seconds: float, poll_s: float = 0.05) -> dict[str, Any]:
+        """SIGTERM, wait up to the grace period, then SIGKILL; returns the final record."""
+        deadline = time.monotonic() + max(grace_seconds, 0.0)
+        # The shim may not have recorded its child yet: wait for the group to exist.
+        while self.pgid() is None and self.finished() is None:
+            if time.monotonic() > deadline + 5:
+                break
+            await asyncio.sleep(poll_s)
+        if grace_seconds > 0:
+            self.signal(signal.SIGTERM)
+        while time.monotonic() < deadline:
+            rec = self.finished()
+            if rec is not None:
+                return rec
+            await asyncio.sleep(poll_s)
+        self.signal(signal.SIGKILL)
+        while True:
+            rec = self.finished()
+            if rec is not None:
+                return rec
+            await asyncio.sleep(poll_s)
+
+
+def attempt_numbers(container_dir: Path) -> list[int]:
+    """The attempt numbers present in a container directory, oldest first."""
+    found: set[int] = set()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(container_dir):
+            stem, _, ext = entry.name.partition(".")
+            if ext in ("json", "log") and stem.isdigit():
+                found.add(int(stem))
+    return sorted(found)
+
+
+def latest(container_dir: Path) -> Attempt | None:
+    nums = attempt_numbers(container_dir)
+    return Attempt(container_dir, nums[-1]) if nums else None
+
+
+def start(
+    container_dir: Path,
+    number: int,
+    argv: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    memory_limit: int | None = None,
+) -> Attempt:
+    """Start attempt ``number`` of a container through the shim, detached from this process."""
+    container_dir.mkdir(parents=True, exist_ok=True)
+    attempt = Attempt(container_dir, number)
+    cmd = [sys.executable, "-m", "hyperpod.kubelet.shim", str(attempt.record_path)]
+    cmd.append(str(attempt.log_path))
+    if memory_limit:
+        cmd += ["--memory-limit", str(memory_limit)]
+    cmd += ["--", *argv]
+    attempt.log_path.touch()
+    attempt.shim = subprocess.Popen(
+        cmd,
+        cwd=str(cwd),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+    )
+    return attempt
