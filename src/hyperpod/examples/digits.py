@@ -187,7 +187,7 @@ def evaluate(model: nn.Module, data: TensorDataset, device: torch.device) -> flo
 def train(args: argparse.Namespace, world: World) -> float:
     torch.manual_seed(args.seed)
     train_set, test_set = load_data(args.seed)
-    sampler = DistributedSampler(
+    sampler: DistributedSampler[tuple[torch.Tensor, ...]] = DistributedSampler(
         train_set, num_replicas=world.world_size, rank=world.rank, shuffle=True, seed=args.seed
     )
     loader = DataLoader(train_set, batch_size=args.batch_size, sampler=sampler, drop_last=False)
