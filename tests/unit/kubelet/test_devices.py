@@ -1,0 +1,52 @@
+"""Device discovery (fake NVML) and exclusive allocation."""
+
+from __future__ import annotations
+
+import pytest
+
+from hyperpod.kubelet.devices import (
+    InsufficientDevices,
+    allocate,
+    device_env,
+    discover_efa,
+    discover_gpus,
+)
+
+
+def pod(*gpus: int, efa: int = 0) -> dict:
+    cs = []
+    for i, n in enumerate(gpus):
+        limits = {"nvidia.com/gpu": str(n)}
+        if efa:
+            limits["vpc.amazonaws.com/efa"] = str(efa)
+        cs.append({"name": f"c{i}", "resources": {"limits": limits}})
+    return {"spec": {"containers": cs}}
+
+
+def test_fake_gpus_are_discovered_from_the_environment() -> None:
+    gpus = discover_gpus({"HYPERPOD_FAKE_GPUS": "2"})
+    assert [g.index for g in gpus] == [0, 1] and gpus[0].id.startswith("GPU-")
+    assert discover_efa({"HYPERPOD_FAKE_EFA": "1"})[0].id == "efa0"
+
+
+def test_devices_are_exclusive_per_container_and_per_pod() -> None:
+    devs = {"nvidia.com/gpu": discover_gpus({"HYPERPOD_FAKE_GPUS": "4"})}
+    first = allocate(pod(1, 2), devs, [])
+    ids = first["c0"]["nvidia.com/gpu"] + first["c1"]["nvidia.com/gpu"]
+    assert len(set(ids)) == 3
+    second = allocate(pod(1), devs, ids)
+    assert second["c0"]["nvidia.com/gpu"][0] not in ids
+    with pytest.raises(InsufficientDevices, match="Requested: 2, Available: 1"):
+        allocate(pod(2), devs, ids)
+
+
+def test_visible_devices_follow_the_allocation() -> None:
+    gpus = discover_gpus({"HYPERPOD_FAKE_GPUS": "4"})
+    devs = {"nvidia.com/gpu": gpus}
+    env = device_env({"nvidia.com/gpu": [gpus[2].id, gpus[3].id]}, devs)
+    assert env["CUDA_VISIBLE_DEVICES"] == "2,3"
+    assert env["NVIDIA_VISIBLE_DEVICES"] == f"{gpus[2].id},{gpus[3].id}"
+    assert "FI_PROVIDER" not in env
+    assert device_env({}, devs)["CUDA_VISIBLE_DEVICES"] == ""
+    assert device_env({"vpc.amazonaws.com/efa": ["efa0"]}, {})["FI_PROVIDER"] == "efa"
+    assert device_env({}, {}) == {}
