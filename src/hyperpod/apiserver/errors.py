@@ -138,14 +138,14 @@ def cause(field: str, message: str, reason: str = "FieldValueInvalid") -> dict[s
     return {"reason": reason, "message": message, "field": field}
 
 
-def invalid(
-    kind: str, name: str | None, causes: list[dict[str, str]], group: str = ""
-) -> Invalid:
+def invalid(kind: str, name: str | None, causes: list[dict[str, str]], group: str = "") -> Invalid:
     """A 422 in the exact wording kube-apiserver uses: ``Kind "name" is invalid: field: msg``."""
     summary = ", ".join(f"{c['field']}: {c['message']}" for c in causes)
     subject = f'{kind}.{group} "{name}"' if group else f'{kind} "{name or ""}"'
     return Invalid(
-        f"{subject} is invalid: [{summary}]" if len(causes) > 1 else f"{subject} is invalid: {summary}",
+        f"{subject} is invalid: [{summary}]"
+        if len(causes) > 1
+        else f"{subject} is invalid: {summary}",
         name=name,
         group=group,
         kind=kind,

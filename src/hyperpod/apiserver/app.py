@@ -1,0 +1,724 @@
+"""The HTTP layer: a plain ASGI application serving the Kubernetes API from the registry.
+
+Request path: authentication (bearer token) -> routing -> body decoding (JSON or YAML, 3 MiB
+at most) -> registry (admission + storage) -> encoding (JSON, or a meta.k8s.io Table when the
+client asks for one). Watches and followed logs are streamed as chunked responses.
+Every failure becomes a ``Status`` body; client input never yields a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+import orjson
+import yaml
+
+from hyperpod import __version__
+from hyperpod.apiserver import discovery, openapi, tables
+from hyperpod.apiserver.errors import (
+    ApiError,
+    BadRequest,
+    InternalError,
+    MethodNotAllowed,
+    NotAcceptable,
+    NotFound,
+    RequestEntityTooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+from hyperpod.apiserver.patching import PatchType
+from hyperpod.apiserver.registry import Registry
+from hyperpod.apiserver.resources import ResourceType
+from hyperpod.storage.watchcache import BOOKMARK, ERROR
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 3 * 1024 * 1024
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+LogReader = Callable[..., AsyncIterator[bytes]]
+
+_JSON = [(b"content-type", b"application/json")]
+_PUBLIC = {"/healthz", "/livez", "/readyz", "/version"}
+
+
+class Request:
+    __slots__ = ("headers", "method", "path", "query", "scope")
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self.method: str = scope["method"]
+        self.path: str = unquote(scope["path"])
+        raw_qs = scope.get("query_string", b"").decode("latin-1")
+        self.query = {k: v[-1] for k, v in parse_qs(raw_qs, keep_blank_values=True).items()}
+        self.headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
+        }
+
+    def q(self, name: str) -> str | None:
+        return self.query.get(name)
+
+    def flag(self, name: str) -> bool:
+        return (self.query.get(name) or "").lower() in ("true", "1")
+
+    def int_q(self, name: str) -> int | None:
+        v = self.query.get(name)
+        if v in (None, ""):
+            return None
+        try:
+            return int(v)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise BadRequest(f"{name} must be an integer, got {v!r}") from exc
+
+
+class ApiServer:
+    """The ASGI app. ``ready`` turns /readyz green once the components are up."""
+
+    def __init__(
+        self,
+        reg: Registry,
+        token: str | None,
+        *,
+        log_reader: LogReader | None = None,
+        bookmark_interval: float = 5.0,
+    ) -> None:
+        self.reg = reg
+        self.token = token
+        self.ready = False
+        self.log_reader = log_reader
+        self.bookmark_interval = bookmark_interval
+        self.requests = 0
+
+    # ------------------------------------------------------------------ ASGI entry
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                msg = await receive()
+                if msg["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif msg["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        self.requests += 1
+        req = Request(scope)
+        warnings: list[str] = []
+        try:
+            if req.path not in _PUBLIC:
+                self._authenticate(req)
+            await self._dispatch(req, receive, send, warnings)
+        except ApiError as err:
+            await _respond(send, err.code, orjson.dumps(err.status()), warnings=warnings)
+        except Exception:  # a bug of ours: say so as a Status, never crash the server
+            log.exception("internal error serving %s %s", req.method, req.path)
+            err = InternalError("an internal error occurred; see the control-plane log")
+            await _respond(send, 500, orjson.dumps(err.status()))
+
+    def _authenticate(self, req: Request) -> None:
+        if self.token is None:
+            return
+        auth = req.headers.get("authorization", "")
+        if auth.startswith("Bearer ") and hmac.compare_digest(auth[7:].strip(), self.token):
+            return
+        raise Unauthorized("Unauthorized")
+
+    # ------------------------------------------------------------------ routing
+    async def _dispatch(
+        self, req: Request, receive: Receive, send: Send, warnings: list[str]
+    ) -> None:
+        path = req.path.rstrip("/") or "/"
+        if path in ("/healthz", "/livez"):
+            await _respond(send, 200, b"ok", content_type=b"text/plain")
+            return
+        if path == "/readyz":
+            if self.ready:
+                await _respond(send, 200, b"ok", content_type=b"text/plain")
+            else:
+                await _respond(
+                    send, 503, b"not ready: components starting", content_type=b"text/plain"
+                )
+            return
+        if path == "/version":
+            await _respond(send, 200, orjson.dumps(version_info()))
+            return
+        parts = [p for p in path.split("/") if p]
+        if not parts:
+            await _respond(
+                send,
+                200,
+                orjson.dumps(
+                    {
+                        "paths": sorted(
+                            [
+                                "/api",
+                                "/api/v1",
+                                "/apis",
+                                "/healthz",
+                                "/livez",
+                                "/readyz",
+                                "/version",
+                                "/openapi/v3",
+                            ]
+                        )
+                    }
+                ),
+            )
+            return
+        if parts[0] == "openapi":
+            await self._openapi(req, parts, send)
+            return
+        if parts[0] == "api":
+            if len(parts) == 1:
+                await _respond(send, 200, orjson.dumps(discovery.api_versions()))
+                return
+            group, version, rest = "", parts[1], parts[2:]
+        elif parts[0] == "apis":
+            if len(parts) == 1:
+                await _respond(send, 200, orjson.dumps(discovery.api_group_list(self.reg.catalog)))
+                return
+            if len(parts) == 2:
+                grp = discovery.api_group(self.reg.catalog, parts[1])
+                if grp is None:
+                    raise NotFound("the server could not find the requested resource")
+                await _respond(send, 200, orjson.dumps(grp))
+                return
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            raise NotFound("the server could not find the requested resource")
+        if (
+            group not in self.reg.catalog.groups()
+            or version not in self.reg.catalog.groups()[group]
+        ):
+            raise NotFound("the server could not find the requested resource")
+        if not rest:
+            if req.method != "GET":
+                raise MethodNotAllowed(f"{req.method} is not allowed here")
+            await _respond(
+                send,
+                200,
+                orjson.dumps(discovery.api_resource_list(self.reg.catalog, group, version)),
+            )
+            return
+        await self._resource(req, receive, send, group, version, rest, warnings)
+
+    async def _openapi(self, req: Request, parts: list[str], send: Send) -> None:
+        if len(parts) >= 2 and parts[1] == "v3":
+            specs = [discovery.openapi_resource(rt) for rt in self.reg.catalog.all()]
+            if len(parts) == 2:
+                body = openapi.index(specs)
+            else:
+                gv = "/".join(parts[2:])
+                doc = openapi.group_version_document(specs, gv)
+                if doc is None:
+                    raise NotFound(f"openapi document for {gv} not found")
+                body = doc
+            await _respond(send, 200, orjson.dumps(body))
+            return
+        raise NotFound("the server could not find the requested resource")
+
+    async def _resource(
+        self,
+        req: Request,
+        receive: Receive,
+        send: Send,
+        group: str,
+        version: str,
+        rest: list[str],
+        warnings: list[str],
+    ) -> None:
+        namespace: str | None = None
+        if rest[0] == "namespaces" and len(rest) >= 3 and group == "":
+            # /api/v1/namespaces/<ns>/<plural>/... (but not /namespaces/<name>/status|finalize)
+            if rest[2] not in ("status", "finalize") or len(rest) > 3:
+                namespace, rest = rest[1], rest[2:]
+        elif rest[0] == "namespaces" and len(rest) >= 3 and group != "":
+            namespace, rest = rest[1], rest[2:]
+        plural = rest[0]
+        rt = self.reg.catalog.by_path(group, version, plural)
+        if rt is None:
+            raise NotFound(f"the server could not find the requested resource ({plural})")
+        if namespace is not None and not rt.namespaced:
+            raise NotFound("the server could not find the requested resource")
+        name = rest[1] if len(rest) > 1 else None
+        sub = rest[2] if len(rest) > 2 else None
+        if len(rest) > 3:
+            raise NotFound("the server could not find the requested resource")
+        resource = rt.name + (f"/{sub}" if sub else "")
+        if sub is not None and sub not in rt.subresources:
+            raise NotFound(f"the server could not find the requested resource ({plural}/{sub})")
+        dry_run = req.q("dryRun") == "All"
+        if req.q("dryRun") not in (None, "", "All"):
+            raise BadRequest(f"unsupported dryRun value {req.q('dryRun')!r}: only All is supported")
+        fv = req.q("fieldValidation") or "Ignore"
+        if fv not in ("Ignore", "Warn", "Strict"):
+            raise BadRequest(f"fieldValidation must be one of Ignore, Warn, Strict, got {fv!r}")
+        fm = req.q("fieldManager")
+        m = req.method
+        if m == "GET":
+            if name is None:
+                if req.flag("watch"):
+                    await self._watch(req, send, rt, namespace, version)
+                else:
+                    await self._list(req, send, rt, namespace, version)
+                return
+            if sub == "log":
+                await self._log(req, send, rt, name, namespace)
+                return
+            if sub not in (None, "status", "scale"):
+                raise MethodNotAllowed(f"GET is not supported on {plural}/{sub}")
+            if sub == "scale":
+                obj = self.reg.get(resource, name, namespace, version=version)
+                await self._send_obj(req, send, rt, obj, 200, warnings)
+                return
+            if version == rt.version and not _wants_table(req):
+                await _respond(send, 200, self.reg.get_raw(rt, name, namespace))
+                return
+            obj = self.reg.get(rt.name, name, namespace, version=version)
+            await self._send_obj(req, send, rt, obj, 200, warnings)
+            return
+        if m == "POST":
+            body = await _read_body(req, receive)
+            if name is not None and sub not in ("binding", "eviction"):
+                raise MethodNotAllowed("POST is only allowed on collections")
+            if sub in ("binding", "eviction"):
+                if isinstance(body, dict):
+                    body.setdefault("metadata", {}).setdefault("name", name)
+                result = self.reg.create(resource, _obj(body), namespace, dry_run=dry_run)
+                await _respond(send, 201, orjson.dumps(result))
+                return
+            obj = self.reg.create(
+                rt.name,
+                _obj(body),
+                namespace,
+                dry_run=dry_run,
+                field_manager=fm,
+                field_validation=fv,
+                warnings=warnings,
+                version=version,
+            )
+            await self._send_obj(req, send, rt, obj, 201, warnings, version)
+            return
+        if m == "PUT":
+            if name is None:
+                raise MethodNotAllowed("PUT is not allowed on collections")
+            body = _obj(await _read_body(req, receive))
+            body_name = (body.get("metadata") or {}).get("name")
+            if body_name and body_name != name:
+                raise BadRequest(
+                    f"the name of the object ({body_name}) does not match the name "
+                    f"on the URL ({name})"
+                )
+            body.setdefault("metadata", {})["name"] = name
+            obj = self.reg.update(
+                resource,
+                body,
+                namespace,
+                dry_run=dry_run,
+                field_manager=fm,
+                field_validation=fv,
+                warnings=warnings,
+                version=version,
+            )
+            await self._send_obj(req, send, rt, obj, 200, warnings, version)
+            return
+        if m == "PATCH":
+            if name is None:
+                raise MethodNotAllowed("PATCH is not allowed on collections")
+            ptype = PatchType.from_content_type(req.headers.get("content-type", ""))
+            if ptype is None:
+                raise UnsupportedMediaType(
+                    "the body of the request was in an unknown format - accepted media types "
+                    "include: application/json-patch+json, application/merge-patch+json, "
+                    "application/apply-patch+yaml"
+                    + ("" if rt.crd else ", application/strategic-merge-patch+json")
+                )
+            patch = await _read_body(req, receive, yaml_ok=ptype == PatchType.APPLY)
+            force = req.flag("force")
+            if ptype != PatchType.APPLY and req.q("force") is not None:
+                raise BadRequest("force is only allowed for apply patches")
+            obj = self.reg.patch(
+                resource,
+                name,
+                patch,
+                ptype,
+                namespace,
+                dry_run=dry_run,
+                field_manager=fm,
+                force=force,
+                field_validation=fv,
+                warnings=warnings,
+                version=version,
+            )
+            await self._send_obj(req, send, rt, obj, 200, warnings, version)
+            return
+        if m == "DELETE":
+            opts = await _read_body(req, receive, allow_empty=True) or {}
+            if not isinstance(opts, dict):
+                raise BadRequest("the DELETE body must be a DeleteOptions object")
+            policy = req.q("propagationPolicy") or opts.get("propagationPolicy")
+            if opts.get("orphanDependents") is True or req.q("orphanDependents") == "true":
+                policy = policy or "Orphan"
+            grace = req.int_q("gracePeriodSeconds")
+            if grace is None and opts.get("gracePeriodSeconds") is not None:
+                grace = int(opts["gracePeriodSeconds"])
+            dry_run = dry_run or opts.get("dryRun") == ["All"]
+            if name is None:
+                items = self.reg.delete_collection(
+                    rt.name,
+                    namespace,
+                    label_selector=req.q("labelSelector"),
+                    field_selector=req.q("fieldSelector"),
+                    propagation_policy=policy,
+                    grace_period_seconds=grace,
+                    dry_run=dry_run,
+                )
+                await _respond(
+                    send,
+                    200,
+                    orjson.dumps(
+                        {
+                            "apiVersion": rt.api_version_for(version),
+                            "kind": rt.list_kind,
+                            "metadata": {"resourceVersion": str(self.reg.revision)},
+                            "items": items,
+                        }
+                    ),
+                )
+                return
+            if sub is not None:
+                raise MethodNotAllowed(f"DELETE is not supported on {plural}/{sub}")
+            obj = self.reg.delete(
+                rt.name,
+                name,
+                namespace,
+                propagation_policy=policy,
+                grace_period_seconds=grace,
+                preconditions=opts.get("preconditions"),
+                dry_run=dry_run,
+            )
+            await self._send_obj(req, send, rt, obj, 200, warnings, version)
+            return
+        raise MethodNotAllowed(f"{m} is not supported")
+
+    # ------------------------------------------------------------------ encoders
+    async def _send_obj(
+        self,
+        req: Request,
+        send: Send,
+        rt: ResourceType,
+        obj: dict[str, Any],
+        code: int,
+        warnings: list[str],
+        version: str | None = None,
+    ) -> None:
+        if version and version != rt.version and obj.get("kind") == rt.kind:
+            obj["apiVersion"] = rt.api_version_for(version)
+        if _wants_table(req) and obj.get("kind") == rt.kind:
+            body = orjson.dumps(self._table(req, rt, [obj], version))
+        else:
+            body = orjson.dumps(obj)
+        await _respond(send, code, body, warnings=warnings)
+
+    def _table(
+        self,
+        req: Request,
+        rt: ResourceType,
+        objs: list[dict[str, Any]],
+        version: str | None,
+        list_meta: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        include = req.q("includeObject") or "Metadata"
+        cols = rt.printer_columns.get(version or rt.version) if rt.crd else None
+        table = tables.to_table(
+            rt.kind, objs, printer_columns=cols, include_object=include, now=datetime.now(UTC)
+        )
+        if list_meta:
+            table["metadata"] = list_meta
+        return table
+
+    async def _list(
+        self, req: Request, send: Send, rt: ResourceType, namespace: str | None, version: str
+    ) -> None:
+        values, rv, token, remaining = self.reg.list_raw(
+            rt,
+            namespace,
+            label_selector=req.q("labelSelector"),
+            field_selector=req.q("fieldSelector"),
+            limit=req.int_q("limit"),
+            continue_=req.q("continue") or None,
+        )
+        meta: dict[str, Any] = {"resourceVersion": rv}
+        if token:
+            meta["continue"] = token
+            meta["remainingItemCount"] = remaining
+        if _wants_table(req):
+            objs = [orjson.loads(v) for v in values]
+            await _respond(send, 200, orjson.dumps(self._table(req, rt, objs, version, meta)))
+            return
+        api_version = rt.api_version_for(version)
+        head = orjson.dumps({"apiVersion": api_version, "kind": rt.list_kind, "metadata": meta})
+        if version != rt.version:
+            fixed = []
+            for v in values:
+                o = orjson.loads(v)
+                o["apiVersion"] = api_version
+                fixed.append(orjson.dumps(o))
+            values = fixed
+        body = head[:-1] + b',"items":[' + b",".join(values) + b"]}"
+        await _respond(send, 200, body)
+
+    # ------------------------------------------------------------------ watch
+    async def _watch(
+        self, req: Request, send: Send, rt: ResourceType, namespace: str | None, version: str
+    ) -> None:
+        timeout = req.int_q("timeoutSeconds")
+        bookmarks = req.flag("allowWatchBookmarks")
+        table = _wants_table(req)
+        rv = req.q("resourceVersion")
+        try:
+            sub, backlog = self.reg.subscribe(
+                rt, namespace, req.q("labelSelector"), req.q("fieldSelector"), rv
+            )
+        except ApiError as err:
+            if err.code != 410:
+                raise
+            # An expired resourceVersion: a 200 stream carrying one ERROR event, as kube does.
+            await _start_stream(send, "application/json")
+            await _chunk(send, orjson.dumps({"type": ERROR, "object": err.status()}) + b"\n")
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        api_version = rt.api_version_for(version)
+        convert = version != rt.version
+
+        def frame(typ: str, value: bytes) -> bytes:
+            if table or convert:
+                obj = orjson.loads(value)
+                if convert:
+                    obj["apiVersion"] = api_version
+                if table:
+                    obj = self._table(req, rt, [obj], version)
+                return orjson.dumps({"type": typ, "object": obj}) + b"\n"
+            return b'{"type":"' + typ.encode() + b'","object":' + value + b"}\n"
+
+        deadline = time.monotonic() + timeout if timeout else None
+        await _start_stream(send, "application/json")
+        try:
+            if backlog:
+                await _chunk(send, b"".join(frame(t, e.value) for t, e in backlog))
+            last_bookmark = time.monotonic()
+            while True:
+                if sub.queue:
+                    out = []
+                    while sub.queue:
+                        typ, ev = sub.queue.popleft()
+                        out.append(frame(typ, ev.value))
+                    await _chunk(send, b"".join(out))
+                    continue
+                if sub.closed:
+                    if sub.overflowed:
+                        err = ApiError("watch fell behind and was closed; relist")
+                        err.code, err.reason = 410, "Expired"
+                        await _chunk(
+                            send, orjson.dumps({"type": ERROR, "object": err.status()}) + b"\n"
+                        )
+                    break
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    break
+                wait = self.bookmark_interval if bookmarks else 30.0
+                if deadline is not None:
+                    wait = min(wait, deadline - now)
+                await sub.wait(wait)
+                if (
+                    bookmarks
+                    and not sub.queue
+                    and time.monotonic() - last_bookmark >= self.bookmark_interval
+                ):
+                    last_bookmark = time.monotonic()
+                    bm = {
+                        "type": BOOKMARK,
+                        "object": {
+                            "kind": rt.kind,
+                            "apiVersion": api_version,
+                            "metadata": {"resourceVersion": str(self.reg.revision)},
+                        },
+                    }
+                    await _chunk(send, orjson.dumps(bm) + b"\n")
+        except (OSError, asyncio.CancelledError):
+            pass
+        finally:
+            self.reg.hub.unsubscribe(sub)
+        try:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except (OSError, RuntimeError):
+            pass
+
+    # ------------------------------------------------------------------ logs
+    async def _log(
+        self, req: Request, send: Send, rt: ResourceType, name: str, namespace: str | None
+    ) -> None:
+        if rt.kind != "Pod":
+            raise NotFound("logs are served for pods only")
+        pod = self.reg.get("pods", name, namespace)
+        containers = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
+        init = [c["name"] for c in (pod.get("spec") or {}).get("initContainers") or []]
+        container = req.q("container")
+        if not container:
+            if len(containers) != 1:
+                raise BadRequest(
+                    f"a container name must be specified for pod {name}, choose one of: "
+                    f"{containers}" + (f" or one of the init containers: {init}" if init else "")
+                )
+            container = containers[0]
+        if container not in containers + init:
+            raise BadRequest(f"container {container} is not valid for pod {name}")
+        if self.log_reader is None:
+            raise BadRequest(
+                f'container "{container}" in pod "{name}" has no logs here: the '
+                "pod does not run on a node of this control plane"
+            )
+        stream = self.log_reader(
+            pod,
+            container,
+            follow=req.flag("follow"),
+            previous=req.flag("previous"),
+            tail_lines=req.int_q("tailLines"),
+            since_seconds=req.int_q("sinceSeconds"),
+            timestamps=req.flag("timestamps"),
+            limit_bytes=req.int_q("limitBytes"),
+        )
+        first = True
+        try:
+            async for data in stream:
+                if first:
+                    await _start_stream(send, "text/plain")
+                    first = False
+                if data:
+                    await _chunk(send, data)
+        except ApiError:
+            if first:
+                raise
+        except (OSError, asyncio.CancelledError):
+            pass
+        if first:
+            await _start_stream(send, "text/plain")
+        try:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except (OSError, RuntimeError):
+            pass
+
+
+def version_info() -> dict[str, str]:
+    return {
+        "major": "1",
+        "minor": "32",
+        "gitVersion": f"v1.32.0-hyperpod.{__version__}",
+        "gitCommit": "hyperpod",
+        "gitTreeState": "clean",
+        "buildDate": "2026-11-28T00:00:00Z",
+        "goVersion": "python",
+        "compiler": "cpython",
+        "platform": "linux/amd64",
+    }
+
+
+def _wants_table(req: Request) -> bool:
+    accept = req.headers.get("accept", "")
+    return "as=Table" in accept
+
+
+def _obj(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object")
+    return body
+
+
+async def _read_body(
+    req: Request, receive: Receive, *, yaml_ok: bool = True, allow_empty: bool = False
+) -> Any:
+    declared = req.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY:
+        raise RequestEntityTooLarge("the request body is larger than 3 MiB")
+    chunks = []
+    size = 0
+    while True:
+        msg = await receive()
+        if msg["type"] == "http.disconnect":
+            raise BadRequest("the client went away")
+        data = msg.get("body", b"")
+        size += len(data)
+        if size > MAX_BODY:
+            raise RequestEntityTooLarge("the request body is larger than 3 MiB")
+        chunks.append(data)
+        if not msg.get("more_body"):
+            break
+    raw = b"".join(chunks)
+    if not raw.strip():
+        if allow_empty:
+            return None
+        raise BadRequest("the request body is empty")
+    ctype = req.headers.get("content-type", "")
+    if "yaml" in ctype and yaml_ok:
+        try:
+            return yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise BadRequest(f"the request body is not valid YAML: {exc}") from exc
+    if "protobuf" in ctype:
+        raise UnsupportedMediaType(
+            "the local API server accepts JSON and YAML, not protobuf; kubectl's imperative "
+            "generators (kubectl create configmap/secret/namespace, kubectl run) send protobuf: "
+            "write the object as a manifest and use kubectl apply -f (or create -f) instead"
+        )
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if yaml_ok and "json" not in ctype:
+            try:
+                return yaml.safe_load(raw)
+            except yaml.YAMLError:
+                pass
+        raise BadRequest(f"the request body is not valid JSON: {exc}") from exc
+
+
+async def _respond(
+    send: Send,
+    code: int,
+    body: bytes,
+    *,
+    content_type: bytes = b"application/json",
+    warnings: list[str] | None = None,
+) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    for w in warnings or []:
+        headers.append((b"warning", f'299 - "{w}"'.encode()))
+    await send({"type": "http.response.start", "status": code, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _start_stream(send: Send, content_type: str) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", content_type.encode()),
+                (b"cache-control", b"no-cache, private"),
+            ],
+        }
+    )
+
+
+async def _chunk(send: Send, data: bytes) -> None:
+    await send({"type": "http.response.body", "body": data, "more_body": True})
+
+
+__all__ = ["ApiServer", "NotAcceptable", "version_info"]

@@ -1,0 +1,27 @@
+"""The components the control plane runs, in start order.
+
+Each part of the system adds one entry (a :class:`Component`) with the CRDs it owns, its
+admission hooks and its long-running task. Entries are loaded lazily by dotted path so a
+component's imports cost nothing until the control plane starts.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from hyperpod.controlplane.context import Component
+
+# "module:attribute" of a Component or of a zero-argument function returning one.
+COMPONENTS: list[str] = [
+    "hyperpod.controlplane.core:garbage_collector",
+    "hyperpod.controlplane.core:namespace_lifecycle",
+]
+
+
+def load() -> list[Component]:
+    out: list[Component] = []
+    for ref in COMPONENTS:
+        module, _, attr = ref.partition(":")
+        target = getattr(importlib.import_module(module), attr)
+        out.append(target() if callable(target) and not isinstance(target, Component) else target)
+    return out
