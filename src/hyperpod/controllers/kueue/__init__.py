@@ -1,0 +1,1 @@
+"""Kueue: queueing, quota and admission of workloads (kueue.x-k8s.io)."""
