@@ -1,0 +1,621 @@
+"""Cluster-stack commands: init, configure, validate, create, list, describe, delete, get kubeconfig."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from hyperpod.cli.base import CONTEXT_SETTINGS, HypGroup
+from hyperpod.cli.output import dump, fields, output_option, table
+
+if TYPE_CHECKING:
+    from hyperpod.providers.base import Provider, StackInfo
+
+DEFAULT_CONFIG = "config.yaml"
+
+
+def config_option() -> Any:
+    return click.option(
+        "--config",
+        "-c",
+        "config_path",
+        default=DEFAULT_CONFIG,
+        show_default=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="The cluster-stack config file.",
+    )
+
+
+class StackError(Exception):
+    """A cluster-stack command cannot go on; ``hint`` says what to do."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+def get_provider(name: str, progress: Callable[[str], None] | None = None) -> Provider:
+    """The provider for ``provider: <name>`` (imported on demand)."""
+    if name == "local":
+        from hyperpod.providers.local.provider import LocalProvider
+
+        return LocalProvider(progress=progress)
+    if name == "aws":
+        try:
+            from hyperpod.providers import aws
+        except ImportError as exc:
+            raise StackError(
+                "the aws provider is not available in this installation", str(exc)
+            ) from exc
+        factory = getattr(aws, "AwsProvider", None)
+        if factory is None:
+            raise StackError("the aws provider is not available yet", "use provider: local for now")
+        provider: Provider = factory(progress=progress) if progress else factory()
+        return provider
+    raise StackError(f"provider: unknown provider {name!r}", "use local or aws")
+
+
+def _read_raw(path: Path) -> dict[str, Any]:
+    from hyperpod.api import cluster_config
+
+    data = cluster_config.read_yaml(path)
+    if not isinstance(data, dict):
+        raise cluster_config.ConfigError(
+            [
+                cluster_config.ConfigProblem(
+                    field="", message="the file must be a YAML mapping of fields"
+                )
+            ],
+            str(path),
+        )
+    return data
+
+
+def _progress_printer() -> tuple[Callable[[str], None], Any]:
+    from hyperpod.cli.output import console
+
+    con = console(stderr=True)
+    status = con.status("starting", spinner="dots")
+
+    def say(message: str) -> None:
+        status.update(message)
+        con.print(f"[green]•[/green] {message}")
+
+    return say, status
+
+
+# --- init / configure / validate ------------------------------------------------------------
+
+
+@click.command("init", context_settings=CONTEXT_SETTINGS)
+@click.argument("template", type=click.Choice(["cluster-stack"]))
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--provider",
+    type=click.Choice(["local", "aws"]),
+    default="local",
+    show_default=True,
+    help="Where the cluster runs.",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing config.yaml.")
+def init(template: str, directory: Path, provider: str, force: bool) -> None:
+    """Write a commented config.yaml for a new cluster stack.
+
+    \b
+    Example:
+      hyp init cluster-stack ./my-cluster            # local cluster on this machine
+      hyp init cluster-stack ./eks --provider aws    # HyperPod on Amazon EKS
+    """
+    from hyperpod.api import cluster_config
+
+    target = directory / DEFAULT_CONFIG
+    if target.exists() and not force:
+        raise StackError(
+            f"{target} already exists", "edit it with `hyp configure`, or pass --force to overwrite"
+        )
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        target.write_text(cluster_config.render(provider=provider))
+    except OSError as exc:
+        raise StackError(
+            f"cannot write {target}: {exc.strerror or exc}", "choose a writable directory"
+        ) from exc
+    click.echo(
+        f"Wrote {target} ({template}, provider: {provider}, template version {cluster_config.TEMPLATE_VERSION})."
+    )
+    cd = "" if directory == Path(".") else f"cd {directory} && "
+    click.echo(f"Next: {cd}hyp configure --<field> <value>, hyp validate, hyp create")
+
+
+def _schema_options() -> list[click.Option]:
+    from hyperpod.api import cluster_config
+
+    paths: dict[str, Any] = dict(cluster_config.field_paths(cluster_config.LocalClusterConfig))
+    try:
+        for key, info in cluster_config.field_paths(cluster_config.schema_for("aws")).items():
+            paths.setdefault(key, info)
+    except ImportError:
+        pass
+    options = []
+    for path, info in paths.items():
+        if path in cluster_config.ENVELOPE:
+            continue
+        kebab = "--" + path.replace(".", "-").replace("_", "-")
+        dotted = "--" + path
+        decls = sorted({kebab, dotted}, key=lambda d: (d != kebab, d))
+        options.append(
+            click.Option(
+                ["cfg__" + path.replace(".", "__"), *decls],
+                default=None,
+                metavar="VALUE",
+                help=(info.description or path).replace("%", "%%"),
+            )
+        )
+    return options
+
+
+class SchemaCommand(click.Command):
+    """A command whose ``--<field>`` options are generated from the config schema when needed."""
+
+    _generated: list[click.Parameter] | None = None
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        if self._generated is None:
+            self._generated = list(_schema_options())
+        return [*super().get_params(ctx)[:-1], *self._generated, *super().get_params(ctx)[-1:]]
+
+
+def _typed(raw: str, info: Any) -> Any:
+    import yaml
+
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        value = raw
+    text_types = {str, "str", "str | None"}
+    ann = info.annotation
+    if (ann in text_types or str(ann) in ("str | None", "<class 'str'>")) and value is not None:
+        return raw
+    return value
+
+
+@click.command("configure", cls=SchemaCommand, context_settings=CONTEXT_SETTINGS)
+@config_option()
+@click.pass_context
+def configure(ctx: click.Context, config_path: Path, **values: Any) -> None:
+    """Set fields of config.yaml; only the fields you pass are validated.
+
+    Flags are generated from the schema: nested fields take dotted or kebab names
+    (--addons.kueue false, --addons-kueue false). Lists take YAML.
+
+    \b
+    Example:
+      hyp configure --cluster-name dev --api-port 7443
+      hyp configure --instance-groups '[{name: local, kind: local}, {name: p5, instance_type: ml.p5.48xlarge, count: 4}]'
+    """
+    from hyperpod.api import cluster_config
+    from hyperpod.cli import config_file
+
+    chosen = {
+        k[len("cfg__") :].replace("__", "."): v
+        for k, v in values.items()
+        if k.startswith("cfg__") and v is not None
+    }
+    if not chosen:
+        raise click.UsageError("pass at least one --<field> VALUE (see `hyp configure --help`)")
+    text = config_path.read_text() if config_path.exists() else ""
+    data = _read_raw(config_path)
+    provider = str(data.get("provider", "local"))
+    model = cluster_config.schema_for(provider) if provider in cluster_config.PROVIDERS else None
+    if model is None:
+        raise StackError(
+            f"{config_path}: provider: unknown provider {provider!r}", "set provider: local or aws"
+        )
+    known = cluster_config.field_paths(model)
+    parsed: dict[str, Any] = {}
+    for path, raw in chosen.items():
+        if path not in known:
+            raise StackError(
+                f"--{path}: not a field of a provider: {provider} config",
+                f"see `hyp configure --help`; fields: {', '.join(sorted(known))}",
+            )
+        parsed[path] = _typed(raw, known[path])
+        config_file.set_path(data, path.split("."), parsed[path])
+    try:
+        cluster_config.validate_data(data, str(config_path))
+        problems: list[Any] = []
+    except cluster_config.ConfigError as exc:
+        problems = exc.problems
+    mine = [
+        p
+        for p in problems
+        if any(
+            p.field == path or p.field.startswith(path + ".") or p.field.startswith(path + "[")
+            for path in parsed
+        )
+    ]
+    if mine:
+        first = mine[0]
+        raise StackError(
+            f"--{first.field}: {first.message}",
+            "nothing was written; fix the value"
+            + (f" ({len(mine) - 1} more problems)" if len(mine) > 1 else ""),
+        )
+    new_text: str | None = text
+    for path, value in parsed.items():
+        new_text = (
+            config_file.set_scalar(new_text, path.split("."), value)
+            if new_text is not None
+            else None
+        )
+    if new_text is None:
+        new_text = (
+            cluster_config.render(data, provider=provider)
+            if provider == "local"
+            else config_file.dump_with_header(text, data)
+        )
+    config_path.write_text(new_text)
+    for path, value in parsed.items():
+        click.echo(f"{path} = {value}")
+    others = [p for p in problems if p not in mine]
+    if others:
+        click.echo(f"({len(others)} other problem(s) remain in {config_path}; run `hyp validate`)")
+
+
+@click.command("validate", context_settings=CONTEXT_SETTINGS)
+@config_option()
+@click.option(
+    "--offline", is_flag=True, help="Only check the file; skip port, directory and cloud checks."
+)
+@output_option()
+def validate(config_path: Path, offline: bool, output: str) -> None:
+    """Check config.yaml and print every problem with its field path.
+
+    \b
+    Example:
+      hyp validate
+      hyp validate -c ./eks/config.yaml --offline
+    """
+    from hyperpod.api import cluster_config
+
+    rows: list[dict[str, Any]] = []
+    try:
+        parsed = cluster_config.load(config_path)
+    except cluster_config.ConfigError as exc:
+        rows = [
+            {"field": p.field or "(file)", "severity": "error", "message": p.message, "hint": ""}
+            for p in exc.problems
+        ]
+        if exc.problems and not exc.problems[0].field:
+            rows[0]["hint"] = exc.hint
+        parsed = None
+    if parsed is not None:
+        provider = get_provider(str(parsed.provider))  # type: ignore[attr-defined]
+        data = parsed.model_dump(mode="json")
+        rows = [
+            {"field": p.field, "severity": p.severity, "message": p.message, "hint": p.hint}
+            for p in provider.validate(data, online=not offline)
+        ]
+    errors = [r for r in rows if r["severity"] == "error"]
+    if output != "table":
+        dump({"valid": not errors, "problems": rows}, output)
+    else:
+        for row in rows:
+            color = {"error": "red", "warning": "yellow"}.get(row["severity"])
+            click.secho(f"{row['severity']}: {row['field']}: {row['message']}", fg=color)
+            if row["hint"]:
+                click.echo(f"  hint: {row['hint']}")
+    if not errors:
+        if output == "table":
+            click.echo(f"{config_path} is valid.")
+        return
+    if output == "table":
+        click.secho(f"{len(errors)} problem(s) in {config_path}.", fg="red", err=True)
+    raise click.exceptions.Exit(1)
+
+
+# --- create / delete / describe / list / get kubeconfig -----------------------------------
+
+
+def _run_dir(config_path: Path) -> Path:
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    return config_path.resolve().parent / "run" / stamp
+
+
+def _merge_kubeconfig(provider: Provider, name: str) -> str:
+    from hyperpod.client import kubeconfig
+
+    cfg = provider.kubeconfig(name)
+    target = kubeconfig.merge_into(cfg)
+    return f"context {cfg.get('current-context') or name!r} in {target} (now current)"
+
+
+@click.group("create", cls=HypGroup, invoke_without_command=True, context_settings=CONTEXT_SETTINGS)
+@config_option()
+@click.option(
+    "--dry-run", is_flag=True, help="Render what would be created under run/<timestamp>/ and stop."
+)
+@click.option(
+    "--timeout",
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for the cluster to be ready.",
+)
+@click.pass_context
+def create(ctx: click.Context, config_path: Path, dry_run: bool, timeout: float) -> None:
+    """Create the cluster stack described by config.yaml, or (with a noun) a training job.
+
+    \b
+    Example:
+      hyp create                            # the cluster in ./config.yaml
+      hyp create hyp-pytorch-job --job-name demo --image local/python \\
+          --command '[python, -m, hyperpod.examples.digits]' --node-count 2 --wait
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    import time
+
+    from hyperpod.api import cluster_config
+
+    t0 = time.monotonic()
+    parsed = cluster_config.load(config_path)
+    provider_name = str(parsed.provider)  # type: ignore[attr-defined]
+    say, status = _progress_printer()
+    provider = get_provider(provider_name, progress=say)
+    if provider_name == "local":
+        provider.ready_timeout = timeout  # type: ignore[attr-defined]
+    data = parsed.model_dump(mode="json")
+    problems = [p for p in provider.validate(data, online=not dry_run) if p.severity == "error"]
+    if problems:
+        first = problems[0]
+        more = f" ({len(problems) - 1} more: run `hyp validate`)" if len(problems) > 1 else ""
+        raise StackError(f"{first.field}: {first.message}{more}", first.hint)
+    run_dir = _run_dir(config_path)
+    with status:
+        info = provider.create(data, run_dir, dry_run=dry_run)
+    (run_dir / "config.yaml").write_text(config_path.read_text())
+    if dry_run:
+        click.echo(f"Dry run: wrote what would be created to {run_dir}")
+        return
+    kube = _merge_kubeconfig(provider, info.name)
+    took = time.monotonic() - t0
+    if not info.details.get("created", True):
+        click.echo(
+            f"Cluster {info.name!r} already exists and is {info.status.lower()} at {info.endpoint}."
+        )
+        click.echo(f"kubeconfig: {kube}")
+        return
+    click.secho(
+        f"Cluster {info.name!r} is ready at {info.endpoint} ({took:.1f} s).", fg="green", bold=True
+    )
+    click.echo(f"kubeconfig: {kube}")
+    if provider_name == "local":
+        py = info.details.get("python")
+        click.echo(
+            f"Pods run as local processes with the environment of this shell (python: {py})."
+        )
+    click.echo(f"Record of this run: {run_dir}")
+    click.echo(
+        "Next:\n  kubectl get nodes\n"
+        "  hyp create hyp-pytorch-job --job-name demo --image local/python "
+        "--command '[python, -m, hyperpod.examples.digits]' --node-count 2 --wait"
+    )
+
+
+def _local_config_name(config_path: Path) -> tuple[str, str] | None:
+    """(provider, cluster name) from a config file in the current directory, if there is one."""
+    if not config_path.exists():
+        return None
+    try:
+        data = _read_raw(config_path)
+    except Exception:
+        return None
+    provider = str(data.get("provider", "local"))
+    if provider == "local":
+        return provider, str(data.get("cluster_name") or "local")
+    from hyperpod.api import cluster_config
+
+    try:
+        parsed = cluster_config.validate_data(data, str(config_path))
+        return provider, str(parsed.cluster_name)  # type: ignore[attr-defined]
+    except Exception:
+        return None
+
+
+def resolve_stack(name: str | None, config_path: Path) -> tuple[Provider, str]:
+    """The provider and stack name a command means: NAME, else ./config.yaml, else the only local one."""
+    from_file = _local_config_name(config_path)
+    if name is None and from_file is not None:
+        return get_provider(from_file[0]), from_file[1]
+    local = get_provider("local")
+    if name is not None:
+        if from_file is not None and from_file[0] != "local" and from_file[1] == name:
+            return get_provider(from_file[0]), name
+        return local, name
+    names = local.names()  # type: ignore[attr-defined]
+    if len(names) == 1:
+        return local, names[0]
+    if not names:
+        raise StackError(
+            "no cluster stack here", "create one with `hyp init cluster-stack` and `hyp create`"
+        )
+    raise StackError(
+        f"several cluster stacks exist: {', '.join(names)}",
+        "name one, e.g. `hyp describe cluster-stack NAME`",
+    )
+
+
+def _stack_row(info: StackInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "provider": info.provider,
+        "status": info.status,
+        "endpoint": info.endpoint,
+        "data_dir": info.details.get("data_dir"),
+    }
+
+
+@click.command("cluster-stack", context_settings=CONTEXT_SETTINGS)
+@output_option()
+def list_stacks(output: str) -> None:
+    """List the cluster stacks hyp created on this machine.
+
+    \b
+    Example:
+      hyp list cluster-stack -o json
+    """
+    infos = get_provider("local").list_stacks()
+    table(
+        [_stack_row(i) for i in infos],
+        ["name", "provider", "status", "endpoint", "data_dir"],
+        output,
+        empty="No cluster stacks. Create one with `hyp init cluster-stack` and `hyp create`.",
+    )
+
+
+@click.command("cluster-stack", context_settings=CONTEXT_SETTINGS)
+@click.argument("name", required=False)
+@config_option()
+@output_option()
+def describe_stack(name: str | None, config_path: Path, output: str) -> None:
+    """Show a cluster stack: status, endpoint, data directory, process and nodes.
+
+    \b
+    Example:
+      hyp describe cluster-stack local
+    """
+    provider, stack = resolve_stack(name, config_path)
+    info = provider.describe(stack)
+    if info is None:
+        raise StackError(f"no cluster stack named {stack!r}", "see `hyp list cluster-stack`")
+    data = {
+        "name": info.name,
+        "provider": info.provider,
+        "status": info.status,
+        "endpoint": info.endpoint,
+        **info.details,
+    }
+    if info.provider == "local" and info.status == "Running":
+        data["nodes"] = _node_summary(Path(str(info.details["kubeconfig"])))
+    if output != "table":
+        dump(data, output)
+        return
+    fields([(k.replace("_", " ").capitalize(), v) for k, v in data.items() if k != "nodes"])
+    if info.provider == "local":
+        click.echo(
+            "Pods run as processes on this machine and inherit the environment of the shell that "
+            "ran `hyp create` (its PATH and virtualenv); the image name is only a label."
+        )
+    if data.get("nodes"):
+        click.echo("")
+        table(
+            data["nodes"],
+            ["name", "instance_type", "ready", "cpu", "memory", "gpu"],
+            "table",
+            title=None,
+        )
+
+
+def _node_summary(kubeconfig_file: Path) -> list[dict[str, Any]]:
+    from hyperpod.client.kube import Kube
+
+    try:
+        nodes = Kube(str(kubeconfig_file)).core().list_node(_request_timeout=5).items
+    except Exception:
+        return []
+    rows = []
+    for node in nodes:
+        labels = node.metadata.labels or {}
+        cap = node.status.allocatable or node.status.capacity or {}
+        ready = next(
+            (c.status for c in node.status.conditions or [] if c.type == "Ready"), "Unknown"
+        )
+        rows.append(
+            {
+                "name": node.metadata.name,
+                "instance_type": labels.get("node.kubernetes.io/instance-type"),
+                "ready": ready,
+                "cpu": cap.get("cpu"),
+                "memory": cap.get("memory"),
+                "gpu": cap.get("nvidia.com/gpu"),
+            }
+        )
+    return rows
+
+
+@click.command("cluster-stack", context_settings=CONTEXT_SETTINGS)
+@click.argument("name", required=False)
+@config_option()
+@click.option(
+    "--purge", is_flag=True, help="Also delete the cluster's data directory (state, logs)."
+)
+@click.option(
+    "--timeout", default=90.0, show_default=True, help="Seconds to wait for a graceful stop."
+)
+def delete_stack(name: str | None, config_path: Path, purge: bool, timeout: float) -> None:
+    """Stop a cluster stack gracefully; its data is kept unless --purge.
+
+    \b
+    Example:
+      hyp delete cluster-stack local
+      hyp delete cluster-stack local --purge
+    """
+    from hyperpod.client import kubeconfig
+
+    provider, stack = resolve_stack(name, config_path)
+    if provider.describe(stack) is None:
+        click.echo(f"No cluster stack named {stack!r}; nothing to delete.")
+        return
+    say, status = _progress_printer()
+    if hasattr(provider, "progress"):
+        provider.progress = say
+        provider.stop_timeout = timeout  # type: ignore[attr-defined]
+    with status:
+        provider.delete(stack, purge=purge)
+    removed = kubeconfig.remove_from(stack) if provider.name == "local" else False
+    click.echo(
+        f"Cluster {stack!r} stopped"
+        + (" and its data deleted." if purge else "; its data is kept (use --purge to delete it).")
+    )
+    if removed:
+        click.echo(f"Removed context {stack!r} from {kubeconfig.default_path()}.")
+
+
+@click.command("kubeconfig", context_settings=CONTEXT_SETTINGS)
+@click.argument("name", required=False)
+@config_option()
+@click.option(
+    "--output",
+    "-o",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to FILE instead of printing.",
+)
+@click.option(
+    "--merge", is_flag=True, help="Merge into $KUBECONFIG or ~/.kube/config and make it current."
+)
+def get_kubeconfig(name: str | None, config_path: Path, out_file: Path | None, merge: bool) -> None:
+    """Print or write the kubeconfig of a cluster stack.
+
+    \b
+    Example:
+      hyp get kubeconfig --output ./kubeconfig && kubectl --kubeconfig ./kubeconfig get nodes
+    """
+    from hyperpod.client import kubeconfig
+
+    provider, stack = resolve_stack(name, config_path)
+    cfg = provider.kubeconfig(stack)
+    if merge:
+        click.echo(f"Merged: {_merge_kubeconfig(provider, stack)}")
+        return
+    if out_file is not None:
+        kubeconfig.write(out_file, cfg)
+        click.echo(f"Wrote {out_file}")
+        return
+    dump(cfg, "yaml")

@@ -1,0 +1,239 @@
+"""PyTorchJob operations over the Kubernetes API: create, get, list, delete, pods, logs, wait.
+
+Results are plain dicts in wire form; errors are :mod:`hyperpod.client.errors` types.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from hyperpod.client import pytorch_job as pj
+from hyperpod.client.errors import ClusterUnreachable, JobExists, JobFailed, JobNotFound, UserError
+from hyperpod.client.kube import Kube
+
+T = TypeVar("T")
+TERMINAL = ("Succeeded", "Failed")
+
+
+def _status_code(exc: BaseException) -> int | None:
+    if type(exc).__name__ == "ApiException":
+        return int(getattr(exc, "status", 0) or 0)
+    return None
+
+
+def job_state(job: dict[str, Any]) -> str:
+    """The job's phase: the newest true condition (Created, Running, Restarting, Succeeded, Failed, Suspended)."""
+    conditions = (job.get("status") or {}).get("conditions") or []
+    true = [c for c in conditions if c.get("status") == "True"]
+    for final in ("Failed", "Succeeded"):
+        if any(c.get("type") == final for c in true):
+            return final
+    if true:
+        return str(true[-1].get("type"))
+    return "Pending"
+
+
+def job_message(job: dict[str, Any]) -> str:
+    conditions = (job.get("status") or {}).get("conditions") or []
+    true = [c for c in conditions if c.get("status") == "True"]
+    return str(true[-1].get("message", "")) if true else ""
+
+
+class Jobs:
+    """Training jobs on the cluster that ``kube`` reaches."""
+
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except UserError:
+            raise
+        except Exception as exc:
+            module = type(exc).__module__
+            if module.startswith("urllib3") or isinstance(exc, ConnectionError):
+                raise ClusterUnreachable(
+                    f"cannot reach the cluster at {self.kube.server()}",
+                    "is it running? `hyp list cluster-stack` shows local clusters; `hyp create` starts one",
+                ) from exc
+            if (
+                _status_code(exc) == 404
+                and "the server could not find the requested resource"
+                in str(getattr(exc, "body", "")).lower()
+            ):
+                raise UserError(
+                    "the cluster does not serve kubeflow.org/v1 PyTorchJobs",
+                    "install the training operator (addons.training_operator: true for local clusters)",
+                ) from exc
+            raise
+
+    def create(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        ns = manifest["metadata"]["namespace"]
+        name = manifest["metadata"]["name"]
+        try:
+            out: dict[str, Any] = self._call(
+                lambda: self.kube.custom().create_namespaced_custom_object(
+                    pj.GROUP, pj.VERSION, ns, pj.PLURAL, manifest
+                )
+            )
+        except Exception as exc:
+            if _status_code(exc) == 409:
+                raise JobExists(
+                    f"a job named {name!r} already exists in namespace {ns!r}",
+                    f"pick another --job-name, or `hyp delete hyp-pytorch-job --job-name {name} -n {ns}` first",
+                ) from exc
+            raise
+        return out
+
+    def get(self, name: str, namespace: str) -> dict[str, Any]:
+        try:
+            out: dict[str, Any] = self._call(
+                lambda: self.kube.custom().get_namespaced_custom_object(
+                    pj.GROUP, pj.VERSION, namespace, pj.PLURAL, name
+                )
+            )
+        except Exception as exc:
+            if _status_code(exc) == 404:
+                raise JobNotFound(
+                    f"no job named {name!r} in namespace {namespace!r}",
+                    f"see `hyp list hyp-pytorch-job -n {namespace}`",
+                ) from exc
+            raise
+        return out
+
+    def list_jobs(self, namespace: str | None) -> list[dict[str, Any]]:
+        custom = self.kube.custom()
+        if namespace is None:
+            result = self._call(
+                lambda: custom.list_cluster_custom_object(pj.GROUP, pj.VERSION, pj.PLURAL)
+            )
+        else:
+            result = self._call(
+                lambda: custom.list_namespaced_custom_object(
+                    pj.GROUP, pj.VERSION, namespace, pj.PLURAL
+                )
+            )
+        items: list[dict[str, Any]] = result.get("items", [])
+        return items
+
+    def delete(self, name: str, namespace: str) -> None:
+        try:
+            self._call(
+                lambda: self.kube.custom().delete_namespaced_custom_object(
+                    pj.GROUP,
+                    pj.VERSION,
+                    namespace,
+                    pj.PLURAL,
+                    name,
+                    propagation_policy="Background",
+                )
+            )
+        except Exception as exc:
+            if _status_code(exc) == 404:
+                raise JobNotFound(
+                    f"no job named {name!r} in namespace {namespace!r}",
+                    f"see `hyp list hyp-pytorch-job -n {namespace}`",
+                ) from exc
+            raise
+
+    def pods(self, name: str, namespace: str) -> list[Any]:
+        selector = f"{pj.JOB_NAME_LABEL}={name}"
+        result = self._call(
+            lambda: self.kube.core().list_namespaced_pod(namespace, label_selector=selector)
+        )
+        return sorted(result.items, key=lambda p: p.metadata.name)
+
+    def events(self, name: str, namespace: str) -> list[Any]:
+        selector = f"involvedObject.name={name}"
+        result = self._call(
+            lambda: self.kube.core().list_namespaced_event(namespace, field_selector=selector)
+        )
+        return list(result.items)
+
+    def logs(
+        self,
+        pod: str,
+        namespace: str,
+        *,
+        follow: bool = False,
+        container: str | None = None,
+        tail: int | None = None,
+    ) -> Iterator[str]:
+        """The pod's log as text chunks (following until the container ends with ``follow``)."""
+        core = self.kube.core()
+        kwargs: dict[str, Any] = {"follow": follow, "_preload_content": False}
+        if container:
+            kwargs["container"] = container
+        if tail is not None:
+            kwargs["tail_lines"] = tail
+        try:
+            resp = self._call(lambda: core.read_namespaced_pod_log(pod, namespace, **kwargs))
+        except Exception as exc:
+            if _status_code(exc) == 404:
+                raise UserError(
+                    f"no pod named {pod!r} in namespace {namespace!r}",
+                    "see `hyp list-pods hyp-pytorch-job --job-name NAME`",
+                ) from exc
+            if _status_code(exc) == 400:
+                body = str(getattr(exc, "body", ""))
+                raise UserError(
+                    f"logs of {pod!r} are not available yet: {body[:200]}",
+                    "wait until the pod has started",
+                ) from exc
+            raise
+        try:
+            for chunk in resp.stream(amt=4096, decode_content=True):
+                yield chunk.decode("utf-8", errors="replace")
+        finally:
+            resp.release_conn()
+
+    def wait(
+        self,
+        name: str,
+        namespace: str,
+        *,
+        on_change: Callable[[dict[str, Any], str], None] | None = None,
+        timeout: float | None = None,
+        interval: float = 0.5,
+    ) -> dict[str, Any]:
+        """Poll until the job Succeeds or Fails; raise :class:`JobFailed` on failure."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last = ""
+        while True:
+            job = self.get(name, namespace)
+            state = job_state(job)
+            summary = f"{state}|{_replica_summary(job)}"
+            if on_change is not None and summary != last:
+                on_change(job, state)
+            last = summary
+            if state == "Succeeded":
+                return job
+            if state == "Failed":
+                raise JobFailed(
+                    f"job {name!r} failed: {job_message(job) or 'see its pods'}",
+                    f"logs: `hyp get-logs hyp-pytorch-job --job-name {name} -n {namespace}`; "
+                    f"events: `hyp describe hyp-pytorch-job --job-name {name} -n {namespace}`",
+                )
+            if deadline is not None and time.monotonic() > deadline:
+                raise UserError(
+                    f"job {name!r} is still {state} after {timeout:g} s",
+                    "it keeps running; follow it with `hyp describe hyp-pytorch-job`",
+                )
+            time.sleep(interval)
+
+
+def _replica_summary(job: dict[str, Any]) -> str:
+    statuses = (job.get("status") or {}).get("replicaStatuses") or {}
+    parts = []
+    for rtype in sorted(statuses):
+        st = statuses[rtype] or {}
+        counts = ", ".join(f"{k} {st[k]}" for k in ("active", "succeeded", "failed") if st.get(k))
+        parts.append(f"{rtype}: {counts or '-'}")
+    return "; ".join(parts)
+
+
+def replica_summary(job: dict[str, Any]) -> str:
+    return _replica_summary(job)
