@@ -458,7 +458,8 @@ def _validate_elastic(
                 f"spec.pytorchReplicaSpecs.{WORKER}", "must be set when elasticPolicy is used"
             )
         )
-    low, high = elastic.get("minReplicas"), elastic.get("maxReplicas")
+    low: Any = elastic.get("minReplicas")
+    high: Any = elastic.get("maxReplicas")
     for field, value in (("minReplicas", low), ("maxReplicas", high)):
         if value is not None and (not _is_int(value) or value < 1):
             causes.append(_invalid(f"{path}.{field}", value, "must be a positive integer"))
