@@ -47,7 +47,7 @@ def test_compaction_drops_superseded_history_but_keeps_current_values(tmp_path: 
     log.append("/gone", OP_DELETE, 11, b"x")
     assert log.compact(keep=2) == 10
     assert {r.key: r.value for r in log.current()} == {"/a": b"9"}
-    assert log.row_count() == 2  # the newest /a row, and the tombstone above the target
+    assert log.row_count() == 3  # the newest /a row, and both /gone rows above the target
     log.close()
     again = RevisionLog(tmp_path / "s.db")
     assert again.compacted == 10

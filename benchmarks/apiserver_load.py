@@ -1,0 +1,178 @@
+"""API server figures (issue 2): create/get latency under load, a 10,000-pod list, watch delay.
+
+Run: .venv/bin/python benchmarks/apiserver_load.py [--seconds 10] [--rate 500]
+Targets on a 2-core machine: create p99 <= 25 ms and get p99 <= 10 ms with 32 concurrent
+clients at 500 requests/s; list of 10,000 pods <= 1 s; watch delivery p99 <= 50 ms with 100
+open watches. Anchor: Kubernetes' SLO, p99 <= 1 s for single-object mutating calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ssl
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+from _cluster import percentile, report, start_control_plane
+
+
+def pod(name: str) -> dict[str, object]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"b": "1"}},
+            "spec": {"schedulerName": "benchmark-unscheduled",
+                     "containers": [{"name": "main", "image": "python:3.11",
+                                     "command": ["sleep", "1"]}]}}
+
+
+async def load(client: httpx.AsyncClient, seconds: float, rate: int, workers: int
+               ) -> tuple[list[float], list[float], int]:
+    creates: list[float] = []
+    gets: list[float] = []
+    errors = 0
+    interval = workers / rate
+    start = time.perf_counter()
+    created: list[str] = []
+
+    async def worker(w: int) -> None:
+        nonlocal errors
+        i = 0
+        next_at = start + (w / workers) * interval
+        while True:
+            now = time.perf_counter()
+            if now - start > seconds:
+                return
+            if next_at > now:
+                await asyncio.sleep(next_at - now)
+            next_at += interval
+            t0 = time.perf_counter()
+            if i % 2 == 0 or not created:
+                name = f"load-{w}-{i}"
+                r = await client.post("/api/v1/namespaces/bench/configmaps", content=orjson.dumps(
+                    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name},
+                     "data": {"k": "v" * 64}}), headers={"content-type": "application/json"})
+                if r.status_code == 201:
+                    creates.append(time.perf_counter() - t0)
+                    created.append(name)
+                else:
+                    errors += 1
+            else:
+                r = await client.get(f"/api/v1/namespaces/bench/configmaps/{created[-1]}")
+                if r.status_code == 200:
+                    gets.append(time.perf_counter() - t0)
+                else:
+                    errors += 1
+            i += 1
+
+    await asyncio.gather(*(worker(w) for w in range(workers)))
+    return creates, gets, errors
+
+
+async def watch_delay(client: httpx.AsyncClient, watchers: int, writes: int) -> list[float]:
+    delays: list[float] = []
+    ready = 0
+
+    async def watcher() -> None:
+        nonlocal ready
+        async with client.stream("GET", "/api/v1/namespaces/watch/configmaps",
+                                 params={"watch": "true", "resourceVersion": rv,
+                                         "timeoutSeconds": "60"}) as r:
+            ready += 1
+            seen = 0
+            buf = b""
+            async for chunk in r.aiter_bytes():
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    ev = orjson.loads(line)
+                    sent = float(ev["object"]["data"]["sent"])
+                    delays.append(time.time() - sent)
+                    seen += 1
+                    if seen >= writes:
+                        return
+
+    listing = await client.get("/api/v1/namespaces/watch/configmaps")
+    rv = listing.json()["metadata"]["resourceVersion"]
+    tasks = [asyncio.create_task(watcher()) for _ in range(watchers)]
+    while ready < watchers:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)
+    for i in range(writes):
+        await client.post("/api/v1/namespaces/watch/configmaps", content=orjson.dumps(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"w{i}"},
+             "data": {"sent": repr(time.time())}}), headers={"content-type": "application/json"})
+        await asyncio.sleep(0.02)
+    await asyncio.wait_for(asyncio.gather(*tasks), 120)
+    return delays
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        cp = start_control_plane(Path(tmp) / "cp", {"addons": {
+            "trainingOperator": False, "kueue": False, "healthAgent": False}})
+        try:
+            ctx = ssl.create_default_context(cafile=str(cp.data_dir / "pki" / "ca.crt"))
+            limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+            async with httpx.AsyncClient(base_url=cp.url, verify=ctx, limits=limits,
+                                         timeout=60,
+                                         headers={"Authorization": f"Bearer {cp.token}"}) as c:
+                for ns in ("bench", "watch", "podlist"):
+                    await c.post("/api/v1/namespaces", json={
+                        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+                # warm-up: open the connections and the TLS sessions
+                await load(c, 1.0, args.rate, args.clients)
+                creates, gets, errors = await load(c, args.seconds, args.rate, args.clients)
+                achieved = (len(creates) + len(gets)) / args.seconds
+
+                sem = asyncio.Semaphore(32)
+
+                async def make(i: int) -> None:
+                    async with sem:
+                        await c.post("/api/v1/namespaces/podlist/pods",
+                                     content=orjson.dumps(pod(f"p{i}")),
+                                     headers={"content-type": "application/json"})
+
+                await asyncio.gather(*(make(i) for i in range(args.pods)))
+                t0 = time.perf_counter()
+                r = await c.get("/api/v1/namespaces/podlist/pods")
+                items = orjson.loads(r.content)["items"]
+                list_s = time.perf_counter() - t0
+                assert len(items) == args.pods, len(items)
+                delays = await watch_delay(c, args.watchers, args.watch_writes)
+        finally:
+            cp.stop()
+    ms = 1000.0
+    print(f"API server benchmark: {args.clients} clients, target {args.rate} req/s for "
+          f"{args.seconds:.0f} s (achieved {achieved:.0f} req/s, {errors} errors)")
+    report([
+        ("figure", "measured", "target", "anchor"),
+        ("create p50", f"{percentile(creates, 50) * ms:.1f} ms", "", ""),
+        ("create p99", f"{percentile(creates, 99) * ms:.1f} ms", "<= 25 ms",
+         "Kubernetes SLO p99 <= 1000 ms"),
+        ("get p50", f"{percentile(gets, 50) * ms:.1f} ms", "", ""),
+        ("get p99", f"{percentile(gets, 99) * ms:.1f} ms", "<= 10 ms",
+         "Kubernetes SLO p99 <= 1000 ms"),
+        (f"list {args.pods} pods", f"{list_s * ms:.0f} ms", "<= 1000 ms",
+         "Kubernetes SLO list p99 <= 30 s"),
+        (f"watch delay p50 ({args.watchers} watches)", f"{percentile(delays, 50) * ms:.1f} ms",
+         "", ""),
+        (f"watch delay p99 ({args.watchers} watches)", f"{percentile(delays, 99) * ms:.1f} ms",
+         "<= 50 ms", ""),
+    ])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--rate", type=int, default=500)
+    p.add_argument("--clients", type=int, default=32)
+    p.add_argument("--pods", type=int, default=10_000)
+    p.add_argument("--watchers", type=int, default=100)
+    p.add_argument("--watch-writes", type=int, default=100)
+    asyncio.run(main_async(p.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
