@@ -39,7 +39,7 @@ def cli(ctx: click.Context, debug: bool, kubeconfig: str | None, kube_context: s
     """hyp: create local or EKS HyperPod clusters and run distributed training jobs on them.
 
     \b
-    Local cluster in three steps:
+    Example (a local cluster in three steps):
       hyp init cluster-stack        # writes ./config.yaml (provider: local)
       hyp create                    # starts the cluster, adds a kubeconfig context
       hyp create hyp-pytorch-job --job-name demo --image local/python \\
