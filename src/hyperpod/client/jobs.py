@@ -119,7 +119,8 @@ class Jobs:
         items: list[dict[str, Any]] = result.get("items", [])
         return items
 
-    def delete(self, name: str, namespace: str) -> None:
+    def delete(self, name: str, namespace: str, *, wait: float | None = 60.0) -> None:
+        """Delete the job (its pods go with it); wait up to ``wait`` s until it is gone."""
         try:
             self._call(
                 lambda: self.kube.custom().delete_namespaced_custom_object(
@@ -138,6 +139,13 @@ class Jobs:
                     f"see `hyp list hyp-pytorch-job -n {namespace}`",
                 ) from exc
             raise
+        deadline = time.monotonic() + (wait or 0)
+        while wait and time.monotonic() < deadline:
+            try:
+                self.get(name, namespace)
+            except JobNotFound:
+                return
+            time.sleep(0.2)
 
     def pods(self, name: str, namespace: str) -> list[Any]:
         selector = f"{pj.JOB_NAME_LABEL}={name}"

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Quick start: install hyperpod into .venv, create the local cluster, run the distributed
+# digits training example (a 2-node PyTorchJob) to completion and print its result.
+# Safe to run again: an existing cluster is reused and the job is replaced.
+# Environment: PYTHON (interpreter for the venv, default python3), HYP_API_PORT (API port,
+# default 7443), HYPERPOD_HOME (state, default ~/.hyperpod), KUBECONFIG (default ~/.kube/config).
+set -euo pipefail
+cd "$(dirname "$0")"
+PY=${PYTHON:-python3}
+
+echo "== 1/4 install hyperpod into .venv"
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+# The CPU build of torch; pinning it keeps pip from fetching a multi-GB CUDA build.
+.venv/bin/python -m pip install -q torch==2.13.0
+.venv/bin/python -m pip install -q -e '.[examples]'
+# Pods run as local processes with this shell's environment: `python` in a job is .venv's.
+export PATH="$PWD/.venv/bin:$PATH" VIRTUAL_ENV="$PWD/.venv"
+
+echo "== 2/4 create the local cluster"
+stack="${HYPERPOD_HOME:-$HOME/.hyperpod}/quickstart"
+[ -f "$stack/config.yaml" ] || hyp init cluster-stack "$stack"
+if [ -n "${HYP_API_PORT:-}" ]; then hyp configure -c "$stack/config.yaml" --api-port "$HYP_API_PORT"; fi
+hyp create -c "$stack/config.yaml"
+
+echo "== 3/4 run the distributed training example (1 master + 1 worker)"
+hyp delete hyp-pytorch-job --job-name digits >/dev/null 2>&1 || true
+hyp create hyp-pytorch-job --job-name digits --image local/python \
+  --command '[python, -m, hyperpod.examples.digits]' --args '[--epochs, 5]' \
+  --node-count 2 --wait --timeout 600
+
+echo "== 4/4 result (the master's last log lines)"
+hyp get-logs hyp-pytorch-job --job-name digits --tail 3
+echo
+echo "Done. Try: kubectl get pods; hyp list hyp-pytorch-job; hyp describe cluster-stack local"
