@@ -113,9 +113,13 @@ def call(fn: Any, **kwargs: Any) -> Any:
         raise mapped from exc
 
 
-def paginate(client: Any, operation: str, key: str, **kwargs: Any) -> list[Any]:
+def paginate(
+    client: Any, operation: str, key: str, *, page_size: int | None = None, **kwargs: Any
+) -> list[Any]:
     """Every item under ``key`` across all pages of ``operation``."""
     items: list[Any] = []
+    if page_size:
+        kwargs["PaginationConfig"] = {"PageSize": page_size}
     try:
         for page in client.get_paginator(operation).paginate(**kwargs):
             items.extend(page.get(key, []))

@@ -20,7 +20,9 @@ from hyperpod.providers.aws.ipplan import GroupNeed
         ("10.1.0.0/16", 65531, 809),
     ],
 )
-def test_a_subnet_holds_the_p5_nodes_the_reference_lists(cidr: str, usable: int, p5_nodes: int) -> None:
+def test_a_subnet_holds_the_p5_nodes_the_reference_lists(
+    cidr: str, usable: int, p5_nodes: int
+) -> None:
     assert ipplan.usable_ips(cidr) == usable
     assert ipplan.max_nodes(cidr, "ml.p5.48xlarge") == p5_nodes
 
