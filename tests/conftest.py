@@ -34,5 +34,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningControl
 @pytest.fixture
 def kubectl_required() -> None:
     if KUBECTL is None:
-        pytest.skip("kubectl is not installed on this machine (the contract tests with the "
-                    "official Python client still run)")
+        pytest.skip(
+            "kubectl is not installed on this machine (the contract tests with the "
+            "official Python client still run)"
+        )

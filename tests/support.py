@@ -46,8 +46,9 @@ class RunningControlPlane:
         return ssl.create_default_context(cafile=str(self.data_dir / "pki" / "ca.crt"))
 
     def get(self, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
-        req = urllib.request.Request(self.url + path,
-                                     headers={"Authorization": f"Bearer {self.token}"})
+        req = urllib.request.Request(
+            self.url + path, headers={"Authorization": f"Bearer {self.token}"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=timeout, context=self.ssl_context()) as r:
                 return r.status, r.read()
@@ -61,16 +62,19 @@ class RunningControlPlane:
         config.load_kube_config(config_file=str(self.kubeconfig), client_configuration=cfg)
         return client.ApiClient(cfg)
 
-    def kubectl(self, *args: str, check: bool = True, timeout: float = 60,
-                input: str | None = None) -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self, *args: str, check: bool = True, timeout: float = 60, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         if KUBECTL is None:
             raise RuntimeError("kubectl is not installed")
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
-        res = subprocess.run([KUBECTL, *args], env=env, capture_output=True, text=True,
-                             timeout=timeout, input=input)
+        res = subprocess.run(
+            [KUBECTL, *args], env=env, capture_output=True, text=True, timeout=timeout, input=input
+        )
         if check and res.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed ({res.returncode}):\n"
-                                 f"{res.stdout}\n{res.stderr}")
+            raise AssertionError(
+                f"kubectl {' '.join(args)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}"
+            )
         return res
 
     def log(self) -> str:
@@ -87,9 +91,14 @@ class RunningControlPlane:
         return self.proc.returncode
 
 
-def start_control_plane(data_dir: Path, config: dict[str, Any] | None = None, *,
-                        port: int = 0, env: dict[str, str] | None = None,
-                        timeout: float = 60) -> RunningControlPlane:
+def start_control_plane(
+    data_dir: Path,
+    config: dict[str, Any] | None = None,
+    *,
+    port: int = 0,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> RunningControlPlane:
     """Start ``python -m hyperpod.controlplane serve`` and wait for /readyz."""
     data_dir.mkdir(parents=True, exist_ok=True)
     cfg = {"clusterName": "test", **(config or {})}
@@ -101,9 +110,23 @@ def start_control_plane(data_dir: Path, config: dict[str, Any] | None = None, *,
     log_path = data_dir / "controlplane.log"
     log_fh = open(log_path, "ab")  # noqa: SIM115 - handed to the child process
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hyperpod.controlplane", "serve", "--data-dir", str(data_dir),
-         "--port", str(port), "--config", str(config_path), "--log-level", "WARNING"],
-        stdout=log_fh, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+        [
+            sys.executable,
+            "-m",
+            "hyperpod.controlplane",
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(port),
+            "--config",
+            str(config_path),
+            "--log-level",
+            "WARNING",
+        ],
+        stdout=log_fh,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
         start_new_session=True,
     )
     log_fh.close()
@@ -126,8 +149,9 @@ def start_control_plane(data_dir: Path, config: dict[str, Any] | None = None, *,
 
 
 @contextmanager
-def control_plane(data_dir: Path, config: dict[str, Any] | None = None,
-                  **kw: Any) -> Iterator[RunningControlPlane]:
+def control_plane(
+    data_dir: Path, config: dict[str, Any] | None = None, **kw: Any
+) -> Iterator[RunningControlPlane]:
     cp = start_control_plane(data_dir, config, **kw)
     try:
         yield cp

@@ -19,21 +19,51 @@ CRD = {
     "spec": {
         "group": "example.com",
         "scope": "Namespaced",
-        "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget",
-                  "shortNames": ["gd"]},
+        "names": {
+            "plural": "gadgets",
+            "singular": "gadget",
+            "kind": "Gadget",
+            "shortNames": ["gd"],
+        },
         "versions": [
-            {"name": "v1", "served": True, "storage": True,
-             "subresources": {"status": {}},
-             "additionalPrinterColumns": [
-                 {"name": "Size", "type": "string", "jsonPath": ".spec.size"}],
-             "schema": {"openAPIV3Schema": {"type": "object", "properties": {
-                 "spec": {"type": "object", "properties": {
-                     "size": {"type": "string", "enum": ["s", "m", "l"]},
-                     "count": {"type": "integer", "default": 3}}},
-                 "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}}},
-            {"name": "v1beta1", "served": True, "storage": False,
-             "schema": {"openAPIV3Schema": {"type": "object",
-                                            "x-kubernetes-preserve-unknown-fields": True}}},
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "subresources": {"status": {}},
+                "additionalPrinterColumns": [
+                    {"name": "Size", "type": "string", "jsonPath": ".spec.size"}
+                ],
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "properties": {
+                            "spec": {
+                                "type": "object",
+                                "properties": {
+                                    "size": {"type": "string", "enum": ["s", "m", "l"]},
+                                    "count": {"type": "integer", "default": 3},
+                                },
+                            },
+                            "status": {
+                                "type": "object",
+                                "x-kubernetes-preserve-unknown-fields": True,
+                            },
+                        },
+                    }
+                },
+            },
+            {
+                "name": "v1beta1",
+                "served": True,
+                "storage": False,
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "x-kubernetes-preserve-unknown-fields": True,
+                    }
+                },
+            },
         ],
     },
 }
@@ -46,8 +76,9 @@ def api(cluster: RunningControlPlane) -> Any:
 
 def test_typed_api_creates_reads_lists_and_deletes_a_config_map(api: Any) -> None:
     core = client.CoreV1Api(api)
-    body = client.V1ConfigMap(metadata=client.V1ObjectMeta(name="typed", labels={"t": "1"}),
-                              data={"k": "v"})
+    body = client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name="typed", labels={"t": "1"}), data={"k": "v"}
+    )
     created = core.create_namespaced_config_map("default", body)
     assert created.metadata.uid and created.metadata.resource_version
     got = core.read_namespaced_config_map("typed", "default")
@@ -63,8 +94,9 @@ def test_typed_api_creates_reads_lists_and_deletes_a_config_map(api: Any) -> Non
 
 def test_stale_update_returns_409_conflict(api: Any) -> None:
     core = client.CoreV1Api(api)
-    cm = core.create_namespaced_config_map("default", client.V1ConfigMap(
-        metadata=client.V1ObjectMeta(name="stale"), data={"a": "1"}))
+    cm = core.create_namespaced_config_map(
+        "default", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="stale"), data={"a": "1"})
+    )
     fresh = core.read_namespaced_config_map("stale", "default")
     fresh.data = {"a": "2"}
     core.replace_namespaced_config_map("stale", "default", fresh)
@@ -77,21 +109,37 @@ def test_stale_update_returns_409_conflict(api: Any) -> None:
 
 def test_pod_patches_strategic_merge_and_json_patch(api: Any) -> None:
     core = client.CoreV1Api(api)
-    core.create_namespaced_pod("default", {
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "patchme"},
-        "spec": {"nodeName": "nowhere", "containers": [
-            {"name": "a", "image": "img:1", "env": [{"name": "X", "value": "1"}]},
-            {"name": "b", "image": "img:1"}]}})
+    core.create_namespaced_pod(
+        "default",
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "patchme"},
+            "spec": {
+                "nodeName": "nowhere",
+                "containers": [
+                    {"name": "a", "image": "img:1", "env": [{"name": "X", "value": "1"}]},
+                    {"name": "b", "image": "img:1"},
+                ],
+            },
+        },
+    )
     # A dict is sent as a strategic merge patch: containers merge by name.
-    out = core.patch_namespaced_pod("patchme", "default", {
-        "metadata": {"labels": {"p": "1"}},
-        "spec": {"containers": [{"name": "a", "image": "img:2"}]}})
+    out = core.patch_namespaced_pod(
+        "patchme",
+        "default",
+        {
+            "metadata": {"labels": {"p": "1"}},
+            "spec": {"containers": [{"name": "a", "image": "img:2"}]},
+        },
+    )
     assert [c.name for c in out.spec.containers] == ["a", "b"]
     assert out.spec.containers[0].image == "img:2"
     assert out.spec.containers[0].env[0].name == "X"
     # A list is sent as a JSON patch.
-    out = core.patch_namespaced_pod("patchme", "default", [
-        {"op": "add", "path": "/metadata/labels/q", "value": "2"}])
+    out = core.patch_namespaced_pod(
+        "patchme", "default", [{"op": "add", "path": "/metadata/labels/q", "value": "2"}]
+    )
     assert out.metadata.labels == {"p": "1", "q": "2"}
     core.delete_namespaced_pod("patchme", "default", grace_period_seconds=0)
 
@@ -100,25 +148,45 @@ def test_crd_becomes_served_with_defaults_validation_and_versions(api: Any) -> N
     ext = client.ApiextensionsV1Api(api)
     ext.create_custom_resource_definition(CRD)
     co = client.CustomObjectsApi(api)
-    obj = co.create_namespaced_custom_object("example.com", "v1", "default", "gadgets", {
-        "apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "g1"},
-        "spec": {"size": "m"}})
+    obj = co.create_namespaced_custom_object(
+        "example.com",
+        "v1",
+        "default",
+        "gadgets",
+        {
+            "apiVersion": "example.com/v1",
+            "kind": "Gadget",
+            "metadata": {"name": "g1"},
+            "spec": {"size": "m"},
+        },
+    )
     assert obj["spec"]["count"] == 3
     with pytest.raises(ApiException) as err:
-        co.create_namespaced_custom_object("example.com", "v1", "default", "gadgets", {
-            "apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "g2"},
-            "spec": {"size": "xxl"}})
+        co.create_namespaced_custom_object(
+            "example.com",
+            "v1",
+            "default",
+            "gadgets",
+            {
+                "apiVersion": "example.com/v1",
+                "kind": "Gadget",
+                "metadata": {"name": "g2"},
+                "spec": {"size": "xxl"},
+            },
+        )
     assert err.value.status == 422
     causes = json.loads(err.value.body)["details"]["causes"]
     assert causes[0]["field"] == "spec.size"
     # Custom objects get merge patches from the client.
-    patched = co.patch_namespaced_custom_object("example.com", "v1", "default", "gadgets", "g1",
-                                                {"spec": {"size": "l"}})
+    patched = co.patch_namespaced_custom_object(
+        "example.com", "v1", "default", "gadgets", "g1", {"spec": {"size": "l"}}
+    )
     assert patched["spec"]["size"] == "l"
     old = co.get_namespaced_custom_object("example.com", "v1beta1", "default", "gadgets", "g1")
     assert old["apiVersion"] == "example.com/v1beta1"
     status = co.patch_namespaced_custom_object_status(
-        "example.com", "v1", "default", "gadgets", "g1", {"status": {"ready": True}})
+        "example.com", "v1", "default", "gadgets", "g1", {"status": {"ready": True}}
+    )
     assert status["status"] == {"ready": True}
 
 
@@ -138,8 +206,13 @@ def test_watch_streams_added_modified_and_deleted(api: Any) -> None:
 
     def run() -> None:
         w = watch.Watch()
-        for ev in w.stream(core.list_namespaced_config_map, "default", resource_version=rv,
-                           timeout_seconds=10, field_selector="metadata.name=watched"):
+        for ev in w.stream(
+            core.list_namespaced_config_map,
+            "default",
+            resource_version=rv,
+            timeout_seconds=10,
+            field_selector="metadata.name=watched",
+        ):
             seen.append((ev["type"], ev["object"].metadata.name))
             if ev["type"] == "DELETED":
                 w.stop()
@@ -147,8 +220,9 @@ def test_watch_streams_added_modified_and_deleted(api: Any) -> None:
     t = threading.Thread(target=run)
     t.start()
     time.sleep(0.3)
-    core.create_namespaced_config_map("default", client.V1ConfigMap(
-        metadata=client.V1ObjectMeta(name="watched")))
+    core.create_namespaced_config_map(
+        "default", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="watched"))
+    )
     core.patch_namespaced_config_map("watched", "default", {"data": {"x": "y"}})
     core.delete_namespaced_config_map("watched", "default")
     t.join(15)
@@ -157,13 +231,23 @@ def test_watch_streams_added_modified_and_deleted(api: Any) -> None:
 
 def test_foreground_deletion_removes_dependents_first(api: Any) -> None:
     core = client.CoreV1Api(api)
-    owner = core.create_namespaced_config_map("default", client.V1ConfigMap(
-        metadata=client.V1ObjectMeta(name="owner")))
-    ref = client.V1OwnerReference(api_version="v1", kind="ConfigMap", name="owner",
-                                  uid=owner.metadata.uid, block_owner_deletion=True)
+    owner = core.create_namespaced_config_map(
+        "default", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="owner"))
+    )
+    ref = client.V1OwnerReference(
+        api_version="v1",
+        kind="ConfigMap",
+        name="owner",
+        uid=owner.metadata.uid,
+        block_owner_deletion=True,
+    )
     for i in range(2):
-        core.create_namespaced_config_map("default", client.V1ConfigMap(
-            metadata=client.V1ObjectMeta(name=f"dep{i}", owner_references=[ref])))
+        core.create_namespaced_config_map(
+            "default",
+            client.V1ConfigMap(
+                metadata=client.V1ObjectMeta(name=f"dep{i}", owner_references=[ref])
+            ),
+        )
     core.delete_namespaced_config_map("owner", "default", propagation_policy="Foreground")
     deadline = time.time() + 10
     names: set[str] = set()
@@ -177,19 +261,24 @@ def test_foreground_deletion_removes_dependents_first(api: Any) -> None:
 
 def test_orphan_deletion_keeps_dependents_without_the_owner_reference(api: Any) -> None:
     core = client.CoreV1Api(api)
-    owner = core.create_namespaced_config_map("default", client.V1ConfigMap(
-        metadata=client.V1ObjectMeta(name="owner2")))
-    ref = client.V1OwnerReference(api_version="v1", kind="ConfigMap", name="owner2",
-                                  uid=owner.metadata.uid)
-    core.create_namespaced_config_map("default", client.V1ConfigMap(
-        metadata=client.V1ObjectMeta(name="orphan0", owner_references=[ref])))
+    owner = core.create_namespaced_config_map(
+        "default", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="owner2"))
+    )
+    ref = client.V1OwnerReference(
+        api_version="v1", kind="ConfigMap", name="owner2", uid=owner.metadata.uid
+    )
+    core.create_namespaced_config_map(
+        "default",
+        client.V1ConfigMap(metadata=client.V1ObjectMeta(name="orphan0", owner_references=[ref])),
+    )
     core.delete_namespaced_config_map("owner2", "default", propagation_policy="Orphan")
     deadline = time.time() + 10
     dep = None
     while time.time() < deadline:
         dep = core.read_namespaced_config_map("orphan0", "default")
-        gone = "owner2" not in {c.metadata.name for c in
-                                core.list_namespaced_config_map("default").items}
+        gone = "owner2" not in {
+            c.metadata.name for c in core.list_namespaced_config_map("default").items
+        }
         if gone and not dep.metadata.owner_references:
             break
         time.sleep(0.1)
@@ -199,8 +288,9 @@ def test_orphan_deletion_keeps_dependents_without_the_owner_reference(api: Any) 
 def test_namespace_deletion_empties_the_namespace_then_removes_it(api: Any) -> None:
     core = client.CoreV1Api(api)
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="doomed")))
-    core.create_namespaced_config_map("doomed", client.V1ConfigMap(
-        metadata=client.V1ObjectMeta(name="inside")))
+    core.create_namespaced_config_map(
+        "doomed", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="inside"))
+    )
     core.delete_namespace("doomed")
     deadline = time.time() + 10
     while time.time() < deadline:
@@ -209,8 +299,9 @@ def test_namespace_deletion_empties_the_namespace_then_removes_it(api: Any) -> N
         time.sleep(0.1)
     assert "doomed" not in {n.metadata.name for n in core.list_namespace().items}
     with pytest.raises(ApiException) as err:
-        core.create_namespaced_config_map("doomed", client.V1ConfigMap(
-            metadata=client.V1ObjectMeta(name="late")))
+        core.create_namespaced_config_map(
+            "doomed", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="late"))
+        )
     assert err.value.status == 404
 
 
@@ -225,24 +316,38 @@ def test_requests_without_a_token_are_401(cluster: RunningControlPlane) -> None:
     assert err.value.code == 401
 
 
-@pytest.mark.parametrize(("body", "ctype", "code"), [
-    (b"{not json", "application/json", 400),
-    (b"kind: [", "application/yaml", 400),
-    (b'{"apiVersion":"v1","kind":"Service","metadata":{"name":"x"}}', "application/json", 400),
-    (b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"Not_DNS"}}',
-     "application/json", 422),
-    (b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"big"},"data":{"a":"'
-     + b"x" * (3 * 1024 * 1024 + 10) + b'"}}', "application/json", 413),
-])
+@pytest.mark.parametrize(
+    ("body", "ctype", "code"),
+    [
+        (b"{not json", "application/json", 400),
+        (b"kind: [", "application/yaml", 400),
+        (b'{"apiVersion":"v1","kind":"Service","metadata":{"name":"x"}}', "application/json", 400),
+        (
+            b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"Not_DNS"}}',
+            "application/json",
+            422,
+        ),
+        (
+            b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"big"},"data":{"a":"'
+            + b"x" * (3 * 1024 * 1024 + 10)
+            + b'"}}',
+            "application/json",
+            413,
+        ),
+    ],
+)
 def test_bad_input_gets_a_4xx_status_naming_the_problem(
-        cluster: RunningControlPlane, body: bytes, ctype: str, code: int) -> None:
+    cluster: RunningControlPlane, body: bytes, ctype: str, code: int
+) -> None:
     import urllib.error
     import urllib.request
 
-    req = urllib.request.Request(cluster.url + "/api/v1/namespaces/default/configmaps",
-                                 data=body, method="POST", headers={
-                                     "Authorization": f"Bearer {cluster.token}",
-                                     "Content-Type": ctype})
+    req = urllib.request.Request(
+        cluster.url + "/api/v1/namespaces/default/configmaps",
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Bearer {cluster.token}", "Content-Type": ctype},
+    )
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(req, context=cluster.ssl_context(), timeout=10)
     assert err.value.code == code

@@ -11,8 +11,9 @@ import pytest
 from support import KUBECTL, RunningControlPlane
 
 pytestmark = pytest.mark.skipif(
-    KUBECTL is None, reason="kubectl is not installed here; the official-client contract tests "
-    "cover the same API")
+    KUBECTL is None,
+    reason="kubectl is not installed here; the official-client contract tests cover the same API",
+)
 
 CRD = """
 apiVersion: apiextensions.k8s.io/v1
@@ -58,14 +59,21 @@ def write(tmp_path: Path, name: str, text: str) -> str:
     return str(p)
 
 
-def test_apply_creates_then_reapplies_a_changed_manifest(cluster: RunningControlPlane,
-                                                         tmp_path: Path) -> None:
-    m = write(tmp_path, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n"
-              "data:\n  a: '1'\n")
+def test_apply_creates_then_reapplies_a_changed_manifest(
+    cluster: RunningControlPlane, tmp_path: Path
+) -> None:
+    m = write(
+        tmp_path,
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  a: '1'\n",
+    )
     out = cluster.kubectl("apply", "-f", m)
     assert "configmap/app created" in out.stdout
-    m = write(tmp_path, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n"
-              "data:\n  a: '2'\n  b: '3'\n")
+    m = write(
+        tmp_path,
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  a: '2'\n  b: '3'\n",
+    )
     out = cluster.kubectl("apply", "-f", m)
     assert "configmap/app configured" in out.stdout
     got = json.loads(cluster.kubectl("get", "cm", "app", "-o", "json").stdout)
@@ -73,21 +81,33 @@ def test_apply_creates_then_reapplies_a_changed_manifest(cluster: RunningControl
     assert "kubectl.kubernetes.io/last-applied-configuration" in got["metadata"]["annotations"]
 
 
-def test_apply_with_strict_validation_rejects_unknown_fields(cluster: RunningControlPlane,
-                                                            tmp_path: Path) -> None:
-    m = write(tmp_path, "bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad\n"
-              "datta:\n  a: '1'\n")
+def test_apply_with_strict_validation_rejects_unknown_fields(
+    cluster: RunningControlPlane, tmp_path: Path
+) -> None:
+    m = write(
+        tmp_path,
+        "bad.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad\ndatta:\n  a: '1'\n",
+    )
     out = cluster.kubectl("apply", "-f", m, check=False)
     assert out.returncode != 0
     assert "datta" in out.stderr
 
 
 def test_crd_objects_show_printer_columns_and_reject_strategic_patches(
-        cluster: RunningControlPlane, tmp_path: Path) -> None:
+    cluster: RunningControlPlane, tmp_path: Path
+) -> None:
     cluster.kubectl("apply", "-f", write(tmp_path, "crd.yaml", CRD))
-    cluster.kubectl("apply", "-f", write(tmp_path, "t.yaml",
-                                         "apiVersion: example.com/v1\nkind: Train\nmetadata:\n"
-                                         "  name: express\nspec:\n  cars: 7\n"))
+    cluster.kubectl(
+        "apply",
+        "-f",
+        write(
+            tmp_path,
+            "t.yaml",
+            "apiVersion: example.com/v1\nkind: Train\nmetadata:\n"
+            "  name: express\nspec:\n  cars: 7\n",
+        ),
+    )
     out = cluster.kubectl("get", "tr")
     header, row = out.stdout.splitlines()[:2]
     assert header.split() == ["NAME", "CARS", "AGE"]
@@ -96,35 +116,54 @@ def test_crd_objects_show_printer_columns_and_reject_strategic_patches(
     assert bad.returncode != 0
     assert "strategic" in bad.stderr.lower() or "not supported" in bad.stderr
     cluster.kubectl("patch", "train", "express", "--type=merge", "-p", '{"spec":{"cars":9}}')
-    cluster.kubectl("patch", "train", "express", "--type=json",
-                    "-p", '[{"op":"replace","path":"/spec/cars","value":10}]')
+    cluster.kubectl(
+        "patch",
+        "train",
+        "express",
+        "--type=json",
+        "-p",
+        '[{"op":"replace","path":"/spec/cars","value":10}]',
+    )
     got = json.loads(cluster.kubectl("get", "train", "express", "-o", "json").stdout)
     assert got["spec"]["cars"] == 10
 
 
-def test_server_side_apply_creates_and_updates(cluster: RunningControlPlane,
-                                               tmp_path: Path) -> None:
-    m = write(tmp_path, "ssa.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\n"
-              "data:\n  a: '1'\n")
+def test_server_side_apply_creates_and_updates(
+    cluster: RunningControlPlane, tmp_path: Path
+) -> None:
+    m = write(
+        tmp_path,
+        "ssa.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  a: '1'\n",
+    )
     out = cluster.kubectl("apply", "--server-side", "-f", m)
     assert "serverside-applied" in out.stdout
-    m = write(tmp_path, "ssa.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\n"
-              "data:\n  a: '2'\n")
+    m = write(
+        tmp_path,
+        "ssa.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  a: '2'\n",
+    )
     cluster.kubectl("apply", "--server-side", "-f", m)
     got = json.loads(cluster.kubectl("get", "cm", "ssa", "-o", "json").stdout)
     assert got["data"] == {"a": "2"}
     assert any(f["manager"] == "kubectl" for f in got["metadata"]["managedFields"])
 
 
-def test_get_watch_prints_changes_as_they_happen(cluster: RunningControlPlane,
-                                                 tmp_path: Path) -> None:
-    env_cm = write(tmp_path, "w.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
-                   "  name: watched\n")
+def test_get_watch_prints_changes_as_they_happen(
+    cluster: RunningControlPlane, tmp_path: Path
+) -> None:
+    env_cm = write(
+        tmp_path, "w.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: watched\n"
+    )
     import os
 
-    proc = subprocess.Popen([str(KUBECTL), "get", "cm", "-w", "--request-timeout=8s"],
-                            env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(KUBECTL), "get", "cm", "-w", "--request-timeout=8s"],
+        env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(1.0)
     cluster.kubectl("apply", "-f", env_cm)
     try:
@@ -135,37 +174,64 @@ def test_get_watch_prints_changes_as_they_happen(cluster: RunningControlPlane,
     assert "watched" in out
 
 
-def test_delete_waits_and_wait_for_delete_returns(cluster: RunningControlPlane,
-                                                  tmp_path: Path) -> None:
-    cluster.kubectl("apply", "-f", write(tmp_path, "d.yaml", "apiVersion: v1\nkind: ConfigMap\n"
-                                         "metadata:\n  name: doomed\n"))
+def test_delete_waits_and_wait_for_delete_returns(
+    cluster: RunningControlPlane, tmp_path: Path
+) -> None:
+    cluster.kubectl(
+        "apply",
+        "-f",
+        write(tmp_path, "d.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: doomed\n"),
+    )
     out = cluster.kubectl("delete", "cm", "doomed")
     assert 'configmap "doomed" deleted' in out.stdout
-    cluster.kubectl("apply", "-f", write(tmp_path, "d2.yaml", "apiVersion: v1\nkind: ConfigMap\n"
-                                         "metadata:\n  name: doomed2\n"))
+    cluster.kubectl(
+        "apply",
+        "-f",
+        write(tmp_path, "d2.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: doomed2\n"),
+    )
     waiter = subprocess.Popen(
         [str(KUBECTL), "wait", "--for=delete", "cm/doomed2", "--timeout=20s"],
         env={"KUBECONFIG": str(cluster.kubeconfig), "PATH": "/usr/bin:/bin"},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(0.8)
     cluster.kubectl("delete", "cm", "doomed2", "--wait=false")
     out, err = waiter.communicate(timeout=30)
     assert waiter.returncode == 0, err
 
 
-def test_wait_for_condition_sees_a_status_change(cluster: RunningControlPlane,
-                                                 tmp_path: Path) -> None:
+def test_wait_for_condition_sees_a_status_change(
+    cluster: RunningControlPlane, tmp_path: Path
+) -> None:
     cluster.kubectl("apply", "-f", write(tmp_path, "crd.yaml", CRD))
-    cluster.kubectl("apply", "-f", write(tmp_path, "t2.yaml",
-                                         "apiVersion: example.com/v1\nkind: Train\nmetadata:\n"
-                                         "  name: local\nspec:\n  cars: 2\n"))
+    cluster.kubectl(
+        "apply",
+        "-f",
+        write(
+            tmp_path,
+            "t2.yaml",
+            "apiVersion: example.com/v1\nkind: Train\nmetadata:\n  name: local\nspec:\n  cars: 2\n",
+        ),
+    )
     waiter = subprocess.Popen(
         [str(KUBECTL), "wait", "--for=condition=Arrived", "train/local", "--timeout=20s"],
         env={"KUBECONFIG": str(cluster.kubeconfig), "PATH": "/usr/bin:/bin"},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(0.8)
-    cluster.kubectl("patch", "train", "local", "--subresource=status", "--type=merge", "-p",
-                    '{"status":{"conditions":[{"type":"Arrived","status":"True"}]}}')
+    cluster.kubectl(
+        "patch",
+        "train",
+        "local",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        '{"status":{"conditions":[{"type":"Arrived","status":"True"}]}}',
+    )
     out, err = waiter.communicate(timeout=30)
     assert waiter.returncode == 0, err
     assert "condition met" in out
@@ -179,15 +245,29 @@ def test_api_resources_lists_short_names(cluster: RunningControlPlane) -> None:
 
 
 def test_describe_shows_a_config_map(cluster: RunningControlPlane, tmp_path: Path) -> None:
-    cluster.kubectl("apply", "-f", write(tmp_path, "desc.yaml", "apiVersion: v1\nkind: ConfigMap\n"
-                                         "metadata:\n  name: described\ndata:\n  key: value\n"))
+    cluster.kubectl(
+        "apply",
+        "-f",
+        write(
+            tmp_path,
+            "desc.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: described\ndata:\n  key: value\n",
+        ),
+    )
     out = cluster.kubectl("describe", "cm", "described").stdout
     assert "Name:" in out and "described" in out and "key" in out
 
 
-def test_get_pods_prints_ready_status_restarts_and_age(cluster: RunningControlPlane,
-                                                       tmp_path: Path) -> None:
-    cluster.kubectl("apply", "-f", write(tmp_path, "pod.yaml", """
+def test_get_pods_prints_ready_status_restarts_and_age(
+    cluster: RunningControlPlane, tmp_path: Path
+) -> None:
+    cluster.kubectl(
+        "apply",
+        "-f",
+        write(
+            tmp_path,
+            "pod.yaml",
+            """
 apiVersion: v1
 kind: Pod
 metadata:
@@ -198,7 +278,9 @@ spec:
   - name: main
     image: python:3.11
     command: ["sleep", "1"]
-"""))
+""",
+        ),
+    )
     out = cluster.kubectl("get", "pods", "tabled").stdout
     header, row = out.splitlines()[:2]
     assert header.split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]

@@ -27,9 +27,11 @@ def test_kill_9_under_load_loses_no_acknowledged_write(tmp_path: Path) -> None:
         while not stop.is_set():
             name = f"w{n}-{i}"
             try:
-                core.create_namespaced_config_map("default", client.V1ConfigMap(
-                    metadata=client.V1ObjectMeta(name=name), data={"i": str(i)}),
-                    _request_timeout=5)
+                core.create_namespaced_config_map(
+                    "default",
+                    client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name), data={"i": str(i)}),
+                    _request_timeout=5,
+                )
             except (ApiException, HTTPError, OSError):
                 return  # the server died mid-request: this write was never acknowledged
             with lock:
@@ -40,8 +42,9 @@ def test_kill_9_under_load_loses_no_acknowledged_write(tmp_path: Path) -> None:
     for t in threads:
         t.start()
     time.sleep(1.5)
-    last_rv = int(client.CoreV1Api(api).list_namespaced_config_map(
-        "default").metadata.resource_version)
+    last_rv = int(
+        client.CoreV1Api(api).list_namespaced_config_map("default").metadata.resource_version
+    )
     os.killpg(cp.proc.pid, signal.SIGKILL)
     cp.proc.wait(10)
     stop.set()
@@ -55,8 +58,9 @@ def test_kill_9_under_load_loses_no_acknowledged_write(tmp_path: Path) -> None:
         present = {c.metadata.name for c in core.list_namespaced_config_map("default").items}
         missing = [n for n in acked if n not in present]
         assert missing == []
-        created = core.create_namespaced_config_map("default", client.V1ConfigMap(
-            metadata=client.V1ObjectMeta(name="after-restart")))
+        created = core.create_namespaced_config_map(
+            "default", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="after-restart"))
+        )
         assert int(created.metadata.resource_version) > last_rv
     finally:
         again.stop()

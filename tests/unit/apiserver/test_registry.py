@@ -35,24 +35,47 @@ def widget_crd(**extra: Any) -> dict[str, Any]:
         "spec": {
             "group": "example.com",
             "scope": "Namespaced",
-            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget",
-                      "shortNames": ["wd"]},
-            "versions": [{
-                "name": "v1", "served": True, "storage": True,
-                "subresources": {"status": {}, "scale": {
-                    "specReplicasPath": ".spec.replicas",
-                    "statusReplicasPath": ".status.replicas"}},
-                "schema": {"openAPIV3Schema": {
-                    "type": "object",
-                    "properties": {
-                        "spec": {"type": "object", "properties": {
-                            "replicas": {"type": "integer", "default": 1},
-                            "size": {"type": "string"}}},
-                        "status": {"type": "object", "properties": {
-                            "replicas": {"type": "integer"}, "phase": {"type": "string"}}},
+            "names": {
+                "plural": "widgets",
+                "singular": "widget",
+                "kind": "Widget",
+                "shortNames": ["wd"],
+            },
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "subresources": {
+                        "status": {},
+                        "scale": {
+                            "specReplicasPath": ".spec.replicas",
+                            "statusReplicasPath": ".status.replicas",
+                        },
                     },
-                }},
-            }],
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "spec": {
+                                    "type": "object",
+                                    "properties": {
+                                        "replicas": {"type": "integer", "default": 1},
+                                        "size": {"type": "string"},
+                                    },
+                                },
+                                "status": {
+                                    "type": "object",
+                                    "properties": {
+                                        "replicas": {"type": "integer"},
+                                        "phase": {"type": "string"},
+                                    },
+                                },
+                            },
+                        }
+                    },
+                }
+            ],
             **extra,
         },
     }
@@ -81,8 +104,9 @@ def test_creating_the_same_name_twice_is_already_exists(registry: Registry) -> N
 
 
 def test_a_stale_resource_version_on_update_is_a_conflict(registry: Registry) -> None:
-    first = registry.create("configmaps", {"metadata": {"name": "c"}, "data": {"a": "1"}},
-                            "default")
+    first = registry.create(
+        "configmaps", {"metadata": {"name": "c"}, "data": {"a": "1"}}, "default"
+    )
     first["data"] = {"a": "2"}
     registry.update("configmaps", first)
     first["data"] = {"a": "3"}
@@ -92,9 +116,16 @@ def test_a_stale_resource_version_on_update_is_a_conflict(registry: Registry) ->
 
 def test_generation_moves_on_spec_changes_only(registry: Registry) -> None:
     registry.create(CRD_RESOURCE, widget_crd())
-    w = registry.create("widgets.example.com", {
-        "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
-        "spec": {"size": "s"}}, "default")
+    w = registry.create(
+        "widgets.example.com",
+        {
+            "apiVersion": "example.com/v1",
+            "kind": "Widget",
+            "metadata": {"name": "w"},
+            "spec": {"size": "s"},
+        },
+        "default",
+    )
     assert w["spec"]["replicas"] == 1  # schema default applied
     w["metadata"]["labels"] = {"x": "y"}
     w = registry.update("widgets.example.com", w)
@@ -109,11 +140,20 @@ def test_generation_moves_on_spec_changes_only(registry: Registry) -> None:
 
 
 def test_the_main_resource_ignores_status_and_the_status_subresource_ignores_spec(
-        registry: Registry) -> None:
+    registry: Registry,
+) -> None:
     registry.create(CRD_RESOURCE, widget_crd())
-    w = registry.create("widgets.example.com", {
-        "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
-        "spec": {"size": "s"}, "status": {"phase": "Fake"}}, "default")
+    w = registry.create(
+        "widgets.example.com",
+        {
+            "apiVersion": "example.com/v1",
+            "kind": "Widget",
+            "metadata": {"name": "w"},
+            "spec": {"size": "s"},
+            "status": {"phase": "Fake"},
+        },
+        "default",
+    )
     assert "status" not in w
     w["spec"]["size"] = "xl"
     w["status"] = {"phase": "Ready"}
@@ -124,44 +164,79 @@ def test_the_main_resource_ignores_status_and_the_status_subresource_ignores_spe
 def test_custom_resources_are_validated_against_their_schema(registry: Registry) -> None:
     registry.create(CRD_RESOURCE, widget_crd())
     with pytest.raises(Invalid) as err:
-        registry.create("widgets.example.com", {
-            "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
-            "spec": {"replicas": "many"}}, "default")
+        registry.create(
+            "widgets.example.com",
+            {
+                "apiVersion": "example.com/v1",
+                "kind": "Widget",
+                "metadata": {"name": "w"},
+                "spec": {"replicas": "many"},
+            },
+            "default",
+        )
     assert any(c["field"] == "spec.replicas" for c in err.value.causes)
 
 
 def test_strict_field_validation_names_the_unknown_field(registry: Registry) -> None:
     registry.create(CRD_RESOURCE, widget_crd())
     with pytest.raises(BadRequest, match='unknown field "spec.colour"'):
-        registry.create("widgets.example.com", {
-            "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
-            "spec": {"colour": "red"}}, "default", field_validation="Strict")
+        registry.create(
+            "widgets.example.com",
+            {
+                "apiVersion": "example.com/v1",
+                "kind": "Widget",
+                "metadata": {"name": "w"},
+                "spec": {"colour": "red"},
+            },
+            "default",
+            field_validation="Strict",
+        )
     warnings: list[str] = []
-    w = registry.create("widgets.example.com", {
-        "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
-        "spec": {"colour": "red"}}, "default", field_validation="Warn", warnings=warnings)
+    w = registry.create(
+        "widgets.example.com",
+        {
+            "apiVersion": "example.com/v1",
+            "kind": "Widget",
+            "metadata": {"name": "w"},
+            "spec": {"colour": "red"},
+        },
+        "default",
+        field_validation="Warn",
+        warnings=warnings,
+    )
     assert "colour" not in w["spec"]
     assert warnings == ['unknown field "spec.colour"']
 
 
 def test_strategic_merge_patch_on_a_custom_resource_is_415(registry: Registry) -> None:
     registry.create(CRD_RESOURCE, widget_crd())
-    registry.create("widgets.example.com", {
-        "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
-        "spec": {}}, "default")
+    registry.create(
+        "widgets.example.com",
+        {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {}},
+        "default",
+    )
     with pytest.raises(UnsupportedMediaType):
-        registry.patch("widgets.example.com", "w", {"spec": {"size": "x"}},
-                       PatchType.STRATEGIC, "default")
-    out = registry.patch("widgets.example.com", "w", {"spec": {"size": "x"}}, PatchType.MERGE,
-                         "default")
+        registry.patch(
+            "widgets.example.com", "w", {"spec": {"size": "x"}}, PatchType.STRATEGIC, "default"
+        )
+    out = registry.patch(
+        "widgets.example.com", "w", {"spec": {"size": "x"}}, PatchType.MERGE, "default"
+    )
     assert out["spec"]["size"] == "x"
 
 
 def test_scale_subresource_reads_and_writes_the_replica_path(registry: Registry) -> None:
     registry.create(CRD_RESOURCE, widget_crd())
-    registry.create("widgets.example.com", {
-        "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
-        "spec": {"replicas": 2}}, "default")
+    registry.create(
+        "widgets.example.com",
+        {
+            "apiVersion": "example.com/v1",
+            "kind": "Widget",
+            "metadata": {"name": "w"},
+            "spec": {"replicas": 2},
+        },
+        "default",
+    )
     scale = registry.get("widgets.example.com/scale", "w", "default")
     assert scale["kind"] == "Scale" and scale["spec"]["replicas"] == 2
     scale["spec"]["replicas"] = 5
@@ -170,8 +245,9 @@ def test_scale_subresource_reads_and_writes_the_replica_path(registry: Registry)
 
 
 def test_an_object_with_finalizers_lingers_until_they_are_removed(registry: Registry) -> None:
-    registry.create("configmaps", {"metadata": {"name": "c", "finalizers": ["example.com/x"]}},
-                    "default")
+    registry.create(
+        "configmaps", {"metadata": {"name": "c", "finalizers": ["example.com/x"]}}, "default"
+    )
     gone = registry.delete("configmaps", "c", "default")
     assert gone["metadata"]["deletionTimestamp"]
     cm = registry.get("configmaps", "c", "default")
@@ -181,10 +257,14 @@ def test_an_object_with_finalizers_lingers_until_they_are_removed(registry: Regi
 
 
 def test_a_bound_running_pod_is_deleted_gracefully_and_removed_with_grace_zero(
-        registry: Registry) -> None:
+    registry: Registry,
+) -> None:
     registry.create("pods", pod("p"), "default")
-    registry.create("pods/binding", {"metadata": {"name": "p"},
-                                     "target": {"kind": "Node", "name": "n1"}}, "default")
+    registry.create(
+        "pods/binding",
+        {"metadata": {"name": "p"}, "target": {"kind": "Node", "name": "n1"}},
+        "default",
+    )
     first = registry.delete("pods", "p", "default")
     assert first["metadata"]["deletionGracePeriodSeconds"] == 30
     assert registry.try_get("pods", "p", "default") is not None
@@ -217,10 +297,10 @@ def test_creating_in_a_missing_or_terminating_namespace_fails(registry: Registry
 def test_label_and_field_selectors_filter_lists(registry: Registry) -> None:
     registry.create("pods", pod("a", app="web"), "default")
     registry.create("pods", pod("b", app="db"), "default")
-    assert [p["metadata"]["name"] for p in registry.list("pods", label_selector="app=web")] == [
-        "a"]
-    assert [p["metadata"]["name"] for p in registry.list(
-        "pods", field_selector="metadata.name=b")] == ["b"]
+    assert [p["metadata"]["name"] for p in registry.list("pods", label_selector="app=web")] == ["a"]
+    assert [
+        p["metadata"]["name"] for p in registry.list("pods", field_selector="metadata.name=b")
+    ] == ["b"]
     assert registry.list("pods", label_selector="app in (x)") == []
 
 
@@ -230,15 +310,17 @@ def test_list_pages_with_limit_and_continue(registry: Registry) -> None:
     first = registry.list_object("configmaps", "default", limit=3)
     assert [i["metadata"]["name"] for i in first["items"]] == ["c0", "c1", "c2"]
     assert first["metadata"]["remainingItemCount"] == 4
-    second = registry.list_object("configmaps", "default", limit=3,
-                                  continue_=first["metadata"]["continue"])
+    second = registry.list_object(
+        "configmaps", "default", limit=3, continue_=first["metadata"]["continue"]
+    )
     assert [i["metadata"]["name"] for i in second["items"]] == ["c3", "c4", "c5"]
     with pytest.raises(BadRequest, match="invalid continue token"):
         registry.list_object("configmaps", "default", limit=3, continue_="garbage")
 
 
 def test_a_watch_resumes_after_a_resource_version_and_sees_selector_transitions(
-        registry: Registry) -> None:
+    registry: Registry,
+) -> None:
     a = registry.create("pods", pod("a", app="web"), "default")
     rv = a["metadata"]["resourceVersion"]
     a["metadata"]["labels"] = {"app": "db"}
@@ -271,8 +353,11 @@ def test_state_and_revisions_survive_a_restart(tmp_path: Path) -> None:
     reg = Registry(tmp_path / "s.db")
     reg.ensure_system_namespaces()
     reg.create(CRD_RESOURCE, widget_crd())
-    reg.create("widgets.example.com", {"apiVersion": "example.com/v1", "kind": "Widget",
-                                       "metadata": {"name": "w"}, "spec": {}}, "default")
+    reg.create(
+        "widgets.example.com",
+        {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {}},
+        "default",
+    )
     before = reg.revision
     reg.close()
     again = Registry(tmp_path / "s.db")
@@ -302,8 +387,9 @@ def test_a_watch_from_before_a_restart_resumes_from_the_log(tmp_path: Path) -> N
 
 def test_wrong_kind_for_the_resource_is_a_bad_request(registry: Registry) -> None:
     with pytest.raises(BadRequest, match="do not match"):
-        registry.create("pods", {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}},
-                        "default")
+        registry.create(
+            "pods", {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}}, "default"
+        )
 
 
 def test_an_invalid_crd_is_rejected_with_causes(registry: Registry) -> None:
