@@ -88,12 +88,15 @@ class ApiServer:
         token: str | None,
         *,
         log_reader: LogReader | None = None,
+        services: dict[str, Any] | None = None,
         bookmark_interval: float = 5.0,
     ) -> None:
         self.reg = reg
         self.token = token
         self.ready = False
-        self.log_reader = log_reader
+        self._log_reader = log_reader
+        # Components register shared handles here (the kubelet's "pod_logs" reader).
+        self.services = services if services is not None else {}
         self.bookmark_interval = bookmark_interval
         self.requests = 0
 
@@ -212,14 +215,14 @@ class ApiServer:
 
     async def _openapi(self, req: Request, parts: list[str], send: Send) -> None:
         if len(parts) >= 2 and parts[1] == "v3":
-            specs = [discovery.openapi_resource(rt) for rt in self.reg.catalog.all()]
+            served = self.reg.catalog.all()
             if len(parts) == 2:
-                body = openapi.index(specs)
+                body = openapi.openapi_index(served)
             else:
-                gv = "/".join(parts[2:])
-                doc = openapi.group_version_document(specs, gv)
+                gv = openapi.parse_gv_path("/".join(parts[2:]))
+                doc = openapi.openapi_document(served, *gv) if gv else None
                 if doc is None:
-                    raise NotFound(f"openapi document for {gv} not found")
+                    raise NotFound(f"openapi document for {'/'.join(parts[2:])} not found")
                 body = doc
             await _respond(send, 200, orjson.dumps(body))
             return
@@ -581,12 +584,13 @@ class ApiServer:
             container = containers[0]
         if container not in containers + init:
             raise BadRequest(f"container {container} is not valid for pod {name}")
-        if self.log_reader is None:
+        reader = self._log_reader or self.services.get("pod_logs")
+        if reader is None:
             raise BadRequest(
                 f'container "{container}" in pod "{name}" has no logs here: the '
                 "pod does not run on a node of this control plane"
             )
-        stream = self.log_reader(
+        stream = reader(
             pod,
             container,
             follow=req.flag("follow"),

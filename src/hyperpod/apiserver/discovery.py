@@ -84,18 +84,3 @@ def api_resource_list(catalog: Catalog, group: str, version: str) -> dict[str, A
         "groupVersion": gv,
         "resources": resources,
     }
-
-
-def openapi_resource(rt: ResourceType) -> dict[str, Any]:
-    """What the OpenAPI builder needs to know about one served resource."""
-    return {
-        "group": rt.group,
-        "version": rt.version,
-        "versions": rt.versions,
-        "kind": rt.kind,
-        "plural": rt.plural,
-        "namespaced": rt.namespaced,
-        "schemas": rt.schemas,
-        "crd": rt.crd,
-        "subresources": rt.subresources,
-    }

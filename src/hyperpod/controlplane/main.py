@@ -140,7 +140,7 @@ class ControlPlane:
             for resource, (default, validate) in comp.admission.items():
                 reg.add_admission(resource, default, validate)
         install_crds(reg, comps, ctx)
-        app = ApiServer(reg, token)
+        app = ApiServer(reg, token, services=ctx.services)
         ctx.services["api"] = app
         cluster = str(self.config.get("clusterName") or "hyperpod-local")
         ca_crt, srv_crt, srv_key = ensure_certificates(self.data_dir / "pki")
@@ -174,7 +174,6 @@ class ControlPlane:
             self.tasks.append(loop.create_task(_guard(comp, ctx), name=comp.name))
         # Give components one turn to register their services (log reader, nodes).
         await asyncio.sleep(0)
-        app.log_reader = ctx.services.get("pod_logs")
         app.ready = True
         print(f"hyperpod control plane serving on {server_url}", flush=True)
         print(f"kubeconfig: {self.data_dir / 'kubeconfig'}", flush=True)

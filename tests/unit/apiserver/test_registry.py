@@ -179,7 +179,7 @@ def test_custom_resources_are_validated_against_their_schema(registry: Registry)
 
 def test_strict_field_validation_names_the_unknown_field(registry: Registry) -> None:
     registry.create(CRD_RESOURCE, widget_crd())
-    with pytest.raises(BadRequest, match='unknown field "spec.colour"'):
+    with pytest.raises(BadRequest, match=r'unknown field "spec\.colour"'):
         registry.create(
             "widgets.example.com",
             {
