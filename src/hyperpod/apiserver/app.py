@@ -25,6 +25,7 @@ from hyperpod.apiserver import discovery, openapi, tables
 from hyperpod.apiserver.errors import (
     ApiError,
     BadRequest,
+    Expired,
     InternalError,
     MethodNotAllowed,
     NotAcceptable,
@@ -74,7 +75,7 @@ class Request:
         if v in (None, ""):
             return None
         try:
-            return int(v)  # type: ignore[arg-type]
+            return int(v)
         except ValueError as exc:
             raise BadRequest(f"{name} must be an integer, got {v!r}") from exc
 
@@ -123,8 +124,8 @@ class ApiServer:
             await _respond(send, err.code, orjson.dumps(err.status()), warnings=warnings)
         except Exception:  # a bug of ours: say so as a Status, never crash the server
             log.exception("internal error serving %s %s", req.method, req.path)
-            err = InternalError("an internal error occurred; see the control-plane log")
-            await _respond(send, 500, orjson.dumps(err.status()))
+            internal = InternalError("an internal error occurred; see the control-plane log")
+            await _respond(send, 500, orjson.dumps(internal.status()))
 
     def _authenticate(self, req: Request) -> None:
         if self.token is None:
@@ -528,10 +529,9 @@ class ApiServer:
                     continue
                 if sub.closed:
                     if sub.overflowed:
-                        err = ApiError("watch fell behind and was closed; relist")
-                        err.code, err.reason = 410, "Expired"
+                        gone = Expired("watch fell behind and was closed; relist")
                         await _chunk(
-                            send, orjson.dumps({"type": ERROR, "object": err.status()}) + b"\n"
+                            send, orjson.dumps({"type": ERROR, "object": gone.status()}) + b"\n"
                         )
                     break
                 now = time.monotonic()

@@ -10,6 +10,7 @@ Methods are synchronous and must run on the event-loop thread (SQLite commits ar
 from __future__ import annotations
 
 import base64
+import builtins
 import copy
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -139,8 +140,10 @@ class Registry:
         self._objects: dict[str, dict[str, Stored]] = {}
         self._by_uid: dict[str, tuple[str, str]] = {}
         self._dependents: dict[str, set[tuple[str, str]]] = {}
-        self._admission: dict[str, list[tuple[DefaultHook | None, ValidateHook | None]]] = {}
-        self._listeners: list[Listener] = []
+        self._admission: dict[
+            str, builtins.list[tuple[DefaultHook | None, ValidateHook | None]]
+        ] = {}
+        self._listeners: builtins.list[Listener] = []
         self._load()
 
     # ------------------------------------------------------------------ start-up
@@ -229,7 +232,7 @@ class Registry:
         st = self._objects.get(ref[0], {}).get(ref[1])
         return orjson.loads(st.value) if st else None
 
-    def dependents(self, uid: str) -> list[tuple[str, str]]:
+    def dependents(self, uid: str) -> builtins.list[tuple[str, str]]:
         """(resource, key) of every live object with an ownerReference to ``uid``."""
         return sorted(self._dependents.get(uid, ()))
 
@@ -296,13 +299,13 @@ class Registry:
         obj: Obj,
         old: Obj | None,
         field_validation: str,
-        warnings: list[str] | None,
+        warnings: builtins.list[str] | None,
         *,
         skip_schema: bool = False,
     ) -> None:
         """Defaulting, pruning, validation and admission hooks; raises Invalid/BadRequest."""
-        causes: list[dict[str, str]] = []
-        unknown: list[str] = []
+        causes: builtins.list[dict[str, str]] = []
+        unknown: builtins.list[str] = []
         if rt.crd:
             sch = rt.schemas.get(rt.version)
             if sch and not skip_schema:
@@ -335,8 +338,8 @@ class Registry:
         if causes:
             raise errors.invalid(rt.kind, _meta(obj).get("name"), causes, rt.group)
 
-    def _validate_crd(self, obj: Obj, old: Obj | None) -> list[dict[str, str]]:
-        causes: list[dict[str, str]] = []
+    def _validate_crd(self, obj: Obj, old: Obj | None) -> builtins.list[dict[str, str]]:
+        causes: builtins.list[dict[str, str]] = []
         spec = obj.get("spec") or {}
         group = spec.get("group") or ""
         names = spec.get("names") or {}
@@ -482,7 +485,7 @@ class Registry:
         namespace: str | None,
         label_selector: str | None,
         field_selector: str | None,
-    ) -> list[tuple[str, Stored]]:
+    ) -> builtins.list[tuple[str, Stored]]:
         lsel = selectors.parse_label_selector(label_selector) if label_selector else None
         fsel = selectors.parse_field_selector(field_selector) if field_selector else None
         items = self._objects.get(rt.name, {})
@@ -506,7 +509,7 @@ class Registry:
         *,
         label_selector: str | None = None,
         field_selector: str | None = None,
-    ) -> list[Obj]:
+    ) -> builtins.list[Obj]:
         rt, _ = self.resolve(resource)
         return [
             orjson.loads(st.value)
@@ -522,7 +525,7 @@ class Registry:
         field_selector: str | None = None,
         limit: int | None = None,
         continue_: str | None = None,
-    ) -> tuple[list[bytes], str, str | None, int | None]:
+    ) -> tuple[builtins.list[bytes], str, str | None, int | None]:
         """(item values, list resourceVersion, continue token, remainingItemCount)."""
         self._check_verb(rt, "list")
         matches = self._matching(rt, namespace, label_selector, field_selector)
@@ -598,7 +601,7 @@ class Registry:
         label_selector: str | None,
         field_selector: str | None,
         resource_version: str | None,
-    ) -> tuple[Subscriber, list[tuple[str, Event]]]:
+    ) -> tuple[Subscriber, builtins.list[tuple[str, Event]]]:
         """A live subscriber plus the backlog a watch must send first.
 
         No resourceVersion (or "0"): ADDED for every current object, then changes.
@@ -612,7 +615,7 @@ class Registry:
 
         ns = namespace if rt.namespaced else None
         sub = Subscriber(rt.name, ns or None, matches)
-        backlog: list[tuple[str, Event]] = []
+        backlog: builtins.list[tuple[str, Event]] = []
         if resource_version in (None, "", "0"):
             for key, st in self._matching(rt, ns, label_selector, field_selector):
                 _, _, rest = key.partition(rt.prefix())
@@ -642,8 +645,8 @@ class Registry:
         self.hub.subscribe(sub)
         return sub, backlog
 
-    def _replay_from_log(self, rt: ResourceType, after: int) -> list[Event]:
-        out: list[Event] = []
+    def _replay_from_log(self, rt: ResourceType, after: int) -> builtins.list[Event]:
+        out: builtins.list[Event] = []
         for row in self.log.since(after, f"/{rt.name}/"):
             obj = orjson.loads(row.value)
             labels, fields = self._selectable(rt, obj)
@@ -697,7 +700,7 @@ class Registry:
         dry_run: bool = False,
         field_manager: str | None = None,
         field_validation: str = "Ignore",
-        warnings: list[str] | None = None,
+        warnings: builtins.list[str] | None = None,
         version: str | None = None,
     ) -> Obj:
         rt, sub = self.resolve(resource)
@@ -816,7 +819,7 @@ class Registry:
         dry_run: bool = False,
         field_manager: str | None = None,
         field_validation: str = "Ignore",
-        warnings: list[str] | None = None,
+        warnings: builtins.list[str] | None = None,
         version: str | None = None,
         _skip_rv_check: bool = False,
     ) -> Obj:
@@ -922,7 +925,7 @@ class Registry:
         field_manager: str | None = None,
         force: bool = False,
         field_validation: str = "Ignore",
-        warnings: list[str] | None = None,
+        warnings: builtins.list[str] | None = None,
         version: str | None = None,
     ) -> Obj:
         rt, sub = self.resolve(resource)
@@ -1175,7 +1178,7 @@ class Registry:
         propagation_policy: str | None = None,
         grace_period_seconds: int | None = None,
         dry_run: bool = False,
-    ) -> list[Obj]:
+    ) -> builtins.list[Obj]:
         rt, _ = self.resolve(resource)
         self._check_verb(rt, "deletecollection")
         out = []
@@ -1280,7 +1283,7 @@ def _patch_sets_rv(patch: Any, patch_type: patching.PatchType) -> bool:
     return False
 
 
-def _path_parts(path: str) -> list[str]:
+def _path_parts(path: str) -> builtins.list[str]:
     return [p for p in path.strip().lstrip(".").split(".") if p]
 
 

@@ -163,7 +163,8 @@ class ControlPlane:
             ssl_keyfile=str(srv_key),
         )
         server = self.server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        # Signals are ours: SIGTERM must stop the components before the HTTP server.
+        server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, ctx.stopping.set)
