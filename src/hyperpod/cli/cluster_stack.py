@@ -39,25 +39,26 @@ class StackError(Exception):
         self.hint = hint
 
 
-def get_provider(name: str, progress: Callable[[str], None] | None = None) -> Provider:
+def get_provider(
+    name: str, progress: Callable[[str], None] | None = None, region: str | None = None
+) -> Provider:
     """The provider for ``provider: <name>`` (imported on demand)."""
     if name == "local":
         from hyperpod.providers.local.provider import LocalProvider
 
         return LocalProvider(progress=progress)
     if name == "aws":
-        try:
-            from hyperpod.providers import aws
-        except ImportError as exc:
-            raise StackError(
-                "the aws provider is not available in this installation", str(exc)
-            ) from exc
-        factory = getattr(aws, "AwsProvider", None)
-        if factory is None:
-            raise StackError("the aws provider is not available yet", "use provider: local for now")
-        provider: Provider = factory(progress=progress) if progress else factory()
-        return provider
+        from hyperpod.providers.aws import AwsProvider
+
+        if progress is not None:
+            return AwsProvider(region=region, out=progress)
+        return AwsProvider(region=region)
     raise StackError(f"provider: unknown provider {name!r}", "use local or aws")
+
+
+def _stack_name(parsed: Any) -> str:
+    """The name a stack is known by: the cluster name (local) or the CloudFormation stack (aws)."""
+    return str(getattr(parsed, "stack", None) or parsed.cluster_name)
 
 
 def _read_raw(path: Path) -> dict[str, Any]:
@@ -295,7 +296,10 @@ def validate(config_path: Path, offline: bool, output: str) -> None:
             rows[0]["hint"] = exc.hint
         parsed = None
     if parsed is not None:
-        provider = get_provider(str(parsed.provider))  # type: ignore[attr-defined]
+        provider = get_provider(
+            str(parsed.provider),  # type: ignore[attr-defined]
+            region=getattr(parsed, "region", None),
+        )
         data = parsed.model_dump(mode="json")
         rows = [
             {"field": p.field, "severity": p.severity, "message": p.message, "hint": p.hint}
@@ -366,7 +370,7 @@ def create(ctx: click.Context, config_path: Path, dry_run: bool, timeout: float)
     parsed = cluster_config.load(config_path)
     provider_name = str(parsed.provider)  # type: ignore[attr-defined]
     say, status = _progress_printer()
-    provider = get_provider(provider_name, progress=say)
+    provider = get_provider(provider_name, progress=say, region=getattr(parsed, "region", None))
     if provider_name == "local":
         provider.ready_timeout = timeout  # type: ignore[attr-defined]
     data = parsed.model_dump(mode="json")
@@ -382,8 +386,15 @@ def create(ctx: click.Context, config_path: Path, dry_run: bool, timeout: float)
     if dry_run:
         click.echo(f"Dry run: wrote what would be created to {run_dir}")
         return
-    kube = _merge_kubeconfig(provider, info.name)
     took = time.monotonic() - t0
+    if provider_name != "local":
+        click.echo(
+            f"Stack {info.name!r} is {info.status} ({took:.0f} s). Record of this run: {run_dir}"
+        )
+        if info.status.endswith("COMPLETE"):
+            click.echo(f"kubeconfig: {_merge_kubeconfig(provider, info.name)}")
+        return
+    kube = _merge_kubeconfig(provider, info.name)
     if not info.details.get("created", True):
         click.echo(
             f"Cluster {info.name!r} already exists and is {info.status.lower()} at {info.endpoint}."
@@ -394,11 +405,10 @@ def create(ctx: click.Context, config_path: Path, dry_run: bool, timeout: float)
         f"Cluster {info.name!r} is ready at {info.endpoint} ({took:.1f} s).", fg="green", bold=True
     )
     click.echo(f"kubeconfig: {kube}")
-    if provider_name == "local":
-        py = info.details.get("python")
-        click.echo(
-            f"Pods run as local processes with the environment of this shell (python: {py})."
-        )
+    click.echo(
+        "Pods run as local processes with the environment of this shell "
+        f"(python: {info.details.get('python')})."
+    )
     click.echo(f"Record of this run: {run_dir}")
     click.echo(
         "Next:\n  kubectl get nodes\n"
@@ -407,8 +417,8 @@ def create(ctx: click.Context, config_path: Path, dry_run: bool, timeout: float)
     )
 
 
-def _local_config_name(config_path: Path) -> tuple[str, str] | None:
-    """(provider, cluster name) from a config file in the current directory, if there is one."""
+def _config_stack(config_path: Path) -> tuple[str, str, str | None] | None:
+    """(provider, stack name, region) from a config file, if there is a readable one."""
     if not config_path.exists():
         return None
     try:
@@ -417,26 +427,39 @@ def _local_config_name(config_path: Path) -> tuple[str, str] | None:
         return None
     provider = str(data.get("provider", "local"))
     if provider == "local":
-        return provider, str(data.get("cluster_name") or "local")
+        return provider, str(data.get("cluster_name") or "local"), None
     from hyperpod.api import cluster_config
 
     try:
         parsed = cluster_config.validate_data(data, str(config_path))
-        return provider, str(parsed.cluster_name)  # type: ignore[attr-defined]
     except Exception:
         return None
+    return provider, _stack_name(parsed), getattr(parsed, "region", None)
 
 
-def resolve_stack(name: str | None, config_path: Path) -> tuple[Provider, str]:
-    """The provider and stack name a command means: NAME, else ./config.yaml, else the only local one."""
-    from_file = _local_config_name(config_path)
-    if name is None and from_file is not None:
-        return get_provider(from_file[0]), from_file[1]
-    local = get_provider("local")
+def resolve_stack(
+    name: str | None, config_path: Path, provider: str | None = None, region: str | None = None
+) -> tuple[Provider, str]:
+    """The provider and stack a command means.
+
+    NAME (with --provider, default local) wins; without NAME, the stack of ./config.yaml;
+    without either, the only local stack.
+    """
+    from_file = _config_stack(config_path)
+    if (
+        from_file is not None
+        and (provider is None or provider == from_file[0])
+        and (name is None or name == from_file[1])
+    ):
+        return get_provider(from_file[0], region=region or from_file[2]), from_file[1]
+    chosen = provider or "local"
     if name is not None:
-        if from_file is not None and from_file[0] != "local" and from_file[1] == name:
-            return get_provider(from_file[0]), name
-        return local, name
+        return get_provider(chosen, region=region), name
+    if chosen != "local":
+        raise StackError(
+            "name the stack", f"e.g. `hyp describe cluster-stack NAME --provider {chosen}`"
+        )
+    local = get_provider("local")
     names = local.names()  # type: ignore[attr-defined]
     if len(names) == 1:
         return local, names[0]
@@ -450,6 +473,16 @@ def resolve_stack(name: str | None, config_path: Path) -> tuple[Provider, str]:
     )
 
 
+def provider_options(f: Any) -> Any:
+    f = click.option("--region", default=None, help="AWS region (aws stacks).")(f)
+    return click.option(
+        "--provider",
+        type=click.Choice(["local", "aws"]),
+        default=None,
+        help="Where the stack lives (default: ./config.yaml's provider, else local).",
+    )(f)
+
+
 def _stack_row(info: StackInfo) -> dict[str, Any]:
     return {
         "name": info.name,
@@ -461,15 +494,17 @@ def _stack_row(info: StackInfo) -> dict[str, Any]:
 
 
 @click.command("cluster-stack", context_settings=CONTEXT_SETTINGS)
+@provider_options
 @output_option()
-def list_stacks(output: str) -> None:
-    """List the cluster stacks hyp created on this machine.
+def list_stacks(provider: str | None, region: str | None, output: str) -> None:
+    """List cluster stacks: the local ones on this machine, or (--provider aws) in a region.
 
     \b
     Example:
       hyp list cluster-stack -o json
+      hyp list cluster-stack --provider aws --region us-west-2
     """
-    infos = get_provider("local").list_stacks()
+    infos = get_provider(provider or "local", region=region).list_stacks()
     table(
         [_stack_row(i) for i in infos],
         ["name", "provider", "status", "endpoint", "data_dir"],
@@ -481,16 +516,19 @@ def list_stacks(output: str) -> None:
 @click.command("cluster-stack", context_settings=CONTEXT_SETTINGS)
 @click.argument("name", required=False)
 @config_option()
+@provider_options
 @output_option()
-def describe_stack(name: str | None, config_path: Path, output: str) -> None:
+def describe_stack(
+    name: str | None, config_path: Path, provider: str | None, region: str | None, output: str
+) -> None:
     """Show a cluster stack: status, endpoint, data directory, process and nodes.
 
     \b
     Example:
       hyp describe cluster-stack local
     """
-    provider, stack = resolve_stack(name, config_path)
-    info = provider.describe(stack)
+    prov, stack = resolve_stack(name, config_path, provider, region)
+    info = prov.describe(stack)
     if info is None:
         raise StackError(f"no cluster stack named {stack!r}", "see `hyp list cluster-stack`")
     data = {
@@ -551,39 +589,60 @@ def _node_summary(kubeconfig_file: Path) -> list[dict[str, Any]]:
 @click.command("cluster-stack", context_settings=CONTEXT_SETTINGS)
 @click.argument("name", required=False)
 @config_option()
-@click.option(
-    "--purge", is_flag=True, help="Also delete the cluster's data directory (state, logs)."
-)
+@provider_options
+@click.option("--purge", is_flag=True, help="Also delete the stack's data (local: state and logs).")
 @click.option(
     "--timeout", default=90.0, show_default=True, help="Seconds to wait for a graceful stop."
 )
-def delete_stack(name: str | None, config_path: Path, purge: bool, timeout: float) -> None:
-    """Stop a cluster stack gracefully; its data is kept unless --purge.
+@click.option("--retain-resources", is_flag=True, help="aws: keep resources that failed to delete.")
+@click.option("--yes", "-y", is_flag=True, help="aws: do not ask for confirmation.")
+def delete_stack(
+    name: str | None,
+    config_path: Path,
+    provider: str | None,
+    region: str | None,
+    purge: bool,
+    timeout: float,
+    retain_resources: bool,
+    yes: bool,
+) -> None:
+    """Stop a cluster stack gracefully; local data is kept unless --purge.
 
     \b
     Example:
       hyp delete cluster-stack local
       hyp delete cluster-stack local --purge
+      hyp delete cluster-stack hyp-eks-stack --provider aws --region us-west-2
     """
     from hyperpod.client import kubeconfig
 
-    provider, stack = resolve_stack(name, config_path)
-    if provider.describe(stack) is None:
+    prov, stack = resolve_stack(name, config_path, provider, region)
+    if prov.describe(stack) is None:
         click.echo(f"No cluster stack named {stack!r}; nothing to delete.")
         return
     say, status = _progress_printer()
-    if hasattr(provider, "progress"):
-        provider.progress = say
-        provider.stop_timeout = timeout  # type: ignore[attr-defined]
+    if prov.name == "local":
+        prov.progress = say  # type: ignore[attr-defined]
+        prov.stop_timeout = timeout  # type: ignore[attr-defined]
+        with status:
+            prov.delete(stack, purge=purge)
+        click.echo(
+            f"Cluster {stack!r} stopped"
+            + (" and its data deleted." if purge else "; its data is kept (--purge deletes it).")
+        )
+        if kubeconfig.remove_from(stack):
+            click.echo(f"Removed context {stack!r} from {kubeconfig.default_path()}.")
+        return
+    resources = prov.stack_resources(stack)  # type: ignore[attr-defined]
+    click.echo(f"Deleting stack {stack!r} removes {len(resources)} resources:")
+    for res in resources:
+        click.echo(f"  {res.get('type', '')} {res.get('logical_id', '')}")
+    if not yes:
+        click.confirm("Delete them?", abort=True)
+    prov.out = say  # type: ignore[attr-defined]
     with status:
-        provider.delete(stack, purge=purge)
-    removed = kubeconfig.remove_from(stack) if provider.name == "local" else False
-    click.echo(
-        f"Cluster {stack!r} stopped"
-        + (" and its data deleted." if purge else "; its data is kept (use --purge to delete it).")
-    )
-    if removed:
-        click.echo(f"Removed context {stack!r} from {kubeconfig.default_path()}.")
+        prov.delete(stack, purge=purge, retain_failed=retain_resources)  # type: ignore[call-arg]
+    click.echo(f"Stack {stack!r} deleted.")
 
 
 @click.command("kubeconfig", context_settings=CONTEXT_SETTINGS)
@@ -600,7 +659,15 @@ def delete_stack(name: str | None, config_path: Path, purge: bool, timeout: floa
 @click.option(
     "--merge", is_flag=True, help="Merge into $KUBECONFIG or ~/.kube/config and make it current."
 )
-def get_kubeconfig(name: str | None, config_path: Path, out_file: Path | None, merge: bool) -> None:
+@provider_options
+def get_kubeconfig(
+    name: str | None,
+    config_path: Path,
+    out_file: Path | None,
+    merge: bool,
+    provider: str | None,
+    region: str | None,
+) -> None:
     """Print or write the kubeconfig of a cluster stack.
 
     \b
@@ -609,10 +676,10 @@ def get_kubeconfig(name: str | None, config_path: Path, out_file: Path | None, m
     """
     from hyperpod.client import kubeconfig
 
-    provider, stack = resolve_stack(name, config_path)
-    cfg = provider.kubeconfig(stack)
+    prov, stack = resolve_stack(name, config_path, provider, region)
+    cfg = prov.kubeconfig(stack)
     if merge:
-        click.echo(f"Merged: {_merge_kubeconfig(provider, stack)}")
+        click.echo(f"Merged: {_merge_kubeconfig(prov, stack)}")
         return
     if out_file is not None:
         kubeconfig.write(out_file, cfg)
