@@ -155,11 +155,20 @@ class Jobs:
         return sorted(result.items, key=lambda p: p.metadata.name)
 
     def events(self, name: str, namespace: str) -> list[Any]:
-        selector = f"involvedObject.name={name}"
-        result = self._call(
-            lambda: self.kube.core().list_namespaced_event(namespace, field_selector=selector)
-        )
-        return list(result.items)
+        """Events about the job and its pods (best effort: [] if the cluster cannot say)."""
+        try:
+            result = self._call(lambda: self.kube.core().list_namespaced_event(namespace))
+        except UserError:
+            raise
+        except Exception:
+            return []
+        prefix = f"{name}-"
+        return [
+            e
+            for e in result.items
+            if e.involved_object.name == name
+            or (e.involved_object.kind == "Pod" and str(e.involved_object.name).startswith(prefix))
+        ]
 
     def logs(
         self,
@@ -213,7 +222,7 @@ class Jobs:
         while True:
             job = self.get(name, namespace)
             state = job_state(job)
-            summary = f"{state}|{_replica_summary(job)}"
+            summary = f"{state}|{replica_summary(job)}"
             if on_change is not None and summary != last:
                 on_change(job, state)
             last = summary
@@ -233,7 +242,8 @@ class Jobs:
             time.sleep(interval)
 
 
-def _replica_summary(job: dict[str, Any]) -> str:
+def replica_summary(job: dict[str, Any]) -> str:
+    """``Master: active 1; Worker: succeeded 2`` from the job's replica statuses."""
     statuses = (job.get("status") or {}).get("replicaStatuses") or {}
     parts = []
     for rtype in sorted(statuses):
@@ -241,7 +251,3 @@ def _replica_summary(job: dict[str, Any]) -> str:
         counts = ", ".join(f"{k} {st[k]}" for k in ("active", "succeeded", "failed") if st.get(k))
         parts.append(f"{rtype}: {counts or '-'}")
     return "; ".join(parts)
-
-
-def replica_summary(job: dict[str, Any]) -> str:
-    return _replica_summary(job)
