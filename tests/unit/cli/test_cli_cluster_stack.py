@@ -231,3 +231,49 @@ def test_version_is_printed() -> None:
 
     res = hyp("--version")
     assert res.exit_code == 0 and __version__ in res.output
+
+
+def test_configure_edits_an_aws_config_in_place(workdir: Path) -> None:
+    hyp("init", "cluster-stack", "--provider", "aws")
+    res = hyp("configure", "--region", "eu-west-1", "--eks.kubernetes-version", "1.31")
+    assert res.exit_code == 0, res.output
+    text = (workdir / "config.yaml").read_text()
+    assert "region: eu-west-1" in text
+    assert yaml.safe_load(text)["eks"]["kubernetes_version"] == "1.31"
+    assert text.startswith("# template: cluster-stack")
+
+
+def test_configure_refuses_a_field_of_the_other_provider(workdir: Path) -> None:
+    hyp("init", "cluster-stack")
+    res = hyp("configure", "--region", "eu-west-1")
+    assert res.exit_code == 1
+    assert "not a field of a provider: local config" in res.output
+
+
+def test_create_dry_run_renders_the_control_plane_config_and_starts_nothing(workdir: Path) -> None:
+    hyp("init", "cluster-stack")
+    hyp(
+        "configure",
+        "--instance-groups",
+        "[{name: local, kind: local}, {name: p5, instance_type: ml.p5.48xlarge, count: 4}]",
+    )
+    res = hyp("create", "--dry-run")
+    assert res.exit_code == 0, res.output
+    (run,) = (workdir / "run").iterdir()
+    rendered = yaml.safe_load((run / "controlplane.yaml").read_text())
+    assert rendered["nodes"]["simulated"] == [
+        {"group": "p5", "instanceType": "ml.p5.48xlarge", "count": 4}
+    ]
+    assert (run / "config.yaml").exists()
+    assert not (workdir / "home").exists()
+
+
+def test_stack_commands_without_any_cluster_say_how_to_make_one(workdir: Path) -> None:
+    for args in (["describe", "cluster-stack"], ["get", "kubeconfig"]):
+        res = hyp(*args)
+        assert res.exit_code == 1, args
+        assert "hyp init cluster-stack" in res.output
+    res = hyp("list", "cluster-stack")
+    assert res.exit_code == 0 and "No cluster stacks" in res.output
+    res = hyp("delete", "cluster-stack", "ghost")
+    assert res.exit_code == 0 and "nothing to delete" in res.output
