@@ -148,7 +148,8 @@ def _schema_options() -> list[click.Option]:
             continue
         kebab = "--" + path.replace(".", "-").replace("_", "-")
         dotted = "--" + path
-        decls = sorted({kebab, dotted}, key=lambda d: (d != kebab, d))
+        dotted_kebab = "--" + path.replace("_", "-")
+        decls = sorted({kebab, dotted, dotted_kebab}, key=lambda d: (d != kebab, d))
         options.append(
             click.Option(
                 ["cfg__" + path.replace(".", "__"), *decls],
