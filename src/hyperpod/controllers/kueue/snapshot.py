@@ -9,7 +9,7 @@ is lent to the parent, and a child may borrow from its parent up to its borrowin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -293,6 +293,8 @@ class Snapshot:
         cq = self.cluster_queues.get(wl.cluster_queue or "")
         if cq is None or wl.assignments is None:
             return
+        if wl.key in cq.workloads:
+            self.remove_workload(cq.workloads[wl.key])
         cq.workloads[wl.key] = wl
         for fr, val in wl.usage().items():
             cq.add_usage(fr, val)
@@ -350,7 +352,7 @@ def flavor_from(obj: Obj) -> Flavor:
 
 
 def cluster_queue_from(
-    obj: Obj, flavors: Mapping[str, Any], selector: Selector = EVERYTHING
+    obj: Obj, flavors: Collection[str], selector: Selector = EVERYTHING
 ) -> ClusterQueue:
     """A ClusterQueue from its wire form; ``flavors`` lists the existing ResourceFlavors."""
     spec = obj.get("spec") or {}

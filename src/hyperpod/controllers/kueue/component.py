@@ -1,0 +1,41 @@
+"""The Kueue add-on as a control-plane component: CRDs, admission hooks, controllers."""
+
+from __future__ import annotations
+
+import asyncio
+
+from hyperpod.api import kueue as api
+from hyperpod.api import pytorchjob as ptj
+from hyperpod.controllers.kueue.jobs import JobIntegration, default_job
+from hyperpod.controllers.kueue.manager import KueueManager
+from hyperpod.controlplane.context import Component, ControlPlaneContext
+
+KINDS = (
+    "resourceflavors",
+    "clusterqueues",
+    "localqueues",
+    "workloads",
+    "workloadpriorityclasses",
+    "cohorts",
+)
+
+
+async def start(ctx: ControlPlaneContext) -> None:
+    mgr = KueueManager(ctx.reg, ctx.config)
+    ctx.services["kueue"] = mgr
+    jobs = JobIntegration(mgr)
+    await asyncio.gather(mgr.run(ctx.stopping), jobs.run(ctx.stopping))
+
+
+def kueue() -> Component:
+    admission: dict[str, tuple[object, object]] = {
+        f"{plural}.{api.GROUP}": (api.default, api.validate) for plural in KINDS
+    }
+    admission[ptj.RESOURCE] = (default_job, None)
+    return Component(
+        name="kueue",
+        crds=api.crds,
+        admission=admission,  # type: ignore[arg-type]
+        start=start,
+        addon="kueue",
+    )
