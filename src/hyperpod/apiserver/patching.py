@@ -653,7 +653,11 @@ def server_side_apply(live: Obj | None, applied: Obj, manager: str, *, force: bo
     def claimed(prefix: Path) -> bool:
         return any(_under(p, prefix) for p in kept_paths)
 
-    for path in sorted(previous - applied_paths, key=len):
+    # Whole list elements first (their ``.`` path), so later leaf removals find nothing left.
+    def depth(p: Path) -> tuple[int, Path]:
+        return (len(p) - 1 if p[-1] == "." else len(p), p)
+
+    for path in sorted(previous - applied_paths, key=depth):
         base = path[:-1] if path[-1] == "." else path
         if claimed(base):
             continue
