@@ -58,6 +58,8 @@ K8S_PRIORITY_CLASSES = "priorityclasses.scheduling.k8s.io"
 
 WPC_SOURCE = "kueue.x-k8s.io/workloadpriorityclass"
 PC_SOURCE = "scheduling.k8s.io/priorityclass"
+POLICY_NAMESPACE = "kube-system"  # where `hyp create cluster-policy` writes its ConfigMap
+POLICY_CONFIGMAP = "hyperpod-cluster-policy"
 
 
 def _rv(obj: Obj) -> int:
@@ -74,6 +76,7 @@ class KueueManager:
         self.reg = reg
         kcfg = (config or {}).get("kueue") or {}
         self.fair_sharing = bool((kcfg.get("fairSharing") or {}).get("enable", False))
+        self._fair_sharing_default = self.fair_sharing
         self.pods_ready = podsready.PodsReadyConfig.from_config(kcfg.get("waitForPodsReady"))
         self.queues = QueueManager()
         self.snapshot = Snapshot()
@@ -104,6 +107,14 @@ class KueueManager:
         self._informer(LOCAL_QUEUES, self._on_local_queue)
         if self.reg.catalog.get(K8S_PRIORITY_CLASSES) is not None:
             self._informer(K8S_PRIORITY_CLASSES, self._on_config_change)
+        policy = Informer(
+            self.reg,
+            "configmaps",
+            POLICY_NAMESPACE,
+            field_selector=f"metadata.name={POLICY_CONFIGMAP}",
+        )
+        policy.add_handler(self._on_policy)
+        self.informers["policy"] = policy
         self._informer(WORKLOADS, self._on_workload)
         for inf in self.informers.values():
             inf.start()
@@ -125,6 +136,17 @@ class KueueManager:
             self._retry_priorities = True
         self._stale = True
         self._status_dirty = True
+        self.wake()
+
+    def _on_policy(self, typ: str, obj: Obj, old: Obj | None) -> None:
+        """The HyperPod cluster policy ConfigMap switches fair sharing on or off."""
+        value = (obj.get("data") or {}).get("fairSharing") if typ != DELETED else None
+        if value is None:
+            self.fair_sharing = self._fair_sharing_default
+        else:
+            self.fair_sharing = value.lower() in ("enabled", "true", "on")
+        self._status_dirty = True
+        self.queues.requeue_inadmissible(None)
         self.wake()
 
     def _on_local_queue(self, typ: str, obj: Obj, old: Obj | None) -> None:
