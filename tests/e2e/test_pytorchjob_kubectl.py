@@ -1,0 +1,130 @@
+"""kubectl against a real control plane: PyTorchJob STATE column, admission errors, scale, delete."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from support import RunningControlPlane
+
+pytestmark = [pytest.mark.e2e, pytest.mark.kubectl, pytest.mark.timeout(180)]
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture(autouse=True)
+def _needs_kubectl(kubectl_required: None) -> None:
+    return None
+
+
+def manifest(name: str, workers: int = 1) -> dict[str, Any]:
+    def template() -> dict[str, Any]:
+        command = [sys.executable, "-c", "import time; time.sleep(60)"]
+        return {"spec": {"containers": [{"name": "pytorch", "image": "local", "command": command}]}}
+
+    return {
+        "apiVersion": "kubeflow.org/v1",
+        "kind": "PyTorchJob",
+        "metadata": {"name": name},
+        "spec": {
+            "pytorchReplicaSpecs": {
+                "Master": {"replicas": 1, "template": template()},
+                "Worker": {"replicas": workers, "template": template()},
+            }
+        },
+    }
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def names(cluster: RunningControlPlane, kind: str, job: str) -> list[str]:
+    out = cluster.kubectl(
+        "get", kind, "-l", f"training.kubeflow.org/job-name={job}", "-o", "json"
+    ).stdout
+    return sorted(item["metadata"]["name"] for item in json.loads(out)["items"])
+
+
+def test_every_example_manifest_is_accepted_by_the_server(cluster: RunningControlPlane) -> None:
+    for path in sorted(EXAMPLES.glob("pytorchjob-*.yaml")):
+        res = cluster.kubectl("apply", "--dry-run=server", "-f", str(path))
+        assert "(server dry run)" in res.stdout
+
+
+def test_kubectl_get_pytorchjobs_shows_the_state_column(cluster: RunningControlPlane) -> None:
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(manifest("shown")))
+    wait_for(
+        lambda: (
+            "Created" in cluster.kubectl("get", "pytorchjobs").stdout
+            or "Running" in cluster.kubectl("get", "pytorchjobs").stdout
+        ),
+        "a STATE",
+    )
+    header, *rows = cluster.kubectl("get", "pytorchjobs").stdout.splitlines()
+    assert header.split() == ["NAME", "STATE", "AGE"]
+    assert any(row.split()[0] == "shown" for row in rows)
+    assert names(cluster, "pods", "shown") == ["shown-master-0", "shown-worker-0"]
+    assert names(cluster, "services", "shown") == ["shown-master-0", "shown-worker-0"]
+    cluster.kubectl("delete", "pytorchjob", "shown", "--wait=true")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (
+            lambda m: m["spec"]["pytorchReplicaSpecs"]["Worker"]["template"]["spec"]["containers"][
+                0
+            ].update(name="main"),
+            "spec.pytorchReplicaSpecs.Worker.template.spec.containers",
+        ),
+        (
+            lambda m: m["spec"]["pytorchReplicaSpecs"]["Master"].update(replicas=2),
+            "spec.pytorchReplicaSpecs.Master.replicas: Invalid value: 2: must be 1",
+        ),
+        (
+            lambda m: m["spec"]["pytorchReplicaSpecs"]["Worker"].update(replicas=0),
+            "spec.pytorchReplicaSpecs.Worker.replicas",
+        ),
+        (lambda m: m["metadata"].update(name="9lives"), "metadata.name"),
+        (
+            lambda m: m["spec"]["pytorchReplicaSpecs"]["Worker"].update(restartPolicy="Sometimes"),
+            "spec.pytorchReplicaSpecs.Worker.restartPolicy",
+        ),
+    ],
+    ids=["no-pytorch-container", "two-masters", "zero-workers", "bad-name", "bad-restart-policy"],
+)
+def test_bad_jobs_are_rejected_naming_the_field(
+    cluster: RunningControlPlane, change: Callable[[dict[str, Any]], None], field: str
+) -> None:
+    body = manifest("rejected")
+    change(body)
+    res = cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(body), check=False)
+    assert res.returncode != 0
+    assert "is invalid" in res.stderr and field in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_kubectl_scale_changes_the_worker_count(cluster: RunningControlPlane) -> None:
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(manifest("scaled")))
+    wait_for(lambda: len(names(cluster, "pods", "scaled")) == 2, "two pods")
+    cluster.kubectl("scale", "pytorchjob", "scaled", "--replicas=2")
+    wait_for(lambda: "scaled-worker-1" in names(cluster, "pods", "scaled"), "a second worker")
+    cluster.kubectl("delete", "pytorchjob", "scaled", "--wait=true")
+    wait_for(
+        lambda: (
+            names(cluster, "pods", "scaled") == [] and names(cluster, "services", "scaled") == []
+        ),
+        "the pods and services to be collected",
+    )
