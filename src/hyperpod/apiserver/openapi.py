@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from kubernetes import client as k8s_models
 
-from hyperpod.apiserver.patching import SET, list_merge_key
+from hyperpod.apiserver.patching import BUILTIN_GROUPS, SET, list_merge_key
 
 Schema = dict[str, Any]
 
@@ -132,16 +132,26 @@ def builtin_schema(kind: str) -> Schema | None:
 # --- documents -----------------------------------------------------------------------------
 
 
-def _served(r: Any) -> ServedResource:
+def _served(r: Any) -> list[ServedResource]:
+    """Served resources from a tuple, a ``ServedResource`` or a catalog entry (every version)."""
     if isinstance(r, ServedResource):
-        return r
+        return [r]
     if isinstance(r, tuple):
-        return ServedResource(*r)
+        return [ServedResource(*r)]
     schema = getattr(r, "schema", None)
-    if schema is None:
-        schemas = getattr(r, "schemas", None) or {}
-        schema = schemas.get(r.version)
-    return ServedResource(r.group, r.version, r.kind, r.plural, bool(r.namespaced), schema)
+    schemas = getattr(r, "schemas", None) or {}
+    versions = list(getattr(r, "versions", None) or [r.version])
+    return [
+        ServedResource(
+            r.group,
+            v,
+            r.kind,
+            r.plural,
+            bool(r.namespaced),
+            schema if schema is not None and v == r.version else schemas.get(v),
+        )
+        for v in versions
+    ]
 
 
 def gv_path(group: str, version: str) -> str:
@@ -271,7 +281,7 @@ def _document(resources: list[ServedResource], group: str, version: str) -> Sche
     components.update(meta_builder.components)
     for r in sorted(resources, key=lambda x: x.plural):
         gvk = [{"group": r.group, "version": r.version, "kind": r.kind}]
-        cls = model_class(r.kind) if r.schema is None else None
+        cls = model_class(r.kind) if r.schema is None and r.group in BUILTIN_GROUPS else None
         if cls is not None:
             builder = _Builder(r.kind, inline=False)
             ref = builder.model_schema(cls.__name__, (), ())
@@ -316,8 +326,8 @@ def _document(resources: list[ServedResource], group: str, version: str) -> Sche
 def _by_gv(resources: Iterable[Any]) -> dict[tuple[str, str], list[ServedResource]]:
     out: dict[tuple[str, str], list[ServedResource]] = {}
     for r in resources:
-        s = _served(r)
-        out.setdefault((s.group, s.version), []).append(s)
+        for s in _served(r):
+            out.setdefault((s.group, s.version), []).append(s)
     return out
 
 

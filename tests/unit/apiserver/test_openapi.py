@@ -199,3 +199,27 @@ def test_unknown_fields_of_built_in_kinds_are_found() -> None:
         "spec": {"ports": [{"port": 80, "targetPort": "http"}], "selector": {"a": "b"}},
     }
     assert apply_schema(svc, svc_schema, prune=False)[1] == []
+
+
+def test_every_served_version_of_a_catalog_entry_gets_a_document() -> None:
+    class Crd:
+        group, version, kind, plural, namespaced = "example.com", "v2", "Widget", "widgets", True
+        versions = ["v2", "v1"]
+        schemas = {
+            "v2": {"type": "object", "properties": {"new": {"type": "string"}}},
+            "v1": {"type": "object"},
+        }
+
+    assert set(openapi_index([Crd()])["paths"]) == {"apis/example.com/v2", "apis/example.com/v1"}
+    v2 = openapi_document([Crd()], "example.com", "v2")
+    assert v2 is not None
+    assert "new" in v2["components"]["schemas"]["com.example.v2.Widget"]["properties"]
+
+
+def test_a_custom_resource_named_like_a_built_in_kind_keeps_its_own_schema() -> None:
+    doc = openapi_document(
+        [ServedResource("example.com", "v1", "Lease", "leases", True)], "example.com", "v1"
+    )
+    assert doc is not None
+    schema = doc["components"]["schemas"]["com.example.v1.Lease"]
+    assert schema["x-kubernetes-preserve-unknown-fields"] is True
