@@ -1,0 +1,240 @@
+"""Node objects: the local machine's Node, simulated (kwok-like) Nodes, and their Lease heartbeats.
+
+The local node is named after the host (``nodes.local.name`` overrides), with capacity from
+psutil (cpu, memory, ephemeral-storage of the data directory's disk, 110 pods); the device
+plugins add ``nvidia.com/gpu`` and ``vpc.amazonaws.com/efa``. Simulated nodes come from
+``nodes.simulated`` in the cluster config: ``count`` nodes named ``<group>-<i>`` with the
+capacity of their instance type, labelled ``type=kwok`` and ``hyperpod.local/simulated=true``,
+and no taint. Every node renews a Lease in ``kube-node-lease`` (the heartbeat the node lifecycle
+controller watches).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from hyperpod import __version__
+from hyperpod.api import instance_types
+from hyperpod.apiserver.errors import AlreadyExists, NotFound
+from hyperpod.apiserver.metadata import micro_now, now_rfc3339
+from hyperpod.apiserver.patching import PatchType
+from hyperpod.apiserver.registry import Registry
+
+Obj = dict[str, Any]
+LEASE_NS = "kube-node-lease"
+LEASE_SECONDS = 40
+SIMULATED_LABEL = "hyperpod.local/simulated"
+HEALTH_LABEL = "sagemaker.amazonaws.com/node-health-status"
+GROUP_LABEL = "sagemaker.amazonaws.com/instance-group-name"
+INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
+
+
+def local_config(config: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """``nodes.local`` of the cluster config; None when the local node is switched off."""
+    nodes = config.get("nodes") or {}
+    if "local" in nodes and nodes["local"] is None:
+        return None
+    local = nodes.get("local") or {}
+    if local.get("enabled") is False:
+        return None
+    return local
+
+
+def local_node_name(config: Mapping[str, Any]) -> str:
+    local = local_config(config) or {}
+    return str(local.get("name") or socket.gethostname().split(".")[0].lower())
+
+
+def _arch() -> str:
+    m = platform.machine().lower()
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(m, m)
+
+
+def ready_conditions(now: str | None = None) -> list[Obj]:
+    now = now or now_rfc3339()
+
+    def c(type_: str, status: str, reason: str, message: str) -> Obj:
+        return {
+            "type": type_,
+            "status": status,
+            "reason": reason,
+            "message": message,
+            "lastHeartbeatTime": now,
+            "lastTransitionTime": now,
+        }
+
+    return [
+        c(
+            "MemoryPressure",
+            "False",
+            "KubeletHasSufficientMemory",
+            "kubelet has sufficient memory available",
+        ),
+        c("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+        c(
+            "PIDPressure",
+            "False",
+            "KubeletHasSufficientPID",
+            "kubelet has sufficient PID available",
+        ),
+        c("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+    ]
+
+
+def _node(name: str, labels: dict[str, str], capacity: dict[str, str], simulated: bool) -> Obj:
+    info = {
+        "architecture": _arch(),
+        "operatingSystem": "linux",
+        "osImage": platform.platform(),
+        "kernelVersion": platform.release(),
+        "kubeletVersion": f"v1.32.0-hyperpod-{__version__}",
+        "kubeProxyVersion": "",
+        "containerRuntimeVersion": "simulated://" if simulated else "process://hyperpod",
+        "machineID": "",
+        "systemUUID": "",
+        "bootID": "",
+    }
+    annotations = {"node.alpha.kubernetes.io/ttl": "0"}
+    if simulated:
+        annotations["kwok.x-k8s.io/node"] = "fake"
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": labels, "annotations": annotations},
+        "spec": {},
+        "status": {
+            "capacity": capacity,
+            "allocatable": dict(capacity),
+            "conditions": ready_conditions(),
+            "addresses": [
+                {"type": "InternalIP", "address": "127.0.0.1"},
+                {"type": "Hostname", "address": name},
+            ],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+            "nodeInfo": info,
+        },
+    }
+
+
+def base_labels(name: str, instance_type: str) -> dict[str, str]:
+    return {
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": _arch(),
+        "beta.kubernetes.io/os": "linux",
+        "beta.kubernetes.io/arch": _arch(),
+        INSTANCE_TYPE_LABEL: instance_type,
+        HEALTH_LABEL: "Schedulable",
+    }
+
+
+def local_node(config: Mapping[str, Any], data_dir: Path) -> Obj:
+    """The Node of this machine (without devices: the device plugins add those)."""
+    local = local_config(config) or {}
+    name = local_node_name(config)
+    labels = base_labels(name, str(local.get("instanceType") or "local"))
+    labels[GROUP_LABEL] = str(local.get("group") or "local")
+    try:
+        disk = psutil.disk_usage(str(data_dir)).total
+    except OSError:
+        disk = 0
+    capacity = {
+        "cpu": str(os.cpu_count() or 1),
+        "memory": f"{psutil.virtual_memory().total // 1024}Ki",
+        "ephemeral-storage": f"{disk // 1024}Ki",
+        "pods": "110",
+    }
+    return _node(name, labels, capacity, simulated=False)
+
+
+def simulated_nodes(config: Mapping[str, Any]) -> list[Obj]:
+    """Nodes for every ``nodes.simulated`` group; raises ValueError naming a bad entry."""
+    out = []
+    groups = (config.get("nodes") or {}).get("simulated") or []
+    for i, group in enumerate(groups):
+        name = group.get("group") or group.get("name")
+        type_name = group.get("instanceType") or ""
+        it = instance_types.get(type_name)
+        if not name:
+            raise ValueError(f"nodes.simulated[{i}].group is required")
+        if it is None:
+            raise ValueError(
+                f"nodes.simulated[{i}].instanceType {type_name!r} is not a known instance type "
+                f"(known: {', '.join(instance_types.names())})"
+            )
+        count = int(group.get("count", 1))
+        for n in range(count):
+            node_name = f"{name}-{n}"
+            labels = base_labels(node_name, it.name)
+            labels.update({GROUP_LABEL: str(name), "type": "kwok", SIMULATED_LABEL: "true"})
+            labels.update({str(k): str(v) for k, v in (group.get("labels") or {}).items()})
+            node = _node(node_name, labels, it.capacity(), simulated=True)
+            if group.get("taints"):
+                node["spec"]["taints"] = list(group["taints"])
+            out.append(node)
+    return out
+
+
+def register(reg: Registry, node: Obj) -> Obj:
+    """Create the Node, or refresh labels, capacity and Ready of an existing one."""
+    name = node["metadata"]["name"]
+    try:
+        return reg.create("nodes", node)
+    except AlreadyExists:
+        pass
+    reg.patch("nodes", name, {"metadata": {"labels": node["metadata"]["labels"]}}, PatchType.MERGE)
+    status = {k: node["status"][k] for k in ("capacity", "allocatable", "addresses", "nodeInfo")}
+    status["conditions"] = node["status"]["conditions"]
+    return reg.patch("nodes/status", name, {"status": status}, PatchType.MERGE)
+
+
+def renew_lease(reg: Registry, name: str, duration: int = LEASE_SECONDS) -> None:
+    """Heartbeat: create or renew ``kube-node-lease/<name>``."""
+    res = "leases.coordination.k8s.io"
+    now = micro_now()
+    try:
+        reg.patch(
+            res,
+            name,
+            {"spec": {"renewTime": now, "holderIdentity": name}},
+            PatchType.MERGE,
+            LEASE_NS,
+        )
+        return
+    except NotFound:
+        pass
+    lease = {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": name, "namespace": LEASE_NS},
+        "spec": {
+            "holderIdentity": name,
+            "leaseDurationSeconds": duration,
+            "renewTime": now,
+            "acquireTime": now,
+        },
+    }
+    try:
+        reg.create(res, lease, LEASE_NS)
+    except AlreadyExists:
+        pass
+
+
+def mark_ready(reg: Registry, node: Obj) -> None:
+    """Post Ready=True again if the lifecycle controller had marked the node otherwise."""
+    conds = (node.get("status") or {}).get("conditions") or []
+    if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds):
+        return
+    reg.patch(
+        "nodes/status",
+        node["metadata"]["name"],
+        {"status": {"conditions": ready_conditions()}},
+        PatchType.MERGE,
+    )

@@ -1,0 +1,168 @@
+"""The process kubelet: registers this machine as a Node and runs its pods as local processes.
+
+It watches pods bound to its node (``spec.nodeName``), keeps one :class:`PodWorker` per pod,
+renews the node's Lease every ``kubelet.heartbeatSeconds`` (10), and on start re-adopts pods
+whose containers survived a control-plane restart. Stopping the kubelet leaves containers
+running (they belong to their shims); deleting a pod is what stops them.
+
+Config (``ctx.config``): ``nodes.local`` (name, instanceType; ``enabled: false`` turns the local
+node off), ``kubelet.backoffBaseSeconds`` (10) and ``kubelet.backoffMaxSeconds`` (300).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from hyperpod.api.instance_types import EFA, GPU
+from hyperpod.apiserver.errors import ApiError
+from hyperpod.apiserver.patching import PatchType
+from hyperpod.controllers import nodes
+from hyperpod.controllers.runtime import Informer, object_key
+from hyperpod.controlplane.context import Component, ControlPlaneContext
+from hyperpod.kubelet import devices as devmod
+from hyperpod.kubelet.pods import PodWorker
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+
+
+class Kubelet:
+    def __init__(self, ctx: ControlPlaneContext) -> None:
+        self.ctx = ctx
+        self.reg = ctx.reg
+        self.data_dir = Path(ctx.data_dir)
+        cfg = ctx.config.get("kubelet") or {}
+        self.node_name = nodes.local_node_name(ctx.config)
+        self.backoff_base = float(cfg.get("backoffBaseSeconds", 10))
+        self.backoff_max = float(cfg.get("backoffMaxSeconds", 300))
+        self.heartbeat = float(cfg.get("heartbeatSeconds", 10))
+        self.base_env = dict(os.environ)
+        self.merge = PatchType.MERGE
+        self.devices: dict[str, list[devmod.Device]] = {}
+        if ctx.addon_enabled("devicePlugins"):
+            self.devices = {GPU: devmod.discover_gpus(), EFA: devmod.discover_efa()}
+        self.allocatable: dict[str, str] = {}
+        self.workers: dict[str, PodWorker] = {}
+        self.allocated: dict[
+            str, devmod.Allocation
+        ] = {}  # pod uid -> devices, before the watch echoes it
+        self.informer = Informer(self.reg, "pods", field_selector=f"spec.nodeName={self.node_name}")
+
+    # ------------------------------------------------------------------ services for workers
+    def current(self, key: str) -> Obj | None:
+        return self.informer.cache.get(key)
+
+    def lookup(self, resource: str, namespace: str, name: str) -> Obj | None:
+        return self.reg.try_get(resource, name, namespace)
+
+    def service_names(self, namespace: str) -> set[str]:
+        try:
+            return {s["metadata"]["name"] for s in self.reg.list("services", namespace)}
+        except ApiError:
+            return set()
+
+    def devices_in_use(self, exclude_uid: str) -> set[str]:
+        used: set[str] = set()
+        live = {}
+        for pod in self.informer.cache.values():
+            uid = str(pod["metadata"].get("uid"))
+            if uid == exclude_uid or (pod.get("status") or {}).get("phase") in (
+                "Succeeded",
+                "Failed",
+            ):
+                continue
+            live[uid] = devmod.allocation_of(pod) or self.allocated.get(uid, {})
+        for uid, alloc in self.allocated.items():
+            w = next((w for w in self.workers.values() if w.uid == uid), None)
+            if uid != exclude_uid and w is not None and not w.finished():
+                live.setdefault(uid, alloc)
+        for alloc in live.values():
+            for per in alloc.values():
+                for ids in per.values():
+                    used.update(ids)
+        return used
+
+    def worker_done(self, worker: PodWorker) -> None:
+        self.allocated.pop(worker.uid, None)
+        if self.workers.get(worker.key) is worker:
+            del self.workers[worker.key]
+            # The same name may have come back with a new uid while we were stopping.
+            pod = self.current(worker.key)
+            if pod is not None and str(pod["metadata"].get("uid")) != worker.uid:
+                self._ensure(pod)
+
+    # ------------------------------------------------------------------ lifecycle
+    def _ensure(self, pod: Obj) -> None:
+        key = object_key(pod)
+        w = self.workers.get(key)
+        if w is None:
+            w = PodWorker(self, pod)
+            self.workers[key] = w
+            w.task = asyncio.get_running_loop().create_task(self._guard(w), name=f"pod:{key}")
+        w.wake.set()
+
+    async def _guard(self, w: PodWorker) -> None:
+        try:
+            await w.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("pod worker %s failed", w.key)
+
+    def _on_pod(self, typ: str, pod: Obj, old: Obj | None) -> None:
+        key = object_key(pod)
+        if typ == "DELETED":
+            w = self.workers.get(key)
+            if w is not None:
+                w.wake.set()
+            return
+        self._ensure(pod)
+
+    def register(self) -> None:
+        node = nodes.local_node(self.ctx.config, self.data_dir)
+        self.allocatable = dict(node["status"]["allocatable"])
+        nodes.register(self.reg, node)
+        nodes.renew_lease(self.reg, self.node_name)
+
+    async def run(self) -> None:
+        self.register()
+        self.informer.add_handler(self._on_pod)
+        self.informer.start()
+        try:
+            while not self.ctx.stopping.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.ctx.stopping.wait(), self.heartbeat)
+                if self.ctx.stopping.is_set():
+                    break
+                try:
+                    nodes.renew_lease(self.reg, self.node_name)
+                    node = self.reg.try_get("nodes", self.node_name)
+                    if node is None:
+                        self.register()
+                    else:
+                        nodes.mark_ready(self.reg, node)
+                except ApiError:
+                    log.exception("kubelet heartbeat failed")
+        finally:
+            await self.informer.stop()
+            tasks = [w.task for w in self.workers.values() if w.task is not None]
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+
+
+async def _run_kubelet(ctx: ControlPlaneContext) -> None:
+    if nodes.local_config(ctx.config) is None:
+        return
+    await Kubelet(ctx).run()
+
+
+def component() -> Component:
+    return Component(name="kubelet", start=_run_kubelet)

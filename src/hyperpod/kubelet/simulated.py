@@ -1,0 +1,269 @@
+"""The simulated kubelet: pods bound to simulated (kwok-like) nodes run no process.
+
+A pod on a simulated node goes Running at once (containers running, Ready) and, after the
+duration in the annotation ``hyperpod.local/simulate-duration`` (``"2s"``, ``"500ms"``,
+``"1m"``, ``"1h"``; absent: runs until deleted), terminates with the exit code in
+``hyperpod.local/simulate-exit-code`` (default 0): Succeeded, or Failed under restartPolicy
+Never. Under OnFailure (non-zero) and Always it restarts like a real container (restartCount,
+lastState). Deletion is immediate (there is nothing to stop). No events are written and no
+logs kept, so thousands of pods stay cheap; timers are loop callbacks, not tasks. The simulated
+kubelet also registers the nodes of ``nodes.simulated`` and renews their Leases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from hyperpod.apiserver.errors import ApiError, Conflict, NotFound
+from hyperpod.controllers import nodes
+from hyperpod.controllers.runtime import Informer, object_key
+from hyperpod.controlplane.context import Component, ControlPlaneContext
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+DURATION = "hyperpod.local/simulate-duration"
+EXIT_CODE = "hyperpod.local/simulate-exit-code"
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "": 1.0}
+
+
+def parse_duration(text: str) -> float:
+    """``"2s"``, ``"1.5m"``, ``"500ms"``, ``"1h30m"`` -> seconds; ValueError names the format."""
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h|)", text.strip())
+    if not parts or "".join(a + b for a, b in parts) != text.strip():
+        raise ValueError(f"{DURATION}: {text!r} is not a duration (examples: 500ms, 2s, 1m, 1h30m)")
+    return sum(float(n) * _UNITS[u] for n, u in parts)
+
+
+def _ts(t: float | None = None) -> str:
+    return datetime.fromtimestamp(t if t is not None else time.time(), UTC).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+
+
+def _parse_ts(text: str) -> float:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+
+
+class SimulatedKubelet:
+    def __init__(self, ctx: ControlPlaneContext) -> None:
+        self.ctx = ctx
+        self.reg = ctx.reg
+        cfg = ctx.config.get("kubelet") or {}
+        self.heartbeat = float(cfg.get("simulatedHeartbeatSeconds", 10))
+        self.node_objs = nodes.simulated_nodes(ctx.config)
+        self.names = {n["metadata"]["name"] for n in self.node_objs}
+        self.pods = Informer(self.reg, "pods")
+        self.timers: dict[str, asyncio.TimerHandle] = {}
+        self.paused: set[str] = set()  # nodes whose heartbeat is switched off (annotation)
+
+    # ------------------------------------------------------------------ pods
+    def _on_pod(self, typ: str, pod: Obj, old: Obj | None) -> None:
+        node = (pod.get("spec") or {}).get("nodeName")
+        if node not in self.names:
+            return
+        key = object_key(pod)
+        if typ == "DELETED":
+            t = self.timers.pop(key, None)
+            if t is not None:
+                t.cancel()
+            return
+        if pod["metadata"].get("deletionTimestamp"):
+            t = self.timers.pop(key, None)
+            if t is not None:
+                t.cancel()
+            if node in self.paused:
+                return  # an unreachable node's kubelet cannot confirm anything
+            with contextlib.suppress(NotFound, Conflict):
+                self.reg.delete(
+                    "pods",
+                    pod["metadata"]["name"],
+                    pod["metadata"]["namespace"],
+                    grace_period_seconds=0,
+                    preconditions={"uid": pod["metadata"]["uid"]},
+                )
+            return
+        phase = (pod.get("status") or {}).get("phase")
+        if phase in ("Succeeded", "Failed") or key in self.timers:
+            return
+        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        if phase == "Running" and statuses and "running" in statuses[0].get("state", {}):
+            started = _parse_ts(statuses[0]["state"]["running"]["startedAt"])
+            self._arm(pod, started)
+            return
+        self._start(pod, restarts=0, last_state={})
+
+    def _status(self, pod: Obj, phase: str, state: Obj, restarts: int, last: Obj) -> Obj:
+        ready = "running" in state
+        now = _ts()
+        names = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
+        conds = [
+            {
+                "type": "Initialized",
+                "status": "True",
+                "lastProbeTime": None,
+                "lastTransitionTime": now,
+            },
+            {
+                "type": "Ready",
+                "status": "True" if ready else "False",
+                "lastProbeTime": None,
+                "lastTransitionTime": now,
+            },
+            {
+                "type": "ContainersReady",
+                "status": "True" if ready else "False",
+                "lastProbeTime": None,
+                "lastTransitionTime": now,
+            },
+            {
+                "type": "PodScheduled",
+                "status": "True",
+                "lastProbeTime": None,
+                "lastTransitionTime": now,
+            },
+        ]
+        if not ready:
+            for c in conds[1:3]:
+                c["reason"] = (
+                    "PodCompleted" if phase in ("Succeeded", "Failed") else "ContainersNotReady"
+                )
+        images = {
+            c["name"]: c.get("image", "") for c in (pod.get("spec") or {}).get("containers") or []
+        }
+        return {
+            "phase": phase,
+            "conditions": conds,
+            "hostIP": "127.0.0.1",
+            "podIP": "127.0.0.1",
+            "startTime": (pod.get("status") or {}).get("startTime") or now,
+            "containerStatuses": [
+                {
+                    "name": n,
+                    "state": state,
+                    "lastState": last,
+                    "ready": ready,
+                    "restartCount": restarts,
+                    "image": images[n],
+                    "imageID": "",
+                    "started": ready,
+                    "containerID": f"simulated://{pod['metadata']['uid']}/{n}/{restarts}",
+                }
+                for n in names
+            ],
+        }
+
+    def _write(self, pod: Obj, status: Obj) -> Obj | None:
+        md = pod["metadata"]
+        try:
+            fresh = self.reg.get("pods", md["name"], md["namespace"])
+        except NotFound:
+            return None
+        if fresh["metadata"].get("uid") != md.get("uid") or fresh["metadata"].get(
+            "deletionTimestamp"
+        ):
+            return None
+        fresh["status"] = status
+        try:
+            return self.reg.update("pods/status", fresh, md["namespace"])
+        except ApiError as exc:
+            log.warning("simulated pod %s: status update failed: %s", md["name"], exc)
+            return None
+
+    def _start(self, pod: Obj, restarts: int, last_state: Obj) -> None:
+        now = time.time()
+        state = {"running": {"startedAt": _ts(now)}}
+        written = self._write(pod, self._status(pod, "Running", state, restarts, last_state))
+        if written is not None:
+            self._arm(written, now)
+
+    def _arm(self, pod: Obj, started: float) -> None:
+        ann = pod["metadata"].get("annotations") or {}
+        raw = ann.get(DURATION)
+        if raw is None:
+            return
+        try:
+            duration = parse_duration(str(raw))
+        except ValueError as exc:
+            log.warning("pod %s: %s", pod["metadata"]["name"], exc)
+            return
+        key = object_key(pod)
+        delay = max(0.0, started + duration - time.time())
+        loop = asyncio.get_running_loop()
+        self.timers[key] = loop.call_later(delay, self._finish, key, started)
+
+    def _finish(self, key: str, started: float) -> None:
+        self.timers.pop(key, None)
+        pod = self.pods.cache.get(key)
+        if pod is None or pod["metadata"].get("deletionTimestamp"):
+            return
+        ann = pod["metadata"].get("annotations") or {}
+        try:
+            code = int(ann.get(EXIT_CODE, 0))
+        except ValueError:
+            code = 1
+        policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
+        statuses = (pod.get("status") or {}).get("containerStatuses") or [{}]
+        restarts = int(statuses[0].get("restartCount", 0))
+        term = {
+            "terminated": {
+                "exitCode": code,
+                "reason": "Completed" if code == 0 else "Error",
+                "startedAt": _ts(started),
+                "finishedAt": _ts(),
+                "containerID": f"simulated://{pod['metadata']['uid']}/{restarts}",
+            }
+        }
+        if policy == "Always" or (policy == "OnFailure" and code != 0):
+            self._start(pod, restarts + 1, term)
+            return
+        phase = "Succeeded" if code == 0 else "Failed"
+        self._write(pod, self._status(pod, phase, term, restarts, {}))
+
+    # ------------------------------------------------------------------ nodes
+    def _beat(self) -> None:
+        for name in sorted(self.names):
+            node = self.reg.try_get("nodes", name)
+            ann = ((node or {}).get("metadata") or {}).get("annotations") or {}
+            if ann.get("hyperpod.local/simulate-heartbeat") == "false":
+                self.paused.add(name)
+                continue
+            self.paused.discard(name)
+            try:
+                nodes.renew_lease(self.reg, name)
+                if node is not None:
+                    nodes.mark_ready(self.reg, node)
+            except ApiError:
+                log.exception("heartbeat of simulated node %s failed", name)
+
+    async def run(self) -> None:
+        for node in self.node_objs:
+            nodes.register(self.reg, node)
+        self._beat()
+        self.pods.add_handler(self._on_pod)
+        self.pods.start()
+        try:
+            while not self.ctx.stopping.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.ctx.stopping.wait(), self.heartbeat)
+                if not self.ctx.stopping.is_set():
+                    self._beat()
+        finally:
+            for t in self.timers.values():
+                t.cancel()
+            await self.pods.stop()
+
+
+async def _run(ctx: ControlPlaneContext) -> None:
+    if not (ctx.config.get("nodes") or {}).get("simulated"):
+        return
+    await SimulatedKubelet(ctx).run()
+
+
+def component() -> Component:
+    return Component(name="simulated-kubelet", start=_run)

@@ -1,0 +1,314 @@
+"""The scheduler component: binds pending pods to nodes through ``pods/binding``.
+
+It keeps node views (:class:`NodeInfo`) with the requests of the pods bound to each node, updated
+incrementally from the pod informer (and at once after each binding), so one placement costs a
+pass over the nodes, not over the pods. Pods wait in a priority queue (PriorityClass value,
+then age). A pod that fits nowhere gets ``PodScheduled=False`` / ``Unschedulable`` and a
+``FailedScheduling`` event, and waits until a node or a pod changes (or 30 s pass). For speed on
+large clusters it stops looking once it has found as many feasible nodes as kube-scheduler's
+``percentageOfNodesToScore`` rule asks (at least 100), starting where the last search ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+import time
+from typing import Any
+
+from hyperpod.apiserver.errors import ApiError, Conflict, NotFound
+from hyperpod.controllers.runtime import Informer, object_key, record_event, set_condition
+from hyperpod.controlplane.context import Component, ControlPlaneContext
+from hyperpod.scheduler.placement import (
+    DEFAULT_SCHEDULER,
+    NodeInfo,
+    Placement,
+    PodInfo,
+    filter_node,
+    fit_error,
+    pod_requests,
+    queue_order,
+    score_node,
+)
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+COMPONENT = "default-scheduler"
+RETRY_UNSCHEDULABLE_S = 30.0
+FLUSH_EVERY_S = 0.5
+TERMINAL = ("Succeeded", "Failed")
+
+
+def feasible_to_find(total: int) -> int:
+    """kube-scheduler's adaptive percentageOfNodesToScore (50% - nodes/125, min 5%, min 100)."""
+    if total < 100:
+        return total
+    pct = max(5, 50 - total // 125)
+    return max(100, total * pct // 100)
+
+
+class Scheduler:
+    def __init__(self, ctx: ControlPlaneContext, name: str = DEFAULT_SCHEDULER) -> None:
+        self.ctx = ctx
+        self.reg = ctx.reg
+        self.name = name
+        self.pods = Informer(self.reg, "pods")
+        self.nodes_inf = Informer(self.reg, "nodes")
+        self.classes = Informer(self.reg, "priorityclasses.scheduling.k8s.io")
+        self.nodes: dict[str, NodeInfo] = {}
+        self.order: list[str] = []
+        self.bound: dict[str, tuple[str, dict[str, int]]] = {}  # pod uid -> (node, requests)
+        self.queue: list[tuple[tuple[int, str, str], str]] = []
+        self.queued: set[str] = set()
+        self.unschedulable: dict[str, float] = {}  # key -> when it was parked
+        self.messages: dict[str, str] = {}
+        self.wake = asyncio.Event()
+        self.start_index = 0
+        self.bindings = 0
+        self.flush_wanted = False
+        self.last_flush = 0.0
+
+    # ------------------------------------------------------------------ caches
+    def _account(self, pod: Obj) -> None:
+        uid = str(pod["metadata"].get("uid"))
+        node = (pod.get("spec") or {}).get("nodeName")
+        active = node and (pod.get("status") or {}).get("phase") not in TERMINAL
+        prev = self.bound.get(uid)
+        if prev is not None and (not active or prev[0] != node):
+            info = self.nodes.get(prev[0])
+            if info is not None:
+                info.add(prev[1], -1)
+            del self.bound[uid]
+            self._flush_unschedulable()
+            prev = None
+        if active and prev is None:
+            req = pod_requests(pod)
+            self.bound[uid] = (str(node), req)
+            info = self.nodes.get(str(node))
+            if info is not None:
+                info.add(req)
+
+    def _on_pod(self, typ: str, pod: Obj, old: Obj | None) -> None:
+        if typ == "DELETED":
+            uid = str(pod["metadata"].get("uid"))
+            prev = self.bound.pop(uid, None)
+            if prev is not None:
+                info = self.nodes.get(prev[0])
+                if info is not None:
+                    info.add(prev[1], -1)
+                self._flush_unschedulable()
+            key = object_key(pod)
+            self.unschedulable.pop(key, None)
+            self.messages.pop(key, None)
+            return
+        self._account(pod)
+        if self._pending(pod):
+            key = object_key(pod)
+            if key not in self.unschedulable or old is None or old.get("spec") != pod.get("spec"):
+                self.unschedulable.pop(key, None)
+                self._push(pod)
+
+    def _on_node(self, typ: str, node: Obj, old: Obj | None) -> None:
+        name = node["metadata"]["name"]
+        if typ == "DELETED":
+            self.nodes.pop(name, None)
+        else:
+            info = NodeInfo.from_node(node)
+            prev = self.nodes.get(name)
+            if prev is not None:
+                info.requested = prev.requested
+            else:
+                for n, req in self.bound.values():
+                    if n == name:
+                        info.add(req)
+            self.nodes[name] = info
+        self.order = sorted(self.nodes)
+        self._flush_unschedulable()
+
+    def _pending(self, pod: Obj) -> bool:
+        spec = pod.get("spec") or {}
+        return (
+            not spec.get("nodeName")
+            and (spec.get("schedulerName") or DEFAULT_SCHEDULER) == self.name
+            and not pod["metadata"].get("deletionTimestamp")
+            and (pod.get("status") or {}).get("phase") not in TERMINAL
+        )
+
+    def _push(self, pod: Obj) -> None:
+        key = object_key(pod)
+        if key in self.queued:
+            return
+        info = PodInfo.from_pod(pod)
+        info.priority = self._priority(pod)
+        self.queued.add(key)
+        heapq.heappush(self.queue, (queue_order(info), key))
+        self.wake.set()
+
+    def _priority(self, pod: Obj) -> int:
+        spec = pod.get("spec") or {}
+        if spec.get("priority") is not None:
+            return int(spec["priority"])
+        cls = spec.get("priorityClassName")
+        if cls:
+            pc = self.classes.cache.get(cls)
+            return int(pc.get("value", 0)) if pc else 0
+        for pc in self.classes.cache.values():
+            if pc.get("globalDefault"):
+                return int(pc.get("value", 0))
+        return 0
+
+    def _flush_unschedulable(self) -> None:
+        """Ask for a retry of parked pods (done by the loop, at most every FLUSH_EVERY_S)."""
+        if self.unschedulable:
+            self.flush_wanted = True
+            self.wake.set()
+
+    def _retry_parked(self) -> None:
+        self.flush_wanted = False
+        self.last_flush = time.monotonic()
+        keys = list(self.unschedulable)
+        self.unschedulable.clear()
+        for key in keys:
+            pod = self.pods.cache.get(key)
+            if pod is not None and self._pending(pod):
+                self._push(pod)
+
+    # ------------------------------------------------------------------ one pod
+    def place(self, info: PodInfo) -> Placement:
+        total = len(self.order)
+        want = feasible_to_find(total)
+        found = 0
+        best: NodeInfo | None = None
+        best_score = float("-inf")
+        reasons: dict[str, int] = {}
+        start = self.start_index % total if total else 0
+        checked = 0
+        for i in range(total):
+            node = self.nodes[self.order[(start + i) % total]]
+            checked += 1
+            why = filter_node(info, node)
+            if why:
+                for r in why:
+                    reasons[r] = reasons.get(r, 0) + 1
+                continue
+            found += 1
+            s = score_node(info, node)
+            if s > best_score:
+                best, best_score = node, s
+            if found >= want:
+                break
+        self.start_index = start + checked
+        if best is not None:
+            return Placement(best.name)
+        from collections import Counter
+
+        return Placement(None, fit_error(total, Counter(reasons)), reasons)
+
+    def schedule_one(self, key: str) -> None:
+        pod = self.pods.cache.get(key)
+        if pod is None or not self._pending(pod):
+            return
+        info = PodInfo.from_pod(pod)
+        result = self.place(info)
+        ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+        if result.node is None:
+            self._unschedulable(pod, result.message)
+            return
+        binding = {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": name, "namespace": ns, "uid": pod["metadata"].get("uid")},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": result.node},
+        }
+        try:
+            self.reg.create("pods/binding", binding, ns)
+        except (Conflict, NotFound):
+            return
+        except ApiError as exc:
+            log.warning("binding %s to %s failed: %s", key, result.node, exc)
+            self.unschedulable[key] = time.monotonic()
+            return
+        # Assume the pod at once, before the watch event comes back.
+        bound = dict(pod)
+        bound["spec"] = {**pod["spec"], "nodeName": result.node}
+        self._account(bound)
+        self.messages.pop(key, None)
+        self.bindings += 1
+        record_event(
+            self.reg,
+            pod,
+            "Normal",
+            "Scheduled",
+            f"Successfully assigned {ns}/{name} to {result.node}",
+            COMPONENT,
+        )
+
+    def _unschedulable(self, pod: Obj, message: str) -> None:
+        key = object_key(pod)
+        self.unschedulable[key] = time.monotonic()
+        record_event(self.reg, pod, "Warning", "FailedScheduling", message, COMPONENT)
+        if self.messages.get(key) == message:
+            return
+        self.messages[key] = message
+        try:
+            fresh = self.reg.get("pods", pod["metadata"]["name"], pod["metadata"]["namespace"])
+        except NotFound:
+            return
+        status = fresh.setdefault("status", {})
+        status.setdefault("phase", "Pending")
+        conds = status.setdefault("conditions", [])
+        set_condition(conds, "PodScheduled", "False", "Unschedulable", message)
+        for c in conds:
+            if c.get("type") == "PodScheduled":
+                c["lastProbeTime"] = None
+        with contextlib.suppress(Conflict, NotFound):
+            self.reg.update("pods/status", fresh, pod["metadata"]["namespace"])
+
+    # ------------------------------------------------------------------ loop
+    async def run(self) -> None:
+        self.nodes_inf.add_handler(self._on_node)
+        self.pods.add_handler(self._on_pod)
+        for inf in (self.classes, self.nodes_inf):
+            inf.start()
+        await self.nodes_inf.synced.wait()
+        self.pods.start()
+        stopping = self.ctx.stopping
+        last_retry = time.monotonic()
+        try:
+            while not stopping.is_set():
+                now = time.monotonic()
+                if now - last_retry > RETRY_UNSCHEDULABLE_S:
+                    last_retry = now
+                    self._retry_parked()
+                if self.flush_wanted and now - self.last_flush >= FLUSH_EVERY_S:
+                    self._retry_parked()
+                if not self.queue:
+                    self.wake.clear()
+                    wait = 1.0
+                    if self.flush_wanted:
+                        wait = max(0.01, FLUSH_EVERY_S - (now - self.last_flush))
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.wake.wait(), wait)
+                    continue
+                _, key = heapq.heappop(self.queue)
+                self.queued.discard(key)
+                try:
+                    self.schedule_one(key)
+                except Exception:
+                    log.exception("scheduling %s failed", key)
+                    self.unschedulable[key] = time.monotonic()
+                # Yield to the API server and the other components between pods.
+                await asyncio.sleep(0)
+        finally:
+            for inf in (self.pods, self.nodes_inf, self.classes):
+                await inf.stop()
+
+
+async def _run(ctx: ControlPlaneContext) -> None:
+    await Scheduler(ctx).run()
+
+
+def component() -> Component:
+    return Component(name="scheduler", start=_run)

@@ -1,0 +1,354 @@
+"""The process kubelet against a real registry: real processes, restarts, logs, deletion, env."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hyperpod.apiserver.registry import Registry
+from hyperpod.controllers.nodes import local_node_name
+from hyperpod.controlplane.context import ControlPlaneContext
+from hyperpod.kubelet.agent import Kubelet
+from hyperpod.kubelet.logs import open_log
+
+pytestmark = pytest.mark.timeout(120)
+NODE = "testnode"
+CONFIG: dict[str, Any] = {
+    "nodes": {"local": {"name": NODE}},
+    "kubelet": {"backoffBaseSeconds": 0.3},
+}
+
+
+@contextlib.asynccontextmanager
+async def kubelet(
+    tmp: Path, config: dict[str, Any] | None = None, *, keep: bool = False
+) -> AsyncIterator[ControlPlaneContext]:
+    reg = Registry(tmp / "state.db")
+    reg.ensure_system_namespaces()
+    ctx = ControlPlaneContext(reg=reg, config=config or CONFIG, data_dir=tmp)
+    task = asyncio.get_running_loop().create_task(Kubelet(ctx).run())
+    while reg.try_get("nodes", NODE) is None:
+        await asyncio.sleep(0.01)
+    try:
+        yield ctx
+    finally:
+        ctx.stopping.set()
+        await asyncio.wait_for(task, 10)
+        for pod in [] if keep else reg.list("pods"):
+            for d in (tmp / "pods" / pod["metadata"]["uid"]).glob("*/*.json"):
+                with contextlib.suppress(Exception):
+                    from hyperpod.kubelet.processes import Attempt
+
+                    await Attempt(d.parent, int(d.stem)).stop(0)
+        reg.close()
+
+
+def pod(name: str, *containers: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"nodeName": NODE, "containers": list(containers), **spec},
+    }
+
+
+def sh(script: str, name: str = "main", **extra: Any) -> dict[str, Any]:
+    return {"name": name, "image": "busybox", "command": ["sh", "-c", script], **extra}
+
+
+async def until(
+    ctx: ControlPlaneContext, name: str, test: Callable[[dict[str, Any]], bool], timeout: float = 30
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    last: dict[str, Any] | None = None
+    while time.monotonic() < deadline:
+        last = ctx.reg.try_get("pods", name, "default")
+        if last is not None and test(last):
+            return last
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"pod {name} never reached the state; last: {last and last.get('status')}")
+
+
+def phase(p: dict[str, Any]) -> str:
+    return str((p.get("status") or {}).get("phase"))
+
+
+def cstatus(p: dict[str, Any], i: int = 0) -> dict[str, Any]:
+    return (p.get("status") or {}).get("containerStatuses", [{}])[i]
+
+
+def events(ctx: ControlPlaneContext, name: str) -> list[tuple[str, str]]:
+    return [
+        (e["reason"], e["message"])
+        for e in ctx.reg.list("events", "default")
+        if e["involvedObject"]["name"] == name
+    ]
+
+
+async def logs(ctx: ControlPlaneContext, p: dict[str, Any], **kw: Any) -> bytes:
+    return b"".join([c async for c in open_log(ctx.data_dir, p, **kw)])
+
+
+def test_a_pod_runs_to_success_with_kubernetes_status_and_events(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with kubelet(tmp_path) as ctx:
+            node = ctx.reg.get("nodes", NODE)
+            assert (
+                node["metadata"]["labels"]["sagemaker.amazonaws.com/node-health-status"]
+                == "Schedulable"
+            )
+            assert ctx.reg.get("leases.coordination.k8s.io", NODE, "kube-node-lease")
+            ctx.reg.create(
+                "pods", pod("ok", sh("echo hello; sleep 0.3"), restartPolicy="OnFailure"), "default"
+            )
+            running = await until(ctx, "ok", lambda p: phase(p) == "Running")
+            assert (
+                "running" in cstatus(running)["state"] and running["status"]["podIP"] == "127.0.0.1"
+            )
+            done = await until(ctx, "ok", lambda p: phase(p) == "Succeeded")
+            term = cstatus(done)["state"]["terminated"]
+            assert (term["exitCode"], term["reason"]) == (0, "Completed")
+            conds = {
+                c["type"]: (c["status"], c.get("reason")) for c in done["status"]["conditions"]
+            }
+            assert (
+                conds["Ready"] == ("False", "PodCompleted") and conds["PodScheduled"][0] == "True"
+            )
+            assert conds["Initialized"][0] == "True"
+            assert await logs(ctx, done) == b"hello\n"
+            reasons = [r for r, _ in events(ctx, "ok")]
+            assert {"Pulled", "Created", "Started"} <= set(reasons)
+            pulled = dict(events(ctx, "ok"))["Pulled"]
+            assert "not pulled" in pulled
+
+    asyncio.run(scenario())
+
+
+def test_a_failing_pod_with_restart_never_fails_with_its_exit_code(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with kubelet(tmp_path) as ctx:
+            ctx.reg.create("pods", pod("bad", sh("exit 3"), restartPolicy="Never"), "default")
+            done = await until(ctx, "bad", lambda p: phase(p) == "Failed")
+            term = cstatus(done)["state"]["terminated"]
+            assert (term["exitCode"], term["reason"], cstatus(done)["restartCount"]) == (
+                3,
+                "Error",
+                0,
+            )
+
+    asyncio.run(scenario())
+
+
+def test_on_failure_restarts_with_backoff_and_keeps_previous_logs(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with kubelet(tmp_path) as ctx:
+            script = "echo run; test -f $(MARK) && exit 0; n=$(ls $(DIR) | wc -l); touch $(DIR)/x$n; [ $n -ge 2 ] && touch $(MARK); exit 1"
+            c = sh(
+                script,
+                env=[
+                    {"name": "DIR", "value": str(tmp_path / "d")},
+                    {"name": "MARK", "value": str(tmp_path / "mark")},
+                ],
+            )
+            (tmp_path / "d").mkdir()
+            ctx.reg.create("pods", pod("flaky", c, restartPolicy="OnFailure"), "default")
+            crashing = await until(
+                ctx,
+                "flaky",
+                lambda p: (
+                    cstatus(p).get("state", {}).get("waiting", {}).get("reason")
+                    == "CrashLoopBackOff"
+                ),
+            )
+            assert cstatus(crashing)["lastState"]["terminated"]["exitCode"] == 1
+            done = await until(ctx, "flaky", lambda p: phase(p) == "Succeeded")
+            assert cstatus(done)["restartCount"] == 3
+            assert await logs(ctx, done, previous=True) == b"run\n"
+            assert "BackOff" in [r for r, _ in events(ctx, "flaky")]
+
+    asyncio.run(scenario())
+
+
+def test_a_missing_command_is_a_clear_failure_not_a_stuck_pod(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with kubelet(tmp_path) as ctx:
+            c = {"name": "main", "image": "x", "command": ["foo-not-here"]}
+            ctx.reg.create("pods", pod("nocmd", c, restartPolicy="Never"), "default")
+            done = await until(ctx, "nocmd", lambda p: phase(p) == "Failed")
+            term = cstatus(done)["state"]["terminated"]
+            assert term["reason"] == "StartError" and term["exitCode"] == 128
+            assert term["message"] == 'exec: "foo-not-here": executable file not found in $PATH'
+            assert (
+                "Failed",
+                'Error: RunContainerError: exec: "foo-not-here": executable file not found in $PATH',
+            ) in events(ctx, "nocmd")
+            wd = sh("true", workingDir="/no/such/dir")
+            ctx.reg.create("pods", pod("nowd", wd), "default")
+            waiting = await until(
+                ctx,
+                "nowd",
+                lambda p: (
+                    cstatus(p).get("state", {}).get("waiting", {}).get("reason")
+                    == "RunContainerError"
+                ),
+            )
+            assert "/no/such/dir" in cstatus(waiting)["state"]["waiting"]["message"]
+
+    asyncio.run(scenario())
+
+
+def test_deletion_sends_sigterm_waits_the_grace_then_removes_the_pod(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with kubelet(tmp_path) as ctx:
+            script = "import signal,sys,time\ndef h(*a):\n print('term', flush=True); sys.exit(0)\nsignal.signal(signal.SIGTERM, h)\nprint('up', flush=True)\ntime.sleep(60)"
+            c = {"name": "main", "image": "python", "command": [sys.executable, "-c", script]}
+            ctx.reg.create("pods", pod("graceful", c), "default")
+            p = await until(ctx, "graceful", lambda p: phase(p) == "Running")
+            while b"up" not in await logs(ctx, p):
+                await asyncio.sleep(0.05)
+            ctx.reg.delete("pods", "graceful", "default")
+            deadline = time.monotonic() + 20
+            while ctx.reg.try_get("pods", "graceful", "default") is not None:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+            assert await logs(ctx, p) == b"up\nterm\n"
+            assert ("Killing", "Stopping container main") in events(ctx, "graceful")
+
+    asyncio.run(scenario())
+
+
+def test_env_volumes_and_services_reach_the_process(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with kubelet(tmp_path) as ctx:
+            reg = ctx.reg
+            reg.create(
+                "configmaps",
+                {"metadata": {"name": "cfg"}, "data": {"lr": "0.5", "config.yaml": "epochs: 2\n"}},
+                "default",
+            )
+            reg.create(
+                "secrets",
+                {"metadata": {"name": "tok"}, "data": {"t": base64.b64encode(b"s3").decode()}},
+                "default",
+            )
+            reg.create(
+                "services",
+                {"metadata": {"name": "job-master-0"}, "spec": {"ports": [{"port": 23456}]}},
+                "default",
+            )
+            hostdir = tmp_path / "host-ckpt"
+            c = sh(
+                "echo $POD $LR $TOKEN $MASTER_ADDR; cat /etc/cfg/config.yaml; echo x > /ckpt/out; pwd",
+                env=[
+                    {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                    {"name": "LR", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "lr"}}},
+                    {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "tok", "key": "t"}}},
+                    {"name": "MASTER_ADDR", "value": "job-master-0"},
+                ],
+                volumeMounts=[
+                    {"name": "cfg", "mountPath": "/etc/cfg"},
+                    {"name": "ckpt", "mountPath": "/ckpt"},
+                ],
+                workingDir="/ckpt",
+            )
+            vols = [
+                {"name": "cfg", "configMap": {"name": "cfg"}},
+                {"name": "ckpt", "hostPath": {"path": str(hostdir), "type": "DirectoryOrCreate"}},
+            ]
+            reg.create("pods", pod("envy", c, volumes=vols, restartPolicy="Never"), "default")
+            done = await until(ctx, "envy", lambda p: phase(p) in ("Succeeded", "Failed"))
+            out = await logs(ctx, done)
+            assert phase(done) == "Succeeded", out
+            assert out.decode().splitlines() == ["envy 0.5 s3 127.0.0.1", "epochs: 2", str(hostdir)]
+            assert (hostdir / "out").read_text() == "x\n"
+
+    asyncio.run(scenario())
+
+
+def test_fake_gpus_are_allocated_exclusively_and_exported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HYPERPOD_FAKE_GPUS", "2")
+
+    async def scenario() -> None:
+        async with kubelet(tmp_path) as ctx:
+            gpu = {"limits": {"nvidia.com/gpu": "1"}}
+            for name in ("g1", "g2"):
+                c = sh(
+                    "echo $CUDA_VISIBLE_DEVICES $NVIDIA_VISIBLE_DEVICES ${FI_PROVIDER:-none}; sleep 1",
+                    resources=gpu,
+                )
+                ctx.reg.create("pods", pod(name, c, restartPolicy="Never"), "default")
+            outs = []
+            for name in ("g1", "g2"):
+                done = await until(ctx, name, lambda p: phase(p) == "Succeeded")
+                outs.append((await logs(ctx, done)).decode().split())
+            assert sorted(o[0] for o in outs) == ["0", "1"]
+            assert all(o[1].startswith("GPU-") and o[2] == "none" for o in outs)
+            c = sh("echo [$CUDA_VISIBLE_DEVICES]")
+            ctx.reg.create("pods", pod("nogpu", c, restartPolicy="Never"), "default")
+            done = await until(ctx, "nogpu", lambda p: phase(p) == "Succeeded")
+            assert await logs(ctx, done) == b"[]\n"
+
+    asyncio.run(scenario())
+
+
+def test_a_liveness_probe_failure_restarts_and_readiness_gates_ready(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with kubelet(tmp_path) as ctx:
+            flag = tmp_path / "ready"
+            c = sh(
+                "sleep 30",
+                readinessProbe={"exec": {"command": ["test", "-f", str(flag)]}, "periodSeconds": 1},
+                livenessProbe={
+                    "exec": {"command": ["false"]},
+                    "periodSeconds": 1,
+                    "failureThreshold": 2,
+                },
+            )
+            ctx.reg.create("pods", pod("probed", c), "default")
+            p = await until(ctx, "probed", lambda p: phase(p) == "Running")
+            assert cstatus(p)["ready"] is False
+            flag.touch()
+            await until(ctx, "probed", lambda p: cstatus(p).get("ready") is True)
+            restarted = await until(ctx, "probed", lambda p: cstatus(p).get("restartCount", 0) >= 1)
+            assert (
+                restarted["status"]["containerStatuses"][0]["lastState"]["terminated"]["exitCode"]
+                == 143
+            )
+            reasons = events(ctx, "probed")
+            assert any(
+                r == "Unhealthy" and m.startswith("Liveness probe failed") for r, m in reasons
+            )
+
+    asyncio.run(scenario())
+
+
+def test_running_pods_survive_a_kubelet_restart_and_are_adopted(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with kubelet(tmp_path, keep=True) as ctx:
+            ctx.reg.create(
+                "pods",
+                pod("survivor", sh("echo a; sleep 2; echo b"), restartPolicy="Never"),
+                "default",
+            )
+            await until(ctx, "survivor", lambda p: phase(p) == "Running")
+            ctx.stopping.set()
+        async with kubelet(tmp_path) as ctx2:
+            done = await until(ctx2, "survivor", lambda p: phase(p) == "Succeeded")
+            assert cstatus(done)["restartCount"] == 0
+            assert await logs(ctx2, done) == b"a\nb\n"
+
+    asyncio.run(scenario())
+
+
+def test_the_default_node_name_is_the_host_name() -> None:
+    assert local_node_name({}) and "." not in local_node_name({})
