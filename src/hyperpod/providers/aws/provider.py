@@ -401,7 +401,13 @@ class AwsProvider:
                 )
             kwargs["RetainResources"] = failed
         bucket = info.details["outputs"].get("LifecycleBucketName")
-        call(cfn.delete_stack, **kwargs)
+        try:
+            call(cfn.delete_stack, **kwargs)
+        except botocore.exceptions.ClientError as exc:
+            raise AwsError(
+                f"CloudFormation refused to delete {name}: {exc}",
+                f"see `hyp describe cluster-stack {name}`",
+            ) from exc
         self.out(f"deleting stack {name}")
         if wait:
             deploying.follow(

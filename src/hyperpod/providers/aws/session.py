@@ -14,7 +14,7 @@ from botocore.config import Config
 
 from hyperpod.providers.aws.errors import AwsError, NoCredentials, NoRegion
 
-RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 8}, user_agent_extra="hyperpod")
+MAX_ATTEMPTS = 8  # throttling is retried with adaptive backoff; AWS_MAX_ATTEMPTS overrides
 THROTTLING = {
     "Throttling",
     "ThrottlingException",
@@ -52,7 +52,11 @@ class Aws:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = self.session.client(service, config=RETRIES)
+            attempts = int(os.environ.get("AWS_MAX_ATTEMPTS") or MAX_ATTEMPTS)
+            retries = Config(
+                retries={"mode": "adaptive", "max_attempts": attempts}, user_agent_extra="hyperpod"
+            )
+            self._clients[service] = self.session.client(service, config=retries)
         return self._clients[service]
 
     def has_credentials(self) -> bool:

@@ -454,7 +454,13 @@ class _Builder:
                 },
             )
         self.output("EksClusterName", _ref("EksCluster"), "EKS cluster")
-        self.output("EksClusterArn", _att("EksCluster", "Arn"), "EKS cluster ARN")
+        self.output(
+            "EksClusterArn",
+            _sub(
+                "arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:cluster/${EksCluster}"
+            ),
+            "EKS cluster ARN",
+        )
         return _att("EksCluster", "Arn"), _ref("EksCluster")
 
     # -- gate, HyperPod, FSx ------------------------------------------------------------------
@@ -505,9 +511,6 @@ class _Builder:
             props["NodeProvisioningMode"] = cfg.node_provisioning_mode
         self.add("HyperPodCluster", "AWS::SageMaker::Cluster", props, DependsOn="BootstrapGate")
         self.output("HyperPodClusterName", cfg.cluster_name, "HyperPod cluster")
-        self.output(
-            "HyperPodClusterArn", _att("HyperPodCluster", "ClusterArn"), "HyperPod cluster ARN"
-        )
 
     def fsx(self, private: Any, sg: Any) -> None:
         fsx = self.cfg.fsx
@@ -530,7 +533,6 @@ class _Builder:
             },
         )
         self.output("FsxFileSystemId", _ref("FsxLustre"), "FSx for Lustre file system")
-        self.output("FsxMountName", _att("FsxLustre", "LustreMountName"), "Lustre mount name")
 
 
 def render(cfg: AwsClusterConfig) -> Json:

@@ -1,0 +1,419 @@
+"""The AWS provider against moto's server mode on loopback (one server for the module).
+
+Exercised through CloudFormation in moto: the stack lifecycle (create, events, outputs of
+supported resources, tags, describe, list, delete) and the network, bucket and IAM resources
+moto implements. moto's CloudFormation skips AWS::EKS::*, AWS::SageMaker::Cluster and wait
+conditions, so the EKS and SageMaker calls are covered through moto's direct APIs (the tests
+create those clusters the way the stack would) and the gate through a fake in the unit tests.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from moto.server import ThreadedMotoServer
+
+from hyperpod.providers.aws import kubeconfig, template
+from hyperpod.providers.aws.errors import AwsError, ClusterNotFound
+from hyperpod.providers.aws.provider import AwsProvider
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "aws"
+ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_REGION": "us-west-2",
+    "AWS_DEFAULT_REGION": "us-west-2",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_MAX_ATTEMPTS": "1",  # moto answers 500 for APIs it lacks; do not back off on them
+}
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    saved = {
+        k: os.environ.get(k) for k in [*ENV, "AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"]
+    }
+    os.environ.update(ENV | {"AWS_ENDPOINT_URL": url})
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    try:
+        yield url
+    finally:
+        server.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _for_moto(tpl: dict[str, Any]) -> dict[str, Any]:
+    """moto lacks AWS::EC2::VPCCidrBlock: keep the nodes' subnet inside the primary CIDR there."""
+    res = tpl["Resources"]
+    if "NodeCidr" in res and "Vpc" in res:
+        del res["NodeCidr"]
+        res["PrivateSubnet"].pop("DependsOn", None)
+        res["PrivateSubnet"]["Properties"]["CidrBlock"] = "10.192.64.0/18"
+    return tpl
+
+
+@pytest.fixture
+def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    urllib.request.urlopen(
+        urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
+    ).read()
+    render = template.render
+    monkeypatch.setattr(template, "render", lambda cfg: _for_moto(render(cfg)))
+    return moto_url
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.applied: list[dict[str, Any]] = []
+
+    def out(self, line: str) -> None:
+        self.lines.append(line)
+
+    def apply(self, kcfg: dict[str, Any], manifests: list[dict[str, Any]]) -> list[str]:
+        assert kcfg["users"][0]["user"]["exec"]["args"][:2] == [
+            "-m",
+            "hyperpod.providers.aws.token",
+        ]
+        self.applied += manifests
+        return [f"{m['kind']}/{m['metadata']['name']} applied" for m in manifests]
+
+
+def _provider(rec: Recorder, **kw: Any) -> AwsProvider:
+    return AwsProvider(out=rec.out, poll_s=0.01, applier=rec.apply, **kw)
+
+
+def _config(name: str = "new-vpc", **over: Any) -> dict[str, Any]:
+    cfg = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text())
+    cfg.update(over)
+    return cfg
+
+
+def _make_eks(name: str) -> str:
+    eks = boto3.client("eks")
+    return str(
+        eks.create_cluster(
+            name=name,
+            roleArn="arn:aws:iam::123456789012:role/eks",
+            resourcesVpcConfig={"subnetIds": ["subnet-12345678"]},
+            accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"},
+        )["cluster"]["arn"]
+    )
+
+
+def _make_hyperpod(name: str, eks_arn: str, counts: tuple[int, ...] = (2,)) -> None:
+    boto3.client("sagemaker").create_cluster(
+        ClusterName=name,
+        InstanceGroups=[
+            {
+                "InstanceGroupName": f"g{i}",
+                "InstanceType": "ml.g5.8xlarge",
+                "InstanceCount": n,
+                "LifeCycleConfig": {"SourceS3Uri": "s3://sagemaker-x/", "OnCreate": "on_create.sh"},
+                "ExecutionRole": "arn:aws:iam::123456789012:role/exec",
+                "ThreadsPerCore": 1,
+            }
+            for i, n in enumerate(counts)
+        ],
+        Orchestrator={"Eks": {"ClusterArn": eks_arn}},
+        VpcConfig={"SecurityGroupIds": ["sg-12345678"], "Subnets": ["subnet-12345678"]},
+        Tags=[{"Key": "hyperpod:eks-cluster", "Value": eks_arn.rsplit("/", 1)[-1]}],
+    )
+
+
+# -- validate --------------------------------------------------------------------------------
+
+
+def test_a_good_config_passes_the_online_checks(aws: str) -> None:
+    problems = _provider(Recorder()).validate(_config())
+    assert [p for p in problems if p.severity == "error"] == []
+    assert any(
+        p.field == "quotas" and "sagemaker" in p.message for p in problems
+    )  # said, not hidden
+
+
+def test_an_az_of_another_account_layout_is_refused_online(aws: str) -> None:
+    problems = _provider(Recorder()).validate(
+        _config(availability_zone_ids=["usw2-az2", "usw2-az9"])
+    )
+    errors = {p.field: p for p in problems if p.severity == "error"}
+    assert "is not an AZ of us-west-2" in errors["availability_zone_ids[1]"].message
+    assert "usw2-az1" in errors["availability_zone_ids[1]"].hint
+
+
+def test_a_count_over_the_eni_quota_names_the_quota_code(aws: str) -> None:
+    # 160 p5 nodes x (32 EFA + 1) = 5280 network interfaces > moto's default quota of 5000
+    cfg = _config(
+        instance_groups=[{"name": "p5", "instance_type": "ml.p5.48xlarge", "instance_count": 160}]
+    )
+    errors = {p.field: p for p in _provider(Recorder()).validate(cfg) if p.severity == "error"}
+    p = errors["instance_groups"]
+    assert "5280" in p.message and "L-DF5E4CA3" in p.message
+    assert "request-service-quota-increase --service-code vpc --quota-code L-DF5E4CA3" in p.hint
+
+
+def test_a_reused_security_group_without_the_self_rule_is_refused_with_the_fix(aws: str) -> None:
+    ec2 = boto3.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    sg = ec2.create_security_group(GroupName="nodes", Description="x", VpcId=vpc)["GroupId"]
+    cfg = _config(
+        networking={
+            "create_vpc": False,
+            "vpc_id": vpc,
+            "private_subnet_cidr": "10.0.128.0/20",
+            "eks_subnet_cidrs": ["10.0.250.0/28", "10.0.250.16/28"],
+            "create_security_group": False,
+            "security_group_id": sg,
+            "create_nat_gateway": False,
+        }
+    )
+    errors = [p for p in _provider(Recorder()).validate(cfg) if p.severity == "error"]
+    by_field = {p.field: p for p in errors}
+    assert "no inbound rule" in by_field["networking.security_group_id"].message
+    assert f"--source-group {sg}" in by_field["networking.security_group_id"].hint
+    # the node CIDR overlaps the reused VPC's own CIDR
+    assert "already a CIDR of" in by_field["networking.private_subnet_cidr"].message
+
+    ec2.authorize_security_group_ingress(
+        GroupId=sg, IpPermissions=[{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": sg}]}]
+    )
+    cfg["networking"]["private_subnet_cidr"] = "10.1.0.0/20"
+    errors = [p for p in _provider(Recorder()).validate(cfg) if p.severity == "error"]
+    assert errors == []
+
+
+def test_a_reused_subnet_is_sized_by_its_free_addresses(aws: str) -> None:
+    ec2 = boto3.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.4.0/24", AvailabilityZone="us-west-2a")[
+        "Subnet"
+    ]
+    free = subnet["AvailableIpAddressCount"]  # 251 in a new /24
+    cfg = _config(
+        networking={
+            "create_vpc": False,
+            "vpc_id": vpc,
+            "create_private_subnet": False,
+            "private_subnet_id": subnet["SubnetId"],
+            "eks_subnet_cidrs": ["10.0.250.0/28", "10.0.250.16/28"],
+            "create_nat_gateway": False,
+        },
+        instance_groups=[{"name": "p5", "instance_type": "ml.p5.48xlarge", "instance_count": 4}],
+    )
+    errors = {p.field: p for p in _provider(Recorder()).validate(cfg) if p.severity == "error"}
+    p = errors["networking.private_subnet_id"]
+    assert f"{free} usable IPs" in p.message and "at most 3" in p.message
+
+
+def test_without_credentials_online_checks_say_they_were_skipped(
+    aws: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    problems = _provider(Recorder()).validate(_config())
+    skipped = [p for p in problems if p.field == "online"]
+    assert skipped and skipped[0].severity == "info" and "skipped" in skipped[0].message
+    assert [p for p in problems if p.severity == "error"] == []
+
+
+# -- create / describe / list / delete -------------------------------------------------------
+
+
+def test_create_deploys_streams_events_bootstraps_and_describes(aws: str, tmp_path: Path) -> None:
+    rec = Recorder()
+    provider = _provider(rec)
+    eks_arn = _make_eks("demo-eks")  # the stack's EKS cluster (moto's CloudFormation skips it)
+    info = provider.create(_config(), tmp_path / "run")
+    assert info.status == "CREATE_COMPLETE"
+    assert info.endpoint and info.endpoint.startswith("https://")
+    for f in (
+        "template.json",
+        "parameters.json",
+        "addons.json",
+        "on_create.sh",
+        "lint.txt",
+        "events.json",
+    ):
+        assert (tmp_path / "run" / f).exists(), f
+    # events were streamed (moto records only the stack's own; resource events: unit tests)
+    events = [line for line in rec.lines if line.startswith("[")]
+    assert "User Initiated" in events[0]
+    assert "demo-stack" in events[-1] and "CREATE_COMPLETE" in events[-1]
+    # the bootstrap uploaded the lifecycle script and applied the add-ons
+    s3 = boto3.client("s3")
+    bucket = info.details["outputs"]["LifecycleBucketName"]
+    assert bucket == "sagemaker-demo-123456789012-us-west-2"
+    body = s3.get_object(Bucket=bucket, Key="on_create.sh")["Body"].read()
+    assert body.startswith(b"#!/bin/bash")
+    assert {"Namespace", "DaemonSet", "Deployment"} <= {m["kind"] for m in rec.applied}
+    assert info.details["eks_cluster"] == "demo-eks"
+    assert eks_arn.endswith("/demo-eks")
+    assert {r["type"] for r in info.details["resources"]} >= {
+        "AWS::EC2::VPC",
+        "AWS::S3::Bucket",
+        "AWS::IAM::Role",
+    }
+
+    # a second create reports the existing stack instead of failing
+    again = provider.create(_config(), tmp_path / "run2")
+    assert again.status == "CREATE_COMPLETE"
+    assert any("already exists" in line for line in rec.lines)
+
+
+def test_dry_run_renders_and_lints_without_credentials(
+    aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    info = _provider(Recorder()).create(_config("fsx"), tmp_path / "run", dry_run=True)
+    assert info.status == "DRY_RUN"
+    assert (tmp_path / "run" / "template.json").exists()
+    assert (
+        boto3.client(
+            "cloudformation", aws_access_key_id="t", aws_secret_access_key="t"
+        ).list_stacks()["StackSummaries"]
+        == []
+    )
+
+
+def _bucket_only(tpl: dict[str, Any]) -> dict[str, Any]:
+    """moto deletes a stack's VPC before its subnets and fails: delete tests use the bucket part."""
+    res = tpl["Resources"]
+    return {
+        "Resources": {
+            "LifecycleBucket": res["LifecycleBucket"],
+            "BootstrapHandle": res["BootstrapHandle"],
+        },
+        "Outputs": {k: v for k, v in tpl["Outputs"].items() if k == "LifecycleBucketName"},
+    }
+
+
+def test_list_shows_only_our_stacks_and_delete_removes_them(
+    aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    render = template.render
+    monkeypatch.setattr(template, "render", lambda cfg: _bucket_only(render(cfg)))
+    rec = Recorder()
+    provider = _provider(rec)
+    provider.create(_config(), tmp_path / "a")
+    provider.create(_config(resource_name_prefix="second"), tmp_path / "b")
+    boto3.client("cloudformation").create_stack(
+        StackName="not-ours", TemplateBody='{"Resources": {"B": {"Type": "AWS::S3::Bucket"}}}'
+    )
+    names = [s.name for s in provider.list_stacks()]
+    assert names == ["demo-stack", "second-stack"]
+
+    assert [r["logical_id"] for r in provider.stack_resources("demo-stack")]
+    provider.delete("demo-stack")
+    assert provider.describe("demo-stack") is None
+    assert any("DELETE_COMPLETE" in line for line in rec.lines)
+    provider.delete("demo-stack")  # deleting a missing stack is fine
+    assert any("does not exist" in line for line in rec.lines)
+    assert [s.name for s in provider.list_stacks()] == ["second-stack"]
+
+    provider.delete("second-stack", purge=True)  # the retained bucket goes too
+    buckets = [b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"]]
+    assert "sagemaker-second-123456789012-us-west-2" not in buckets
+
+
+def test_a_stack_in_a_failed_state_is_not_recreated_over(aws: str, tmp_path: Path) -> None:
+    boto3.client("cloudformation").create_stack(
+        StackName="demo-stack", TemplateBody='{"Resources": {"B": {"Type": "AWS::S3::Bucket"}}}'
+    )
+    # moto reports it CREATE_COMPLETE: the provider treats it as existing, not as new
+    info = _provider(Recorder()).create(_config(), tmp_path / "run")
+    assert info.status == "CREATE_COMPLETE"
+
+
+# -- clusters and kubeconfig -----------------------------------------------------------------
+
+
+def test_list_cluster_reads_every_page_with_node_counts(aws: str) -> None:
+    eks_arn = _make_eks("e1")
+    for i in range(3):
+        _make_hyperpod(f"hp-{i}", eks_arn, counts=(i + 1, 2))
+    clusters = _provider(Recorder(), page_size=1).list_clusters()
+    assert [(c["name"], c["nodes"]) for c in clusters] == [("hp-0", 3), ("hp-1", 4), ("hp-2", 5)]
+
+
+def test_kubeconfig_resolves_the_eks_cluster_of_a_hyperpod_cluster(aws: str) -> None:
+    rec = Recorder()
+    eks_arn = _make_eks("e1")
+    _make_hyperpod("hp", eks_arn)
+    cfg = _provider(rec).kubeconfig("hp")
+    eks = boto3.client("eks").describe_cluster(name="e1")["cluster"]
+    assert cfg["current-context"] == eks_arn
+    assert cfg["clusters"][0]["cluster"]["server"] == eks["endpoint"]
+    exec_ = cfg["users"][0]["user"]["exec"]
+    assert exec_["args"] == [
+        "-m",
+        "hyperpod.providers.aws.token",
+        "--cluster-name",
+        "e1",
+        "--region",
+        "us-west-2",
+    ]
+    assert any(
+        "access entries" in line for line in rec.lines
+    )  # moto has no access-entry API: said so
+
+
+def test_kubeconfig_for_an_unknown_cluster_says_how_to_find_one(aws: str) -> None:
+    with pytest.raises(ClusterNotFound) as info:
+        _provider(Recorder()).kubeconfig("nope")
+    assert "hyp list-cluster" in info.value.hint
+
+
+def test_a_missing_region_is_a_clear_error(aws: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    with pytest.raises(AwsError) as info:
+        _provider(Recorder()).list_stacks()
+    assert "AWS_REGION" in info.value.hint
+
+
+def test_merge_keeps_other_contexts(tmp_path: Path) -> None:
+    path = tmp_path / "config"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "local", "cluster": {"server": "https://127.0.0.1:6443"}}],
+                "users": [{"name": "local", "user": {"token": "t"}}],
+                "contexts": [{"name": "local", "context": {"cluster": "local", "user": "local"}}],
+                "current-context": "local",
+            }
+        )
+    )
+    new = kubeconfig.build(
+        eks_name="e1", arn="arn:e1", endpoint="https://e1", ca_data="", region="us-west-2"
+    )
+    kubeconfig.merge(new, path)
+    kubeconfig.merge(new, path)  # idempotent
+    merged = yaml.safe_load(path.read_text())
+    assert [c["name"] for c in merged["contexts"]] == ["local", "arn:e1"]
+    assert merged["current-context"] == "arn:e1"
+    assert kubeconfig.current_context(path) == {
+        "context": "arn:e1",
+        "cluster": "arn:e1",
+        "server": "https://e1",
+    }
