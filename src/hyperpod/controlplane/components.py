@@ -17,6 +17,11 @@ COMPONENTS: list[str] = [
     "hyperpod.controlplane.core:namespace_lifecycle",
     "hyperpod.controllers.pytorchjob:component",
     "hyperpod.controllers.kueue.component:kueue",
+    "hyperpod.scheduler.scheduler:component",
+    "hyperpod.kubelet.agent:component",
+    "hyperpod.kubelet.simulated:component",
+    "hyperpod.controllers.node_lifecycle:component",
+    "hyperpod.controllers.device_plugins:component",
 ]
 
 
