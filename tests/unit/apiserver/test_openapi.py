@@ -15,7 +15,7 @@ from hyperpod.apiserver.openapi import (
 )
 from hyperpod.apiserver.schema import apply_schema
 
-JOB_SCHEMA = {
+JOB_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"spec": {"type": "object", "properties": {"replicas": {"type": "integer"}}}},
 }

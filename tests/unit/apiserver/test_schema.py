@@ -160,7 +160,7 @@ def test_a_wrong_type_is_reported_in_kubernetes_words() -> None:
 
 
 def test_required_fields_enum_and_bounds_are_checked() -> None:
-    obj = {
+    obj: dict[str, Any] = {
         "apiVersion": "x/v1",
         "kind": "K",
         "metadata": {"name": "n"},
@@ -264,7 +264,8 @@ def test_the_input_keeps_root_metadata_even_if_the_schema_declares_it() -> None:
 
 
 def test_helpers_name_types_and_paths() -> None:
-    assert [json_type(v) for v in (None, True, 1, 1.5, "s", [], {})] == [
+    values: tuple[Any, ...] = (None, True, 1, 1.5, "s", [], {})
+    assert [json_type(v) for v in values] == [
         "null",
         "boolean",
         "integer",

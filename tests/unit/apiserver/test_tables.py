@@ -363,7 +363,7 @@ def test_crd_printer_columns_are_evaluated_with_jsonpath() -> None:
             "startTime": ts(timedelta(seconds=90)),
         },
     }
-    columns = [
+    columns: list[dict[str, Any]] = [
         {
             "name": "State",
             "type": "string",

@@ -160,7 +160,7 @@ def test_the_qos_class_follows_requests_and_limits(
 
 
 def test_other_kinds_get_their_defaults() -> None:
-    svc = {"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}}
+    svc: dict[str, Any] = {"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}}
     default_builtin("Service", svc)
     assert svc["spec"]["type"] == "ClusterIP"
     assert svc["spec"]["sessionAffinity"] == "None"
@@ -446,7 +446,7 @@ def test_rbac_rules_need_verbs_and_role_refs_are_immutable() -> None:
         "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}],
     }
     assert validate_builtin("ClusterRole", ok_role, None) == []
-    binding = {
+    binding: dict[str, Any] = {
         "metadata": {"name": "b"},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"},
         "subjects": [{"kind": "ServiceAccount", "name": "default"}],
