@@ -275,3 +275,38 @@ def test_a_command_that_cannot_start_fails_the_job_with_the_kubelet_reason(tmp_p
         assert "/no/such/trainer" in failed["message"]
 
     run(tmp_path, body)
+
+
+def test_a_workers_only_elastic_job_rendezvouses_under_torchrun_and_succeeds(
+    tmp_path: Path,
+) -> None:
+    command = [sys.executable, "-m", "torch.distributed.run", "-m", "hyperpod.examples.digits"]
+    template = {
+        "spec": {
+            "containers": [
+                {"name": "pytorch", "image": "local", "command": [*command, "--epochs", "5"]}
+            ]
+        }
+    }
+    job = {
+        "apiVersion": api.API_VERSION,
+        "kind": api.KIND,
+        "metadata": {"name": "elastic", "namespace": NS},
+        "spec": {
+            "nprocPerNode": "1",
+            "elasticPolicy": {"rdzvBackend": "c10d", "minReplicas": 2, "maxReplicas": 3},
+            "pytorchReplicaSpecs": {
+                "Worker": {"replicas": 3, "restartPolicy": "OnFailure", "template": template}
+            },
+        },
+    }
+
+    async def body(c: Cluster) -> None:
+        c.reg.create(api.RESOURCE, job, NS)
+        await eventually(lambda: c.state("elastic") in ("Succeeded", "Failed"), "the job to finish")
+        assert c.state("elastic") == "Succeeded", c.job("elastic")["status"]
+        logs = "".join(c.log(pod) for pod in c.pods("elastic"))
+        assert "world_size=3" in logs
+        assert "final test accuracy" in logs
+
+    run(tmp_path, body)
