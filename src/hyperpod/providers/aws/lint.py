@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -24,16 +25,21 @@ def template_text(template: dict[str, Any]) -> str:
 
 
 def lint(template: dict[str, Any] | str, region: str = "us-east-1") -> list[Finding]:
-    """Every cfn-lint finding for ``template`` in ``region`` (imported lazily: it is slow)."""
-    from cfnlint.api import ManualArgs
+    """Every cfn-lint finding for ``template`` in ``region``."""
+    text = template if isinstance(template, str) else template_text(template)
+    return list(_lint_text(text, region))
+
+
+@functools.lru_cache(maxsize=32)
+def _lint_text(text: str, region: str) -> tuple[Finding, ...]:
+    from cfnlint.api import ManualArgs  # imported lazily: it is slow
     from cfnlint.api import lint as cfn_lint
 
-    text = template if isinstance(template, str) else template_text(template)
     matches = cfn_lint(text, config=ManualArgs(regions=[region]))
-    return [
+    return tuple(
         Finding(m.rule.id, str(m.rule.severity).lower(), m.message, int(m.linenumber))
         for m in matches
-    ]
+    )
 
 
 def errors(findings: list[Finding]) -> list[Finding]:
