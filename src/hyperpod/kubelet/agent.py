@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 from pathlib import Path
@@ -25,6 +26,7 @@ from hyperpod.controllers import nodes
 from hyperpod.controllers.runtime import Informer, object_key
 from hyperpod.controlplane.context import Component, ControlPlaneContext
 from hyperpod.kubelet import devices as devmod
+from hyperpod.kubelet.logs import open_log
 from hyperpod.kubelet.pods import PodWorker
 
 log = logging.getLogger(__name__)
@@ -159,6 +161,8 @@ class Kubelet:
 
 
 async def _run_kubelet(ctx: ControlPlaneContext) -> None:
+    # pods/log reads container logs from the sandbox (see docs/internals.md, "Logs").
+    ctx.services["pod_logs"] = functools.partial(open_log, Path(ctx.data_dir))
     if nodes.local_config(ctx.config) is None:
         return
     await Kubelet(ctx).run()
