@@ -331,7 +331,10 @@ class KueueManager:
             self.queues.set_strategy(cq.name, cq.strategy)
         for obj in self.informers["namespaces"].list():
             md = obj.get("metadata") or {}
-            snap.namespaces[md.get("name", "")] = dict(md.get("labels") or {})
+            labels = dict(md.get("labels") or {})
+            # Kubernetes labels every namespace with its own name; selectors rely on it.
+            labels.setdefault("kubernetes.io/metadata.name", md.get("name", ""))
+            snap.namespaces[md.get("name", "")] = labels
         for info in self.admitted.values():
             snap.add_workload(info)
         self.snapshot = snap
