@@ -156,9 +156,9 @@ def test_two_teams_borrow_reclaim_and_resume(cp: RunningControlPlane, tmp_path: 
         ),
         "b's queue status",
     )
-    gpu = [
+    gpu = next(
         r for f in cq_b["flavorsUsage"] for r in f["resources"] if r["name"] == "nvidia.com/gpu"
-    ][0]
+    )
     assert (gpu["total"], gpu["borrowed"]) == ("16", "8")
 
     # team a wants its quota back: b's job is preempted and suspended
