@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from support import KUBECTL, RunningControlPlane
 
 pytestmark = pytest.mark.skipif(
@@ -144,7 +145,9 @@ def test_server_side_apply_creates_and_updates(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  a: '2'\n",
     )
     cluster.kubectl("apply", "--server-side", "-f", m)
-    got = json.loads(cluster.kubectl("get", "cm", "ssa", "-o", "json").stdout)
+    got = json.loads(
+        cluster.kubectl("get", "cm", "ssa", "-o", "json", "--show-managed-fields").stdout
+    )
     assert got["data"] == {"a": "2"}
     assert any(f["manager"] == "kubectl" for f in got["metadata"]["managedFields"])
 
