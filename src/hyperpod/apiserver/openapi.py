@@ -115,18 +115,15 @@ class _Builder:
 
 
 @lru_cache(maxsize=128)
-def _builtin_schema_json(kind: str) -> str | None:
+def builtin_schema(kind: str) -> Schema | None:
+    """An inline structural schema of a built-in kind (for unknown-field checks), or None.
+
+    Cached and shared between callers: treat it as read-only (``apply_schema`` does).
+    """
     cls = model_class(kind)
     if cls is None:
         return None
-    schema = _Builder(kind, inline=True).properties_of(cls, (), (cls.__name__,))
-    return json.dumps(schema)
-
-
-def builtin_schema(kind: str) -> Schema | None:
-    """An inline structural schema of a built-in kind (for unknown-field checks), or None."""
-    text = _builtin_schema_json(kind)
-    return None if text is None else json.loads(text)
+    return _Builder(kind, inline=True).properties_of(cls, (), (cls.__name__,))
 
 
 # --- documents -----------------------------------------------------------------------------

@@ -356,43 +356,110 @@ def _key_segment(key: str, value: Any) -> str:
     return "k:" + json.dumps({key: value}, separators=(",", ":"), sort_keys=True)
 
 
+def _skipped(path: Path, names: tuple[str, ...], key: str) -> bool:
+    """Fields that ownership never covers: apiVersion/kind and system metadata."""
+    return (not path and key in ("apiVersion", "kind")) or (
+        names == ("metadata",) and key in _UNTRACKED_META
+    )
+
+
+def _keyed(value: list[Any], key: str | None) -> bool:
+    return key not in (None, SET) and all(isinstance(e, dict) and key in e for e in value)
+
+
+def _set_segment(item: Any) -> str:
+    return "v:" + json.dumps(item, separators=(",", ":"))
+
+
+def _collect(
+    value: Any, path: Path, names: tuple[str, ...], kind: str, builtin: bool, out: set[Path]
+) -> None:
+    """Add the leaf paths of ``value`` (found at ``path``) to ``out``."""
+    if isinstance(value, dict):
+        if not value and path:
+            out.add(path)
+        for k, v in value.items():
+            if not _skipped(path, names, k):
+                _collect(v, (*path, f"f:{k}"), (*names, k), kind, builtin, out)
+        return
+    if isinstance(value, list):
+        key = list_merge_key(kind, names) if builtin else None
+        if key == SET:
+            if not value:
+                out.add(path)
+            out.update((*path, _set_segment(item)) for item in value)
+            return
+        if _keyed(value, key):
+            assert key is not None
+            if not value:
+                out.add(path)
+            for item in value:
+                element = (*path, _key_segment(key, item[key]))
+                out.add((*element, "."))
+                _collect(item, element, names, kind, builtin, out)
+            return
+    out.add(path)
+
+
 def field_paths(obj: Obj) -> set[Path]:
     """The leaf fields of ``obj`` as FieldsV1 paths (``("f:spec", "f:replicas")``)."""
-    kind = str(obj.get("kind") or "")
-    builtin = _group_of(obj) in BUILTIN_GROUPS
     out: set[Path] = set()
-
-    def walk(value: Any, path: Path, names: tuple[str, ...]) -> None:
-        if isinstance(value, dict):
-            if not value and path:
-                out.add(path)
-            for k, v in value.items():
-                if not path and k in ("apiVersion", "kind"):
-                    continue
-                if names == ("metadata",) and k in _UNTRACKED_META:
-                    continue
-                walk(v, (*path, f"f:{k}"), (*names, k))
-            return
-        if isinstance(value, list):
-            key = list_merge_key(kind, names) if builtin else None
-            if key == SET:
-                if not value:
-                    out.add(path)
-                for item in value:
-                    out.add((*path, "v:" + json.dumps(item, separators=(",", ":"))))
-                return
-            if key is not None and all(isinstance(e, dict) and key in e for e in value):
-                if not value:
-                    out.add(path)
-                for item in value:
-                    element = (*path, _key_segment(key, item[key]))
-                    out.add((*element, "."))
-                    walk({k: v for k, v in item.items()}, element, names)
-                return
-        out.add(path)
-
-    walk(obj, (), ())
+    _collect(obj, (), (), str(obj.get("kind") or ""), _group_of(obj) in BUILTIN_GROUPS, out)
     return out
+
+
+def _diff(
+    old: Any,
+    new: Any,
+    path: Path,
+    names: tuple[str, ...],
+    kind: str,
+    builtin: bool,
+    changed: set[Path],
+    removed: set[Path],
+) -> None:
+    """Leaves of ``new`` that differ from ``old`` and paths of ``old`` that are gone.
+
+    Equal subtrees are skipped with one comparison, so unchanged parts cost little.
+    """
+    if isinstance(old, dict) and isinstance(new, dict):
+        if not new and old and path:
+            removed.add(path)
+            changed.add(path)
+        for k, v in new.items():
+            if _skipped(path, names, k):
+                continue
+            ov = old.get(k, _MISSING)
+            if ov is not _MISSING and ov == v:
+                continue
+            _diff(ov, v, (*path, f"f:{k}"), (*names, k), kind, builtin, changed, removed)
+        for k in old:
+            if k not in new and not _skipped(path, names, k):
+                removed.add((*path, f"f:{k}"))
+        return
+    if isinstance(old, list) and isinstance(new, list):
+        key = list_merge_key(kind, names) if builtin else None
+        if key == SET:
+            changed.update((*path, _set_segment(i)) for i in new if i not in old)
+            removed.update((*path, _set_segment(i)) for i in old if i not in new)
+            return
+        if key is not None and _keyed(old, key) and _keyed(new, key):
+            before = {_key_segment(key, e[key]): e for e in old}
+            after = set()
+            for item in new:
+                seg = _key_segment(key, item[key])
+                after.add(seg)
+                prev = before.get(seg, _MISSING)
+                if prev is _MISSING:
+                    _collect(item, (*path, seg), names, kind, builtin, changed)
+                    changed.add((*path, seg, "."))
+                elif prev != item:
+                    _diff(prev, item, (*path, seg), names, kind, builtin, changed, removed)
+            removed.update((*path, seg) for seg in before if seg not in after)
+            return
+    if old is not _MISSING:
+        removed.add(path)
+    _collect(new, path, names, kind, builtin, changed)
 
 
 def fields_to_v1(paths: Iterable[Path]) -> Obj:
@@ -682,15 +749,6 @@ def server_side_apply(live: Obj | None, applied: Obj, manager: str, *, force: bo
     return result
 
 
-def _changed_paths(old: Obj | None, new: Obj) -> set[Path]:
-    new_paths = field_paths(new)
-    if old is None:
-        return new_paths
-    old_paths = field_paths(old)
-    changed = {p for p in new_paths if p not in old_paths or value_at(old, p) != value_at(new, p)}
-    return changed
-
-
 def record_update_manager(
     old: Obj | None, new: Obj, manager: str | None, operation: str = "Update"
 ) -> Obj:
@@ -708,30 +766,36 @@ def record_update_manager(
         if old_mf:
             meta["managedFields"] = copy.deepcopy(old_mf)
     entries = _entries(new)
-    changed = {p for p in _changed_paths(old, new) if p and p[0] != "f:status"}
-    if not changed and any(
-        e.get("manager") == manager and e.get("operation") == operation for e in entries
-    ):
+    changed: set[Path] = set()
+    removed: set[Path] = set()
+    if old is None:
+        changed = field_paths(new)
+    else:
+        kind = str(new.get("kind") or old.get("kind") or "")
+        builtin = _group_of(new) in BUILTIN_GROUPS
+        _diff(old, new, (), (), kind, builtin, changed, removed)
+    changed = {p for p in changed if p and p[0] != "f:status"}
+    removed = {p for p in removed if p and p[0] != "f:status"}
+    mine = next(
+        (e for e in entries if e.get("manager") == manager and e.get("operation") == operation),
+        None,
+    )
+    if not changed and not removed and mine is not None:
         return new
+
+    def gone(p: Path) -> bool:
+        return any(p[:n] in removed for n in range(1, len(p) + 1))
+
     kept: list[Obj] = []
-    mine: Obj | None = None
     for entry in entries:
-        if entry.get("manager") == manager and entry.get("operation") == operation:
-            mine = entry
+        if entry is mine:
             continue
-        owned = fields_from_v1(entry.get("fieldsV1")) - changed
+        owned = {p for p in fields_from_v1(entry.get("fieldsV1")) if not gone(p)} - changed
         if owned:
             entry["fieldsV1"] = fields_to_v1(owned)
             kept.append(entry)
-    # Fields removed by this write are owned by nobody any more.
-    current = field_paths(new)
-    mine_paths = (fields_from_v1(mine.get("fieldsV1")) if mine else set()) | changed
-    mine_paths &= current
-    kept = [
-        {**e, "fieldsV1": fields_to_v1(fields_from_v1(e.get("fieldsV1")) & current)}
-        for e in kept
-        if fields_from_v1(e.get("fieldsV1")) & current
-    ]
+    mine_paths = {p for p in fields_from_v1(mine.get("fieldsV1")) if not gone(p)} if mine else set()
+    mine_paths |= changed
     if mine_paths:
         kept.append(_entry(manager, operation, str(new.get("apiVersion") or "v1"), mine_paths))
     if kept:

@@ -18,9 +18,11 @@ from hyperpod.apiserver.patching import (
     field_paths,
     fields_from_v1,
     fields_to_v1,
+    is_missing,
     record_update_manager,
     render_path,
     server_side_apply,
+    value_at,
 )
 
 
@@ -521,3 +523,59 @@ def test_an_update_on_create_owns_every_field_and_keeps_old_entries_when_omitted
     untouched = cr(1)
     assert record_update_manager(None, untouched, None) is untouched
     assert "managedFields" not in untouched["metadata"]
+
+
+def test_an_update_that_removes_fields_drops_their_ownership() -> None:
+    live = server_side_apply(None, cr(1, mode="a", extra="e"), "kubectl", force=False)
+    new = copy.deepcopy(live)
+    del new["spec"]["mode"]
+    record_update_manager(live, new, "editor", "Update")
+    owners = {e["manager"]: e["fieldsV1"] for e in new["metadata"]["managedFields"]}
+    assert owners == {"kubectl": {"f:spec": {"f:extra": {}, "f:replicas": {}}}}
+
+
+def test_an_update_of_one_container_takes_only_that_containers_changed_field() -> None:
+    created = pod()
+    record_update_manager(None, created, "creator", "Update")
+    new = copy.deepcopy(created)
+    new["spec"]["containers"][1]["image"] = "nginx:2"
+    new["spec"]["containers"].append({"name": "third", "image": "x"})
+    record_update_manager(created, new, "editor", "Update")
+    owners = {e["manager"]: fields_from_v1(e["fieldsV1"]) for e in new["metadata"]["managedFields"]}
+    side = ("f:spec", "f:containers", 'k:{"name":"side"}')
+    third = ("f:spec", "f:containers", 'k:{"name":"third"}')
+    assert owners["editor"] == {
+        (*side, "f:image"),
+        (*third, "."),
+        (*third, "f:name"),
+        (*third, "f:image"),
+    }
+    assert (*side, "f:image") not in owners["creator"]
+    assert (*side, "f:name") in owners["creator"]
+
+
+_flat = st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), st.integers(0, 3), max_size=4)
+
+
+@given(_flat, _flat, _flat)
+def test_after_updates_every_owned_field_exists_and_changes_belong_to_the_writer(
+    first: dict[str, int], second: dict[str, int], third: dict[str, int]
+) -> None:
+    objs = [cr(1, **{f"x{k}": v for k, v in spec.items()}) for spec in (first, second, third)]
+    record_update_manager(None, objs[0], "m0", "Update")
+    for i in (1, 2):
+        objs[i]["metadata"]["managedFields"] = copy.deepcopy(
+            objs[i - 1]["metadata"].get("managedFields", [])
+        )
+        record_update_manager(objs[i - 1], objs[i], f"m{i}", "Update")
+    final = objs[2]
+    owned: dict[str, set[tuple[str, ...]]] = {
+        e["manager"]: fields_from_v1(e["fieldsV1"])
+        for e in final["metadata"].get("managedFields", [])
+    }
+    for paths in owned.values():
+        for p in paths:
+            assert value_at(final, p) is not None and not is_missing(value_at(final, p))
+    for k, v in third.items():
+        if second.get(k) != v:
+            assert ("f:spec", f"f:x{k}") in owned["m2"]
