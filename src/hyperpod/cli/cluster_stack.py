@@ -383,6 +383,7 @@ def create(ctx: click.Context, config_path: Path, dry_run: bool, timeout: float)
     run_dir = _run_dir(config_path)
     with status:
         info = provider.create(data, run_dir, dry_run=dry_run)
+    run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(config_path.read_text())
     if dry_run:
         click.echo(f"Dry run: wrote what would be created to {run_dir}")

@@ -41,7 +41,10 @@ def namespace_option() -> Any:
 def console(stderr: bool = False) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    stream = sys.stderr if stderr else sys.stdout
+    # Pipes and files get wide lines rather than rich's 80-column default.
+    width = None if stream.isatty() else 200
+    return Console(stderr=stderr, highlight=False, width=width)
 
 
 def dump(data: Any, fmt: str) -> None:
@@ -117,7 +120,9 @@ def explain(exc: BaseException) -> tuple[str, str, int]:
         )
     name = type(exc).__name__
     module = type(exc).__module__
-    if name == "ApiException" and module.startswith("kubernetes"):
+    if module.startswith("kubernetes") and any(
+        c.__name__ == "ApiException" for c in type(exc).__mro__
+    ):
         msg, hint = _api_message(exc)
         return msg, hint, 1
     if name == "ConfigException" and module.startswith("kubernetes"):

@@ -299,7 +299,7 @@ def describe_job(ctx: click.Context, job_name: str, namespace: str, output: str)
     if output != "table":
         dump(job, output)
         return
-    from hyperpod.client.jobs import job_state
+    from hyperpod.client.jobs import event_time, job_state
 
     meta = job.get("metadata") or {}
     spec = job.get("spec") or {}
@@ -353,11 +353,12 @@ def describe_job(ctx: click.Context, job_name: str, namespace: str, output: str)
             "object": f"{e.involved_object.kind}/{e.involved_object.name}",
             "message": e.message,
             "count": e.count,
+            "age": _age(event_time(e)),
         }
         for e in jobs.events(job_name, namespace)
     ]
     click.echo("\nEvents:")
-    table(events, ["type", "reason", "object", "message", "count"], "table", empty="  (none)")
+    table(events, ["type", "reason", "age", "object", "message"], "table", empty="  (none)")
 
 
 def _pod_rows(pods: list[Any]) -> list[dict[str, Any]]:

@@ -18,9 +18,20 @@ TERMINAL = ("Succeeded", "Failed")
 
 
 def _status_code(exc: BaseException) -> int | None:
-    if type(exc).__name__ == "ApiException":
+    """The HTTP status of a kubernetes-client ``ApiException`` (or a subclass), else None."""
+    if any(c.__name__ == "ApiException" for c in type(exc).__mro__):
         return int(getattr(exc, "status", 0) or 0)
     return None
+
+
+def event_time(event: Any) -> str:
+    """When an event (a kubernetes-client V1Event) last happened, as a sortable ISO string."""
+    for attr in ("last_timestamp", "event_time", "first_timestamp"):
+        value = getattr(event, attr, None)
+        if value is not None:
+            return str(value.isoformat())
+    created = getattr(event.metadata, "creation_timestamp", None)
+    return created.isoformat() if created is not None else ""
 
 
 def job_state(job: dict[str, Any]) -> str:
@@ -163,12 +174,13 @@ class Jobs:
         except Exception:
             return []
         prefix = f"{name}-"
-        return [
+        mine = [
             e
             for e in result.items
             if e.involved_object.name == name
             or (e.involved_object.kind == "Pod" and str(e.involved_object.name).startswith(prefix))
         ]
+        return sorted(mine, key=event_time)
 
     def logs(
         self,
