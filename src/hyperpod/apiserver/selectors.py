@@ -13,9 +13,10 @@ does not have reads as the empty string.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from hyperpod.apiserver.errors import BadRequest
@@ -43,22 +44,35 @@ class Requirement:
     values: tuple[str, ...] = ()
 
     def matches(self, labels: Mapping[str, str]) -> bool:
-        op = self.operator
+        return self.matcher(labels)
+
+    @cached_property
+    def matcher(self) -> Callable[[Mapping[str, str]], bool]:
+        """A compiled predicate (selectors run on every object of a list or watch)."""
+        key, op, values = self.key, self.operator, self.values
+        if op in (Operator.EQUALS, Operator.DOUBLE_EQUALS) and len(values) == 1:
+            want = values[0]
+            return lambda labels: labels.get(key) == want
         if op in (Operator.EQUALS, Operator.DOUBLE_EQUALS, Operator.IN):
-            return self.key in labels and labels[self.key] in self.values
+            allowed = frozenset(values)
+            return lambda labels: labels.get(key) in allowed
         if op in (Operator.NOT_EQUALS, Operator.NOT_IN):
-            return self.key not in labels or labels[self.key] not in self.values
+            banned = frozenset(values)
+            return lambda labels: labels.get(key) not in banned
         if op is Operator.EXISTS:
-            return self.key in labels
+            return lambda labels: key in labels
         if op is Operator.DOES_NOT_EXIST:
-            return self.key not in labels
+            return lambda labels: key not in labels
+        return self._compare
+
+    def _compare(self, labels: Mapping[str, str]) -> bool:
         if self.key not in labels:
             return False
         try:
             have, want = int(labels[self.key]), int(self.values[0])
         except ValueError:
             return False
-        return have > want if op is Operator.GREATER_THAN else have < want
+        return have > want if self.operator is Operator.GREATER_THAN else have < want
 
     def __str__(self) -> str:
         op = self.operator
@@ -137,11 +151,19 @@ class LabelSelector:
         """True when the selector places no constraint (it matches every object)."""
         return not self.requirements and not self.nothing
 
+    @cached_property
+    def _checks(self) -> tuple[Callable[[Mapping[str, str]], bool], ...]:
+        return tuple(r.matcher for r in self.requirements)
+
     def matches(self, labels: Mapping[str, str] | None) -> bool:
         if self.nothing:
             return False
         have = labels or {}
-        return all(r.matches(have) for r in self.requirements)
+        # A plain loop: faster than all() over a generator on this per-object path.
+        for check in self._checks:  # noqa: SIM110
+            if not check(have):
+                return False
+        return True
 
     def __str__(self) -> str:
         return ",".join(str(r) for r in self.requirements)
@@ -376,7 +398,10 @@ class FieldSelector:
         return not self.requirements
 
     def matches(self, fields: Mapping[str, str]) -> bool:
-        return all(r.matches(fields) for r in self.requirements)
+        for r in self.requirements:  # noqa: SIM110 (hot path; see LabelSelector.matches)
+            if (fields.get(r.field, "") == r.value) == r.negate:
+                return False
+        return True
 
     def fields(self) -> set[str]:
         """The field names the selector uses (to reject unsupported ones)."""

@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 Obj = dict[str, Any]
@@ -58,6 +59,11 @@ def parse_time(value: Any) -> datetime | None:
     """An RFC 3339 timestamp as an aware datetime, or None."""
     if not isinstance(value, str) or not value:
         return None
+    return _parse_time(value)
+
+
+@lru_cache(maxsize=4096)
+def _parse_time(value: str) -> datetime | None:
     try:
         t = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -240,68 +246,83 @@ def _created(obj: Obj, now: datetime) -> str:
 # --- pods ----------------------------------------------------------------------------------
 
 
+def _finished_at(cs: Obj) -> datetime | None:
+    last = cs.get("lastState")
+    terminated = last.get("terminated") if isinstance(last, dict) else None
+    return parse_time(terminated.get("finishedAt")) if isinstance(terminated, dict) else None
+
+
+def _condition_true(conditions: list[Any], kind: str) -> bool:
+    return any(
+        isinstance(c, dict) and c.get("type") == kind and c.get("status") == "True"
+        for c in conditions
+    )
+
+
 def pod_status(pod: Obj) -> tuple[str, int, int, int, datetime | None]:
     """(STATUS, ready containers, total containers, restarts, last restart) like kubectl."""
     spec, status = _d(pod.get("spec")), _d(pod.get("status"))
-    containers = _l(spec.get("containers"))
-    init_specs = _l(spec.get("initContainers"))
-    reason = str(status.get("phase") or "Pending")
-    if status.get("reason"):
-        reason = str(status["reason"])
-    for cond in _l(status.get("conditions")):
-        cond = _d(cond)
-        if cond.get("type") == "PodScheduled" and cond.get("reason") == "SchedulingGated":
+    total = len(_l(spec.get("containers")))
+    reason = str(status.get("reason") or status.get("phase") or "Pending")
+    conditions = _l(status.get("conditions"))
+    for cond in conditions:
+        if (
+            isinstance(cond, dict)
+            and cond.get("type") == "PodScheduled"
+            and cond.get("reason") == "SchedulingGated"
+        ):
             reason = "SchedulingGated"
     restarts = 0
     ready = 0
     last_restart: datetime | None = None
-
-    def note_restart(cs: Obj) -> None:
-        nonlocal last_restart
-        finished = parse_time(_d(_d(cs.get("lastState")).get("terminated")).get("finishedAt"))
-        if finished is not None and (last_restart is None or finished > last_restart):
-            last_restart = finished
-
     initializing = False
-    for i, cs in enumerate(_l(status.get("initContainerStatuses"))):
-        cs = _d(cs)
-        restarts += int(cs.get("restartCount") or 0)
-        note_restart(cs)
-        state = _d(cs.get("state"))
-        terminated, waiting = state.get("terminated"), state.get("waiting")
-        sidecar = i < len(init_specs) and _d(init_specs[i]).get("restartPolicy") == "Always"
-        if isinstance(terminated, dict) and int(terminated.get("exitCode") or 0) == 0:
-            continue
-        if sidecar and cs.get("started"):
-            continue
-        if isinstance(terminated, dict):
-            if terminated.get("reason"):
-                reason = "Init:" + str(terminated["reason"])
-            elif terminated.get("signal"):
-                reason = f"Init:Signal:{terminated['signal']}"
+    init_statuses = _l(status.get("initContainerStatuses"))
+    if init_statuses:
+        init_specs = _l(spec.get("initContainers"))
+        for i, cs in enumerate(init_statuses):
+            cs = _d(cs)
+            count = int(cs.get("restartCount") or 0)
+            restarts += count
+            if count:
+                finished = _finished_at(cs)
+                if finished is not None and (last_restart is None or finished > last_restart):
+                    last_restart = finished
+            state = _d(cs.get("state"))
+            terminated, waiting = state.get("terminated"), state.get("waiting")
+            sidecar = i < len(init_specs) and _d(init_specs[i]).get("restartPolicy") == "Always"
+            if isinstance(terminated, dict) and int(terminated.get("exitCode") or 0) == 0:
+                continue
+            if sidecar and cs.get("started"):
+                continue
+            if isinstance(terminated, dict):
+                if terminated.get("reason"):
+                    reason = "Init:" + str(terminated["reason"])
+                elif terminated.get("signal"):
+                    reason = f"Init:Signal:{terminated['signal']}"
+                else:
+                    reason = f"Init:ExitCode:{terminated.get('exitCode', 0)}"
+            elif (
+                isinstance(waiting, dict)
+                and waiting.get("reason")
+                and waiting["reason"] != "PodInitializing"
+            ):
+                reason = "Init:" + str(waiting["reason"])
             else:
-                reason = f"Init:ExitCode:{terminated.get('exitCode', 0)}"
-        elif (
-            isinstance(waiting, dict)
-            and waiting.get("reason")
-            and waiting["reason"] != "PodInitializing"
-        ):
-            reason = "Init:" + str(waiting["reason"])
-        else:
-            reason = f"Init:{i}/{len(init_specs)}"
-        initializing = True
-        break
-    initialized = any(
-        _d(c).get("type") == "Initialized" and _d(c).get("status") == "True"
-        for c in _l(status.get("conditions"))
-    )
-    if not initializing or initialized:
+                reason = f"Init:{i}/{len(init_specs)}"
+            initializing = True
+            break
+    if not initializing or _condition_true(conditions, "Initialized"):
         restarts = 0
         has_running = False
         for cs in reversed(_l(status.get("containerStatuses"))):
-            cs = _d(cs)
-            restarts += int(cs.get("restartCount") or 0)
-            note_restart(cs)
+            if not isinstance(cs, dict):
+                continue
+            count = int(cs.get("restartCount") or 0)
+            if count:
+                restarts += count
+                finished = _finished_at(cs)
+                if finished is not None and (last_restart is None or finished > last_restart):
+                    last_restart = finished
             state = _d(cs.get("state"))
             waiting, terminated = state.get("waiting"), state.get("terminated")
             if isinstance(waiting, dict) and waiting.get("reason"):
@@ -317,17 +338,13 @@ def pod_status(pod: Obj) -> tuple[str, int, int, int, datetime | None]:
                 has_running = True
                 ready += 1
         if reason == "Completed" and has_running:
-            pod_ready = any(
-                _d(c).get("type") == "Ready" and _d(c).get("status") == "True"
-                for c in _l(status.get("conditions"))
-            )
-            reason = "Running" if pod_ready else "NotReady"
+            reason = "Running" if _condition_true(conditions, "Ready") else "NotReady"
     deleting = _meta(pod).get("deletionTimestamp")
     if deleting and status.get("reason") == "NodeLost":
         reason = "Unknown"
     elif deleting and status.get("phase") not in ("Succeeded", "Failed"):
         reason = "Terminating"
-    return reason, ready, len(containers), restarts, last_restart
+    return reason, ready, total, restarts, last_restart
 
 
 def _pod_row(pod: Obj, now: datetime) -> list[Any]:
