@@ -227,6 +227,35 @@ def _taint_text(taint: Mapping[str, Any]) -> str:
     return f"node(s) had untolerated taint {{{taint.get('key', '')}: {taint.get('value') or ''}}}"
 
 
+def static_reason(pod: PodInfo, node: NodeInfo) -> str | None:
+    """The first failing filter that does not depend on node usage (cordon, taints, affinity)."""
+    if node.unschedulable and not any(
+        t.tolerates({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"})
+        for t in pod.tolerations
+    ):
+        return MSG_UNSCHEDULABLE
+    if node.taints:
+        bad = untolerated(node.taints, pod.tolerations, ("NoSchedule", "NoExecute"))
+        if bad:
+            return _taint_text(bad[0])
+    if (pod.node_selector or pod.required_terms is not None) and not matches_node_affinity(
+        pod, node
+    ):
+        return MSG_AFFINITY
+    return None
+
+
+def signature(pod: PodInfo) -> str:
+    """Pods with equal signatures pass the same static filters on every node."""
+    return repr(
+        (
+            sorted(pod.node_selector.items()),
+            pod.required_terms,
+            [(t.key, t.operator, t.value, t.effect) for t in pod.tolerations],
+        )
+    )
+
+
 def filter_node(pod: PodInfo, node: NodeInfo) -> list[str]:
     """Why ``pod`` cannot go on ``node`` (kube-scheduler's words); empty when it fits."""
     if node.unschedulable and not any(
@@ -234,33 +263,41 @@ def filter_node(pod: PodInfo, node: NodeInfo) -> list[str]:
         for t in pod.tolerations
     ):
         return [MSG_UNSCHEDULABLE]
-    bad = untolerated(node.taints, pod.tolerations, ("NoSchedule", "NoExecute"))
-    if bad:
-        return [_taint_text(bad[0])]
-    if not matches_node_affinity(pod, node):
+    if node.taints:
+        bad = untolerated(node.taints, pod.tolerations, ("NoSchedule", "NoExecute"))
+        if bad:
+            return [_taint_text(bad[0])]
+    if (pod.node_selector or pod.required_terms is not None) and not matches_node_affinity(
+        pod, node
+    ):
         return [MSG_AFFINITY]
-    reasons: list[str] = []
     alloc, used = node.allocatable, node.requested
+    reasons: list[str] | None = None
     for name, want in pod.requests.items():
-        if want <= 0:
-            continue
-        if alloc.get(name, 0) - used.get(name, 0) < want:
+        if want > 0 and alloc.get(name, 0) - used.get(name, 0) < want:
+            if reasons is None:
+                reasons = []
             reasons.append(MSG_TOO_MANY_PODS if name == "pods" else f"Insufficient {name}")
-    return reasons
+    return reasons or _FITS
+
+
+_FITS: list[str] = []
 
 
 def score_node(pod: PodInfo, node: NodeInfo) -> float:
     """LeastAllocated on cpu and memory (0..100), minus 10 per untolerated PreferNoSchedule."""
+    alloc, used, req = node.allocatable, node.requested, pod.requests
     total = 0.0
-    for res in ("cpu", "memory"):
-        cap = node.allocatable.get(res, 0)
-        if cap <= 0:
-            continue
-        used = node.requested.get(res, 0) + pod.requests.get(res, 0)
-        total += max(0.0, (cap - used) * 100.0 / cap)
+    cap = alloc.get("cpu", 0)
+    if cap > 0:
+        total += max(0.0, (cap - used.get("cpu", 0) - req.get("cpu", 0)) * 100.0 / cap)
+    cap = alloc.get("memory", 0)
+    if cap > 0:
+        total += max(0.0, (cap - used.get("memory", 0) - req.get("memory", 0)) * 100.0 / cap)
     score = total / 2
-    prefer = untolerated(node.taints, pod.tolerations, ("PreferNoSchedule",))
-    return score - 10.0 * len(prefer)
+    if node.taints:
+        score -= 10.0 * len(untolerated(node.taints, pod.tolerations, ("PreferNoSchedule",)))
+    return score
 
 
 @dataclass
