@@ -739,14 +739,33 @@ def server_side_apply(live: Obj | None, applied: Obj, manager: str, *, force: bo
             else:
                 break
     result = _apply_merge(result, config, kind, builtin, ())
+    mine_entry = _entry(manager, "Apply", api_version, applied_paths)
+    if (
+        mine is not None
+        and mine.get("apiVersion") == api_version
+        and previous == applied_paths
+        and _without_managed_fields(result) == _without_managed_fields(live)
+    ):
+        mine_entry["time"] = mine.get("time", mine_entry["time"])  # a no-op apply changes nothing
+    owned_by = {id(e): s for e, s in zip(others, other_sets, strict=True)}
     new_entries: list[Obj] = []
-    for entry, owned in zip(others, other_sets, strict=True):
-        if owned:
-            entry["fieldsV1"] = fields_to_v1(owned)
+    for entry in entries:
+        if entry is mine:
+            new_entries.append(mine_entry)
+        elif owned_by[id(entry)]:
+            entry["fieldsV1"] = fields_to_v1(owned_by[id(entry)])
             new_entries.append(entry)
-    new_entries.append(_entry(manager, "Apply", api_version, applied_paths))
+    if mine is None:
+        new_entries.append(mine_entry)
     result.setdefault("metadata", {})["managedFields"] = new_entries
     return result
+
+
+def _without_managed_fields(obj: Obj | None) -> Obj | None:
+    if obj is None:
+        return None
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
+    return {**obj, "metadata": meta}
 
 
 def record_update_manager(

@@ -579,3 +579,14 @@ def test_after_updates_every_owned_field_exists_and_changes_belong_to_the_writer
     for k, v in third.items():
         if second.get(k) != v:
             assert ("f:spec", f"f:x{k}") in owned["m2"]
+
+
+def test_a_repeated_apply_leaves_the_object_unchanged() -> None:
+    live = server_side_apply(None, cr(1), "one", force=False)
+    live = server_side_apply(live, cr(1), "two", force=False)
+    live["metadata"]["managedFields"][0]["time"] = "2020-01-01T00:00:00Z"
+    again = server_side_apply(live, cr(1), "one", force=False)
+    assert again == live
+    changed = server_side_apply(live, cr(1, mode="x"), "one", force=False)
+    assert changed["metadata"]["managedFields"][0]["manager"] == "one"
+    assert changed["metadata"]["managedFields"][0]["time"] != "2020-01-01T00:00:00Z"
