@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -12,9 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from support import RunningControlPlane
+from support import RunningControlPlane, control_plane
 
-pytestmark = [pytest.mark.e2e, pytest.mark.kubectl, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.e2e, pytest.mark.kubectl, pytest.mark.timeout(240)]
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
@@ -128,3 +130,27 @@ def test_kubectl_scale_changes_the_worker_count(cluster: RunningControlPlane) ->
         ),
         "the pods and services to be collected",
     )
+
+
+def test_the_example_manifest_trains_to_succeeded_as_a_user_would_run_it(tmp_path: Path) -> None:
+    """kubectl apply of examples/pytorchjob-digits.yaml, unchanged but for its hostPath."""
+    text = (EXAMPLES / "pytorchjob-digits.yaml").read_text()
+    text = text.replace("/tmp/hyperpod-examples/digits", str(tmp_path / "checkpoints"))
+    # Pods inherit the control plane's environment: `python` must be this virtualenv's.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    with control_plane(tmp_path / "cp", env={"PATH": path}) as cp:
+        cp.kubectl("apply", "-f", "-", input=text)
+
+        def state() -> str:
+            rows = cp.kubectl("get", "pytorchjobs", "--no-headers").stdout.split()
+            return rows[1] if len(rows) > 1 else ""
+
+        wait_for(lambda: state() in ("Succeeded", "Failed"), "the job to finish", timeout=150)
+        assert state() == "Succeeded", cp.kubectl("describe", "pytorchjob", "digits").stdout
+        logs = cp.kubectl("logs", "digits-master-0").stdout
+        accuracy = re.search(r"final test accuracy: (\d\.\d+)", logs)
+        assert accuracy is not None and float(accuracy.group(1)) >= 0.9, logs
+        described = cp.kubectl("describe", "pytorchjob", "digits").stdout
+        assert "PyTorchJobSucceeded" in described and "SuccessfulCreatePod" in described
+        assert any((tmp_path / "checkpoints").glob("ckpt-*.pt"))
+        cp.kubectl("delete", "pytorchjob", "digits", "--wait=true")
