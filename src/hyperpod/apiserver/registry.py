@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import builtins
-import copy
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -119,6 +118,15 @@ def _meta(obj: Obj) -> Obj:
     if not isinstance(md, dict):
         raise BadRequest("metadata must be an object")
     return md
+
+
+def _clone(obj: Obj) -> Obj:
+    """A deep copy of a JSON object (several times faster than copy.deepcopy)."""
+    try:
+        out: Obj = orjson.loads(orjson.dumps(obj))
+    except TypeError as exc:
+        raise BadRequest(f"the object is not valid JSON: {exc}") from exc
+    return out
 
 
 def _strip_for_generation(obj: Obj) -> Obj:
@@ -713,7 +721,7 @@ class Registry:
         if sub is not None:
             raise MethodNotAllowed(f"create is not supported on {resource}")
         self._check_verb(rt, "create")
-        obj = copy.deepcopy(obj)
+        obj = _clone(obj)
         self._check_type(rt, obj, version)
         md = _meta(obj)
         ns = self._ns_for(rt, namespace, obj)
@@ -831,7 +839,7 @@ class Registry:
             return self._update_scale(rt, obj, namespace, dry_run)
         if sub not in (None, "status", "finalize"):
             raise MethodNotAllowed(f"update is not supported on {resource}")
-        new = copy.deepcopy(obj)
+        new = _clone(obj)
         self._check_type(rt, new, version)
         md = _meta(new)
         ns = self._ns_for(rt, namespace, new)
@@ -853,13 +861,13 @@ class Registry:
                 kind=rt.plural,
             )
         if sub == "status":
-            merged = copy.deepcopy(old)
+            merged = _clone(old)
             merged["status"] = new.get("status")
             if merged["status"] is None:
                 merged.pop("status")
             new = merged
         elif sub == "finalize":
-            merged = copy.deepcopy(old)
+            merged = _clone(old)
             merged.setdefault("spec", {})["finalizers"] = (new.get("spec") or {}).get(
                 "finalizers"
             ) or []
