@@ -9,6 +9,7 @@ create those clusters the way the stack would) and the gate through a fake in th
 
 from __future__ import annotations
 
+import json
 import os
 import urllib.request
 from collections.abc import Iterator
@@ -417,3 +418,70 @@ def test_merge_keeps_other_contexts(tmp_path: Path) -> None:
         "cluster": "arn:e1",
         "server": "https://e1",
     }
+
+
+# -- the hyp commands ------------------------------------------------------------------------
+
+
+def _hyp(*args: str) -> Any:
+    from click.testing import CliRunner
+
+    from hyperpod.cli.main import cli
+
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_hyp_list_cluster_shows_clusters_and_node_counts(aws: str) -> None:
+    _make_hyperpod("hp-a", _make_eks("e1"), counts=(2, 1))
+    result = _hyp("list-cluster", "--page-size", "1", "-o", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == [
+        {
+            "name": "hp-a",
+            "status": "InService",
+            "nodes": "3/3",
+            "instance_groups": "g0:ml.g5.8xlargex2, g1:ml.g5.8xlargex1",
+        }
+    ]
+
+
+def test_hyp_set_cluster_context_merges_a_token_context(aws: str, tmp_path: Path) -> None:
+    eks_arn = _make_eks("e1")
+    _make_hyperpod("hp", eks_arn)
+    kube = tmp_path / "kubeconfig"
+    result = _hyp("set-cluster-context", "--cluster-name", "hp", "--kubeconfig", str(kube))
+    assert result.exit_code == 0, result.output
+    assert f"Context {eks_arn} is now current" in result.output
+    cfg = yaml.safe_load(kube.read_text())
+    assert cfg["users"][0]["user"]["exec"]["args"][1] == "hyperpod.providers.aws.token"
+    shown = _hyp("get-cluster-context", "--kubeconfig", str(kube), "-o", "json")
+    assert json.loads(shown.output)["context"] == eks_arn
+
+
+def test_hyp_set_cluster_context_for_a_missing_cluster_is_one_line_and_a_hint(
+    aws: str, tmp_path: Path
+) -> None:
+    result = _hyp(
+        "set-cluster-context", "--cluster-name", "ghost", "--kubeconfig", str(tmp_path / "k")
+    )
+    assert result.exit_code == 1
+    assert "error: no HyperPod cluster 'ghost' in us-west-2" in result.output
+    assert "hint:" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "k").exists()
+
+
+def test_hyp_validate_reports_a_too_small_subnet_before_anything_is_created(
+    aws: str, tmp_path: Path
+) -> None:
+    cfg = _config(
+        networking={"private_subnet_cidr": "10.1.0.0/24"},
+        instance_groups=[{"name": "p5", "instance_type": "ml.p5.48xlarge", "instance_count": 4}],
+    )
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    result = _hyp("validate", "--config", str(path))
+    assert result.exit_code != 0
+    assert "networking.private_subnet_cidr" in result.output and "10.1.0.0/23" in result.output
+    created = _hyp("create", "--config", str(path))
+    assert created.exit_code != 0
+    assert boto3.client("cloudformation").list_stacks()["StackSummaries"] == []

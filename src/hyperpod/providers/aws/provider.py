@@ -116,7 +116,7 @@ class AwsProvider:
         (run_dir / "stack-tags.json").write_text(
             json.dumps(template.stack_tags(cfg), indent=2) + "\n"
         )
-        (run_dir / "config.yaml").write_text(
+        (run_dir / "config.resolved.yaml").write_text(
             yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
         )
         manifests, notes = addons.render(cfg, region)
