@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from support import RunningControlPlane, control_plane, start_control_plane  # noqa: E402
+from support import RunningControlPlane, control_plane, start_control_plane
 
 __all__ = ["RunningControlPlane", "control_plane", "start_control_plane"]
 

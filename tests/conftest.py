@@ -10,9 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from support import KUBECTL, RunningControlPlane, start_control_plane  # noqa: E402
-
-from hyperpod.apiserver.registry import Registry  # noqa: E402
+from hyperpod.apiserver.registry import Registry
+from support import KUBECTL, RunningControlPlane, start_control_plane
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from kubernetes import client, dynamic, watch
 from kubernetes.client.rest import ApiException
+
 from support import RunningControlPlane
 
 CRD = {

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
-from support import start_control_plane
 from urllib3.exceptions import HTTPError
+
+from support import start_control_plane
 
 
 def test_kill_9_under_load_loses_no_acknowledged_write(tmp_path: Path) -> None:

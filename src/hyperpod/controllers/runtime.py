@@ -206,6 +206,9 @@ class Controller:
             await asyncio.sleep(0)
 
 
+_EVENT_NAMES: dict[str, str] = {}
+
+
 def record_event(
     reg: Registry,
     obj: Obj,
@@ -230,11 +233,18 @@ def record_event(
     if not involved["namespace"]:
         involved.pop("namespace")
     # Aggregate identical events on the same object, as the kubelet's recorder does.
+    # Kubernetes names events <object>.<creation time in hex nanoseconds>, so a listing is in
+    # time order; repeats of one event (same object, type, reason, message) bump its count.
     digest = hashlib.blake2b(
         "\x00".join([str(involved["uid"]), type_, reason, message, component]).encode(),
         digest_size=8,
     ).hexdigest()
-    agg_name = f"{md.get('name', 'unknown')}.{digest}"[:253]
+    agg_name = _EVENT_NAMES.get(digest)
+    if agg_name is None:
+        agg_name = f"{md.get('name', 'unknown')}.{time.time_ns():x}"[:253]
+        if len(_EVENT_NAMES) > 20_000:
+            _EVENT_NAMES.clear()
+        _EVENT_NAMES[digest] = agg_name
     now = now_rfc3339()
     existing = reg.try_get("events", agg_name, ns)
     try:

@@ -15,6 +15,7 @@ from hyperpod.controlplane.context import Component
 COMPONENTS: list[str] = [
     "hyperpod.controlplane.core:garbage_collector",
     "hyperpod.controlplane.core:namespace_lifecycle",
+    "hyperpod.controlplane.core:event_ttl",
     "hyperpod.controllers.pytorchjob:component",
     "hyperpod.controllers.kueue.component:kueue",
     "hyperpod.scheduler.scheduler:component",
