@@ -8,8 +8,8 @@ validated. Messages follow kube-apiserver's wording.
 
 Intentionally simplified: ``allOf``/``anyOf``/``oneOf``/``not`` and CEL rules
 (``x-kubernetes-validations``) are not evaluated; ``x-kubernetes-list-type`` is only used for
-``set`` uniqueness; formats other than int32, int64, date-time, date and byte are accepted as
-plain strings.
+uniqueness (``set`` items, ``map`` keys); formats other than int32, int64, date-time, date and
+byte are accepted as plain strings.
 """
 
 from __future__ import annotations
@@ -313,6 +313,21 @@ class _Walker:
                 f"Too many: {len(value)}: must have at most {max_items} items",
                 "FieldValueTooMany",
             )
+        map_keys = schema.get("x-kubernetes-list-map-keys")
+        if schema.get("x-kubernetes-list-type") == "map" and isinstance(map_keys, list):
+            seen_keys: set[str] = set()
+            for i, item in enumerate(value):
+                if not isinstance(item, dict):
+                    continue
+                ident = {k: item.get(k) for k in map_keys}
+                key = _canonical(ident)
+                if key in seen_keys:
+                    self.cause(
+                        [*segs, i],
+                        f"Duplicate value: {json.dumps(ident, separators=(',', ':'))}",
+                        "FieldValueDuplicate",
+                    )
+                seen_keys.add(key)
         if schema.get("uniqueItems") or schema.get("x-kubernetes-list-type") == "set":
             seen: set[str] = set()
             for i, item in enumerate(value):
@@ -369,6 +384,23 @@ def check_structural(schema: Any, path: str) -> list[Cause]:
                 if schema.get("type")
                 else "Required value: must be object at the root",
                 "FieldValueNotSupported" if schema.get("type") else "FieldValueRequired",
+            )
+        )
+    meta = (
+        (schema.get("properties") or {}).get("metadata")
+        if isinstance(schema.get("properties"), dict)
+        else None
+    )
+    if isinstance(meta, dict) and (
+        set(meta) - {"type", "properties", "description"}
+        or set(meta.get("properties") or {}) - {"name", "generateName"}
+    ):
+        causes.append(
+            errors.cause(
+                f"{path}.properties[metadata]",
+                "Forbidden: must not specify anything other than name and generateName, but "
+                "metadata is implicitly specified",
+                "FieldValueForbidden",
             )
         )
     _check_node(schema, path, causes, root=True)

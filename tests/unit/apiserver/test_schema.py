@@ -354,3 +354,46 @@ def test_preserve_unknown_fields_nodes_need_no_type() -> None:
         },
     }
     assert check_structural(schema, "s") == []
+
+
+def test_list_maps_reject_duplicate_keys() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "items": {
+                "type": "array",
+                "x-kubernetes-list-type": "map",
+                "x-kubernetes-list-map-keys": ["name"],
+                "items": {
+                    "type": "object",
+                    "properties": {"name": {"type": "string"}, "v": {"type": "integer"}},
+                },
+            }
+        },
+    }
+    obj = {"items": [{"name": "a", "v": 1}, {"name": "b"}, {"name": "a", "v": 2}]}
+    assert messages(apply_schema(obj, schema)[0]) == {"items[2]": 'Duplicate value: {"name":"a"}'}
+
+
+def test_root_metadata_may_only_constrain_name_and_generate_name() -> None:
+    ok = {
+        "type": "object",
+        "properties": {
+            "metadata": {
+                "type": "object",
+                "properties": {"name": {"type": "string", "maxLength": 10}},
+            }
+        },
+    }
+    assert check_structural(ok, "s") == []
+    bad = {
+        "type": "object",
+        "properties": {
+            "metadata": {"type": "object", "properties": {"labels": {"type": "object"}}}
+        },
+    }
+    causes = check_structural(bad, "s")
+    assert causes[0]["field"] == "s.properties[metadata]"
+    assert causes[0]["message"].startswith(
+        "Forbidden: must not specify anything other than name and generateName"
+    )
