@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -60,6 +61,15 @@ WPC_SOURCE = "kueue.x-k8s.io/workloadpriorityclass"
 PC_SOURCE = "scheduling.k8s.io/priorityclass"
 POLICY_NAMESPACE = "kube-system"  # where `hyp create cluster-policy` writes its ConfigMap
 POLICY_CONFIGMAP = "hyperpod-cluster-policy"
+
+
+TRANSIENT = "Workload no longer fits after processing another workload"
+_DIGITS = re.compile(r"[0-9.]+[a-zA-Z]*")
+
+
+def _shape(message: str) -> str:
+    """A message with its amounts blanked, to tell a new reason from a new amount."""
+    return _DIGITS.sub("#", message)
 
 
 def _rv(obj: Obj) -> int:
@@ -150,6 +160,8 @@ class KueueManager:
         self.wake()
 
     def _on_local_queue(self, typ: str, obj: Obj, old: Obj | None) -> None:
+        if typ != DELETED and old is not None and old.get("spec") == obj.get("spec"):
+            return  # a status write of ours
         self._stale = True
         self._status_dirty = True
         ns = (obj.get("metadata") or {}).get("namespace")
@@ -272,10 +284,16 @@ class KueueManager:
         self.wake()
 
     def _note(self, key: str, obj: Obj, reason: str, message: str) -> None:
+        """Queue a QuotaReserved=False message; amounts alone changing is not worth a write."""
         c = condition(obj, "QuotaReserved")
-        if c is None or c.get("message") != message or c.get("status") != "False":
-            self.pending_notes[key] = (reason, message)
-            self.wake()
+        if (
+            c is not None
+            and c.get("status") == "False"
+            and (message == TRANSIENT or _shape(c.get("message", "")) == _shape(message))
+        ):
+            return
+        self.pending_notes[key] = (reason, message)
+        self.wake()
 
     def _later(self, key: str, delay: float) -> None:
         old = self._timers.pop(key, None)
@@ -651,7 +669,7 @@ class KueueManager:
     # ------------------------------------------------------------------ queue status
     async def _status_loop(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(1.0)
             if not self._status_dirty or self._stale:
                 continue
             self._status_dirty = False
