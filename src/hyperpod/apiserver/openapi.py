@@ -36,8 +36,10 @@ class ServedResource(NamedTuple):
 
 
 _MODEL_BY_KIND = {
-    "Event": "CoreV1Event",
-    "EventList": "CoreV1EventList",
+    ("", "Event"): "CoreV1Event",
+    ("", "EventList"): "CoreV1EventList",
+    ("events.k8s.io", "Event"): "EventsV1Event",
+    ("events.k8s.io", "EventList"): "EventsV1EventList",
 }
 _PRIMITIVES: dict[str, Schema] = {
     "str": {"type": "string"},
@@ -54,9 +56,9 @@ _DICT = re.compile(r"^Dict\[str, (.+)\]$")
 OBJECT_META = "V1ObjectMeta"
 
 
-def model_class(kind: str) -> Any | None:
+def model_class(kind: str, group: str = "") -> Any | None:
     """The ``kubernetes.client`` model class of a built-in kind, if any."""
-    name = _MODEL_BY_KIND.get(kind, f"V1{kind}")
+    name = _MODEL_BY_KIND.get((group, kind), f"V1{kind}")
     cls = getattr(k8s_models, name, None)
     return cls if cls is not None and hasattr(cls, "openapi_types") else None
 
@@ -115,12 +117,12 @@ class _Builder:
 
 
 @lru_cache(maxsize=128)
-def builtin_schema(kind: str) -> Schema | None:
+def builtin_schema(kind: str, group: str = "") -> Schema | None:
     """An inline structural schema of a built-in kind (for unknown-field checks), or None.
 
     Cached and shared between callers: treat it as read-only (``apply_schema`` does).
     """
-    cls = model_class(kind)
+    cls = model_class(kind, group)
     if cls is None:
         return None
     return _Builder(kind, inline=True).properties_of(cls, (), (cls.__name__,))
@@ -278,7 +280,9 @@ def _document(resources: list[ServedResource], group: str, version: str) -> Sche
     components.update(meta_builder.components)
     for r in sorted(resources, key=lambda x: x.plural):
         gvk = [{"group": r.group, "version": r.version, "kind": r.kind}]
-        cls = model_class(r.kind) if r.schema is None and r.group in BUILTIN_GROUPS else None
+        cls = (
+            model_class(r.kind, r.group) if r.schema is None and r.group in BUILTIN_GROUPS else None
+        )
         if cls is not None:
             builder = _Builder(r.kind, inline=False)
             ref = builder.model_schema(cls.__name__, (), ())

@@ -223,3 +223,12 @@ def test_a_custom_resource_named_like_a_built_in_kind_keeps_its_own_schema() -> 
     assert doc is not None
     schema = doc["components"]["schemas"]["com.example.v1.Lease"]
     assert schema["x-kubernetes-preserve-unknown-fields"] is True
+
+
+def test_events_of_both_groups_map_to_their_own_models() -> None:
+    core = model_class("Event")
+    new = model_class("Event", "events.k8s.io")
+    assert core is not None and core.__name__ == "CoreV1Event"
+    assert new is not None and new.__name__ == "EventsV1Event"
+    schema = builtin_schema("Event", "events.k8s.io")
+    assert schema is not None and "regarding" in schema["properties"]
