@@ -456,3 +456,41 @@ def test_wait_for_pods_ready_evicts_after_the_timeout_and_deactivates_past_the_l
         assert reasons.count("Admitted") == 2  # admitted, timed out, requeued, admitted again
 
     run(reg, body, config)
+
+
+def test_hold_and_drain_evicts_admitted_workloads_and_admits_nothing(reg: Registry) -> None:
+    setup_queue(reg)
+
+    async def body(mgr: KueueManager) -> None:
+        workload(reg, "running", "1")
+        await eventually(lambda: admitted(reg, "running"), "admitted")
+        cq = reg.get(f"clusterqueues.{api.GROUP}", "cq")
+        cq["spec"]["stopPolicy"] = "HoldAndDrain"
+        reg.update(f"clusterqueues.{api.GROUP}", cq)
+        await eventually(
+            lambda: (cond(reg, "running", "Evicted") or {}).get("reason") == "ClusterQueueStopped",
+            "drained",
+        )
+        workload(reg, "new", "1")
+        msg = await eventually(
+            lambda: (cond(reg, "new", "QuotaReserved") or {}).get("message"), "message"
+        )
+        assert msg == "ClusterQueue cq is stopped (stopPolicy HoldAndDrain)"
+
+    run(reg, body)
+
+
+def test_a_job_unsuspended_by_hand_before_admission_is_suspended_again(reg: Registry) -> None:
+    async def body(mgr: KueueManager) -> None:
+        reg.create(ptj.RESOURCE, _job("eager", queue="nowhere"))
+        wl_name = workload_name("eager")
+        await eventually(lambda: reg.try_get(WL, wl_name, NS), "workload created")
+        j = reg.get(ptj.RESOURCE, "eager", NS)
+        j["spec"]["runPolicy"]["suspend"] = False
+        reg.update(ptj.RESOURCE, j, NS)
+        await eventually(
+            lambda: reg.get(ptj.RESOURCE, "eager", NS)["spec"]["runPolicy"]["suspend"],
+            "suspended again",
+        )
+
+    run(reg, body)

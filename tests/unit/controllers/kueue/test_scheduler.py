@@ -234,3 +234,28 @@ def test_set_aside_workloads_return_when_quota_is_freed() -> None:
     s.remove_workload(running)
     q.requeue_inadmissible({"a"})
     assert [w.name for w, _ in cycle(q, s).admitted] == ["next"]
+
+
+# --- cohorts with their own quota --------------------------------------------------------
+
+
+def test_a_cohort_object_lends_its_own_pool_to_its_queues() -> None:
+    from hyperpod.controllers.kueue.snapshot import Quota
+
+    s = snap(cq("a", cohort="shared"), cq("b", cohort="shared"))
+    s.add_cohort("shared", None, {("default", "cpu"): Quota(6000)})
+    # a may use its 10, b's idle 10 and the cohort's own 6
+    results = run(s, wl("w26", "a", "26"), wl("w27", "a", "27", t=1))
+    assert admitted_names(results) == ["w26"]
+    assert s.cluster_queues["b"].available(("default", "cpu")) == 0
+
+
+def test_a_child_cohort_borrows_from_its_parent_within_its_limit() -> None:
+    from hyperpod.controllers.kueue.snapshot import Quota
+
+    s = snap(cq("a", cohort="team"), cq("z", cohort="org"))
+    s.add_cohort("team", "org", {("default", "cpu"): Quota(0, borrowing_limit=3000)})
+    s.add_cohort("org", None, {})
+    results = run(s, wl("w14", "a", "14"), wl("w13", "a", "13", t=1))
+    # a holds 10; its cohort may borrow 3 of z's idle 10 from the parent
+    assert admitted_names(results) == ["w13"]
