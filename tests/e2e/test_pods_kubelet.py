@@ -352,3 +352,78 @@ def test_running_pods_survive_a_kubelet_restart_and_are_adopted(tmp_path: Path) 
 
 def test_the_default_node_name_is_the_host_name() -> None:
     assert local_node_name({}) and "." not in local_node_name({})
+
+
+def test_init_containers_run_in_order_before_the_app_and_a_failed_one_fails_the_pod(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        async with kubelet(tmp_path) as ctx:
+            out = tmp_path / "order"
+            inits = [
+                sh(f"echo first >> {out}", name="init-a"),
+                sh(f"echo second >> {out}", name="init-b"),
+            ]
+            main = sh(f"echo main >> {out}")
+            ctx.reg.create(
+                "pods", pod("ordered", main, initContainers=inits, restartPolicy="Never"), "default"
+            )
+            done = await until(ctx, "ordered", lambda p: phase(p) == "Succeeded")
+            assert out.read_text().split() == ["first", "second", "main"]
+            assert [
+                s["state"]["terminated"]["reason"] for s in done["status"]["initContainerStatuses"]
+            ] == [
+                "Completed",
+                "Completed",
+            ]
+            bad = pod(
+                "badinit",
+                sh("echo never"),
+                initContainers=[sh("exit 7", name="init")],
+                restartPolicy="Never",
+            )
+            ctx.reg.create("pods", bad, "default")
+            failed = await until(ctx, "badinit", lambda p: phase(p) == "Failed")
+            assert (
+                failed["status"]["initContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 7
+            )
+            assert "waiting" in cstatus(failed)["state"]
+
+    asyncio.run(scenario())
+
+
+def test_memory_limits_end_in_oomkilled_and_unknown_volumes_in_a_clear_waiting_reason(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        async with kubelet(tmp_path) as ctx:
+            hog = {
+                "name": "main",
+                "image": "python",
+                "command": [
+                    sys.executable,
+                    "-c",
+                    "x = bytearray(300 * 2**20); import time; time.sleep(30)",
+                ],
+                "resources": {"limits": {"memory": "64Mi"}},
+            }
+            ctx.reg.create("pods", pod("hog", hog, restartPolicy="Never"), "default")
+            done = await until(ctx, "hog", lambda p: phase(p) == "Failed")
+            term = cstatus(done)["state"]["terminated"]
+            assert (term["reason"], term["exitCode"]) == ("OOMKilled", 137)
+            vols = [{"name": "n", "nfs": {"server": "x", "path": "/"}}]
+            c = sh("true", volumeMounts=[{"name": "n", "mountPath": "/n"}])
+            ctx.reg.create("pods", pod("nfs", c, volumes=vols), "default")
+            waiting = await until(
+                ctx,
+                "nfs",
+                lambda p: bool(cstatus(p).get("state", {}).get("waiting", {}).get("message")),
+            )
+            w = cstatus(waiting)["state"]["waiting"]
+            assert (
+                w["reason"] == "CreateContainerConfigError"
+                and "unsupported volume type nfs" in w["message"]
+            )
+            assert phase(waiting) == "Pending"
+
+    asyncio.run(scenario())

@@ -40,11 +40,20 @@ class Attempt:
     def log_path(self) -> Path:
         return self.container_dir / f"{self.number}.log"
 
+    @property
+    def shim_path(self) -> Path:
+        return self.container_dir / f"{self.number}.shim"
+
     def record(self) -> dict[str, Any] | None:
+        """The shim's record; before the shim has written it, what the kubelet noted at start."""
         try:
             data = json.loads(self.record_path.read_text())
         except (OSError, ValueError):
-            return None
+            try:
+                pid, started = self.shim_path.read_text().split()
+            except (OSError, ValueError):
+                return None
+            return {"shimPid": int(pid), "startedAt": float(started)}
         return data if isinstance(data, dict) else None
 
     def _shim_alive(self, rec: dict[str, Any] | None) -> bool:
@@ -169,4 +178,6 @@ def start(
         start_new_session=True,
         close_fds=True,
     )
+    # Noted at once so a kubelet restarted in the next instant still finds the shim.
+    attempt.shim_path.write_text(f"{attempt.shim.pid} {time.time()}")
     return attempt

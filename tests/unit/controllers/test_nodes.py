@@ -1,0 +1,44 @@
+"""Node objects for the local machine and simulated groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hyperpod.controllers.nodes import local_config, local_node, simulated_nodes
+
+
+def test_the_local_node_has_real_capacity_and_the_health_label(tmp_path: Path) -> None:
+    node = local_node(
+        {"nodes": {"local": {"name": "box", "instanceType": "ml.g5.xlarge"}}}, tmp_path
+    )
+    labels = node["metadata"]["labels"]
+    assert labels["kubernetes.io/hostname"] == "box"
+    assert labels["node.kubernetes.io/instance-type"] == "ml.g5.xlarge"
+    assert labels["sagemaker.amazonaws.com/node-health-status"] == "Schedulable"
+    cap = node["status"]["capacity"]
+    assert int(cap["cpu"]) >= 1 and cap["memory"].endswith("Ki") and cap["pods"] == "110"
+
+
+def test_simulated_groups_expand_to_named_labelled_nodes() -> None:
+    nodes = simulated_nodes(
+        {"nodes": {"simulated": [{"group": "trn", "instanceType": "trn1.32xlarge", "count": 2}]}}
+    )
+    assert [n["metadata"]["name"] for n in nodes] == ["trn-0", "trn-1"]
+    assert nodes[0]["status"]["capacity"]["aws.amazon.com/neurondevice"] == "16"
+
+
+def test_bad_simulated_entries_name_the_field() -> None:
+    with pytest.raises(
+        ValueError, match=r"nodes.simulated\[0\].instanceType 'ml.x9' is not a known"
+    ):
+        simulated_nodes({"nodes": {"simulated": [{"group": "g", "instanceType": "ml.x9"}]}})
+    with pytest.raises(ValueError, match=r"nodes.simulated\[0\].group is required"):
+        simulated_nodes({"nodes": {"simulated": [{"instanceType": "ml.p5.48xlarge"}]}})
+
+
+def test_the_local_node_can_be_switched_off() -> None:
+    assert local_config({"nodes": {"local": {"enabled": False}}}) is None
+    assert local_config({"nodes": {"local": None}}) is None
+    assert local_config({}) == {}
