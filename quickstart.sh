@@ -8,11 +8,17 @@ set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
 
+quiet() {  # run a command, showing its output only if it fails
+  local log; log=$(mktemp)
+  if ! "$@" >"$log" 2>&1; then cat "$log"; rm -f "$log"; return 1; fi
+  rm -f "$log"
+}
+
 echo "== 1/4 install hyperpod into .venv"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 # The CPU build of torch; pinning it keeps pip from fetching a multi-GB CUDA build.
-.venv/bin/python -m pip install -q torch==2.13.0
-.venv/bin/python -m pip install -q -e '.[examples]'
+quiet .venv/bin/python -m pip install torch==2.13.0
+quiet .venv/bin/python -m pip install -e '.[examples]'
 # Pods run as local processes with this shell's environment: `python` in a job is .venv's.
 export PATH="$PWD/.venv/bin:$PATH" VIRTUAL_ENV="$PWD/.venv"
 

@@ -169,20 +169,11 @@ class LocalClusterConfig(_Model):
             raise ValueError(f"group names must be unique; repeated: {', '.join(dupes)}")
         return v
 
-    def resolved_data_dir(self, home: Path | None = None) -> Path:
-        """The data directory, with ``~`` expanded and the default filled in."""
+    def resolved_data_dir(self, home: Path) -> Path:
+        """The data directory, with ``~`` expanded; by default ``<home>/<cluster_name>``."""
         if self.data_dir:
             return Path(self.data_dir).expanduser().resolve()
-        base = home if home is not None else hyperpod_home()
-        return (base / self.cluster_name).resolve()
-
-
-def hyperpod_home() -> Path:
-    """Where hyp keeps per-user state: ``$HYPERPOD_HOME`` or ``~/.hyperpod``."""
-    import os
-
-    env = os.environ.get("HYPERPOD_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".hyperpod"
+        return (home / self.cluster_name).resolve()
 
 
 def schema_for(provider: str) -> type[BaseModel]:

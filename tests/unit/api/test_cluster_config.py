@@ -98,9 +98,10 @@ def test_a_missing_file_hints_at_init(tmp_path: Path) -> None:
     assert "hyp init cluster-stack" in info.value.hint
 
 
-def test_the_default_data_dir_is_under_hyperpod_home(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("HYPERPOD_HOME", str(tmp_path))
-    cfg = cc.LocalClusterConfig(cluster_name="dev")
-    assert cfg.resolved_data_dir() == (tmp_path / "dev").resolve()
+def test_the_default_data_dir_is_named_after_the_cluster(tmp_path: Path) -> None:
+    assert (
+        cc.LocalClusterConfig(cluster_name="dev").resolved_data_dir(tmp_path)
+        == (tmp_path / "dev").resolve()
+    )
+    custom = cc.LocalClusterConfig(data_dir=str(tmp_path / "elsewhere"))
+    assert custom.resolved_data_dir(tmp_path / "home") == (tmp_path / "elsewhere").resolve()

@@ -13,12 +13,9 @@ import json
 import os
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +142,10 @@ class Daemon:
 
     def ready(self, url: str | None = None, timeout: float = 2.0) -> bool:
         """True when ``/readyz`` answers 200."""
+        import ssl
+        import urllib.error
+        import urllib.request
+
         url = url or self.server_url()
         if not url:
             return False

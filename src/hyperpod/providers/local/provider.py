@@ -14,15 +14,30 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from hyperpod.api.cluster_config import LocalClusterConfig, hyperpod_home
 from hyperpod.providers.base import Problem, StackInfo
 from hyperpod.providers.local.daemon import Daemon, LocalClusterError, port_in_use, port_owner
 
+if TYPE_CHECKING:
+    from hyperpod.api.cluster_config import LocalClusterConfig
+
 CLUSTER_FILE = "cluster.yaml"  # the user's config as last created, kept in the data dir
+
+
+def hyperpod_home() -> Path:
+    """Where hyp keeps per-user state: ``$HYPERPOD_HOME`` or ``~/.hyperpod``."""
+    env = os.environ.get("HYPERPOD_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".hyperpod"
+
+
+def _parse(config: dict[str, Any]) -> LocalClusterConfig:
+    # Imported here: the schema costs ~0.15 s of pydantic start-up that listing does not need.
+    from hyperpod.api.cluster_config import LocalClusterConfig
+
+    return LocalClusterConfig.model_validate(config)
 
 
 def controlplane_config(cfg: LocalClusterConfig) -> dict[str, Any]:
@@ -101,7 +116,7 @@ class LocalProvider:
     # --- Provider ------------------------------------------------------------------------
 
     def validate(self, config: dict[str, Any], *, online: bool = True) -> list[Problem]:
-        cfg = LocalClusterConfig.model_validate(config)
+        cfg = _parse(config)
         problems: list[Problem] = []
         data_dir = cfg.resolved_data_dir(self.home)
         existing = next((p for p in [data_dir, *data_dir.parents] if p.exists()), None)
@@ -154,7 +169,7 @@ class LocalProvider:
         return made
 
     def create(self, config: dict[str, Any], run_dir: Path, *, dry_run: bool = False) -> StackInfo:
-        cfg = LocalClusterConfig.model_validate(config)
+        cfg = _parse(config)
         data_dir = cfg.resolved_data_dir(self.home)
         cp_config = controlplane_config(cfg)
         if dry_run:
