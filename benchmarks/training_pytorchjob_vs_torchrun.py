@@ -185,6 +185,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     opts = parser.parse_args()
     args = ["--epochs", str(opts.epochs)]
+    load_before = os.getloadavg()[0]
     bare: list[tuple[float, float, float]] = []
     job: list[tuple[float, float, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -220,6 +221,10 @@ def main() -> None:
     ready_bare, ready_job = med(bare, 1), med(job, 1)
     print(
         f"PyTorchJob ran on: {where}; {opts.repeats} repeat(s), {opts.epochs} epochs, 3 ranks, gloo"
+    )
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average {load_before:.1f} before and "
+        f"{os.getloadavg()[0]:.1f} after (other work on the machine skews both runs)"
     )
     report(
         [
