@@ -344,6 +344,29 @@ def test_a_stack_in_a_failed_state_is_not_recreated_over(aws: str, tmp_path: Pat
     assert info.status == "CREATE_COMPLETE"
 
 
+def test_ctrl_c_during_create_leaves_a_stack_describe_and_delete_handle(
+    aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    render = template.render
+    monkeypatch.setattr(template, "render", lambda cfg: _bucket_only(render(cfg)))
+    rec = Recorder()
+
+    def interrupt_on_first_event(line: str) -> None:
+        rec.out(line)
+        if line.startswith("["):
+            raise KeyboardInterrupt
+
+    provider = AwsProvider(out=interrupt_on_first_event, poll_s=0.01, applier=rec.apply)
+    with pytest.raises(KeyboardInterrupt):
+        provider.create(_config(), tmp_path / "run")
+    assert any("keeps going in CloudFormation" in line for line in rec.lines)
+    info = provider.describe("demo-stack")
+    assert info is not None and info.status == "CREATE_COMPLETE"
+    provider.out = rec.out
+    provider.delete("demo-stack")
+    assert provider.describe("demo-stack") is None
+
+
 # -- clusters and kubeconfig -----------------------------------------------------------------
 
 

@@ -229,18 +229,22 @@ def render(cfg: AwsClusterConfig, region: str) -> tuple[list[Manifest], list[str
         )
     if helm.training_operator:
         manifests += _training_operator()
-    for flag, what in (
-        (helm.mpi_operator, "MPI operator"),
-        (helm.kueue, "Kueue (task governance)"),
-        (helm.health_monitoring_agent, "health monitoring agent"),
-        (helm.deep_health_check, "deep health check"),
-        (helm.job_auto_restart, "job auto-restart"),
-    ):
-        if flag:
-            notes.append(
-                f"{what}: install it from the HyperPod helm chart (helm_chart/HyperPodHelmChart "
-                "in sagemaker-hyperpod-cli) after create; hyp does not render it"
-            )
+    left = [
+        what
+        for flag, what in (
+            (helm.mpi_operator, "MPI operator"),
+            (helm.kueue, "Kueue (task governance)"),
+            (helm.health_monitoring_agent, "health monitoring agent"),
+            (helm.deep_health_check, "deep health check"),
+            (helm.job_auto_restart, "job auto-restart"),
+        )
+        if flag
+    ]
+    if left:
+        notes.append(
+            f"not rendered by hyp: {', '.join(left)}; install them from the HyperPod helm chart "
+            "(helm_chart/HyperPodHelmChart in sagemaker-hyperpod-cli) once the stack is up"
+        )
     return manifests, notes
 
 

@@ -66,7 +66,7 @@ def test_switches_turn_add_ons_off_and_unrendered_ones_are_noted() -> None:
         and "Deployment/training-operator" not in names
     )
     assert {"Namespace/aws-hyperpod", "Namespace/kubeflow"} <= names
-    assert any(n.startswith("Kueue") for n in notes)
+    assert any("Kueue (task governance)" in n for n in notes)
     assert addons.render(_cfg(install=False), "us-west-2")[0] == []
 
 

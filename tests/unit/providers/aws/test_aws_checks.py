@@ -147,3 +147,14 @@ def test_deep_health_checks_on_a_cpu_type_warn() -> None:
         p.field == "instance_groups[0].deep_health_checks" and p.severity == "warning"
         for p in problems
     )
+
+
+@pytest.mark.parametrize("name", ["new-vpc", "reuse-vpc", "multi-group", "fsx"])
+def test_the_example_configs_pass_the_offline_checks(name: str) -> None:
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(__file__).parents[4] / "examples" / "aws" / f"{name}.yaml"
+    cfg = AwsClusterConfig.model_validate(yaml.safe_load(path.read_text()))
+    assert _errors(checks.offline(cfg)) == {}
