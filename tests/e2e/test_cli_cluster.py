@@ -214,6 +214,22 @@ def test_get_logs_prints_the_master_then_a_named_pod(env: Env) -> None:
     assert "hello from rank 1" in worker
 
 
+def test_get_logs_follow_streams_until_the_container_ends(env: Env) -> None:
+    env.hyp(
+        "create",
+        "hyp-pytorch-job",
+        "--job-name",
+        "slow",
+        "--image",
+        "local/python",
+        "--command",
+        "[python, -c, \"import time; print('first', flush=True); time.sleep(2); print('last')\"]",
+    )
+    res = env.hyp("get-logs", "hyp-pytorch-job", "--job-name", "slow", "-f", timeout=120)
+    assert res.stdout.splitlines()[-2:] == ["first", "last"]
+    env.hyp("delete", "hyp-pytorch-job", "--job-name", "slow")
+
+
 def test_a_job_name_that_exists_is_refused_with_a_hint(env: Env) -> None:
     res = env.hyp(
         "create",

@@ -429,8 +429,14 @@ def get_logs(
 
     jobs = _jobs(ctx)
     if pod_name is None:
+        import time
+
         jobs.get(job_name, namespace)
         pods = [p.metadata.name for p in jobs.pods(job_name, namespace)]
+        deadline = time.monotonic() + 60
+        while follow and not pods and time.monotonic() < deadline:  # -f waits for the pods
+            time.sleep(0.3)
+            pods = [p.metadata.name for p in jobs.pods(job_name, namespace)]
         if not pods:
             raise UserError(
                 f"job {job_name!r} has no pods yet",
@@ -438,6 +444,8 @@ def get_logs(
             )
         masters = [p for p in pods if "-master-" in p]
         pod_name = (masters or pods)[0]
+    if follow:
+        jobs.wait_started(pod_name, namespace)
     for chunk in jobs.logs(pod_name, namespace, follow=follow, container="pytorch", tail=tail):
         sys.stdout.write(chunk)
         sys.stdout.flush()

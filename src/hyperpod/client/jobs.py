@@ -182,6 +182,25 @@ class Jobs:
         ]
         return sorted(mine, key=event_time)
 
+    def wait_started(self, pod: str, namespace: str, timeout: float = 120.0) -> None:
+        """Wait until ``pod`` has left Pending (so its log exists)."""
+        deadline = time.monotonic() + timeout
+        core = self.kube.core()
+        while time.monotonic() < deadline:
+            try:
+                phase = self._call(lambda: core.read_namespaced_pod(pod, namespace)).status.phase
+            except Exception as exc:
+                if _status_code(exc) != 404:
+                    raise
+                phase = "Pending"
+            if phase != "Pending":
+                return
+            time.sleep(0.3)
+        raise UserError(
+            f"pod {pod!r} is still Pending after {timeout:g} s",
+            "see `hyp describe hyp-pytorch-job` for scheduling events",
+        )
+
     def logs(
         self,
         pod: str,

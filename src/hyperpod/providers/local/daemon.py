@@ -226,12 +226,25 @@ class Daemon:
             )
         )
         say(f"control plane started (pid {proc.pid}), waiting for the API")
-        deadline = started + timeout
-        url = f"http://127.0.0.1:{port}"
+        try:
+            self._wait_ready(proc, started, started + timeout, port)
+        except BaseException:
+            # Not ready, or interrupted (Ctrl-C): leave nothing running behind.
+            if proc.poll() is None:
+                self._kill(proc.pid)
+                proc.wait()
+            self._forget()
+            raise
+        say("API ready")
+        return proc.pid
+
+    def _wait_ready(
+        self, proc: subprocess.Popen[bytes], started: float, deadline: float, port: int
+    ) -> None:
+        url = f"https://127.0.0.1:{port}"
         while True:
             code = proc.poll()
             if code is not None:
-                self._forget()
                 raise DaemonError(
                     f"the control plane exited with code {code} before it was ready:\n{self.log_tail()}",
                     f"full log: {self.log_file}",
@@ -240,17 +253,11 @@ class Daemon:
                 self.kubeconfig_file.exists()
                 and self.kubeconfig_file.stat().st_mtime >= started - 1
             )
-            if fresh:
-                url = self.server_url() or url
-                if self.ready(url, timeout=1.0):
-                    say("API ready")
-                    return proc.pid
+            if fresh and self.ready(self.server_url() or url, timeout=1.0):
+                return
             if time.time() > deadline:
-                self._kill(proc.pid)
-                proc.wait()
-                self._forget()
                 raise DaemonError(
-                    f"the control plane was not ready after {timeout:g} s:\n{self.log_tail()}",
+                    f"the control plane was not ready after {deadline - started:g} s:\n{self.log_tail()}",
                     f"full log: {self.log_file}",
                 )
             time.sleep(0.05)

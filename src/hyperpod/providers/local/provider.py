@@ -217,11 +217,12 @@ class LocalProvider:
             daemon.start(
                 cfg.api_port, cp_config, timeout=self.ready_timeout, progress=self.progress
             )
-        except LocalClusterError as exc:
+        except BaseException as exc:
             tail = daemon.log_tail(400)
             if tail:
                 (run_dir / "controlplane.log").write_text(tail + "\n")
-                exc.hint = f"full log: {run_dir / 'controlplane.log'}"
+                if isinstance(exc, LocalClusterError):
+                    exc.hint = f"full log: {run_dir / 'controlplane.log'}"
             if made:
                 shutil.rmtree(made[0], ignore_errors=True)
             raise
