@@ -578,9 +578,11 @@ def _now() -> str:
 
 
 def _entries(obj: Obj | None) -> list[Obj]:
-    if not obj:
+    if not obj or not isinstance(obj.get("metadata"), dict):
         return []
-    mf = (obj.get("metadata") or {}).get("managedFields") or []
+    mf = obj["metadata"].get("managedFields")
+    if not isinstance(mf, list):
+        return []
     return [copy.deepcopy(e) for e in mf if isinstance(e, dict)]
 
 
@@ -681,6 +683,8 @@ def server_side_apply(live: Obj | None, applied: Obj, manager: str, *, force: bo
         raise errors.BadRequest("the apply configuration must set apiVersion and kind")
     config = copy.deepcopy(applied)
     cmeta = config.get("metadata")
+    if cmeta is not None and not isinstance(cmeta, dict):
+        raise errors.BadRequest("metadata of the apply configuration must be an object")
     if isinstance(cmeta, dict):
         cmeta.pop("managedFields", None)
     kind = str(config["kind"])
@@ -757,7 +761,9 @@ def server_side_apply(live: Obj | None, applied: Obj, manager: str, *, force: bo
             new_entries.append(entry)
     if mine is None:
         new_entries.append(mine_entry)
-    result.setdefault("metadata", {})["managedFields"] = new_entries
+    if not isinstance(result.get("metadata"), dict):
+        result["metadata"] = {}
+    result["metadata"]["managedFields"] = new_entries
     return result
 
 
@@ -779,9 +785,12 @@ def record_update_manager(
     """
     if not manager:
         return new
-    meta = new.setdefault("metadata", {})
+    if not isinstance(new.get("metadata"), dict):
+        new["metadata"] = {}
+    meta = new["metadata"]
     if "managedFields" not in meta and old is not None:
-        old_mf = (old.get("metadata") or {}).get("managedFields")
+        old_meta = old.get("metadata")
+        old_mf = old_meta.get("managedFields") if isinstance(old_meta, dict) else None
         if old_mf:
             meta["managedFields"] = copy.deepcopy(old_mf)
     entries = _entries(new)

@@ -546,7 +546,8 @@ SELECTABLE_FIELDS: dict[str, tuple[str, ...]] = {
 
 def object_fields(kind: str, obj: Mapping[str, Any]) -> dict[str, str]:
     """The selectable fields of ``obj`` as strings (absent values read as ``""``)."""
-    meta = obj.get("metadata") or {}
+    meta = obj.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
     fields = {
         "metadata.name": _text(meta.get("name")),
         "metadata.namespace": _text(meta.get("namespace")),

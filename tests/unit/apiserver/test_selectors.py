@@ -325,3 +325,29 @@ def test_nodes_secrets_namespaces_and_other_kinds_expose_their_fields() -> None:
         "metadata.name": "c",
         "metadata.namespace": "d",
     }
+
+
+@given(st.text(alphabet="ab=!(), inotx.-/_<>9\\", max_size=20))
+def test_any_text_either_parses_or_is_a_bad_request(text: str) -> None:
+    for parse in (parse_label_selector, parse_field_selector):
+        try:
+            sel = parse(text)
+        except BadRequest:
+            continue
+        str(sel)
+        sel.matches({"a": "b"})
+
+
+def test_objects_with_malformed_metadata_still_have_fields() -> None:
+    assert object_fields("Pod", {"metadata": 1, "spec": None}) == {
+        "metadata.name": "",
+        "metadata.namespace": "",
+        "spec.nodeName": "",
+        "spec.restartPolicy": "",
+        "spec.schedulerName": "",
+        "spec.serviceAccountName": "",
+        "spec.hostNetwork": "false",
+        "status.phase": "",
+        "status.podIP": "",
+        "status.nominatedNodeName": "",
+    }

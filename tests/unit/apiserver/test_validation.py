@@ -6,6 +6,8 @@ import copy
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hyperpod.apiserver.validation import (
     default_builtin,
@@ -469,3 +471,78 @@ def test_owner_references_need_their_identity_fields() -> None:
         fields(validate_builtin("Pod", obj, None))["metadata.ownerReferences[0].uid"]
         == "Required value"
     )
+
+
+_garbage = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 70000) | st.text(max_size=4),
+    lambda c: (
+        st.lists(c, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "spec",
+                    "metadata",
+                    "containers",
+                    "name",
+                    "image",
+                    "ports",
+                    "containerPort",
+                    "resources",
+                    "limits",
+                    "cpu",
+                    "volumes",
+                    "volumeMounts",
+                    "env",
+                    "data",
+                    "rules",
+                    "verbs",
+                    "roleRef",
+                    "subjects",
+                    "tolerations",
+                    "key",
+                    "labels",
+                    "value",
+                ]
+            ),
+            c,
+            max_size=4,
+        )
+    ),
+    max_leaves=20,
+)
+_kinds = st.sampled_from(
+    [
+        "Pod",
+        "Service",
+        "Namespace",
+        "Secret",
+        "ConfigMap",
+        "Node",
+        "Lease",
+        "PriorityClass",
+        "Event",
+        "Role",
+        "ClusterRole",
+        "RoleBinding",
+        "ClusterRoleBinding",
+        "ServiceAccount",
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    _kinds,
+    st.dictionaries(
+        st.sampled_from(["spec", "metadata", "data", "rules", "roleRef", "value"]),
+        _garbage,
+        max_size=4,
+    ),
+    _garbage,
+)
+def test_garbage_objects_get_causes_never_exceptions(
+    kind: str, obj: dict[str, Any], old: Any
+) -> None:
+    default_builtin(kind, obj)
+    assert isinstance(validate_builtin(kind, obj, old if isinstance(old, dict) else None), list)
+    assert isinstance(validate_builtin(kind, obj, obj), list)
