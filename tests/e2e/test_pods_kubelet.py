@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -18,6 +19,7 @@ from hyperpod.controllers.nodes import local_node_name
 from hyperpod.controlplane.context import ControlPlaneContext
 from hyperpod.kubelet.agent import Kubelet
 from hyperpod.kubelet.logs import open_log
+from hyperpod.kubelet.processes import Attempt, attempt_numbers
 
 pytestmark = pytest.mark.timeout(120)
 NODE = "testnode"
@@ -43,11 +45,11 @@ async def kubelet(
         ctx.stopping.set()
         await asyncio.wait_for(task, 10)
         for pod in [] if keep else reg.list("pods"):
-            for d in (tmp / "pods" / pod["metadata"]["uid"]).glob("*/*.json"):
-                with contextlib.suppress(Exception):
-                    from hyperpod.kubelet.processes import Attempt
-
-                    await Attempt(d.parent, int(d.stem)).stop(0)
+            for cdir in (tmp / "pods" / pod["metadata"]["uid"]).glob("*"):
+                for n in attempt_numbers(cdir):
+                    attempt = Attempt(cdir, n)
+                    if attempt.finished() is None:
+                        await attempt.stop(0)
         reg.close()
 
 
@@ -208,18 +210,29 @@ def test_a_missing_command_is_a_clear_failure_not_a_stuck_pod(tmp_path: Path) ->
 def test_deletion_sends_sigterm_waits_the_grace_then_removes_the_pod(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with kubelet(tmp_path) as ctx:
-            script = "import signal,sys,time\ndef h(*a):\n print('term', flush=True); sys.exit(0)\nsignal.signal(signal.SIGTERM, h)\nprint('up', flush=True)\ntime.sleep(60)"
+            out = tmp_path / "seen"
+            script = (
+                "import signal,sys,time\n"
+                "def h(*a):\n"
+                f" open({str(out)!r}, 'w').write('term'); time.sleep(0.5); sys.exit(0)\n"
+                "signal.signal(signal.SIGTERM, h)\n"
+                "print('up', flush=True)\n"
+                "time.sleep(60)"
+            )
             c = {"name": "main", "image": "python", "command": [sys.executable, "-c", script]}
             ctx.reg.create("pods", pod("graceful", c), "default")
             p = await until(ctx, "graceful", lambda p: phase(p) == "Running")
             while b"up" not in await logs(ctx, p):
                 await asyncio.sleep(0.05)
             ctx.reg.delete("pods", "graceful", "default")
+            terminating = ctx.reg.get("pods", "graceful", "default")
+            assert terminating["metadata"]["deletionTimestamp"]
             deadline = time.monotonic() + 20
             while ctx.reg.try_get("pods", "graceful", "default") is not None:
                 assert time.monotonic() < deadline
                 await asyncio.sleep(0.05)
-            assert await logs(ctx, p) == b"up\nterm\n"
+            assert out.read_text() == "term"
+            assert not (tmp_path / "pods" / p["metadata"]["uid"]).exists()
             assert ("Killing", "Stopping container main") in events(ctx, "graceful")
 
     asyncio.run(scenario())
@@ -425,5 +438,37 @@ def test_memory_limits_end_in_oomkilled_and_unknown_volumes_in_a_clear_waiting_r
                 and "unsupported volume type nfs" in w["message"]
             )
             assert phase(waiting) == "Pending"
+
+    asyncio.run(scenario())
+
+
+def test_containers_of_pods_removed_while_the_kubelet_was_down_are_stopped(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with kubelet(tmp_path, keep=True) as ctx:
+            ctx.reg.create("pods", pod("orphan", sh("sleep 60")), "default")
+            p = await until(ctx, "orphan", lambda p: phase(p) == "Running")
+            ctx.stopping.set()
+        reg = Registry(tmp_path / "state.db")
+        reg.delete("pods", "orphan", "default", grace_period_seconds=0)
+        reg.close()
+        attempt = Attempt(tmp_path / "pods" / p["metadata"]["uid"] / "main", 0)
+        while attempt.pgid() is None:
+            await asyncio.sleep(0.05)
+        pgid = attempt.pgid()
+        assert pgid is not None and attempt.finished() is None
+
+        def alive() -> bool:
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                return False
+            return True
+
+        async with kubelet(tmp_path):
+            deadline = time.monotonic() + 20
+            while alive():
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+        assert not (tmp_path / "pods" / p["metadata"]["uid"]).exists()
 
     asyncio.run(scenario())

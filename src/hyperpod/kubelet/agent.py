@@ -16,6 +16,7 @@ import contextlib
 import functools
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from hyperpod.controllers import nodes
 from hyperpod.controllers.runtime import Informer, object_key
 from hyperpod.controlplane.context import Component, ControlPlaneContext
 from hyperpod.kubelet import devices as devmod
+from hyperpod.kubelet import processes
 from hyperpod.kubelet.logs import open_log
 from hyperpod.kubelet.pods import PodWorker
 
@@ -131,10 +133,30 @@ class Kubelet:
         nodes.register(self.reg, node)
         nodes.renew_lease(self.reg, self.node_name)
 
+    async def reap_orphans(self) -> None:
+        """Stop containers of pods that were removed while no kubelet was running."""
+        await self.informer.synced.wait()
+        root = self.data_dir / "pods"
+        if not root.is_dir():
+            return
+        for sandbox in list(root.iterdir()):
+            known = {str(p["metadata"].get("uid")) for p in self.informer.cache.values()}
+            known |= {w.uid for w in self.workers.values()}
+            if sandbox.name in known or not sandbox.is_dir():
+                continue
+            for cdir in sandbox.iterdir():
+                for n in processes.attempt_numbers(cdir):
+                    attempt = processes.Attempt(cdir, n)
+                    if attempt.finished() is None:
+                        log.info("stopping orphaned container %s/%s", sandbox.name, cdir.name)
+                        await attempt.stop(2.0)
+            shutil.rmtree(sandbox, ignore_errors=True)
+
     async def run(self) -> None:
         self.register()
         self.informer.add_handler(self._on_pod)
         self.informer.start()
+        reaper = asyncio.get_running_loop().create_task(self.reap_orphans())
         try:
             while not self.ctx.stopping.is_set():
                 with contextlib.suppress(TimeoutError):
@@ -151,6 +173,7 @@ class Kubelet:
                 except ApiError:
                     log.exception("kubelet heartbeat failed")
         finally:
+            reaper.cancel()
             await self.informer.stop()
             tasks = [w.task for w in self.workers.values() if w.task is not None]
             for t in tasks:

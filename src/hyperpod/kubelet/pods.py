@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 COMPONENT = "kubelet"
 RESET_AFTER_S = 600.0
-TICK_S = 0.1
+TICK_S = 0.15
 
 
 def rfc3339(ts: float) -> str:
@@ -203,6 +203,7 @@ class PodWorker:
                 pod = self.kl.current(self.key)
                 if pod is None or str(pod["metadata"].get("uid")) != self.uid:
                     await self._stop_all(grace=2.0, announce=False)
+                    self.remove_sandbox()
                     return
                 self.pod = pod
                 if pod["metadata"].get("deletionTimestamp"):
@@ -544,6 +545,11 @@ class PodWorker:
             )
         except (NotFound, ApiError):
             pass
+        self.remove_sandbox()
+
+    def remove_sandbox(self) -> None:
+        """Drop the pod's directory (logs, emptyDirs) once the pod is gone, as Kubernetes does."""
+        shutil.rmtree(self.sandbox, ignore_errors=True)
 
     # ------------------------------------------------------------------ status
     def _conditions(self, phase: str) -> list[Obj]:

@@ -31,6 +31,7 @@ class Attempt:
     container_dir: Path
     number: int
     shim: subprocess.Popen[bytes] | None = None  # set when this process started it
+    _adopted_pid: int = 0
 
     @property
     def record_path(self) -> Path:
@@ -67,12 +68,19 @@ class Attempt:
             if proc.status() == psutil.STATUS_ZOMBIE:
                 return False
             # A recycled pid belongs to a process created after our shim started.
-            return bool(proc.create_time() <= float(rec.get("startedAt", 0)) + 1.0)  # type: ignore[union-attr]
+            alive = bool(proc.create_time() <= float(rec.get("startedAt", 0)) + 1.0)  # type: ignore[union-attr]
         except psutil.Error:
             return False
+        if alive and rec is not None and "pgid" in rec:
+            self._adopted_pid = int(pid)  # verified once; later checks are a cheap signal 0
+        return alive
 
     def finished(self) -> dict[str, Any] | None:
         """The record once the attempt has ended (synthesised if the shim died silently)."""
+        if self.shim is not None and self.shim.poll() is None:
+            return None  # our own shim is still running: no need to read its record
+        if self._adopted_pid and _pid_running(self._adopted_pid):
+            return None
         rec = self.record()
         if rec is not None and "finishedAt" in rec:
             if self.shim is not None:
@@ -133,6 +141,20 @@ class Attempt:
             if rec is not None:
                 return rec
             await asyncio.sleep(poll_s)
+
+
+def _pid_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie still answers signal 0
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def attempt_numbers(container_dir: Path) -> list[int]:
