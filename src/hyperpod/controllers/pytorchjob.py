@@ -69,6 +69,10 @@ class PyTorchJobOperator:
     def __init__(self, reg: Registry) -> None:
         self.reg = reg
         self.controller = Controller("pytorchjob-operator", self.reconcile)
+        # Pods this operator deleted (or whose eviction it acted on), by uid; any other pod
+        # found terminating was evicted or lost with its node.
+        self.ours: set[str] = set()
+        self.known_jobs: set[str] = set()
         self.jobs = Informer(reg, api.RESOURCE)
         self.pods = Informer(reg, "pods", label_selector=OWNED_SELECTOR)
         self.services = Informer(reg, "services", label_selector=OWNED_SELECTOR)
@@ -80,10 +84,14 @@ class PyTorchJobOperator:
 
     def _on_job(self, event_type: str, obj: Obj, old: Obj | None) -> None:
         md = obj.get("metadata") or {}
+        if event_type == "DELETED":
+            self.known_jobs.discard(str(md.get("uid")))
         self.controller.enqueue(f"{md.get('namespace')}/{md.get('name')}")
 
     def _on_owned(self, event_type: str, obj: Obj, old: Obj | None) -> None:
         md = obj.get("metadata") or {}
+        if event_type == "DELETED":
+            self.ours.discard(str(md.get("uid")))
         for ref in md.get("ownerReferences") or []:
             if ref.get("kind") == api.KIND and ref.get("controller"):
                 self.controller.enqueue(f"{md.get('namespace')}/{ref.get('name')}")
@@ -125,7 +133,14 @@ class PyTorchJobOperator:
             for s in self.reg.list("services", namespace, label_selector=selector)
             if owned_by(s, job)
         ]
-        plan = rules.plan(job, pods, services, datetime.now(UTC))
+        if job["metadata"].get("uid") not in self.known_jobs:
+            # First look since this process started: pods already terminating were ours.
+            self.known_jobs.add(job["metadata"].get("uid"))
+            self.ours.update(p["metadata"]["uid"] for p in pods if rules.is_terminating(p))
+        plan = rules.plan(job, pods, services, datetime.now(UTC), self.ours)
+        self.ours.update(plan.acknowledged)
+        uids = {p["metadata"]["name"]: p["metadata"]["uid"] for p in pods}
+        self.ours.update(uids[n] for n in plan.delete_pods if n in uids)
         if plan.status != status:
             plan.status["lastReconcileTime"] = rules.rfc3339(datetime.now(UTC))
             job = self.reg.update(api.STATUS_RESOURCE, {**job, "status": plan.status}, namespace)

@@ -10,6 +10,7 @@ and a job whose container cannot start fails at once with the kubelet's reason.
 from __future__ import annotations
 
 import copy
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -56,6 +57,7 @@ class Plan:
     requeue_after: float | None = None
     skipped: str | None = None  # why the job is left alone (managedBy)
     restarting: bool = False  # a restart was decided in this plan: Running waits for new pods
+    acknowledged: list[str] = field(default_factory=list)  # uids of evictions acted upon
 
     def tidy(self) -> Plan:
         """Drop repeated deletes (a pod can be both failed and surplus)."""
@@ -539,9 +541,15 @@ def plan(
     pods: list[Obj],
     services: list[Obj],
     now: datetime | None = None,
+    ours: Collection[str] = (),
 ) -> Plan:
-    """Decide what to do for ``job`` given the pods and services it owns."""
-    return _plan(job, pods, services, now or datetime.now(UTC)).tidy()
+    """Decide what to do for ``job`` given the pods and services it owns.
+
+    ``ours`` holds the uids of pods the operator itself deleted (or already acted upon): any
+    other pod found terminating was evicted or lost with its node, which auto-resume treats
+    as a retryable failure of the whole job.
+    """
+    return _plan(job, pods, services, now or datetime.now(UTC), ours).tidy()
 
 
 def _plan(
@@ -549,6 +557,7 @@ def _plan(
     pods: list[Obj],
     services: list[Obj],
     now: datetime,
+    ours: Collection[str],
 ) -> Plan:
     name = job["metadata"]["name"]
     full = f"{job['metadata'].get('namespace', 'default')}/{name}"
@@ -592,7 +601,7 @@ def _plan(
 
     failed_reason = _check_limits(p, job, live, now)
     if failed_reason is None:
-        failed_reason = _check_failures(p, job, live, by_type, pods, services, now)
+        failed_reason = _check_failures(p, job, live, by_type, pods, now, ours)
     if failed_reason is not None:
         _fail(p, job, failed_reason, now)
         status["replicaStatuses"] = _replica_statuses(job, pods_by_type(live), status)
@@ -682,8 +691,8 @@ def _check_failures(
     live: list[Obj],
     by_type: dict[str, list[Obj]],
     pods: list[Obj],
-    services: list[Obj],
     now: datetime,
+    ours: Collection[str],
 ) -> str | None:
     """Pod failures: cannot-start, auto-resume, ExitCode and per-type restart rules."""
     status = p.status
@@ -695,8 +704,24 @@ def _check_failures(
 
     failures = [f for f in (pod_failure(pod) for pod in live) if f is not None]
     enabled, max_retries = auto_resume(job)
-    retryable = [f for f in failures if f.retryable]
+    evicted = [
+        pod
+        for pod in pods
+        if is_terminating(pod)
+        and pod["metadata"].get("uid") not in ours
+        and phase(pod) not in ("Succeeded", "Failed")
+    ]
+    retryable = [f for f in failures if f.retryable] + [
+        Failure(
+            pod["metadata"]["name"],
+            None,
+            "Evicted",
+            "deleted while running (eviction or node fault)",
+        )
+        for pod in evicted
+    ]
     if enabled and retryable:
+        p.acknowledged += [str(pod["metadata"].get("uid")) for pod in evicted]
         done = int(status.get("restartCount") or 0)
         cause = retryable[0].describe()
         if done >= max_retries:

@@ -212,3 +212,62 @@ def _merge() -> Any:
     from hyperpod.apiserver.patching import PatchType
 
     return PatchType.MERGE
+
+
+def test_an_evicted_pod_under_auto_resume_restarts_the_job_exactly_once(reg: Registry) -> None:
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}
+    reg.create("nodes", node)
+    manifest = job_manifest()
+    manifest["metadata"]["annotations"] = {
+        api.ANNOTATION_AUTO_RESUME: "true",
+        api.ANNOTATION_MAX_RETRY: "3",
+    }
+
+    def bind_all() -> None:
+        for pod in job_pods(reg):
+            if not pod["spec"].get("nodeName"):
+                binding = {
+                    "apiVersion": "v1",
+                    "kind": "Binding",
+                    "metadata": {"name": pod["metadata"]["name"]},
+                    "target": {"apiVersion": "v1", "kind": "Node", "name": "n1"},
+                }
+                reg.create("pods/binding", binding, NS)
+                set_pod_phase(reg, pod["metadata"]["name"], "Running")
+
+    def restarts() -> int:
+        return int(reg.get(api.RESOURCE, "digits", NS)["status"].get("restartCount") or 0)
+
+    async def body() -> None:
+        reg.create(api.RESOURCE, manifest, NS)
+        await eventually(lambda: len(job_pods(reg)) == 3, "three pods")
+        first = {p["metadata"]["uid"] for p in job_pods(reg)}
+        bind_all()
+        await eventually(lambda: state(reg) == "Running", "Running")
+        eviction = {
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": "digits-worker-1"},
+        }
+        reg.create("pods/eviction", eviction, NS)
+        await eventually(
+            lambda: all(p["metadata"].get("deletionTimestamp") for p in job_pods(reg)),
+            "every pod to be stopping",
+        )
+        assert restarts() == 1 and state(reg) == "Restarting"
+        await asyncio.sleep(0.3)  # more reconciles must not count the same eviction again
+        assert restarts() == 1
+        for pod in job_pods(reg):  # what the kubelet does once the processes are gone
+            reg.delete("pods", pod["metadata"]["name"], NS, grace_period_seconds=0)
+        await eventually(
+            lambda: (
+                len(job_pods(reg)) == 3
+                and not first & {p["metadata"]["uid"] for p in job_pods(reg)}
+            ),
+            "three new pods",
+        )
+        bind_all()
+        await eventually(lambda: state(reg) == "Running", "Running again")
+        assert restarts() == 1
+
+    with_operator(reg, body)

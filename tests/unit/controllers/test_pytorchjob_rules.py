@@ -587,3 +587,35 @@ def test_a_job_managed_by_another_controller_is_left_alone() -> None:
     job = make_job(runPolicy={"managedBy": "kueue.x-k8s.io/multikueue"})
     result = rules.plan(job, [], [], NOW)
     assert result.skipped and result.create_pods == [] and result.status == {}
+
+
+def test_auto_resume_restarts_the_whole_job_when_a_pod_is_evicted() -> None:
+    job, pods, services = resumable(2), [], []
+    advance(job, pods, services)
+    run_all(pods)
+    for index, pod in enumerate(pods):
+        pod["metadata"]["uid"] = f"uid-{index}"
+    pods[1]["metadata"]["deletionTimestamp"] = "2026-01-01T12:00:00Z"  # evicted, still stopping
+    result = rules.plan(job, pods, services, NOW)
+    assert sorted(result.delete_pods) == ["digits-master-0", "digits-worker-1"]
+    assert result.acknowledged == ["uid-1"]
+    assert result.status["restartCount"] == 1
+    restarting = rules.condition(result.status, "Restarting")
+    assert restarting is not None and "digits-worker-0: Evicted" in restarting["message"]
+    # Once acted upon (or deleted by the operator itself), a terminating pod is no new failure.
+    job["status"] = result.status
+    again = rules.plan(job, pods, services, NOW, ours={"uid-1"})
+    assert again.status["restartCount"] == 1
+    assert again.delete_pods == [] and again.acknowledged == []
+
+
+def test_an_evicted_pod_without_auto_resume_is_simply_replaced_once_gone() -> None:
+    job, pods, services = make_job(), [], []
+    advance(job, pods, services)
+    run_all(pods)
+    pods[1]["metadata"]["deletionTimestamp"] = "2026-01-01T12:00:00Z"
+    result = advance(job, pods, services)
+    assert result.delete_pods == [] and result.create_pods == []
+    assert "restartCount" not in job["status"]
+    pods[:] = [p for p in pods if p["metadata"]["name"] != "digits-worker-0"]
+    assert names(advance(job, pods, services).create_pods) == ["digits-worker-0"]
