@@ -110,10 +110,39 @@ class _Builder:
 
     def properties_of(self, cls: Any, names: tuple[str, ...], stack: tuple[str, ...]) -> Schema:
         props: Schema = {}
+        required: list[str] = []
+        fields = getattr(cls, "model_fields", None) or {}
         for attr, type_name in cls.openapi_types.items():
             json_name = cls.attribute_map.get(attr, attr)
-            props[json_name] = self.type_schema(type_name, (*names, json_name), stack)
-        return {"type": "object", "properties": props}
+            prop = self.type_schema(type_name, (*names, json_name), stack)
+            info = fields.get(attr)
+            if not self.inline and info is not None:
+                # Descriptions and required fields make ``kubectl explain`` useful.
+                if info.description and "$ref" in prop:
+                    # Like Kubernetes: siblings of a $ref are ignored, so wrap it in allOf.
+                    prop = {"allOf": [prop], "description": info.description}
+                elif info.description:
+                    prop = {**prop, "description": info.description}
+                if info.is_required():
+                    required.append(json_name)
+            props[json_name] = prop
+        out: Schema = {"type": "object", "properties": props}
+        if not self.inline:
+            doc = _class_description(cls)
+            if doc:
+                out["description"] = doc
+            if required:
+                out["required"] = required
+        return out
+
+
+def _class_description(cls: Any) -> str:
+    """The first paragraph of a generated model's docstring (the API description)."""
+    text = (cls.__doc__ or "").strip()
+    if not text or text.startswith("Attributes:"):
+        return ""
+    first = text.split("\n\n", 1)[0]
+    return " ".join(first.split())
 
 
 @lru_cache(maxsize=128)

@@ -232,3 +232,15 @@ def test_events_of_both_groups_map_to_their_own_models() -> None:
     assert new is not None and new.__name__ == "EventsV1Event"
     schema = builtin_schema("Event", "events.k8s.io")
     assert schema is not None and "regarding" in schema["properties"]
+
+
+def test_documents_carry_descriptions_and_required_fields_for_kubectl_explain() -> None:
+    doc = openapi_document(RESOURCES, "", "v1")
+    assert doc is not None
+    container = doc["components"]["schemas"]["V1Container"]
+    assert container["required"] == ["name"]
+    assert container["description"].startswith("A single application container")
+    assert container["properties"]["image"]["description"].startswith("Container image name.")
+    inline = builtin_schema("Pod")
+    assert inline is not None
+    assert "description" not in inline["properties"]["spec"]["properties"]["containers"]["items"]
