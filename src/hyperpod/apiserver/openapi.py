@@ -6,7 +6,9 @@ knows. Lists that merge by key carry ``x-kubernetes-patch-strategy``/``-merge-ke
 :mod:`hyperpod.apiserver.patching`, so kubectl computes the same patches the server applies.
 Custom resources use their CRD's structural schema. Every operation kubectl looks for is
 present (``patch`` with ``x-kubernetes-group-version-kind`` and a ``fieldValidation``
-parameter); descriptions are omitted. Documents are computed once per set of resources.
+parameter); descriptions and required fields come from the models' field metadata (the inline
+schemas for unknown-field checks leave them out). Documents are computed once per set of
+resources.
 """
 
 from __future__ import annotations
