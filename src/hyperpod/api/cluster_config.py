@@ -271,9 +271,20 @@ def read_yaml(path: Path) -> Any:
         raise err from exc
 
 
+def read_mapping(path: Path) -> dict[str, Any]:
+    """Parse a config file that must hold a mapping (:class:`ConfigError` otherwise)."""
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(
+            [ConfigProblem(field="", message="the file must be a YAML mapping of fields")],
+            str(path),
+        )
+    return data
+
+
 def load(path: Path) -> BaseModel:
     """Read and validate ``config.yaml``."""
-    return validate_data(read_yaml(path), str(path))
+    return validate_data(read_mapping(path), str(path))
 
 
 # --- the commented template -------------------------------------------------------------

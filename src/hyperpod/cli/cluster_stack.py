@@ -61,22 +61,6 @@ def _stack_name(parsed: Any) -> str:
     return str(getattr(parsed, "stack", None) or parsed.cluster_name)
 
 
-def _read_raw(path: Path) -> dict[str, Any]:
-    from hyperpod.api import cluster_config
-
-    data = cluster_config.read_yaml(path)
-    if not isinstance(data, dict):
-        raise cluster_config.ConfigError(
-            [
-                cluster_config.ConfigProblem(
-                    field="", message="the file must be a YAML mapping of fields"
-                )
-            ],
-            str(path),
-        )
-    return data
-
-
 def _progress_printer() -> tuple[Callable[[str], None], Any]:
     from hyperpod.cli.output import console
 
@@ -169,21 +153,23 @@ class SchemaCommand(click.Command):
     def get_params(self, ctx: click.Context) -> list[click.Parameter]:
         if self._generated is None:
             self._generated = list(_schema_options())
-        return [*super().get_params(ctx)[:-1], *self._generated, *super().get_params(ctx)[-1:]]
+        params = super().get_params(ctx)  # the last one is --help: keep it last
+        return [*params[:-1], *self._generated, *params[-1:]]
 
 
 def _typed(raw: str, info: Any) -> Any:
+    """A flag's text as the field's type: text fields keep it verbatim, others parse as YAML."""
+    import typing
+
     import yaml
 
-    try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError:
-        value = raw
-    text_types = {str, "str", "str | None"}
     ann = info.annotation
-    if (ann in text_types or str(ann) in ("str | None", "<class 'str'>")) and value is not None:
+    if ann is str or str in typing.get_args(ann):
+        return None if raw in ("null", "~") else raw
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
         return raw
-    return value
 
 
 @click.command("configure", cls=SchemaCommand, context_settings=CONTEXT_SETTINGS)
@@ -211,7 +197,7 @@ def configure(ctx: click.Context, config_path: Path, **values: Any) -> None:
     if not chosen:
         raise click.UsageError("pass at least one --<field> VALUE (see `hyp configure --help`)")
     text = config_path.read_text() if config_path.exists() else ""
-    data = _read_raw(config_path)
+    data = cluster_config.read_mapping(config_path)
     provider = str(data.get("provider", "local"))
     model = cluster_config.schema_for(provider) if provider in cluster_config.PROVIDERS else None
     if model is None:
@@ -423,15 +409,15 @@ def _config_stack(config_path: Path) -> tuple[str, str, str | None] | None:
     """(provider, stack name, region) from a config file, if there is a readable one."""
     if not config_path.exists():
         return None
+    from hyperpod.api import cluster_config
+
     try:
-        data = _read_raw(config_path)
-    except Exception:
+        data = cluster_config.read_mapping(config_path)
+    except cluster_config.ConfigError:
         return None
     provider = str(data.get("provider", "local"))
     if provider == "local":
         return provider, str(data.get("cluster_name") or "local"), None
-    from hyperpod.api import cluster_config
-
     try:
         parsed = cluster_config.validate_data(data, str(config_path))
     except Exception:
