@@ -158,3 +158,31 @@ def test_the_example_configs_pass_the_offline_checks(name: str) -> None:
     path = Path(__file__).parents[4] / "examples" / "aws" / f"{name}.yaml"
     cfg = AwsClusterConfig.model_validate(yaml.safe_load(path.read_text()))
     assert _errors(checks.offline(cfg)) == {}
+
+
+class _FakeQuotas:
+    unread: dict[str, str] = {}
+
+    def get(self, service: str, code: str) -> float | None:
+        return None
+
+    def sagemaker_cluster_usage(self, instance_type: str) -> tuple[str, float] | None:
+        return ("L-TESTP5", 4.0) if instance_type == "ml.p5.48xlarge" else None
+
+
+def test_a_count_over_the_cluster_usage_quota_names_the_quota_code_and_the_request() -> None:
+    cfg = _cfg(
+        instance_groups=[
+            {"name": "a", "instance_type": "ml.p5.48xlarge", "instance_count": 3},
+            {"name": "b", "instance_type": "ml.p5.48xlarge", "instance_count": 3},
+            {"name": "c", "instance_type": "ml.g5.8xlarge", "instance_count": 50},
+        ]
+    )
+    problems = checks._quotas(cfg, None, _FakeQuotas())  # type: ignore[arg-type]
+    [p] = [p for p in problems if p.severity == "error"]
+    assert p.field == "instance_groups[0].instance_count"
+    assert (
+        "6 x ml.p5.48xlarge exceeds the quota 'ml.p5.48xlarge for cluster usage' (L-TESTP5) of 4"
+        in p.message
+    )
+    assert "--service-code sagemaker --quota-code L-TESTP5 --desired-value 6" in p.hint
