@@ -472,3 +472,33 @@ def test_containers_of_pods_removed_while_the_kubelet_was_down_are_stopped(tmp_p
         assert not (tmp_path / "pods" / p["metadata"]["uid"]).exists()
 
     asyncio.run(scenario())
+
+
+def test_a_startup_probe_holds_readiness_until_it_succeeds(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with kubelet(tmp_path) as ctx:
+            flag = tmp_path / "booted"
+            probe = {
+                "exec": {"command": ["test", "-f", str(flag)]},
+                "periodSeconds": 1,
+                "failureThreshold": 30,
+            }
+            ctx.reg.create("pods", pod("slow", sh("sleep 30", startupProbe=probe)), "default")
+            p = await until(ctx, "slow", lambda p: phase(p) == "Running")
+            assert cstatus(p)["ready"] is False and cstatus(p)["started"] is False
+            flag.touch()
+            p = await until(ctx, "slow", lambda p: cstatus(p).get("ready") is True)
+            assert cstatus(p)["started"] is True
+
+    asyncio.run(scenario())
+
+
+def test_active_deadline_seconds_stops_the_pod_as_deadline_exceeded(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with kubelet(tmp_path) as ctx:
+            ctx.reg.create("pods", pod("late", sh("sleep 60"), activeDeadlineSeconds=1), "default")
+            done = await until(ctx, "late", lambda p: phase(p) == "Failed")
+            assert done["status"]["reason"] == "DeadlineExceeded"
+            assert cstatus(done)["state"]["terminated"]["exitCode"] == 143
+
+    asyncio.run(scenario())

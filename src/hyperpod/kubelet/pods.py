@@ -75,6 +75,7 @@ class Container:
     cwd: Path = Path("/")
     probes: list[asyncio.Task[None]] = field(default_factory=list)
     has_readiness: bool = False
+    started: bool = False  # the startup probe (if any) has succeeded
 
     @property
     def name(self) -> str:
@@ -166,6 +167,7 @@ class PodWorker:
                 started = float((att.record() or {}).get("startedAt", time.time()))
                 c.state = {"running": {"startedAt": rfc3339(started)}}
                 c.ready = not self._readiness(c)
+                c.started = not c.spec.get("startupProbe")
             elif rec is not None:
                 c.attempt = att
                 self._exited(c, rec, announce=False)
@@ -190,7 +192,8 @@ class PodWorker:
             pass
 
     def _readiness(self, c: Container) -> bool:
-        return bool(c.spec.get("readinessProbe"))
+        """Whether readiness waits for a probe (readiness or startup) rather than the start."""
+        return bool(c.spec.get("readinessProbe") or c.spec.get("startupProbe"))
 
     # ------------------------------------------------------------------ main loop
     async def run(self) -> None:
@@ -215,7 +218,10 @@ class PodWorker:
                     await self._idle()
                     continue
                 if not self._terminal():
-                    await self._step()
+                    if self._past_deadline():
+                        await self._deadline_exceeded()
+                    else:
+                        await self._step()
                 self._flush_status()
                 await self._idle()
         except asyncio.CancelledError:
@@ -402,6 +408,7 @@ class PodWorker:
             self.start_time = rfc3339(time.time())
         c.state = {"running": {"startedAt": rfc3339(time.time())}}
         c.ready = not self._readiness(c)
+        c.started = not c.spec.get("startupProbe")
         self.event("Normal", "Started", f"Started container {c.name}")
         self._start_probes(c, attempt)
 
@@ -464,29 +471,44 @@ class PodWorker:
                 _, c.env, c.cwd, _ = self._resolve(c)
             except (EnvError, VolumeError):
                 return
-        for kind in ("livenessProbe", "readinessProbe"):
-            probe = c.spec.get(kind)
-            if probe:
-                task = asyncio.get_running_loop().create_task(
-                    self._probe_loop(c, attempt, kind, probe)
-                )
-                c.probes.append(task)
+        c.probes.append(asyncio.get_running_loop().create_task(self._probes(c, attempt)))
+
+    async def _probes(self, c: Container, attempt: processes.Attempt) -> None:
+        """The startup probe first (if any); then liveness and readiness side by side."""
+        startup = c.spec.get("startupProbe")
+        if startup:
+            c.started = False
+            if not await self._probe_loop(c, attempt, "startupProbe", startup):
+                return
+        c.started = True
+        if not c.spec.get("readinessProbe"):
+            c.ready = True
+        self.wake.set()
+        loops = [
+            self._probe_loop(c, attempt, kind, c.spec[kind])
+            for kind in ("livenessProbe", "readinessProbe")
+            if c.spec.get(kind)
+        ]
+        await asyncio.gather(*loops)
 
     async def _probe_loop(
         self, c: Container, attempt: processes.Attempt, kind: str, probe: Obj
-    ) -> None:
+    ) -> bool:
+        """Probe until the container ends; a startup probe returns True on its first success."""
         await asyncio.sleep(float(probe.get("initialDelaySeconds") or 0))
         period = float(probe.get("periodSeconds") or 10)
         need_ok = int(probe.get("successThreshold") or 1)
         need_bad = int(probe.get("failureThreshold") or 3)
         oks = bads = 0
-        label = "Liveness" if kind == "livenessProbe" else "Readiness"
+        label = {"livenessProbe": "Liveness", "readinessProbe": "Readiness"}.get(kind, "Startup")
         while c.attempt is attempt and c.running:
             ok, message = await run_probe(probe, c.spec, c.env, c.cwd)
             if not (c.attempt is attempt and c.running):
-                return
+                return False
             if ok:
                 oks, bads = oks + 1, 0
+                if kind == "startupProbe":
+                    return True
                 if kind == "readinessProbe" and oks >= need_ok and not c.ready:
                     c.ready = True
                     self.wake.set()
@@ -502,15 +524,32 @@ class PodWorker:
                         self.event(
                             "Normal",
                             "Killing",
-                            f"Container {c.name} failed liveness probe, will be restarted",
+                            f"Container {c.name} failed {label.lower()} probe, will be restarted",
                         )
                         grace = float(
                             (self.pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
                         )
                         await attempt.stop(grace)
                         self.wake.set()
-                        return
+                        return False
             await asyncio.sleep(period)
+        return False
+
+    # ------------------------------------------------------------------ activeDeadlineSeconds
+    def _past_deadline(self) -> bool:
+        limit = (self.pod.get("spec") or {}).get("activeDeadlineSeconds")
+        started = self.start_time or (self.pod.get("status") or {}).get("startTime")
+        if limit is None or not started:
+            return False
+        begun = datetime.strptime(started, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+        return time.time() - begun >= float(limit)
+
+    async def _deadline_exceeded(self) -> None:
+        message = "Pod was active on the node longer than the specified deadline"
+        self.event("Normal", "DeadlineExceeded", message)
+        grace = float((self.pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+        await self._stop_all(grace)
+        self.failed, self.failed_reason, self.failed_message = True, "DeadlineExceeded", message
 
     # ------------------------------------------------------------------ termination
     async def _stop_all(self, grace: float, announce: bool = True) -> None:
@@ -621,7 +660,7 @@ class PodWorker:
             "restartCount": c.restart_count,
             "image": image,
             "imageID": f"local://{image}" if image else "",
-            "started": c.running,
+            "started": c.running and c.started,
         }
         if c.attempt is not None:
             st["containerID"] = self.cid(c)
