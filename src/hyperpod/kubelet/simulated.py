@@ -136,7 +136,7 @@ class SimulatedKubelet:
         images = {
             c["name"]: c.get("image", "") for c in (pod.get("spec") or {}).get("containers") or []
         }
-        return {
+        status: Obj = {
             "phase": phase,
             "conditions": conds,
             "hostIP": "127.0.0.1",
@@ -157,6 +157,29 @@ class SimulatedKubelet:
                 for n in names
             ],
         }
+        inits = (pod.get("spec") or {}).get("initContainers") or []
+        if inits:
+            status["initContainerStatuses"] = [
+                {
+                    "name": c["name"],
+                    "state": {
+                        "terminated": {
+                            "exitCode": 0,
+                            "reason": "Completed",
+                            "startedAt": now,
+                            "finishedAt": now,
+                        }
+                    },
+                    "lastState": {},
+                    "ready": True,
+                    "restartCount": 0,
+                    "image": c.get("image", ""),
+                    "imageID": "",
+                    "started": False,
+                }
+                for c in inits
+            ]
+        return status
 
     def _write(self, pod: Obj, status: Obj) -> Obj | None:
         md = pod["metadata"]
