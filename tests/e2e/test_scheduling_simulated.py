@@ -240,9 +240,18 @@ def test_higher_priority_pods_are_placed_first(tmp_path: Path) -> None:
             for i in range(2):
                 ctx.reg.create("pods", pod(f"fill-{i}", {"nvidia.com/gpu": "8"}), "default")
                 await until(ctx, f"fill-{i}", lambda p: phase(p) == "Running")
-            ctx.reg.create("pods", pod("low", {"nvidia.com/gpu": "8"}), "default")
             ctx.reg.create(
-                "pods", pod("high", {"nvidia.com/gpu": "8"}, priorityClassName="high"), "default"
+                "pods", pod("low", {"nvidia.com/gpu": "8"}, preemptionPolicy="Never"), "default"
+            )
+            ctx.reg.create(
+                "pods",
+                pod(
+                    "high",
+                    {"nvidia.com/gpu": "8"},
+                    priorityClassName="high",
+                    preemptionPolicy="Never",
+                ),
+                "default",
             )
             await until(ctx, "low", lambda p: scheduled_cond(p).get("reason") == "Unschedulable")
             await until(ctx, "high", lambda p: scheduled_cond(p).get("reason") == "Unschedulable")
@@ -314,3 +323,56 @@ def test_durations_parse_and_bad_ones_name_the_format() -> None:
     assert parse_duration("1h30m") == 5400 and parse_duration("500ms") == 0.5
     with pytest.raises(ValueError, match="examples: 500ms, 2s"):
         parse_duration("soon")
+
+
+def test_a_higher_priority_pod_preempts_the_least_important_pods(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with cluster(tmp_path) as ctx:
+            reg = ctx.reg
+            reg.create(
+                "priorityclasses.scheduling.k8s.io", {"metadata": {"name": "low"}, "value": 10}
+            )
+            reg.create(
+                "priorityclasses.scheduling.k8s.io", {"metadata": {"name": "lowest"}, "value": 1}
+            )
+            reg.create(
+                "priorityclasses.scheduling.k8s.io", {"metadata": {"name": "urgent"}, "value": 1000}
+            )
+            reg.create(
+                "pods", pod("keep", {"nvidia.com/gpu": "8"}, priorityClassName="low"), "default"
+            )
+            await until(ctx, "keep", lambda p: phase(p) == "Running")
+            reg.create(
+                "pods",
+                pod("victim", {"nvidia.com/gpu": "8"}, priorityClassName="lowest"),
+                "default",
+            )
+            await until(ctx, "victim", lambda p: phase(p) == "Running")
+            reg.create(
+                "pods",
+                pod("urgent", {"nvidia.com/gpu": "8"}, priorityClassName="urgent"),
+                "default",
+            )
+            bound = await until(ctx, "urgent", lambda p: phase(p) == "Running")
+            deadline = time.monotonic() + 10
+            while reg.try_get("pods", "victim", "default") is not None:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+            assert reg.get("pods", "keep", "default")["status"]["phase"] == "Running"
+            assert bound["status"].get("nominatedNodeName") in (None, bound["spec"]["nodeName"])
+            assert any(r == "Preempted" for r, _ in events(ctx, "victim"))
+            reg.create(
+                "pods",
+                pod(
+                    "polite",
+                    {"nvidia.com/gpu": "8"},
+                    priorityClassName="urgent",
+                    preemptionPolicy="Never",
+                ),
+                "default",
+            )
+            await until(ctx, "polite", lambda p: scheduled_cond(p).get("reason") == "Unschedulable")
+            await asyncio.sleep(0.3)
+            assert reg.get("pods", "keep", "default")["status"]["phase"] == "Running"
+
+    asyncio.run(scenario())

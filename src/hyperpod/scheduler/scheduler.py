@@ -7,6 +7,11 @@ then age). A pod that fits nowhere gets ``PodScheduled=False`` / ``Unschedulable
 ``FailedScheduling`` event, and waits until a node or a pod changes (or 30 s pass). For speed on
 large clusters it stops looking once it has found as many feasible nodes as kube-scheduler's
 ``percentageOfNodesToScore`` rule asks (at least 100), starting where the last search ended.
+
+Preemption: an unschedulable pod (unless ``preemptionPolicy: Never``, on the pod or its
+PriorityClass) evicts lower-priority pods from the node where the victims' highest priority,
+then their number, is smallest (``Preempted`` event on each victim, ``nominatedNodeName`` on the
+pod); it binds once they are gone.
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ class Scheduler:
         self.nodes: dict[str, NodeInfo] = {}
         self.order: list[str] = []
         self.bound: dict[str, tuple[str, dict[str, int]]] = {}  # pod uid -> (node, requests)
+        self.bound_keys: dict[str, str] = {}  # pod uid -> namespace/name
         self.queue: list[tuple[tuple[int, str, str], str]] = []
         self.queued: set[str] = set()
         self.unschedulable: dict[str, float] = {}  # key -> when it was parked
@@ -85,11 +91,13 @@ class Scheduler:
             if info is not None:
                 info.add(prev[1], -1)
             del self.bound[uid]
+            self.bound_keys.pop(uid, None)
             self._flush_unschedulable()
             prev = None
         if active and prev is None:
             req = pod_requests(pod)
             self.bound[uid] = (str(node), req)
+            self.bound_keys[uid] = object_key(pod)
             info = self.nodes.get(str(node))
             if info is not None:
                 info.add(req)
@@ -98,6 +106,7 @@ class Scheduler:
         if typ == "DELETED":
             uid = str(pod["metadata"].get("uid"))
             prev = self.bound.pop(uid, None)
+            self.bound_keys.pop(uid, None)
             if prev is not None:
                 info = self.nodes.get(prev[0])
                 if info is not None:
@@ -245,6 +254,8 @@ class Scheduler:
         ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
         if result.node is None:
             self._unschedulable(pod, result.message)
+            info.priority = self._priority(pod)
+            self.preempt(pod, info)
             return
         binding = {
             "apiVersion": "v1",
@@ -274,6 +285,74 @@ class Scheduler:
             f"Successfully assigned {ns}/{name} to {result.node}",
             COMPONENT,
         )
+
+    # ------------------------------------------------------------------ preemption
+    def _victims_on(self, node: str, below: int) -> list[tuple[int, str, Obj]]:
+        """Running pods of ``node`` with a priority below ``below``, lowest first."""
+        out = []
+        for uid, (n, _req) in self.bound.items():
+            if n != node:
+                continue
+            key = self.bound_keys.get(uid)
+            pod = self.pods.cache.get(key) if key else None
+            if pod is None:
+                continue
+            prio = self._priority(pod)
+            if prio < below:
+                out.append((prio, pod["metadata"].get("creationTimestamp") or "", pod))
+        out.sort(key=lambda v: (v[0], v[1]))
+        return out
+
+    def preempt(self, pod: Obj, info: PodInfo) -> bool:
+        """Evict lower-priority pods from the node where the fewest, least important must go."""
+        spec = pod.get("spec") or {}
+        if spec.get("preemptionPolicy") == "Never" or not self.bound:
+            return False
+        cls = self.classes.cache.get(spec.get("priorityClassName") or "")
+        if cls and cls.get("preemptionPolicy") == "Never":
+            return False
+        best: tuple[tuple[int, int], str, list[Obj]] | None = None
+        for node in self._candidates(info):
+            victims = self._victims_on(node.name, info.priority)
+            if any(v[2]["metadata"].get("deletionTimestamp") for v in victims):
+                return True  # an earlier preemption is still making room: wait for it
+            free = {k: node.allocatable.get(k, 0) - node.requested.get(k, 0) for k in info.requests}
+            chosen: list[Obj] = []
+            for _prio, _ts, victim in victims:
+                if all(free[k] >= v for k, v in info.requests.items()):
+                    break
+                chosen.append(victim)
+                for k, v in pod_requests(victim).items():
+                    if k in free:
+                        free[k] += v
+            if not chosen or not all(free[k] >= v for k, v in info.requests.items()):
+                continue
+            rank = (max(self._priority(v) for v in chosen), len(chosen))
+            if best is None or rank < best[0]:
+                best = (rank, node.name, chosen)
+        if best is None:
+            return False
+        _, node_name, chosen = best
+        md = pod["metadata"]
+        for victim in chosen:
+            vmd = victim["metadata"]
+            record_event(
+                self.reg,
+                victim,
+                "Normal",
+                "Preempted",
+                f"Preempted by pod {md.get('uid')} on node {node_name}",
+                COMPONENT,
+            )
+            with contextlib.suppress(NotFound, Conflict):
+                self.reg.delete("pods", vmd["name"], vmd["namespace"])
+        try:
+            fresh = self.reg.get("pods", md["name"], md["namespace"])
+            fresh.setdefault("status", {})["nominatedNodeName"] = node_name
+            self.reg.update("pods/status", fresh, md["namespace"])
+        except (NotFound, Conflict):
+            pass
+        return True
 
     def _unschedulable(self, pod: Obj, message: str) -> None:
         key = object_key(pod)
