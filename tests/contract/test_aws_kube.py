@@ -21,6 +21,7 @@ import yaml
 
 from hyperpod.api.aws_config import AwsClusterConfig
 from hyperpod.providers.aws import addons, kubeconfig, token
+from hyperpod.providers.aws.errors import AwsError
 from support import KUBECTL, RunningControlPlane
 
 SERVED = {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
@@ -73,7 +74,7 @@ def test_a_refused_apply_names_the_object_and_the_status(cluster: RunningControl
         ca_data=base64.b64encode(ca).decode(),
         region="us-west-2",
     )
-    with pytest.raises(RuntimeError) as info:
+    with pytest.raises(AwsError) as info:
         addons.apply_with_token(kcfg, _manifests()[:1], "not-the-token")
     assert "Namespace aws-hyperpod: HTTP 401" in str(info.value)
 

@@ -508,3 +508,27 @@ def test_hyp_validate_reports_a_too_small_subnet_before_anything_is_created(
     created = _hyp("create", "--config", str(path))
     assert created.exit_code != 0
     assert boto3.client("cloudformation").list_stacks()["StackSummaries"] == []
+
+
+def test_hyp_create_describe_list_and_delete_an_aws_stack(
+    aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    render = template.render
+    monkeypatch.setattr(template, "render", lambda cfg: _bucket_only(render(cfg)))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
+    eks_arn = _make_eks("demo-eks")  # moto's CloudFormation does not create it
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(_config(helm={"install": False})))  # moto's EKS has no API
+    created = _hyp("create", "--config", str(path))
+    assert created.exit_code == 0, created.output
+    assert "CREATE_COMPLETE" in created.output
+    assert yaml.safe_load((tmp_path / "kubeconfig").read_text())["current-context"] == eks_arn
+    listed = _hyp("list", "cluster-stack", "--provider", "aws", "-o", "json")
+    assert [s["name"] for s in json.loads(listed.output)] == ["demo-stack"]
+    described = _hyp("describe", "cluster-stack", "demo-stack", "--provider", "aws", "-o", "json")
+    assert json.loads(described.output)["status"] == "CREATE_COMPLETE"
+    deleted = _hyp("delete", "cluster-stack", "demo-stack", "--provider", "aws", "--yes")
+    assert deleted.exit_code == 0, deleted.output
+    assert "AWS::S3::Bucket LifecycleBucket" in deleted.output
+    assert _provider(Recorder()).describe("demo-stack") is None

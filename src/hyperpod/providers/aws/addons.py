@@ -19,6 +19,7 @@ from typing import Any
 
 from hyperpod.api import instance_types
 from hyperpod.api.aws_config import AwsClusterConfig
+from hyperpod.providers.aws.errors import AwsError
 
 Manifest = dict[str, Any]
 Applier = Callable[[dict[str, Any], list[Manifest]], list[str]]
@@ -266,7 +267,13 @@ def apply_with_token(
     ctx = ssl.create_default_context()
     ca = cluster.get("certificate-authority-data")
     if ca:
-        ctx = ssl.create_default_context(cadata=base64.b64decode(ca).decode())
+        try:
+            ctx = ssl.create_default_context(cadata=base64.b64decode(ca).decode("ascii"))
+        except (ValueError, ssl.SSLError) as exc:
+            raise AwsError(
+                f"the cluster's certificate-authority data is not a PEM certificate ({exc})",
+                "check the EKS cluster with `aws eks describe-cluster`",
+            ) from exc
     done = []
     for obj in manifests:
         url = f"{server}{api_path(obj)}?fieldManager=hyp&force=true"
