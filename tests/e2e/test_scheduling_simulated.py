@@ -376,3 +376,18 @@ def test_a_higher_priority_pod_preempts_the_least_important_pods(tmp_path: Path)
             assert reg.get("pods", "keep", "default")["status"]["phase"] == "Running"
 
     asyncio.run(scenario())
+
+
+def test_scheduling_gates_hold_a_pod_until_they_are_removed(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with cluster(tmp_path) as ctx:
+            gated = pod("gated", schedulingGates=[{"name": "example.com/wait"}])
+            ctx.reg.create("pods", gated, "default")
+            await asyncio.sleep(0.5)
+            assert not ctx.reg.get("pods", "gated", "default")["spec"].get("nodeName")
+            ctx.reg.patch(
+                "pods", "gated", {"spec": {"schedulingGates": None}}, PatchType.MERGE, "default"
+            )
+            await until(ctx, "gated", lambda p: phase(p) == "Running")
+
+    asyncio.run(scenario())

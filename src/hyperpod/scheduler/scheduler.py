@@ -145,6 +145,7 @@ class Scheduler:
         spec = pod.get("spec") or {}
         return (
             not spec.get("nodeName")
+            and not spec.get("schedulingGates")
             and (spec.get("schedulerName") or DEFAULT_SCHEDULER) == self.name
             and not pod["metadata"].get("deletionTimestamp")
             and (pod.get("status") or {}).get("phase") not in TERMINAL
@@ -287,20 +288,20 @@ class Scheduler:
         )
 
     # ------------------------------------------------------------------ preemption
-    def _victims_on(self, node: str, below: int) -> list[tuple[int, str, Obj]]:
-        """Running pods of ``node`` with a priority below ``below``, lowest first."""
-        out = []
-        for uid, (n, _req) in self.bound.items():
-            if n != node:
-                continue
+    def _victims_by_node(self, below: int) -> dict[str, list[tuple[int, str, Obj]]]:
+        """Running pods with a priority below ``below``, per node, lowest first."""
+        out: dict[str, list[tuple[int, str, Obj]]] = {}
+        for uid, (node, _req) in self.bound.items():
             key = self.bound_keys.get(uid)
             pod = self.pods.cache.get(key) if key else None
             if pod is None:
                 continue
             prio = self._priority(pod)
             if prio < below:
-                out.append((prio, pod["metadata"].get("creationTimestamp") or "", pod))
-        out.sort(key=lambda v: (v[0], v[1]))
+                ts = pod["metadata"].get("creationTimestamp") or ""
+                out.setdefault(node, []).append((prio, ts, pod))
+        for victims in out.values():
+            victims.sort(key=lambda v: (v[0], v[1]))
         return out
 
     def preempt(self, pod: Obj, info: PodInfo) -> bool:
@@ -312,8 +313,13 @@ class Scheduler:
         if cls and cls.get("preemptionPolicy") == "Never":
             return False
         best: tuple[tuple[int, int], str, list[Obj]] | None = None
+        by_node = self._victims_by_node(info.priority)
+        if not by_node:
+            return False
         for node in self._candidates(info):
-            victims = self._victims_on(node.name, info.priority)
+            victims = by_node.get(node.name)
+            if not victims:
+                continue
             if any(v[2]["metadata"].get("deletionTimestamp") for v in victims):
                 return True  # an earlier preemption is still making room: wait for it
             free = {k: node.allocatable.get(k, 0) - node.requested.get(k, 0) for k in info.requests}
