@@ -708,6 +708,12 @@ def server_side_apply(live: Obj | None, applied: Obj, manager: str, *, force: bo
             old_value = value_at(live, path)
             if old_value is _MISSING or old_value == new_value:
                 continue
+            if new_value == {} and isinstance(old_value, dict):
+                continue  # an empty map only says the map exists
+            if new_value == [] and builtin and isinstance(old_value, list):
+                names = tuple(seg[2:] for seg in path if seg.startswith("f:"))
+                if list_merge_key(kind, names) is not None:
+                    continue  # so does an empty keyed list or set
             for entry, owned in zip(others, other_sets, strict=True):
                 if path in owned:
                     conflicts.append((path, entry))

@@ -590,3 +590,78 @@ def test_a_repeated_apply_leaves_the_object_unchanged() -> None:
     changed = server_side_apply(live, cr(1, mode="x"), "one", force=False)
     assert changed["metadata"]["managedFields"][0]["manager"] == "one"
     assert changed["metadata"]["managedFields"][0]["time"] != "2020-01-01T00:00:00Z"
+
+
+_spec_values = st.dictionaries(
+    st.sampled_from(["a", "b", "c"]),
+    st.one_of(
+        st.integers(0, 2),
+        st.dictionaries(st.sampled_from(["x", "y"]), st.integers(0, 2), max_size=2),
+    ),
+    max_size=3,
+)
+
+
+@given(_spec_values, _spec_values)
+def test_forced_apply_makes_every_applied_value_true_and_is_idempotent(
+    before: dict[str, Any], applied_spec: dict[str, Any]
+) -> None:
+    live = server_side_apply(None, {**cr(1), "spec": before}, "other", force=False)
+    applied = {**cr(1), "spec": applied_spec}
+    out = server_side_apply(live, applied, "me", force=True)
+    for path in field_paths(applied):
+        want = value_at(applied, path)
+        if want == {}:  # an empty map only says the map exists
+            assert isinstance(value_at(out, path), dict)
+        else:
+            assert value_at(out, path) == want
+    assert server_side_apply(out, applied, "me", force=False) == out
+
+
+def test_applying_an_empty_map_neither_clears_nor_conflicts() -> None:
+    live = server_side_apply(None, {**cr(1), "spec": {}}, "other", force=False)
+    live = server_side_apply(live, {**cr(1), "spec": {"a": 1}}, "third", force=False)
+    out = server_side_apply(live, {**cr(1), "spec": {}}, "me", force=False)
+    assert out["spec"] == {"a": 1}
+
+
+_containers = st.lists(
+    st.fixed_dictionaries(
+        {"name": st.sampled_from(["m", "n", "o"])},
+        optional={
+            "image": st.sampled_from(["i1", "i2"]),
+            "env": st.lists(
+                st.fixed_dictionaries(
+                    {"name": st.sampled_from(["A", "B"]), "value": st.sampled_from(["1", "2"])}
+                ),
+                max_size=2,
+                unique_by=lambda e: e["name"],
+            ),
+        },
+    ),
+    max_size=3,
+    unique_by=lambda c: c["name"],
+)
+
+
+@given(_containers, _containers, _containers, st.booleans())
+def test_applies_of_keyed_lists_hold_their_values_or_conflict(
+    first: list[dict[str, Any]],
+    second: list[dict[str, Any]],
+    third: list[dict[str, Any]],
+    force: bool,
+) -> None:
+    live = server_side_apply(None, pod(containers=first), "m1", force=False)
+    live = server_side_apply(live, pod(containers=second), "m2", force=True)
+    applied = pod(containers=third)
+    try:
+        out = server_side_apply(live, applied, "m1", force=force)
+    except errors.Conflict:
+        assert not force
+        return
+    for path in field_paths(applied):
+        want = value_at(applied, path)
+        if path[-1] == "." or want in ({}, []):  # existence only
+            continue
+        assert value_at(out, path) == want
+    assert server_side_apply(out, applied, "m1", force=False) == out
