@@ -23,7 +23,8 @@ Server-side apply (simplified, documented rules):
   as ``k:{"name":"c"}`` (with ``.``), set-list items as ``v:"x"``.
 * Applying a field that another manager owns with a *different* value is a conflict
   (409, listing fields and managers) unless ``force``; ``force`` moves ownership. Applying the
-  same value makes the field shared.
+  same value makes the field shared. An empty map or keyed list in the configuration only
+  says that it exists (it neither clears the live one nor conflicts).
 * Fields the applier owned before and no longer applies are removed from the object unless
   another manager still owns them.
 * Merging uses the strategic-merge list rules above for built-in API groups; lists of custom
