@@ -292,8 +292,14 @@ def apply_with_token(
                 resp.read()
         except urllib.error.HTTPError as exc:
             body = exc.read().decode(errors="replace")[:300]
-            raise RuntimeError(
-                f"applying {obj['kind']} {obj['metadata']['name']}: HTTP {exc.code} {body}"
+            raise AwsError(
+                f"applying {obj['kind']} {obj['metadata']['name']}: HTTP {exc.code} {body}",
+                "check your access entry on the EKS cluster (hyp set-cluster-context checks it)",
+            ) from exc
+        except (urllib.error.URLError, OSError) as exc:
+            raise AwsError(
+                f"cannot reach the EKS endpoint {server}: {exc}",
+                "the endpoint must be reachable from this machine (public access, or a VPN)",
             ) from exc
         done.append(f"{obj['kind']}/{obj['metadata']['name']} applied")
     return done
