@@ -144,7 +144,7 @@ async def _in_process_job(data_dir: Path, name: str, args: list[str]) -> tuple[f
     from hyperpod.api import pytorchjob as api
     from hyperpod.apiserver.errors import ApiError
     from hyperpod.apiserver.registry import CRD_RESOURCE, Registry
-    from hyperpod.controllers.pytorchjob import PyTorchJobOperator
+    from hyperpod.controllers.pytorchjob import PyTorchJobOperator, validate
     from hyperpod.controlplane.context import ControlPlaneContext
     from hyperpod.kubelet.agent import Kubelet
 
@@ -152,7 +152,7 @@ async def _in_process_job(data_dir: Path, name: str, args: list[str]) -> tuple[f
     reg.ensure_system_namespaces()
     for crd in api.crds():
         reg.create(CRD_RESOURCE, crd)
-    reg.add_admission(api.RESOURCE, api.default, api.validate)
+    reg.add_admission(api.RESOURCE, api.default, validate)
     ctx = ControlPlaneContext(
         reg=reg, config={"nodes": {"local": {"name": "bench"}}}, data_dir=data_dir
     )

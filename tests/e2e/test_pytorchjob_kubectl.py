@@ -104,8 +104,21 @@ def test_kubectl_get_pytorchjobs_shows_the_state_column(cluster: RunningControlP
             lambda m: m["spec"]["pytorchReplicaSpecs"]["Worker"].update(restartPolicy="Sometimes"),
             "spec.pytorchReplicaSpecs.Worker.restartPolicy",
         ),
+        (
+            lambda m: m["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"].update(
+                volumes=[{"name": "Bad Volume", "emptyDir": {}}]
+            ),
+            "spec.pytorchReplicaSpecs.Master.template.spec.volumes[0].name",
+        ),
     ],
-    ids=["no-pytorch-container", "two-masters", "zero-workers", "bad-name", "bad-restart-policy"],
+    ids=[
+        "no-pytorch-container",
+        "two-masters",
+        "zero-workers",
+        "bad-name",
+        "bad-restart-policy",
+        "template-not-a-pod",
+    ],
 )
 def test_bad_jobs_are_rejected_naming_the_field(
     cluster: RunningControlPlane, change: Callable[[dict[str, Any]], None], field: str

@@ -27,7 +27,7 @@ from hyperpod.apiserver.errors import ApiError
 from hyperpod.apiserver.patching import PatchType
 from hyperpod.apiserver.registry import CRD_RESOURCE, Registry
 from hyperpod.controllers.garbage_collector import GarbageCollector
-from hyperpod.controllers.pytorchjob import PyTorchJobOperator
+from hyperpod.controllers.pytorchjob import PyTorchJobOperator, validate
 from hyperpod.controllers.pytorchjob_rules import CANNOT_START_REASONS
 from hyperpod.controlplane.context import ControlPlaneContext
 from hyperpod.kubelet.agent import Kubelet
@@ -105,7 +105,7 @@ async def local_cluster(tmp: Path) -> AsyncIterator[Cluster]:
     reg.ensure_system_namespaces()
     for crd in api.crds():
         reg.create(CRD_RESOURCE, crd)
-    reg.add_admission(api.RESOURCE, api.default, api.validate)
+    reg.add_admission(api.RESOURCE, api.default, validate)
     config = {"nodes": {"local": {"name": NODE}}, "kubelet": {"backoffBaseSeconds": 0.5}}
     ctx = ControlPlaneContext(reg=reg, config=config, data_dir=tmp)
     loop = asyncio.get_running_loop()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import random
 import socket
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hyperpod.api import pytorchjob as api
+from hyperpod.apiserver import validation
 from hyperpod.apiserver.errors import AlreadyExists, ApiError, NotFound
 from hyperpod.apiserver.patching import PatchType
 from hyperpod.apiserver.registry import Registry
@@ -219,6 +221,30 @@ class PyTorchJobOperator:
         record_event(self.reg, job, type_, reason, message, COMPONENT)
 
 
+def validate(obj: Obj, old: Obj | None) -> list[dict[str, str]]:
+    """The webhook's checks plus each pod template validated as a Pod would be.
+
+    A template that could never become a pod is refused at create (422 naming the field)
+    instead of leaving the job stuck with FailedCreatePod events.
+    """
+    causes = api.validate(obj, old)
+    seen = {c["field"] for c in causes}
+    specs = (obj.get("spec") or {}).get("pytorchReplicaSpecs") or {}
+    for rtype, spec in specs.items() if isinstance(specs, dict) else ():
+        template = (spec or {}).get("template") if isinstance(spec, dict) else None
+        if not isinstance(template, dict) or not isinstance(template.get("spec"), dict):
+            continue
+        pod = {"apiVersion": "v1", "kind": "Pod", "spec": copy.deepcopy(template["spec"])}
+        pod["metadata"] = {"name": "template"}
+        validation.default_builtin("Pod", pod)
+        field = f"spec.pytorchReplicaSpecs.{rtype}.template.spec"
+        for found in validation.validate_pod_spec(pod["spec"], field):
+            if found["field"] not in seen:
+                seen.add(found["field"])
+                causes.append(found)
+    return causes
+
+
 async def _start(ctx: ControlPlaneContext) -> None:
     await PyTorchJobOperator(ctx.reg).run(ctx.stopping)
 
@@ -228,7 +254,7 @@ def component() -> Component:
     return Component(
         name="pytorchjob-operator",
         crds=api.crds,
-        admission={api.RESOURCE: (api.default, api.validate)},
+        admission={api.RESOURCE: (api.default, validate)},
         start=_start,
         addon="trainingOperator",
     )

@@ -15,7 +15,7 @@ import pytest
 from hyperpod.api import pytorchjob as api
 from hyperpod.apiserver.errors import Invalid
 from hyperpod.apiserver.registry import CRD_RESOURCE, Registry
-from hyperpod.controllers.pytorchjob import PyTorchJobOperator, choose_port, port_is_free
+from hyperpod.controllers.pytorchjob import PyTorchJobOperator, choose_port, port_is_free, validate
 
 Obj = dict[str, Any]
 NS = "default"
@@ -27,7 +27,7 @@ def reg(tmp_path: Path) -> Iterator[Registry]:
     registry.ensure_system_namespaces()
     for crd in api.crds():
         registry.create(CRD_RESOURCE, crd)
-    registry.add_admission(api.RESOURCE, api.default, api.validate)
+    registry.add_admission(api.RESOURCE, api.default, validate)
     yield registry
     registry.close()
 
@@ -124,6 +124,29 @@ def test_admission_rejects_two_masters_with_a_422_naming_the_field(reg: Registry
         in caught.value.message
     )
     assert caught.value.code == 422
+
+
+def test_a_template_that_could_never_be_a_pod_is_rejected_at_create(reg: Registry) -> None:
+    manifest = job_manifest()
+    container = manifest["spec"]["pytorchReplicaSpecs"]["Worker"]["template"]["spec"]["containers"][
+        0
+    ]
+    container["env"] = [{"name": "1BAD", "value": "x"}]
+    with pytest.raises(Invalid) as caught:
+        reg.create(api.RESOURCE, manifest, NS)
+    fields = [c["field"] for c in caught.value.causes]
+    assert fields == ["spec.pytorchReplicaSpecs.Worker.template.spec.containers[0].env[0].name"]
+
+
+def test_a_missing_image_is_reported_once(reg: Registry) -> None:
+    manifest = job_manifest()
+    del manifest["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0][
+        "image"
+    ]
+    with pytest.raises(Invalid) as caught:
+        reg.create(api.RESOURCE, manifest, NS)
+    fields = [c["field"] for c in caught.value.causes]
+    assert fields == ["spec.pytorchReplicaSpecs.Master.template.spec.containers[0].image"]
 
 
 def test_admission_defaults_are_stored(reg: Registry) -> None:
