@@ -302,7 +302,7 @@ def _crd_component_name(r: ServedResource, kind: str) -> str:
     return ".".join(reversed(r.group.split("."))) + f".{r.version}.{kind}"
 
 
-def _document(resources: list[ServedResource], group: str, version: str) -> Schema:
+def _document(resources: list[ServedResource]) -> Schema:
     components: dict[str, Schema] = {}
     paths: dict[str, Schema] = {}
     meta_builder = _Builder("", inline=False)
@@ -391,7 +391,7 @@ def openapi_document(resources: Iterable[Any], group: str, version: str) -> Sche
     key = _fingerprint(served)
     doc = _DOC_CACHE.get(key)
     if doc is None:
-        doc = _document(served, group, version)
+        doc = _document(served)
         if len(_DOC_CACHE) >= _DOC_CACHE_MAX:
             _DOC_CACHE.pop(next(iter(_DOC_CACHE)))
         _DOC_CACHE[key] = doc
