@@ -310,3 +310,21 @@ def test_a_workers_only_elastic_job_rendezvouses_under_torchrun_and_succeeds(
         assert "final test accuracy" in logs
 
     run(tmp_path, body)
+
+
+def test_two_jobs_train_at_once_without_colliding_on_a_port(tmp_path: Path) -> None:
+    async def body(c: Cluster) -> None:
+        for name in ("left", "right"):
+            c.reg.create(api.RESOURCE, digits_job(name, "--epochs", "5", workers=1), NS)
+        await eventually(
+            lambda: all(c.state(n) in ("Succeeded", "Failed") for n in ("left", "right")),
+            "both jobs to finish",
+        )
+        assert [c.state(n) for n in ("left", "right")] == ["Succeeded", "Succeeded"]
+        ports = {
+            c.job(n)["metadata"]["annotations"][api.ANNOTATION_MASTER_PORT]
+            for n in ("left", "right")
+        }
+        assert len(ports) == 2
+
+    run(tmp_path, body)
