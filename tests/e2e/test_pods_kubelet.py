@@ -502,3 +502,32 @@ def test_active_deadline_seconds_stops_the_pod_as_deadline_exceeded(tmp_path: Pa
             assert cstatus(done)["state"]["terminated"]["exitCode"] == 143
 
     asyncio.run(scenario())
+
+
+def test_gpu_allocation_survives_a_kubelet_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HYPERPOD_FAKE_GPUS", "2")
+
+    async def scenario() -> None:
+        gpu = {"limits": {"nvidia.com/gpu": "1"}}
+        async with kubelet(tmp_path, keep=True) as ctx:
+            ctx.reg.create(
+                "pods",
+                pod(
+                    "first",
+                    sh("echo $CUDA_VISIBLE_DEVICES; sleep 3", resources=gpu),
+                    restartPolicy="Never",
+                ),
+                "default",
+            )
+            first = await until(ctx, "first", lambda p: phase(p) == "Running")
+            ctx.stopping.set()
+        async with kubelet(tmp_path) as ctx2:
+            c = sh("echo $CUDA_VISIBLE_DEVICES", resources=gpu)
+            ctx2.reg.create("pods", pod("second", c, restartPolicy="Never"), "default")
+            second = await until(ctx2, "second", lambda p: phase(p) == "Succeeded")
+            first = ctx2.reg.get("pods", "first", "default")
+            assert (await logs(ctx2, second)).strip() != (await logs(ctx2, first)).strip()
+
+    asyncio.run(scenario())
