@@ -6,6 +6,12 @@ gives each job its own free master port on this machine (annotation
 ``hyperpod.local/master-port``), writes status first, then deletes and creates pods and
 services (services before pods, the Master pod before any Worker), and records an event on the
 job for every decision.
+
+Local networking: pods share the host network. The chosen port replaces the
+``pytorchjob-port`` in MASTER_PORT / PET_MASTER_PORT, in PET_RDZV_ENDPOINT (unless
+``rdzvHost`` names an outside host) and in the headless services; the kubelet rewrites service
+names such as ``<job>-master-0`` to 127.0.0.1 when it starts a container. Manifests and
+training code stay as they would be on EKS.
 """
 
 from __future__ import annotations

@@ -2,9 +2,20 @@
 
 Nothing here talks to the API: :func:`plan` looks at what exists and returns what to create,
 delete and write, so every rule is testable with plain dicts. The semantics follow the
-Kubeflow training operator v1.9 (see ``shared/reference/pytorchjob.md``), with two local
-additions: HyperPod job auto-resume (whole-job restarts, counted in ``status.restartCount``)
-and a job whose container cannot start fails at once with the kubelet's reason.
+Kubeflow training operator v1.9 (see ``shared/reference/pytorchjob.md``), with these
+additions and deliberate differences:
+
+- HyperPod job auto-resume: with ``sagemaker.amazonaws.com/enable-job-auto-resume: "true"``, a
+  retryable failure (exit code 128-255 or none, eviction, deletion while running) of any pod
+  deletes every pod of the job; they are recreated once gone. ``job-max-retry-count``
+  (default 1) bounds the restarts, counted in ``status.restartCount``; the Restarting
+  condition and a Warning event name the pod and the exit code. Past the limit: Failed.
+- A container that cannot start (StartError, RunContainerError, image errors...) fails the
+  job at once with the kubelet's reason and message, instead of restarting for ever.
+- ExitCode with a permanent code (1-127) fails the job at once (upstream only marks it
+  Restarting); an OnFailure/Always pod that still ends Failed (evicted) is recreated.
+- No HPA for ``elasticPolicy.metrics`` and no gang scheduling for ``schedulingPolicy``
+  (minAvailable, queue, minResources); ``priorityClass`` reaches the pods.
 """
 
 from __future__ import annotations
