@@ -80,6 +80,7 @@ def test_kubectl_get_pytorchjobs_shows_the_state_column(cluster: RunningControlP
     assert names(cluster, "pods", "shown") == ["shown-master-0", "shown-worker-0"]
     assert names(cluster, "services", "shown") == ["shown-master-0", "shown-worker-0"]
     cluster.kubectl("delete", "pytorchjob", "shown", "--wait=true")
+    wait_for(lambda: names(cluster, "pods", "shown") == [], "the pods (and their processes) to go")
 
 
 @pytest.mark.parametrize(
