@@ -21,8 +21,6 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from kubernetes import client as k8s_models
-
 from hyperpod.apiserver.patching import BUILTIN_GROUPS, SET, list_merge_key
 
 Schema = dict[str, Any]
@@ -58,10 +56,18 @@ _DICT = re.compile(r"^Dict\[str, (.+)\]$")
 OBJECT_META = "V1ObjectMeta"
 
 
+@lru_cache(maxsize=1)
+def _models() -> Any:
+    """The ``kubernetes.client`` package, imported on first use (it is slow to import)."""
+    from kubernetes import client
+
+    return client
+
+
 def model_class(kind: str, group: str = "") -> Any | None:
     """The ``kubernetes.client`` model class of a built-in kind, if any."""
     name = _MODEL_BY_KIND.get((group, kind), f"V1{kind}")
-    cls = getattr(k8s_models, name, None)
+    cls = getattr(_models(), name, None)
     return cls if cls is not None and hasattr(cls, "openapi_types") else None
 
 
@@ -98,7 +104,7 @@ class _Builder:
         return self.model_schema(type_name, names, stack)
 
     def model_schema(self, cls_name: str, names: tuple[str, ...], stack: tuple[str, ...]) -> Schema:
-        cls = getattr(k8s_models, cls_name, None)
+        cls = getattr(_models(), cls_name, None)
         if cls is None or not hasattr(cls, "openapi_types"):
             return {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
         if self.inline:
