@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import re
 import time
 from datetime import UTC, datetime
@@ -249,8 +250,8 @@ class SimulatedKubelet:
         self._write(pod, self._status(pod, phase, term, restarts, {}))
 
     # ------------------------------------------------------------------ nodes
-    def _beat(self) -> None:
-        for name in sorted(self.names):
+    def _beat(self, names: list[str]) -> None:
+        for name in names:
             node = self.reg.try_get("nodes", name)
             ann = ((node or {}).get("metadata") or {}).get("annotations") or {}
             if ann.get("hyperpod.local/simulate-heartbeat") == "false":
@@ -265,17 +266,25 @@ class SimulatedKubelet:
                 log.exception("heartbeat of simulated node %s failed", name)
 
     async def run(self) -> None:
-        for node in self.node_objs:
+        order = sorted(self.names)
+        for i, node in enumerate(self.node_objs):
             nodes.register(self.reg, node)
-        self._beat()
+            if i % 50 == 49:
+                await asyncio.sleep(0)  # let the API answer while hundreds of nodes register
         self.pods.add_handler(self._on_pod)
         self.pods.start()
+        # Spread the heartbeats: a slice of the nodes every tick, all of them per period.
+        tick = min(1.0, self.heartbeat)
+        per_tick = max(1, math.ceil(len(order) * tick / self.heartbeat))
+        nxt = 0
         try:
             while not self.ctx.stopping.is_set():
+                self._beat(
+                    [order[(nxt + i) % len(order)] for i in range(min(per_tick, len(order)))]
+                )
+                nxt = (nxt + per_tick) % max(1, len(order))
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.ctx.stopping.wait(), self.heartbeat)
-                if not self.ctx.stopping.is_set():
-                    self._beat()
+                    await asyncio.wait_for(self.ctx.stopping.wait(), tick)
         finally:
             for t in self.timers.values():
                 t.cancel()
