@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -194,7 +195,7 @@ def test_delete_waits_and_wait_for_delete_returns(
     )
     waiter = subprocess.Popen(
         [str(KUBECTL), "wait", "--for=delete", "cm/doomed2", "--timeout=20s"],
-        env={"KUBECONFIG": str(cluster.kubeconfig), "PATH": "/usr/bin:/bin"},
+        env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -220,7 +221,7 @@ def test_wait_for_condition_sees_a_status_change(
     )
     waiter = subprocess.Popen(
         [str(KUBECTL), "wait", "--for=condition=Arrived", "train/local", "--timeout=20s"],
-        env={"KUBECONFIG": str(cluster.kubeconfig), "PATH": "/usr/bin:/bin"},
+        env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
