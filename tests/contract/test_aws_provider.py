@@ -25,6 +25,7 @@ from hyperpod.providers.aws import kubeconfig, template
 from hyperpod.providers.aws.errors import AwsError, ClusterNotFound
 from hyperpod.providers.aws.provider import AwsProvider
 
+pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS::")  # moto's skipped types
 EXAMPLES = Path(__file__).parents[2] / "examples" / "aws"
 ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -273,7 +274,9 @@ def test_create_deploys_streams_events_bootstraps_and_describes(aws: str, tmp_pa
         "AWS::IAM::Role",
     }
 
-    # a second create reports the existing stack instead of failing
+    # validate says the stack exists; a second create reports it instead of failing
+    existing = [p for p in provider.validate(_config()) if p.field == "stack_name"]
+    assert existing and existing[0].severity == "info" and "already exists" in existing[0].message
     again = provider.create(_config(), tmp_path / "run2")
     assert again.status == "CREATE_COMPLETE"
     assert any("already exists" in line for line in rec.lines)

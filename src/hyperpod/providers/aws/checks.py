@@ -620,6 +620,27 @@ def _reused(cfg: AwsClusterConfig, aws: Aws) -> list[Problem]:
     return problems
 
 
+def _existing_stack(cfg: AwsClusterConfig, aws: Aws) -> list[Problem]:
+    try:
+        stacks = call(aws.client("cloudformation").describe_stacks, StackName=cfg.stack)["Stacks"]
+    except botocore.exceptions.ClientError:
+        return []
+    status = stacks[0]["StackStatus"] if stacks else None
+    if status is None:
+        return []
+    if status in ("CREATE_COMPLETE", "CREATE_IN_PROGRESS", "UPDATE_COMPLETE"):
+        return [
+            _info("stack_name", f"stack {cfg.stack} already exists ({status}); create reports it")
+        ]
+    return [
+        _err(
+            "stack_name",
+            f"stack {cfg.stack} exists in state {status}",
+            f"remove it first: hyp delete cluster-stack {cfg.stack}, or pick another stack_name",
+        )
+    ]
+
+
 def online(cfg: AwsClusterConfig, aws: Aws, quotas: Quotas | None = None) -> list[Problem]:
     """Checks against the account; skipped (with an info finding) without credentials."""
     if not aws.has_credentials():
@@ -669,6 +690,7 @@ def online(cfg: AwsClusterConfig, aws: Aws, quotas: Quotas | None = None) -> lis
                     )
         problems += _reused(cfg, aws)
         problems += _quotas(cfg, aws, quotas or Quotas(aws))
+        problems += _existing_stack(cfg, aws)
     except AwsError as exc:
         problems.append(_err("online", exc.message, exc.hint))
     return problems
