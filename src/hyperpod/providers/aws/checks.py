@@ -245,6 +245,15 @@ def offline(cfg: AwsClusterConfig, region: str | None = None) -> list[Problem]:
             )
         )
 
+    if net.create_s3_endpoint and not net.create_private_subnet and not eks.create:
+        problems.append(
+            _warn(
+                "networking.create_s3_endpoint",
+                "no S3 endpoint is created: the stack creates no subnet (and route table) to attach it to",
+                "make sure the reused subnet reaches S3 (an endpoint or a NAT route)",
+            )
+        )
+
     lc, iam = cfg.lifecycle, cfg.iam
     if lc.bucket_name and iam.managed_policy_only and not lc.bucket_name.startswith("sagemaker-"):
         problems.append(

@@ -164,12 +164,15 @@ class _Builder:
                 nat = _ref("NatGateway")
             self.output("VpcId", vpc, "VPC of the cluster")
 
-        self.add(
-            "PrivateRouteTable",
-            "AWS::EC2::RouteTable",
-            {"VpcId": vpc, "Tags": self.tags(self.name("private"))},
-        )
-        if nat is not None:
+        # a route table only for subnets this stack creates (a reused subnet keeps its own)
+        routed = net.create_private_subnet or cfg.eks.create
+        if routed:
+            self.add(
+                "PrivateRouteTable",
+                "AWS::EC2::RouteTable",
+                {"VpcId": vpc, "Tags": self.tags(self.name("private"))},
+            )
+        if nat is not None and routed:
             self.add(
                 "PrivateDefaultRoute",
                 "AWS::EC2::Route",
@@ -264,7 +267,7 @@ class _Builder:
         else:
             sg = net.security_group_id
 
-        if net.create_s3_endpoint:
+        if net.create_s3_endpoint and routed:
             self.add(
                 "S3Endpoint",
                 "AWS::EC2::VPCEndpoint",

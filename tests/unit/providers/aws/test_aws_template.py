@@ -14,10 +14,37 @@ from hyperpod.api.aws_config import AwsClusterConfig
 from hyperpod.providers.aws import lint, template
 
 EXAMPLES = Path(__file__).parents[4] / "examples" / "aws"
-CONFIGS = ["new-vpc", "reuse-vpc", "multi-group", "fsx"]
+CONFIGS = ["new-vpc", "reuse-vpc", "multi-group", "fsx", "reuse-everything"]
+REUSE_EVERYTHING: dict[str, Any] = {
+    "region": "us-west-2",
+    "availability_zone_ids": ["usw2-az2"],
+    "networking": {
+        "create_vpc": False,
+        "vpc_id": "vpc-0a1b2c3d4e5f60718",
+        "create_private_subnet": False,
+        "private_subnet_id": "subnet-0a1b2c3d4e5f60718",
+        "create_security_group": False,
+        "security_group_id": "sg-0a1b2c3d4e5f60718",
+        "create_nat_gateway": False,
+    },
+    "eks": {"create": False, "cluster_name": "existing-eks"},
+    "lifecycle": {"create_bucket": False, "bucket_name": "sagemaker-scripts"},
+    "iam": {"create_role": False, "role_arn": "arn:aws:iam::123456789012:role/exec"},
+    "node_provisioning_mode": None,
+    "instance_groups": [
+        {
+            "name": "g",
+            "instance_type": "ml.g5.8xlarge",
+            "instance_count": 1,
+            "training_plan_arn": "arn:aws:sagemaker:us-west-2:123456789012:training-plan/p",
+        }
+    ],
+}
 
 
 def _cfg(name: str) -> AwsClusterConfig:
+    if name == "reuse-everything":
+        return AwsClusterConfig.model_validate(REUSE_EVERYTHING)
     return AwsClusterConfig.model_validate(yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text()))
 
 
@@ -140,3 +167,15 @@ def test_fsx_goes_in_the_nodes_subnet_with_their_security_group() -> None:
 def test_the_default_bucket_is_named_for_the_managed_policy() -> None:
     bucket = _rendered("new-vpc")["Resources"]["LifecycleBucket"]["Properties"]["BucketName"]
     assert bucket == {"Fn::Sub": "sagemaker-demo-${AWS::AccountId}-${AWS::Region}"}
+
+
+def test_reusing_everything_leaves_only_the_gate_and_the_hyperpod_cluster() -> None:
+    tpl = _rendered("reuse-everything")
+    assert sorted(tpl["Resources"]) == ["BootstrapGate", "BootstrapHandle", "HyperPodCluster"]
+    hp = tpl["Resources"]["HyperPodCluster"]
+    assert hp["Properties"]["Orchestrator"]["Eks"]["ClusterArn"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:cluster/existing-eks"
+    }
+    assert hp["Properties"]["InstanceGroups"][0]["TrainingPlanArn"].endswith("training-plan/p")
+    assert "NodeProvisioningMode" not in hp["Properties"]
+    assert tpl["Resources"]["BootstrapGate"].get("DependsOn") is None
