@@ -187,6 +187,7 @@ class NodeInfo:
     allocatable: Resources
     unschedulable: bool = False
     requested: Resources = field(default_factory=dict)
+    version: int = 0  # bumped on every change of ``requested``
 
     @classmethod
     def from_node(cls, node: Mapping[str, Any]) -> NodeInfo:
@@ -209,6 +210,7 @@ class NodeInfo:
         )
 
     def add(self, requests: Mapping[str, int], sign: int = 1) -> None:
+        self.version += 1
         for k, v in requests.items():
             self.requested[k] = self.requested.get(k, 0) + sign * v
 

@@ -4,9 +4,10 @@ It keeps node views (:class:`NodeInfo`) with the requests of the pods bound to e
 incrementally from the pod informer (and at once after each binding), so one placement costs a
 pass over the nodes, not over the pods. Pods wait in a priority queue (PriorityClass value,
 then age). A pod that fits nowhere gets ``PodScheduled=False`` / ``Unschedulable`` and a
-``FailedScheduling`` event, and waits until a node or a pod changes (or 30 s pass). For speed on
-large clusters it stops looking once it has found as many feasible nodes as kube-scheduler's
-``percentageOfNodesToScore`` rule asks (at least 100), starting where the last search ended.
+``FailedScheduling`` event, and waits until a node or a pod changes (or 30 s pass). Every node
+is considered (kube-scheduler's percentageOfNodesToScore = 100): static filters are cached per
+pod shape and scores live in per-shape heaps that are refreshed only for nodes whose usage
+changed (see :meth:`Scheduler.place`).
 
 Preemption: an unschedulable pod (unless ``preemptionPolicy: Never``, on the pod or its
 PriorityClass) evicts lower-priority pods from the node where the victims' highest priority,
@@ -49,14 +50,6 @@ FLUSH_EVERY_S = 0.5
 TERMINAL = ("Succeeded", "Failed")
 
 
-def feasible_to_find(total: int) -> int:
-    """kube-scheduler's adaptive percentageOfNodesToScore (50% - nodes/125, min 5%, min 100)."""
-    if total < 100:
-        return total
-    pct = max(5, 50 - total // 125)
-    return max(100, total * pct // 100)
-
-
 class Scheduler:
     def __init__(self, ctx: ControlPlaneContext, name: str = DEFAULT_SCHEDULER) -> None:
         self.ctx = ctx
@@ -74,8 +67,8 @@ class Scheduler:
         self.unschedulable: dict[str, float] = {}  # key -> when it was parked
         self.messages: dict[str, str] = {}
         self.wake = asyncio.Event()
-        self.start_index = 0
         self.static_cache: dict[str, list[NodeInfo]] = {}
+        self.heaps: dict[str, list[tuple[float, str, int]]] = {}
         self.bindings = 0
         self.flush_wanted = False
         self.last_flush = 0.0
@@ -90,6 +83,7 @@ class Scheduler:
             info = self.nodes.get(prev[0])
             if info is not None:
                 info.add(prev[1], -1)
+                self.heaps.clear()
             del self.bound[uid]
             self.bound_keys.pop(uid, None)
             self._flush_unschedulable()
@@ -111,6 +105,7 @@ class Scheduler:
                 info = self.nodes.get(prev[0])
                 if info is not None:
                     info.add(prev[1], -1)
+                    self.heaps.clear()
                 self._flush_unschedulable()
             key = object_key(pod)
             self.unschedulable.pop(key, None)
@@ -139,6 +134,7 @@ class Scheduler:
             self.nodes[name] = info
         self.order = sorted(self.nodes)
         self.static_cache.clear()
+        self.heaps.clear()
         self._flush_unschedulable()
 
     def _pending(self, pod: Obj) -> bool:
@@ -202,45 +198,44 @@ class Scheduler:
             self.static_cache[sig] = nodes
         return nodes
 
+    def _score(self, info: PodInfo, node: NodeInfo) -> float | None:
+        """The node's score for ``info``, or None when the pod's requests do not fit."""
+        alloc, used = node.allocatable, node.requested
+        for k, v in info.requests.items():
+            if v > 0 and alloc.get(k, 0) - used.get(k, 0) < v:
+                return None
+        return score_node(info, node)
+
     def place(self, info: PodInfo) -> Placement:
-        candidates = self._candidates(info)
-        total = len(candidates)
-        want = feasible_to_find(len(self.order))
-        found = 0
-        best: NodeInfo | None = None
-        best_score = float("-inf")
-        start = self.start_index % total if total else 0
-        checked = 0
-        req = [(k, v) for k, v in info.requests.items() if v > 0]
-        want_cpu = info.requests.get("cpu", 0)
-        want_mem = info.requests.get("memory", 0)
-        for i in range(total):
-            node = candidates[(start + i) % total]
-            checked += 1
-            alloc, used = node.allocatable, node.requested
-            for k, v in req:
-                if alloc.get(k, 0) - used.get(k, 0) < v:
-                    break
-            else:
-                found += 1
-                if node.taints:
-                    s = score_node(info, node)
-                else:
-                    # score_node's LeastAllocated, inlined: this loop is the hot path.
-                    cap_cpu, cap_mem = alloc.get("cpu", 0), alloc.get("memory", 0)
-                    s = 0.0
-                    if cap_cpu:
-                        s += max(0.0, (cap_cpu - used.get("cpu", 0) - want_cpu) / cap_cpu)
-                    if cap_mem:
-                        s += max(0.0, (cap_mem - used.get("memory", 0) - want_mem) / cap_mem)
-                    s *= 50.0
-                if s > best_score:
-                    best, best_score = node, s
-                if found >= want:
-                    break
-        self.start_index = start + checked
-        if best is not None:
-            return Placement(best.name)
+        """The best-scoring feasible node over all nodes.
+
+        Pods of one shape (same static filters and requests, like the replicas of a job) share
+        a heap of (score, node, node version); only nodes whose usage changed since they were
+        scored are scored again, so a placement costs O(log n) instead of a pass over the nodes.
+        Heaps are dropped when usage goes down or nodes change (a node may newly fit).
+        """
+        shape = signature(info) + repr(sorted(info.requests.items()))
+        heap = self.heaps.get(shape)
+        if heap is None:
+            if len(self.heaps) > 256:
+                self.heaps.clear()
+            heap = []
+            for node in self._candidates(info):
+                score = self._score(info, node)
+                if score is not None:
+                    heap.append((-score, node.name, node.version))
+            heapq.heapify(heap)
+            self.heaps[shape] = heap
+        while heap:
+            _, name, version = heap[0]
+            current = self.nodes.get(name)
+            if current is not None and current.version == version:
+                return Placement(name)
+            heapq.heappop(heap)
+            if current is not None:
+                score = self._score(info, current)
+                if score is not None:
+                    heapq.heappush(heap, (-score, name, current.version))
         reasons: Counter[str] = Counter()
         for name in self.order:
             reasons.update(filter_node(info, self.nodes[name]))

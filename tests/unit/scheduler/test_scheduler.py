@@ -1,0 +1,49 @@
+"""The scheduler's incremental placement: per-shape heaps stay right as usage changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hyperpod.apiserver.registry import Registry
+from hyperpod.controlplane.context import ControlPlaneContext
+from hyperpod.scheduler.placement import PodInfo
+from hyperpod.scheduler.scheduler import Scheduler
+
+
+def node(name: str, gpus: int) -> dict[str, Any]:
+    alloc = {"cpu": "8", "memory": "32Gi", "pods": "110", "nvidia.com/gpu": str(gpus)}
+    return {"metadata": {"name": name}, "spec": {}, "status": {"allocatable": alloc}}
+
+
+def pod(name: str, uid: str, gpus: int, node_name: str | None = None) -> dict[str, Any]:
+    res = {"nvidia.com/gpu": str(gpus), "cpu": "1"}
+    spec: dict[str, Any] = {
+        "containers": [{"name": "c", "resources": {"requests": res, "limits": res}}]
+    }
+    if node_name:
+        spec["nodeName"] = node_name
+    return {"metadata": {"name": name, "namespace": "d", "uid": uid}, "spec": spec, "status": {}}
+
+
+def test_same_shape_pods_spread_fill_up_and_see_freed_room(tmp_path: Path) -> None:
+    reg = Registry(tmp_path / "state.db")
+    sched = Scheduler(ControlPlaneContext(reg=reg, config={}, data_dir=tmp_path))
+    for n in ("a", "b"):
+        sched._on_node("ADDED", node(n, 2), None)
+    placed = []
+    for i in range(4):
+        p = pod(f"p{i}", f"u{i}", 1)
+        where = sched.place(PodInfo.from_pod(p)).node
+        assert where is not None
+        placed.append(where)
+        sched._account(pod(f"p{i}", f"u{i}", 1, where))
+    assert sorted(placed) == ["a", "a", "b", "b"] and placed[0] != placed[1]
+    full = sched.place(PodInfo.from_pod(pod("p4", "u4", 1)))
+    assert (
+        full.node is None
+        and full.message == "0/2 nodes are available: 2 Insufficient nvidia.com/gpu."
+    )
+    sched._on_pod("DELETED", pod("p0", "u0", 1, placed[0]), None)
+    assert sched.place(PodInfo.from_pod(pod("p4", "u4", 1))).node == placed[0]
+    reg.close()
