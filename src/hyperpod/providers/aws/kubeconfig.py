@@ -57,6 +57,16 @@ def principal_of(caller_arn: str) -> str:
     return caller_arn
 
 
+def _same_principal(principal: str, entry: str) -> bool:
+    """Does access entry ``entry`` name ``principal``? Role paths (SSO roles have one) are not
+    visible in an assumed-role ARN, so roles match on account and name."""
+    if principal == entry:
+        return True
+    p = re.fullmatch(r"arn:[^:]+:iam::(\d{12}):role/(.+)", principal)
+    e = re.fullmatch(r"arn:[^:]+:iam::(\d{12}):role/(?:.*/)?([^/]+)", entry)
+    return bool(p and e and p.group(1) == e.group(1) and p.group(2) == e.group(2))
+
+
 def fix_access_command(cluster: str, principal: str) -> str:
     return (
         f"aws eks create-access-entry --cluster-name {cluster} --principal-arn {principal} && "
@@ -87,7 +97,7 @@ def check_access(aws: Aws, eks_name: str, cluster: dict[str, Any]) -> str | None
         ):
             return "access entries could not be listed here; not checked"
         raise
-    if principal not in entries:
+    if not any(_same_principal(principal, e) for e in entries):
         raise NoAccess(
             f"{principal} has no access entry on EKS cluster {eks_name}, so the Kubernetes API "
             "will refuse it",

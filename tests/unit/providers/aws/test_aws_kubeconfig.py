@@ -74,3 +74,16 @@ def test_config_map_clusters_are_not_checked_but_said_so() -> None:
         FakeAws(SESSION, []), "e1", {"accessConfig": {"authenticationMode": "CONFIG_MAP"}}
     )  # type: ignore[arg-type]
     assert note and "not checked" in note
+
+
+def test_a_role_with_a_path_matches_its_assumed_role_session() -> None:
+    sso = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123/alice"
+    entry = (
+        "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123"
+    )
+    assert kubeconfig.check_access(FakeAws(sso, [entry]), "e1", {}) is None  # type: ignore[arg-type]
+    other_account = (
+        "arn:aws:iam::999999999999:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123"
+    )
+    with pytest.raises(NoAccess):
+        kubeconfig.check_access(FakeAws(sso, [other_account]), "e1", {})  # type: ignore[arg-type]
