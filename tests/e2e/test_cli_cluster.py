@@ -107,7 +107,13 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         )
     )
     e.hyp("init", "cluster-stack")
-    e.hyp("configure", "--api-port", str(e.port))
+    e.hyp(
+        "configure",
+        "--api-port",
+        str(e.port),
+        "--instance-groups",
+        "[{name: local, kind: local}, {name: p5, instance_type: ml.p5.48xlarge, count: 2}]",
+    )
     yield e
     e.hyp("delete", "cluster-stack", "local", "--purge", check=False)
     pidfile = e.data_dir / "controlplane.pid"
@@ -228,6 +234,35 @@ def test_get_logs_follow_streams_until_the_container_ends(env: Env) -> None:
     res = env.hyp("get-logs", "hyp-pytorch-job", "--job-name", "slow", "-f", timeout=120)
     assert res.stdout.splitlines()[-2:] == ["first", "last"]
     env.hyp("delete", "hyp-pytorch-job", "--job-name", "slow")
+
+
+def test_an_instance_type_job_lands_on_the_simulated_nodes_of_that_type(env: Env) -> None:
+    env.hyp(
+        "create",
+        "hyp-pytorch-job",
+        "--job-name",
+        "big",
+        "--image",
+        "my/train:1",
+        "--command",
+        "[python, train.py]",
+        "--instance-type",
+        "ml.p5.48xlarge",
+        "--node-count",
+        "2",
+    )
+    deadline = time.monotonic() + 60
+    pods: list[dict] = []
+    while time.monotonic() < deadline:
+        pods = json.loads(
+            env.hyp("list-pods", "hyp-pytorch-job", "--job-name", "big", "-o", "json").stdout
+        )
+        if len(pods) == 2 and all(p["status"] == "Running" for p in pods):
+            break
+        time.sleep(0.5)
+    # Whole-node requests less the system reserve fit one p5 each; nothing lands on the local node.
+    assert sorted(p["node"] for p in pods) == ["p5-0", "p5-1"]
+    env.hyp("delete", "hyp-pytorch-job", "--job-name", "big")
 
 
 def test_a_job_name_that_exists_is_refused_with_a_hint(env: Env) -> None:

@@ -64,6 +64,11 @@ class InstanceGroup(_Model):
         validate_default=True,
         description="Instance type, e.g. ml.p5.48xlarge (simulated groups need one; the local node defaults to 'local')",
     )
+    tainted: bool = Field(
+        True,
+        description="simulated groups: taint the nodes (hyperpod.local/simulated) so only jobs that ask "
+        "for their instance type land there, never a job meant to run for real",
+    )
     count: int = Field(
         1,
         ge=1,
@@ -110,7 +115,7 @@ class Addons(_Model):
 
 
 def _default_groups() -> list[InstanceGroup]:
-    return [InstanceGroup(name="local", kind="local", instance_type=None, count=1)]
+    return [InstanceGroup(name="local", kind="local", instance_type=None, tainted=True, count=1)]
 
 
 class LocalClusterConfig(_Model):

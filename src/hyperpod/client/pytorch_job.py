@@ -30,6 +30,13 @@ PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
 AUTO_RESUME = "sagemaker.amazonaws.com/enable-job-auto-resume"
 MAX_RETRY = "sagemaker.amazonaws.com/job-max-retry-count"
 JOB_NAME_LABEL = "training.kubeflow.org/job-name"
+# Simulated nodes of a local cluster carry this taint; a job that names an instance type may
+# land on them (on EKS nothing has the taint, so the toleration changes nothing).
+SIMULATED_TOLERATION = {
+    "key": "hyperpod.local/simulated",
+    "operator": "Exists",
+    "effect": "NoSchedule",
+}
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 RESTART_POLICIES = ("OnFailure", "Never", "ExitCode", "Always")
 
@@ -318,6 +325,8 @@ def build(spec: JobSpec) -> dict[str, Any]:
     node_selector.update(spec.label_selector)
     if node_selector:
         pod["nodeSelector"] = node_selector
+    if spec.instance_type:
+        pod["tolerations"] = [dict(SIMULATED_TOLERATION)]
     if spec.service_account_name:
         pod["serviceAccountName"] = spec.service_account_name
     if spec.volumes:

@@ -261,9 +261,8 @@ def test_create_dry_run_renders_the_control_plane_config_and_starts_nothing(work
     assert res.exit_code == 0, res.output
     (run,) = (workdir / "run").iterdir()
     rendered = yaml.safe_load((run / "controlplane.yaml").read_text())
-    assert rendered["nodes"]["simulated"] == [
-        {"group": "p5", "instanceType": "ml.p5.48xlarge", "count": 4}
-    ]
+    (group,) = rendered["nodes"]["simulated"]
+    assert (group["group"], group["instanceType"], group["count"]) == ("p5", "ml.p5.48xlarge", 4)
     assert (run / "config.yaml").exists()
     assert not (workdir / "home").exists()
 

@@ -31,6 +31,14 @@ def test_requests_from_an_instance_type_leave_room_for_system_pods() -> None:
     assert manifest["spec"]["nprocPerNode"] == "8"
     pod = manifest["spec"]["pytorchReplicaSpecs"]["Worker"]["template"]["spec"]
     assert pod["nodeSelector"] == {"node.kubernetes.io/instance-type": "ml.p5.48xlarge"}
+    assert pod["tolerations"] == [pj.SIMULATED_TOLERATION]
+
+
+def test_without_an_instance_type_the_pods_do_not_tolerate_simulated_nodes() -> None:
+    pod = pj.build(pj.JobSpec("a", "img"))["spec"]["pytorchReplicaSpecs"]["Master"]["template"][
+        "spec"
+    ]
+    assert "tolerations" not in pod and "nodeSelector" not in pod
 
 
 def test_a_type_without_accelerators_never_asks_for_zero_gpus() -> None:

@@ -24,7 +24,8 @@ from hyperpod.providers.local.daemon import Daemon, LocalClusterError, port_in_u
 if TYPE_CHECKING:
     from hyperpod.api.cluster_config import LocalClusterConfig
 
-CLUSTER_FILE = "cluster.yaml"  # the user's config as last created, kept in the data dir
+CLUSTER_FILE = "cluster.yaml"
+SIMULATED_TAINT = "hyperpod.local/simulated"  # hyp create hyp-pytorch-job --instance-type tolerates it  # the user's config as last created, kept in the data dir
 
 
 def hyperpod_home() -> Path:
@@ -52,7 +53,14 @@ def controlplane_config(cfg: LocalClusterConfig) -> dict[str, Any]:
                 "group": local.name,
             },
             "simulated": [
-                {"group": g.name, "instanceType": g.instance_type, "count": g.count}
+                {
+                    "group": g.name,
+                    "instanceType": g.instance_type,
+                    "count": g.count,
+                    "taints": [{"key": SIMULATED_TAINT, "value": "true", "effect": "NoSchedule"}]
+                    if g.tainted
+                    else [],
+                }
                 for g in cfg.instance_groups
                 if g.kind == "simulated"
             ],

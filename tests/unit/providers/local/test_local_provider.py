@@ -20,8 +20,9 @@ def test_simulated_groups_and_addons_reach_the_control_plane_config() -> None:
     out = controlplane_config(cfg)
     assert out["clusterName"] == "dev"
     assert out["nodes"]["local"]["instanceType"] == "ml.m5.2xlarge"
+    taint = {"key": "hyperpod.local/simulated", "value": "true", "effect": "NoSchedule"}
     assert out["nodes"]["simulated"] == [
-        {"group": "p5", "instanceType": "ml.p5.48xlarge", "count": 4}
+        {"group": "p5", "instanceType": "ml.p5.48xlarge", "count": 4, "taints": [taint]}
     ]
     assert out["addons"] == {
         "trainingOperator": True,
@@ -29,3 +30,15 @@ def test_simulated_groups_and_addons_reach_the_control_plane_config() -> None:
         "devicePlugins": True,
         "healthAgent": True,
     }
+
+
+def test_simulated_nodes_can_be_left_untainted() -> None:
+    cfg = LocalClusterConfig.model_validate(
+        {
+            "instance_groups": [
+                {"name": "local", "kind": "local"},
+                {"name": "g5", "instance_type": "ml.g5.xlarge", "tainted": False},
+            ]
+        }
+    )
+    assert controlplane_config(cfg)["nodes"]["simulated"][0]["taints"] == []
