@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import builtins
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -487,6 +487,21 @@ class Registry:
         except NotFound:
             return None
 
+    def _field_selector(self, rt: ResourceType, text: str | None) -> selectors.FieldSelector | None:
+        """The parsed selector; a field the kind cannot be selected by is a 400."""
+        if not text:
+            return None
+        fsel = selectors.parse_field_selector(text)
+        allowed = {"metadata.name", "metadata.namespace"}
+        if not rt.crd:
+            allowed.update(selectors.SELECTABLE_FIELDS.get(rt.kind, ()))
+        for field in sorted(fsel.fields()):
+            if field not in allowed:
+                raise BadRequest(
+                    f'"{field}" is not a known field selector: only "{", ".join(sorted(allowed))}"'
+                )
+        return fsel
+
     def _matching(
         self,
         rt: ResourceType,
@@ -495,11 +510,17 @@ class Registry:
         field_selector: str | None,
     ) -> builtins.list[tuple[str, Stored]]:
         lsel = selectors.parse_label_selector(label_selector) if label_selector else None
-        fsel = selectors.parse_field_selector(field_selector) if field_selector else None
+        fsel = self._field_selector(rt, field_selector)
         items = self._objects.get(rt.name, {})
         prefix = rt.prefix(namespace)
         out = []
-        for key, st in items.items():
+        candidates: Iterable[tuple[str, Stored]] = items.items()
+        name = fsel.exact("metadata.name") if fsel is not None else None
+        if name is not None and (namespace or not rt.namespaced):
+            # kubectl wait/delete select one object by name: a key lookup, not a scan.
+            key = rt.key(namespace, name)
+            candidates = [(key, items[key])] if key in items else []
+        for key, st in candidates:
             if namespace and rt.namespaced and not key.startswith(prefix):
                 continue
             if lsel is not None and not lsel.matches(st.labels):
@@ -616,7 +637,7 @@ class Registry:
         Otherwise: every change after that revision, or :class:`Expired` when compacted.
         """
         lsel = selectors.parse_label_selector(label_selector) if label_selector else None
-        fsel = selectors.parse_field_selector(field_selector) if field_selector else None
+        fsel = self._field_selector(rt, field_selector)
 
         def matches(labels: dict[str, str], fields: dict[str, str]) -> bool:
             return (lsel is None or lsel.matches(labels)) and (fsel is None or fsel.matches(fields))
