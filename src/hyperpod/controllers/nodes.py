@@ -1,7 +1,8 @@
 """Node objects: the local machine's Node, simulated (kwok-like) Nodes, and their Lease heartbeats.
 
 The local node is named after the host (``nodes.local.name`` overrides), with capacity from
-psutil (cpu, memory, ephemeral-storage of the data directory's disk, 110 pods); the device
+psutil (cpu, memory, ephemeral-storage of the data directory's disk, 110 pods; entries of
+``nodes.local.capacity`` override them, e.g. ``{cpu: "16"}`` to oversubscribe); the device
 plugins add ``nvidia.com/gpu`` and ``vpc.amazonaws.com/efa``. Simulated nodes come from
 ``nodes.simulated`` in the cluster config: ``count`` nodes named ``<group>-<i>`` with the
 capacity of their instance type, labelled ``type=kwok`` and ``hyperpod.local/simulated=true``,
@@ -25,6 +26,7 @@ from hyperpod.api import instance_types
 from hyperpod.apiserver.errors import AlreadyExists, NotFound
 from hyperpod.apiserver.metadata import micro_now, now_rfc3339
 from hyperpod.apiserver.patching import PatchType
+from hyperpod.apiserver.quantity import parse_quantity
 from hyperpod.apiserver.registry import Registry
 
 Obj = dict[str, Any]
@@ -151,6 +153,15 @@ def local_node(config: Mapping[str, Any], data_dir: Path) -> Obj:
         "ephemeral-storage": f"{disk // 1024}Ki",
         "pods": "110",
     }
+    # ``nodes.local.capacity`` overrides what the machine reports (e.g. to oversubscribe cpu).
+    for key, value in (local.get("capacity") or {}).items():
+        try:
+            parse_quantity(value)
+        except ValueError as exc:
+            raise ValueError(
+                f"nodes.local.capacity.{key}: {value!r} is not a quantity ({exc})"
+            ) from exc
+        capacity[str(key)] = str(value)
     return _node(name, labels, capacity, simulated=False)
 
 
@@ -169,7 +180,14 @@ def simulated_nodes(config: Mapping[str, Any]) -> list[Obj]:
                 f"nodes.simulated[{i}].instanceType {type_name!r} is not a known instance type "
                 f"(known: {', '.join(instance_types.names())})"
             )
-        count = int(group.get("count", 1))
+        try:
+            count = int(group.get("count", 1))
+            if count < 0:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"nodes.simulated[{i}].count must be a whole number >= 0, got {group.get('count')!r}"
+            ) from None
         for n in range(count):
             node_name = f"{name}-{n}"
             labels = base_labels(node_name, it.name)

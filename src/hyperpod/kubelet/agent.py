@@ -188,6 +188,11 @@ async def _run_kubelet(ctx: ControlPlaneContext) -> None:
     ctx.services["pod_logs"] = functools.partial(open_log, Path(ctx.data_dir))
     if nodes.local_config(ctx.config) is None:
         return
+    try:
+        nodes.local_node(ctx.config, Path(ctx.data_dir))
+    except ValueError as exc:
+        log.error("kubelet not started: bad cluster config: %s", exc)
+        return
     await Kubelet(ctx).run()
 
 

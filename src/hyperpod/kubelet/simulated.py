@@ -294,7 +294,12 @@ class SimulatedKubelet:
 async def _run(ctx: ControlPlaneContext) -> None:
     if not (ctx.config.get("nodes") or {}).get("simulated"):
         return
-    await SimulatedKubelet(ctx).run()
+    try:
+        kubelet = SimulatedKubelet(ctx)
+    except (ValueError, TypeError) as exc:
+        log.error("simulated nodes not started: bad cluster config: %s", exc)
+        return
+    await kubelet.run()
 
 
 def component() -> Component:

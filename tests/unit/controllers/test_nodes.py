@@ -42,3 +42,10 @@ def test_the_local_node_can_be_switched_off() -> None:
     assert local_config({"nodes": {"local": {"enabled": False}}}) is None
     assert local_config({"nodes": {"local": None}}) is None
     assert local_config({}) == {}
+
+
+def test_local_capacity_can_be_overridden_and_bad_values_name_the_field(tmp_path: Path) -> None:
+    node = local_node({"nodes": {"local": {"capacity": {"cpu": "16"}}}}, tmp_path)
+    assert node["status"]["capacity"]["cpu"] == "16"
+    with pytest.raises(ValueError, match=r"nodes\.local\.capacity\.cpu: 'lots' is not a quantity"):
+        local_node({"nodes": {"local": {"capacity": {"cpu": "lots"}}}}, tmp_path)
