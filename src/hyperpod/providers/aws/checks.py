@@ -312,6 +312,10 @@ def offline(cfg: AwsClusterConfig, region: str | None = None) -> list[Problem]:
 # -- online ---------------------------------------------------------------------------------
 
 
+def _why(exc: BaseException) -> str:
+    return error_code(exc) or f"{type(exc).__name__}: {exc}"[:200]
+
+
 class Quotas:
     """Reads Service Quotas; ``None`` means the quota could not be read (with the reason kept)."""
 
@@ -326,15 +330,15 @@ class Quotas:
             return float(
                 call(sq.get_service_quota, ServiceCode=service, QuotaCode=code)["Quota"]["Value"]
             )
-        except botocore.exceptions.ClientError as exc:
+        except Exception as exc:  # quotas are advisory: any failure is reported, not fatal
             if error_code(exc) != "NoSuchResourceException":
-                self.unread[f"{service}/{code}"] = error_code(exc) or str(exc)
+                self.unread[f"{service}/{code}"] = _why(exc)
                 return None
         try:
             q = call(sq.get_aws_default_service_quota, ServiceCode=service, QuotaCode=code)
             return float(q["Quota"]["Value"])
-        except botocore.exceptions.ClientError as exc:
-            self.unread[f"{service}/{code}"] = error_code(exc) or str(exc)
+        except Exception as exc:
+            self.unread[f"{service}/{code}"] = _why(exc)
             return None
 
     def sagemaker_cluster_usage(self, instance_type: str) -> tuple[str, float] | None:
@@ -348,8 +352,8 @@ class Quotas:
                     "Quotas",
                     ServiceCode="sagemaker",
                 )
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-                self.unread["sagemaker"] = error_code(exc) or type(exc).__name__
+            except Exception as exc:
+                self.unread["sagemaker"] = _why(exc)
                 quotas = []
             for q in quotas:
                 m = re.fullmatch(r"(ml\.\S+) for cluster usage", q.get("QuotaName", ""))
