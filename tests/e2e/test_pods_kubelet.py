@@ -531,3 +531,30 @@ def test_gpu_allocation_survives_a_kubelet_restart(
             assert (await logs(ctx2, second)).strip() != (await logs(ctx2, first)).strip()
 
     asyncio.run(scenario())
+
+
+def test_a_missing_config_map_waits_with_failed_mount_and_runs_once_it_exists(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        async with kubelet(tmp_path) as ctx:
+            c = sh("cat /cfg/k", volumeMounts=[{"name": "cfg", "mountPath": "/cfg"}])
+            vols = [{"name": "cfg", "configMap": {"name": "later"}}]
+            ctx.reg.create(
+                "pods", pod("patient", c, volumes=vols, restartPolicy="Never"), "default"
+            )
+            waiting = await until(
+                ctx, "patient", lambda p: "not found" in str(cstatus(p).get("state", {}))
+            )
+            assert cstatus(waiting)["state"]["waiting"]["reason"] == "ContainerCreating"
+            assert any(
+                r == "FailedMount" and 'configmap "later" not found' in m
+                for r, m in events(ctx, "patient")
+            )
+            ctx.reg.create(
+                "configmaps", {"metadata": {"name": "later"}, "data": {"k": "v"}}, "default"
+            )
+            done = await until(ctx, "patient", lambda p: phase(p) == "Succeeded")
+            assert await logs(ctx, done) == b"v"
+
+    asyncio.run(scenario())

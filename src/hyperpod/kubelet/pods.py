@@ -299,7 +299,7 @@ class PodWorker:
                     "FailedMount" if reason == "ContainerCreating" else "Failed",
                     f"Error: {exc}" if reason != "ContainerCreating" else str(exc),
                 )
-                self.next_prepare = now + 5.0
+                self.next_prepare = now + 2.0
                 return
             except ApiError as exc:
                 log.warning("pod %s: preparing failed: %s", self.key, exc)

@@ -126,15 +126,18 @@ def _resolve_one(
             path.touch(exist_ok=True)
         elif kind == "Directory" and not path.is_dir():
             raise VolumeError(
-                f"hostPath type check failed: {path} is not a directory", "ContainerCreating"
+                f'MountVolume.SetUp failed for volume "{name}" : hostPath type check failed: {path} is not a directory',
+                "ContainerCreating",
             )
         elif kind == "File" and not path.is_file():
             raise VolumeError(
-                f"hostPath type check failed: {path} is not a file", "ContainerCreating"
+                f'MountVolume.SetUp failed for volume "{name}" : hostPath type check failed: {path} is not a file',
+                "ContainerCreating",
             )
         elif kind not in ("Directory", "File") and not path.exists():
             raise VolumeError(
-                f"hostPath type check failed: {path} does not exist", "ContainerCreating"
+                f'MountVolume.SetUp failed for volume "{name}" : hostPath type check failed: {path} does not exist',
+                "ContainerCreating",
             )
         return str(path)
     if "configMap" in vol or "secret" in vol:
@@ -148,7 +151,10 @@ def _resolve_one(
             if src.get("optional"):
                 local.mkdir(parents=True, exist_ok=True)
                 return str(local)
-            raise VolumeError(f'{kind} "{ref}" not found', "ContainerCreating")
+            raise VolumeError(
+                f'MountVolume.SetUp failed for volume "{name}" : {kind} "{ref}" not found',
+                "ContainerCreating",
+            )
         data: dict[str, bytes] = {}
         if is_secret:
             for k, v in (obj.get("data") or {}).items():
