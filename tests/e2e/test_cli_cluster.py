@@ -302,6 +302,15 @@ def test_a_failing_job_makes_wait_exit_non_zero(env: Env) -> None:
     assert "failed" in res.stderr and "hyp get-logs" in res.stderr
 
 
+def test_the_sdk_lists_every_job_page_by_page(env: Env) -> None:
+    from hyperpod.client.jobs import Jobs
+    from hyperpod.client.kube import Kube
+
+    jobs = Jobs(Kube(str(env.root / "kubeconfig")))
+    names = [j["metadata"]["name"] for j in jobs.list_jobs("default", page_size=1)]
+    assert sorted(names) == ["broken", "hello"]
+
+
 def test_delete_removes_the_job(env: Env) -> None:
     env.hyp("delete", "hyp-pytorch-job", "--job-name", "broken")
     res = env.hyp("describe", "hyp-pytorch-job", "--job-name", "broken", check=False)

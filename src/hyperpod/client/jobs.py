@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any, TypeVar
 
 from hyperpod.client import pytorch_job as pj
@@ -115,20 +116,26 @@ class Jobs:
             raise
         return out
 
-    def list_jobs(self, namespace: str | None) -> list[dict[str, Any]]:
+    def list_jobs(self, namespace: str | None, *, page_size: int = 500) -> list[dict[str, Any]]:
+        """Every job (in ``namespace``, or all namespaces for None), fetched page by page."""
         custom = self.kube.custom()
-        if namespace is None:
-            result = self._call(
-                lambda: custom.list_cluster_custom_object(pj.GROUP, pj.VERSION, pj.PLURAL)
-            )
-        else:
-            result = self._call(
-                lambda: custom.list_namespaced_custom_object(
-                    pj.GROUP, pj.VERSION, namespace, pj.PLURAL
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"limit": page_size}
+            if token:
+                kwargs["_continue"] = token
+            if namespace is None:
+                call = partial(custom.list_cluster_custom_object, pj.GROUP, pj.VERSION, pj.PLURAL)
+            else:
+                call = partial(
+                    custom.list_namespaced_custom_object, pj.GROUP, pj.VERSION, namespace, pj.PLURAL
                 )
-            )
-        items: list[dict[str, Any]] = result.get("items", [])
-        return items
+            result = self._call(partial(call, **kwargs))
+            items.extend(result.get("items", []))
+            token = (result.get("metadata") or {}).get("continue") or None
+            if not token:
+                return items
 
     def delete(self, name: str, namespace: str, *, wait: float | None = 60.0) -> None:
         """Delete the job (its pods go with it); wait up to ``wait`` s until it is gone."""
