@@ -90,11 +90,22 @@ def ready_conditions(now: str | None = None) -> list[Obj]:
     ]
 
 
+def _os_image() -> str:
+    """PRETTY_NAME from /etc/os-release, as the kubelet reports it."""
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return platform.platform()
+
+
 def _node(name: str, labels: dict[str, str], capacity: dict[str, str], simulated: bool) -> Obj:
     info = {
         "architecture": _arch(),
         "operatingSystem": "linux",
-        "osImage": platform.platform(),
+        "osImage": _os_image(),
         "kernelVersion": platform.release(),
         "kubeletVersion": f"v1.32.0-hyperpod-{__version__}",
         "kubeProxyVersion": "",

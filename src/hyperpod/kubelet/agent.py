@@ -24,7 +24,7 @@ from hyperpod.api.instance_types import EFA, GPU
 from hyperpod.apiserver.errors import ApiError
 from hyperpod.apiserver.patching import PatchType
 from hyperpod.controllers import nodes
-from hyperpod.controllers.runtime import Informer, object_key
+from hyperpod.controllers.runtime import Informer, object_key, record_event
 from hyperpod.controlplane.context import Component, ControlPlaneContext
 from hyperpod.kubelet import devices as devmod
 from hyperpod.kubelet import processes
@@ -130,8 +130,23 @@ class Kubelet:
     def register(self) -> None:
         node = nodes.local_node(self.ctx.config, self.data_dir)
         self.allocatable = dict(node["status"]["allocatable"])
-        nodes.register(self.reg, node)
+        created = self.reg.try_get("nodes", self.node_name) is None
+        registered = nodes.register(self.reg, node)
         nodes.renew_lease(self.reg, self.node_name)
+        ref = {**registered, "kind": "Node", "apiVersion": "v1"}
+        record_event(
+            self.reg, ref, "Normal", "Starting", "Starting kubelet.", "kubelet", host=self.node_name
+        )
+        if created:
+            record_event(
+                self.reg,
+                ref,
+                "Normal",
+                "NodeReady",
+                f"Node {self.node_name} status is now: NodeReady",
+                "kubelet",
+                host=self.node_name,
+            )
 
     async def reap_orphans(self) -> None:
         """Stop containers of pods that were removed while no kubelet was running."""
