@@ -373,7 +373,8 @@ class KueueManager:
                     await asyncio.wait_for(self._wake.wait(), timeout=1.0)
                 self._wake.clear()
                 try:
-                    self.step()
+                    if self.step(max_cycles=4):
+                        self.wake()  # more to do: continue after HTTP requests had a turn
                 except Exception:
                     log.exception("kueue admission step failed")
                     await asyncio.sleep(0.5)
@@ -384,13 +385,15 @@ class KueueManager:
                 await status_task
             await self.stop()
 
-    def step(self, max_cycles: int = 200) -> None:
-        """Write pending notes, then run admission cycles until nothing more happens."""
+    def step(self, max_cycles: int = 200) -> bool:
+        """Run admission cycles until nothing more happens (or ``max_cycles``), then write
+        pending notes; returns whether the last cycle still changed something."""
         if self._stale:
             self.rebuild()
         self._resolve_priorities()
         self._drain_stopped()
         self._check_pods_ready()
+        busy = False
         for _ in range(max_cycles):
             blocked = self._blocked()
             result = cycle(
@@ -398,9 +401,11 @@ class KueueManager:
             )
             self.cycles += 1
             self.apply(result)
-            if not result.admitted and not result.preempted:
+            busy = bool(result.admitted or result.preempted)
+            if not busy:
                 break
         self._write_notes()
+        return busy
 
     def _blocked(self) -> set[str] | None:
         if not self.pods_ready.enable or not self.pods_ready.block_admission:
