@@ -141,7 +141,13 @@ def test_a_second_create_says_the_cluster_already_exists(env: Env) -> None:
     pid = env.daemon_pid()
     res = env.hyp("create")
     assert "already exists" in res.stdout
+    assert "changed since the cluster started" not in res.stdout
     assert env.daemon_pid() == pid
+    env.hyp("configure", "--addons.health-agent", "false")
+    try:
+        assert "changed since the cluster started" in env.hyp("create").stdout
+    finally:
+        env.hyp("configure", "--addons.health-agent", "true")
 
 
 def test_create_refuses_a_port_taken_by_another_cluster(env: Env, tmp_path: Path) -> None:

@@ -388,6 +388,11 @@ def create(ctx: click.Context, config_path: Path, dry_run: bool, timeout: float)
             f"Cluster {info.name!r} already exists and is {info.status.lower()} at {info.endpoint}."
         )
         click.echo(f"kubeconfig: {kube}")
+        if info.details.get("config_changed"):
+            click.echo(
+                f"note: {config_path} changed since the cluster started; to apply it run "
+                f"`hyp delete cluster-stack {info.name}` and `hyp create` (data is kept)."
+            )
         return
     click.secho(
         f"Cluster {info.name!r} is ready at {info.endpoint} ({took:.1f} s).", fg="green", bold=True

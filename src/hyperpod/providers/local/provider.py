@@ -201,6 +201,11 @@ class LocalProvider:
                     "and `hyp create` again",
                 )
             current.details["created"] = False
+            try:
+                started_with = yaml.safe_load((data_dir / CLUSTER_FILE).read_text())
+            except (OSError, yaml.YAMLError):
+                started_with = None
+            current.details["config_changed"] = started_with != cfg.model_dump(mode="json")
             return current
 
         daemon = Daemon(data_dir)
