@@ -391,3 +391,16 @@ def test_scheduling_gates_hold_a_pod_until_they_are_removed(tmp_path: Path) -> N
             await until(ctx, "gated", lambda p: phase(p) == "Running")
 
     asyncio.run(scenario())
+
+
+def test_pods_of_a_deleted_node_are_garbage_collected(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with cluster(tmp_path) as ctx:
+            ctx.reg.create("pods", pod("stray", nodeName="gone-node"), "default")
+            deadline = time.monotonic() + 20
+            while ctx.reg.try_get("pods", "stray", "default") is not None:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+            assert any(r == "PodGC" for r, _ in events(ctx, "stray"))
+
+    asyncio.run(scenario())

@@ -9,7 +9,8 @@ evicts pods of a NoExecute-tainted node: at once when a pod does not tolerate th
 after ``tolerationSeconds`` when it does (pods without a toleration for unreachable/not-ready
 get 300 s, as the DefaultTolerationSeconds admission plugin gives them). Since an unreachable
 node's kubelet cannot confirm the deletion, the controller removes such pods itself once their
-grace period has passed (locally there is no kubelet to come back and do it).
+grace period has passed (locally there is no kubelet to come back and do it). Like PodGC,
+pods bound to a node that no longer exists are deleted after the grace period.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class NodeLifecycle:
         self.leases = Informer(self.reg, "leases.coordination.k8s.io", LEASE_NS)
         self.pods = Informer(self.reg, "pods")
         self.started = time.time()
+        self.orphans: dict[str, float] = {}  # pod key -> when its node was first missing
 
     def _unreachable(self, name: str, now: float) -> bool:
         lease = self.leases.cache.get(f"{LEASE_NS}/{name}")
@@ -157,6 +159,34 @@ class NodeLifecycle:
             except ApiError:
                 log.exception("node lifecycle: updating %s failed", name)
         self.evict(now)
+        self.collect_orphans(now)
+
+    def collect_orphans(self, now: float) -> None:
+        """PodGC: pods bound to a node that no longer exists go after the grace period."""
+        if not self.nodes.synced.is_set():
+            return
+        seen: set[str] = set()
+        for key, pod in list(self.pods.cache.items()):
+            node = (pod.get("spec") or {}).get("nodeName")
+            if not node or node in self.nodes.cache:
+                continue
+            seen.add(key)
+            first = self.orphans.setdefault(key, now)
+            if now - first < self.grace:
+                continue
+            md = pod["metadata"]
+            record_event(
+                self.reg,
+                {**pod, "kind": "Pod", "apiVersion": "v1"},
+                "Normal",
+                "PodGC",
+                f"Deleting pod {md['namespace']}/{md['name']}: its node {node} no longer exists",
+                "pod-garbage-collector",
+            )
+            with contextlib.suppress(NotFound, Conflict):
+                self.reg.delete("pods", md["name"], md["namespace"], grace_period_seconds=0)
+        for key in [k for k in self.orphans if k not in seen]:
+            del self.orphans[key]
 
     def evict(self, now: float) -> None:
         tainted: dict[str, list[Obj]] = {}
