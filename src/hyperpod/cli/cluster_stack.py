@@ -128,7 +128,8 @@ def _schema_options() -> list[click.Option]:
         pass
     options = []
     for path, info in paths.items():
-        if path in cluster_config.ENVELOPE:
+        if path in cluster_config.ENVELOPE:  # accepted only to be refused with a reason
+            options.append(click.Option(["cfg__" + path, "--" + path], default=None, hidden=True))
             continue
         kebab = "--" + path.replace(".", "-").replace("_", "-")
         dotted = "--" + path
@@ -206,6 +207,12 @@ def configure(ctx: click.Context, config_path: Path, **values: Any) -> None:
         )
     known = cluster_config.field_paths(model)
     parsed: dict[str, Any] = {}
+    fixed = sorted(set(chosen) & set(cluster_config.ENVELOPE))
+    if fixed:
+        raise StackError(
+            f"--{fixed[0]}: the template, its version and the provider are fixed by `hyp init`",
+            "run `hyp init cluster-stack DIR --provider ...` for another kind of stack",
+        )
     for path, raw in chosen.items():
         if path not in known:
             raise StackError(

@@ -276,3 +276,13 @@ def test_stack_commands_without_any_cluster_say_how_to_make_one(workdir: Path) -
     assert res.exit_code == 0 and "No cluster stacks" in res.output
     res = hyp("delete", "cluster-stack", "ghost")
     assert res.exit_code == 0 and "nothing to delete" in res.output
+
+
+@pytest.mark.parametrize("flag", ["--template", "--version", "--provider"])
+def test_configure_refuses_to_edit_the_template_lines(workdir: Path, flag: str) -> None:
+    hyp("init", "cluster-stack")
+    before = (workdir / "config.yaml").read_text()
+    res = hyp("configure", flag, "x")
+    assert res.exit_code == 1
+    assert "fixed by `hyp init`" in res.output
+    assert (workdir / "config.yaml").read_text() == before
