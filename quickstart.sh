@@ -26,7 +26,10 @@ echo "== 2/4 create the local cluster"
 stack="${HYPERPOD_HOME:-$HOME/.hyperpod}/quickstart"
 [ -f "$stack/config.yaml" ] || hyp init cluster-stack "$stack"
 if [ -n "${HYP_API_PORT:-}" ]; then hyp configure -c "$stack/config.yaml" --api-port "$HYP_API_PORT"; fi
-hyp create -c "$stack/config.yaml"
+hyp create -c "$stack/config.yaml" || {
+  echo "(another API port: HYP_API_PORT=17443 ./quickstart.sh)" >&2
+  exit 1
+}
 
 echo "== 3/4 run the distributed training example (1 master + 1 worker)"
 hyp delete hyp-pytorch-job --job-name digits >/dev/null 2>&1 || true
