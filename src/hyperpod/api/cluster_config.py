@@ -203,7 +203,7 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _problems(exc: ValidationError, prefix: str = "") -> list[ConfigProblem]:
+def _problems(exc: ValidationError) -> list[ConfigProblem]:
     problems = []
     for err in exc.errors():
         # Drop the union/validator tags pydantic adds to locations ("function-after[...]").
@@ -214,7 +214,7 @@ def _problems(exc: ValidationError, prefix: str = "") -> list[ConfigProblem]:
             msg = msg[len("Value error, ") :]
         if err["type"] == "extra_forbidden":
             msg = "unknown field (check the spelling; `hyp init cluster-stack` writes every field)"
-        problems.append(ConfigProblem(field=prefix + path, message=msg))
+        problems.append(ConfigProblem(field=path, message=msg))
     return problems
 
 
@@ -244,9 +244,8 @@ def validate_data(data: Any, source: str = "config.yaml") -> BaseModel:
     try:
         parsed = model.model_validate(payload)
     except ValidationError as exc:
-        problems.extend(_problems(exc))
-        parsed = None
-    if problems or parsed is None:
+        raise ConfigError(problems + _problems(exc), source) from None
+    if problems:
         raise ConfigError(problems, source)
     return parsed
 
@@ -295,11 +294,10 @@ def load(path: Path) -> BaseModel:
 # --- the commented template -------------------------------------------------------------
 
 
-def _scalar(value: Any) -> str:
-    if value is None:
-        return "null"
+def yaml_scalar(value: Any) -> str:
+    """``value`` as it is written after ``key: `` on one line of YAML."""
     text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
-    return text.removesuffix("\n...").strip()
+    return text.removesuffix("...").strip()
 
 
 def _default_of(info: Any) -> Any:
@@ -330,7 +328,7 @@ def _render_model(
         if not isinstance(default, list | dict) and not any(
             w in desc for w in ("[Required]", "default")
         ):
-            note = f" (default: {_scalar(default)})"
+            note = f" (default: {yaml_scalar(default)})"
         lines.append(f"{pad}# {desc}{note}")
         if isinstance(value, list | dict) and value:
             item = _list_item_model(info.annotation)
@@ -353,7 +351,7 @@ def _render_model(
             lines.append(f"{pad}{name}:")
             lines.extend(f"{pad}  {line}" for line in dumped.rstrip().splitlines())
         else:
-            lines.append(f"{pad}{name}: {_scalar(value)}")
+            lines.append(f"{pad}{name}: {yaml_scalar(value)}")
 
 
 def _nested_model(annotation: Any) -> type[BaseModel] | None:

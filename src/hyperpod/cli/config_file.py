@@ -11,12 +11,9 @@ from typing import Any
 
 import yaml
 
+from hyperpod.api.cluster_config import yaml_scalar
+
 _KEY = re.compile(r"^(?P<indent>\s*)(?P<key>[A-Za-z0-9_\-]+):(?P<rest>.*)$")
-
-
-def _scalar_text(value: Any) -> str:
-    text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
-    return text.removesuffix("...").strip()
 
 
 def _split_comment(rest: str) -> tuple[str, str]:
@@ -61,7 +58,7 @@ def set_scalar(text: str, path: list[str], value: Any) -> str | None:
             return None  # a block value: not a scalar line
         spacing = " " * max(1, len(old) - len(old.rstrip()) if comment else 0)
         newline = "\n" if line.endswith("\n") else ""
-        new = f"{m.group('indent')}{m.group('key')}: {_scalar_text(value)}"
+        new = f"{m.group('indent')}{m.group('key')}: {yaml_scalar(value)}"
         if comment:
             new += spacing + comment
         lines[idx] = new + newline
