@@ -203,3 +203,39 @@ def start(
     # Noted at once so a kubelet restarted in the next instant still finds the shim.
     attempt.shim_path.write_text(f"{attempt.shim.pid} {time.time()}")
     return attempt
+
+
+def running_attempts(data_dir: Path) -> list[Attempt]:
+    """Every container attempt still running under ``<data_dir>/pods``."""
+    out: list[Attempt] = []
+    root = Path(data_dir) / "pods"
+    if not root.is_dir():
+        return out
+    for sandbox in root.iterdir():
+        if not sandbox.is_dir():
+            continue
+        for cdir in sandbox.iterdir():
+            if not cdir.is_dir():
+                continue
+            for n in attempt_numbers(cdir):
+                attempt = Attempt(cdir, n)
+                if attempt.finished() is None and attempt.record() is not None:
+                    out.append(attempt)
+    return out
+
+
+def stop_all(data_dir: Path, grace_seconds: float = 5.0) -> int:
+    """Stop every container of a cluster (for deleting a cluster or cleaning up after tests).
+
+    Containers outlive the control plane on purpose; this is how a whole cluster's processes
+    are ended. Returns how many were running. Safe to call without a running control plane.
+    """
+    attempts = running_attempts(data_dir)
+    if not attempts:
+        return 0
+
+    async def stop() -> None:
+        await asyncio.gather(*(a.stop(grace_seconds) for a in attempts))
+
+    asyncio.run(stop())
+    return len(attempts)

@@ -77,3 +77,16 @@ def test_a_running_attempt_is_found_again_from_its_files(tmp_path: Path) -> None
     rec = asyncio.run(adopted.stop(grace_seconds=5))
     assert rec["exitCode"] == 143
     a.shim.wait()  # type: ignore[union-attr]
+
+
+def test_stop_all_ends_every_container_of_a_cluster(tmp_path: Path) -> None:
+    from hyperpod.kubelet.processes import running_attempts, stop_all
+
+    a = start(tmp_path / "pods" / "u1" / "main", 0, ["sleep", "60"], env(), tmp_path)
+    b = start(tmp_path / "pods" / "u2" / "side", 1, ["sleep", "60"], env(), tmp_path)
+    while a.pgid() is None or b.pgid() is None:
+        time.sleep(0.05)
+    assert len(running_attempts(tmp_path)) == 2
+    assert stop_all(tmp_path, grace_seconds=5) == 2
+    assert wait_finished(a)["exitCode"] == 143 and wait_finished(b)["exitCode"] == 143
+    assert stop_all(tmp_path) == 0
