@@ -11,6 +11,7 @@ import click
 
 from hyperpod.cli.base import CONTEXT_SETTINGS, HypGroup
 from hyperpod.cli.output import dump, fields, output_option, table
+from hyperpod.client.errors import UserError
 
 if TYPE_CHECKING:
     from hyperpod.providers.base import Provider, StackInfo
@@ -30,15 +31,6 @@ def config_option() -> Any:
     )
 
 
-class StackError(Exception):
-    """A cluster-stack command cannot go on; ``hint`` says what to do."""
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-
 def get_provider(
     name: str, progress: Callable[[str], None] | None = None, region: str | None = None
 ) -> Provider:
@@ -53,7 +45,7 @@ def get_provider(
         if progress is not None:
             return AwsProvider(region=region, out=progress)
         return AwsProvider(region=region)
-    raise StackError(f"provider: unknown provider {name!r}", "use local or aws")
+    raise UserError(f"provider: unknown provider {name!r}", "use local or aws")
 
 
 def _stack_name(parsed: Any) -> str:
@@ -100,14 +92,14 @@ def init(template: str, directory: Path, provider: str, force: bool) -> None:
 
     target = directory / DEFAULT_CONFIG
     if target.exists() and not force:
-        raise StackError(
+        raise UserError(
             f"{target} already exists", "edit it with `hyp configure`, or pass --force to overwrite"
         )
     try:
         directory.mkdir(parents=True, exist_ok=True)
         target.write_text(cluster_config.render(provider=provider))
     except OSError as exc:
-        raise StackError(
+        raise UserError(
             f"cannot write {target}: {exc.strerror or exc}", "choose a writable directory"
         ) from exc
     click.echo(
@@ -202,20 +194,20 @@ def configure(ctx: click.Context, config_path: Path, **values: Any) -> None:
     provider = str(data.get("provider", "local"))
     model = cluster_config.schema_for(provider) if provider in cluster_config.PROVIDERS else None
     if model is None:
-        raise StackError(
+        raise UserError(
             f"{config_path}: provider: unknown provider {provider!r}", "set provider: local or aws"
         )
     known = cluster_config.field_paths(model)
     parsed: dict[str, Any] = {}
     fixed = sorted(set(chosen) & set(cluster_config.ENVELOPE))
     if fixed:
-        raise StackError(
+        raise UserError(
             f"--{fixed[0]}: the template, its version and the provider are fixed by `hyp init`",
             "run `hyp init cluster-stack DIR --provider ...` for another kind of stack",
         )
     for path, raw in chosen.items():
         if path not in known:
-            raise StackError(
+            raise UserError(
                 f"--{path}: not a field of a provider: {provider} config",
                 f"see `hyp configure --help`; fields: {', '.join(sorted(known))}",
             )
@@ -236,7 +228,7 @@ def configure(ctx: click.Context, config_path: Path, **values: Any) -> None:
     ]
     if mine:
         first = mine[0]
-        raise StackError(
+        raise UserError(
             f"--{first.field}: {first.message}",
             "nothing was written; fix the value"
             + (f" ({len(mine) - 1} more problems)" if len(mine) > 1 else ""),
@@ -372,7 +364,7 @@ def create(ctx: click.Context, config_path: Path, dry_run: bool, timeout: float)
     if problems:
         first = problems[0]
         more = f" ({len(problems) - 1} more: run `hyp validate`)" if len(problems) > 1 else ""
-        raise StackError(f"{first.field}: {first.message}{more}", first.hint)
+        raise UserError(f"{first.field}: {first.message}{more}", first.hint)
     run_dir = _run_dir(config_path)
     with status:
         info = provider.create(data, run_dir, dry_run=dry_run)
@@ -456,7 +448,7 @@ def resolve_stack(
     if name is not None:
         return get_provider(chosen, region=region), name
     if chosen != "local":
-        raise StackError(
+        raise UserError(
             "name the stack", f"e.g. `hyp describe cluster-stack NAME --provider {chosen}`"
         )
     local = get_provider("local")
@@ -464,10 +456,10 @@ def resolve_stack(
     if len(names) == 1:
         return local, names[0]
     if not names:
-        raise StackError(
+        raise UserError(
             "no cluster stack here", "create one with `hyp init cluster-stack` and `hyp create`"
         )
-    raise StackError(
+    raise UserError(
         f"several cluster stacks exist: {', '.join(names)}",
         "name one, e.g. `hyp describe cluster-stack NAME`",
     )
@@ -530,7 +522,7 @@ def describe_stack(
     prov, stack = resolve_stack(name, config_path, provider, region)
     info = prov.describe(stack)
     if info is None:
-        raise StackError(f"no cluster stack named {stack!r}", "see `hyp list cluster-stack`")
+        raise UserError(f"no cluster stack named {stack!r}", "see `hyp list cluster-stack`")
     data = {
         "name": info.name,
         "provider": info.provider,

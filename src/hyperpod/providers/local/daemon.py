@@ -80,13 +80,6 @@ def port_owner(port: int) -> str:
     return ""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class Daemon:
     """One control-plane process serving the cluster whose state is in ``data_dir``."""
 
