@@ -50,3 +50,43 @@ def test_visible_devices_follow_the_allocation() -> None:
     assert device_env({}, devs)["CUDA_VISIBLE_DEVICES"] == ""
     assert device_env({"vpc.amazonaws.com/efa": ["efa0"]}, {})["FI_PROVIDER"] == "efa"
     assert device_env({}, {}) == {}
+
+
+def test_nvml_devices_are_read_through_pynvml(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    fake = types.ModuleType("pynvml")
+    calls: list[str] = []
+
+    class Mem:
+        total = 80 * 2**30
+
+    fake.nvmlInit = lambda: calls.append("init")  # type: ignore[attr-defined]
+    fake.nvmlShutdown = lambda: calls.append("shutdown")  # type: ignore[attr-defined]
+    fake.nvmlDeviceGetCount = lambda: 2  # type: ignore[attr-defined]
+    fake.nvmlDeviceGetHandleByIndex = lambda i: i  # type: ignore[attr-defined]
+    fake.nvmlDeviceGetUUID = lambda h: f"GPU-real-{h}".encode()  # type: ignore[attr-defined]
+    fake.nvmlDeviceGetName = lambda h: "NVIDIA H100 80GB HBM3"  # type: ignore[attr-defined]
+    fake.nvmlDeviceGetMemoryInfo = lambda h: Mem()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    gpus = discover_gpus({})
+    assert [(g.id, g.index, g.name) for g in gpus] == [
+        ("GPU-real-0", 0, "NVIDIA H100 80GB HBM3"),
+        ("GPU-real-1", 1, "NVIDIA H100 80GB HBM3"),
+    ]
+    assert calls == ["init", "shutdown"]
+
+
+def test_no_driver_means_no_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    fake = types.ModuleType("pynvml")
+
+    def fail() -> None:
+        raise RuntimeError("NVML Shared Library Not Found")
+
+    fake.nvmlInit = fail  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    assert discover_gpus({}) == []
