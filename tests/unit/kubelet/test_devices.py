@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from hyperpod.kubelet.devices import (
@@ -90,3 +92,14 @@ def test_no_driver_means_no_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
     fake.nvmlInit = fail  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "pynvml", fake)
     assert discover_gpus({}) == []
+
+
+def test_efa_adapters_are_the_infiniband_devices_bound_to_the_efa_driver(tmp_path: Path) -> None:
+    drivers = tmp_path / "drivers"
+    (drivers / "efa").mkdir(parents=True)
+    (drivers / "mlx5_core").mkdir()
+    for name, driver in (("rdmap0s6", "efa"), ("mlx5_0", "mlx5_core"), ("rdmap1s6", "efa")):
+        (tmp_path / "ib" / name / "device").mkdir(parents=True)
+        (tmp_path / "ib" / name / "device" / "driver").symlink_to(drivers / driver)
+    assert [d.id for d in discover_efa({}, tmp_path / "ib")] == ["rdmap0s6", "rdmap1s6"]
+    assert discover_efa({}, tmp_path / "absent") == []
