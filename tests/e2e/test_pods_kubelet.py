@@ -558,3 +558,23 @@ def test_a_missing_config_map_waits_with_failed_mount_and_runs_once_it_exists(
             assert await logs(ctx, done) == b"v"
 
     asyncio.run(scenario())
+
+
+def test_an_eviction_stops_the_containers_through_the_graceful_path(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with kubelet(tmp_path) as ctx:
+            ctx.reg.create("pods", pod("evictee", sh("sleep 60")), "default")
+            await until(ctx, "evictee", lambda p: phase(p) == "Running")
+            eviction = {
+                "apiVersion": "policy/v1",
+                "kind": "Eviction",
+                "metadata": {"name": "evictee", "namespace": "default"},
+            }
+            ctx.reg.create("pods/eviction", eviction, "default")
+            deadline = time.monotonic() + 20
+            while ctx.reg.try_get("pods", "evictee", "default") is not None:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+            assert ("Killing", "Stopping container main") in events(ctx, "evictee")
+
+    asyncio.run(scenario())
