@@ -121,6 +121,9 @@ def open_log(
     return _stream(attempt, follow and not previous, tail_lines, since, timestamps, limit_bytes)
 
 
+CHUNK = 1 << 16
+
+
 async def _stream(
     attempt: Attempt,
     follow: bool,
@@ -129,20 +132,38 @@ async def _stream(
     timestamps: bool,
     limit_bytes: int | None,
 ) -> AsyncIterator[bytes]:
+    """Yield the log in chunks (never the whole file at once), then follow it if asked."""
     left = limit_bytes if limit_bytes is not None and limit_bytes > 0 else None
     try:
         f = open(attempt.log_path, "rb")  # noqa: SIM115 - closed in finally
     except OSError:
         return
     try:
-        if tail_lines is not None:
-            lines: list[bytes] = list(deque(f.readlines(), maxlen=max(tail_lines, 0)))
-        else:
-            lines = f.readlines()
         pending = b""
-        if lines and not lines[-1].endswith(b"\n"):
-            pending = lines.pop()  # a line the shim is still writing
+        if tail_lines is not None:
+            # A bounded deque keeps memory to the tail however long the file is.
+            tail = deque(f, maxlen=max(tail_lines, 0))
+            if tail and not tail[-1].endswith(b"\n"):
+                pending = tail.pop()  # a line the shim is still writing
+            first: list[bytes] | None = list(tail)
+        else:
+            first = None
+        done = False
         while True:
+            if first is not None:
+                lines, first = first, None
+            else:
+                data = f.read(CHUNK)
+                if not data:
+                    if not follow or done:
+                        return
+                    done = attempt.finished() is not None or not attempt.container_dir.exists()
+                    if not done:
+                        await asyncio.sleep(FOLLOW_POLL_S)
+                    continue
+                parts = (pending + data).split(b"\n")
+                pending = parts.pop()
+                lines = [p + b"\n" for p in parts]
             out = b"".join(_render(lines, timestamps, since))
             if out:
                 if left is not None:
@@ -151,18 +172,5 @@ async def _stream(
                 yield out
                 if left is not None and left <= 0:
                     return
-            if not follow:
-                return
-            done = attempt.finished() is not None or not attempt.container_dir.exists()
-            await asyncio.sleep(0 if done else FOLLOW_POLL_S)
-            lines = []
-            data = pending + f.read()
-            pending = b""
-            if data:
-                parts = data.split(b"\n")
-                pending = parts.pop()
-                lines = [p + b"\n" for p in parts]
-            if done and not lines:
-                return
     finally:
         f.close()

@@ -72,3 +72,17 @@ def test_follow_streams_new_lines_and_ends_when_the_container_ends(tmp_path: Pat
     )
     assert read(tmp_path, pod("main"), follow=True) == b"one\ntwo\n"
     assert a.finished() is not None
+
+
+def test_long_logs_are_streamed_in_chunks_without_losing_or_splitting_lines(tmp_path: Path) -> None:
+    cdir = tmp_path / "pods" / "u1" / "main"
+    cdir.mkdir(parents=True)
+    lines = [f"line {i} " + "x" * (i % 97) for i in range(20000)]
+    with open(cdir / "0.log", "wb") as f:
+        for text in lines:
+            f.write(b"2026-01-01T00:00:00.000000000Z stdout F " + text.encode() + b"\n")
+    (cdir / "0.json").write_text('{"exitCode": 0, "startedAt": 1, "finishedAt": 2}')
+    out = read(tmp_path, pod("main")).decode().splitlines()
+    assert out == lines
+    assert read(tmp_path, pod("main"), tail_lines=2).decode().splitlines() == lines[-2:]
+    assert read(tmp_path, pod("main"), follow=True).decode().splitlines() == lines
