@@ -578,3 +578,22 @@ def test_an_eviction_stops_the_containers_through_the_graceful_path(tmp_path: Pa
             assert ("Killing", "Stopping container main") in events(ctx, "evictee")
 
     asyncio.run(scenario())
+
+
+def test_fallback_to_logs_on_error_puts_the_log_tail_in_the_termination_message(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        async with kubelet(tmp_path) as ctx:
+            c = sh(
+                "echo loading; echo 'CUDA error: out of memory' >&2; exit 1",
+                terminationMessagePolicy="FallbackToLogsOnError",
+            )
+            ctx.reg.create("pods", pod("crashy", c, restartPolicy="Never"), "default")
+            done = await until(ctx, "crashy", lambda p: phase(p) == "Failed")
+            assert (
+                cstatus(done)["state"]["terminated"]["message"]
+                == "loading\nCUDA error: out of memory\n"
+            )
+
+    asyncio.run(scenario())

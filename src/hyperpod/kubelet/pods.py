@@ -420,6 +420,15 @@ class PodWorker:
         c.cancel_probes()
         term = _terminated(rec, self.cid(c))
         code = int(rec.get("exitCode", 0))
+        if (
+            code != 0
+            and not start_error
+            and c.spec.get("terminationMessagePolicy") == "FallbackToLogsOnError"
+            and c.attempt is not None
+        ):
+            tail = log_tail(c.attempt)
+            if tail:
+                term["terminated"]["message"] = tail
         ran = float(rec.get("finishedAt", 0)) - float(rec.get("startedAt", 0))
         if c.init:
             restart = code != 0 and self.policy != "Never"
@@ -709,6 +718,24 @@ class PodWorker:
         fresh["status"] = status
         self.pod = self.kl.reg.update("pods/status", fresh, md["namespace"])
         self.last_status = comparable
+
+
+def log_tail(attempt: processes.Attempt, max_lines: int = 80, max_bytes: int = 2048) -> str:
+    """The end of an attempt's output, for ``terminationMessagePolicy: FallbackToLogsOnError``."""
+    try:
+        with open(attempt.log_path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 64 * max_bytes))
+            raw = f.read().splitlines()
+    except OSError:
+        return ""
+    texts = []
+    for line in raw[-max_lines:]:
+        parts = line.split(b" ", 3)
+        if len(parts) == 4:
+            texts.append(parts[3].decode(errors="replace") + ("\n" if parts[2] == b"F" else ""))
+    return "".join(texts)[-max_bytes:]
 
 
 def qos_class(pod: Obj) -> str:
