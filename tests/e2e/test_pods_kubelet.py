@@ -597,3 +597,22 @@ def test_fallback_to_logs_on_error_puts_the_log_tail_in_the_termination_message(
             )
 
     asyncio.run(scenario())
+
+
+def test_a_failing_init_container_is_retried_with_backoff_before_the_app_starts(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        async with kubelet(tmp_path) as ctx:
+            count = tmp_path / "tries"
+            init = sh(f"echo x >> {count}; [ $(wc -l < {count}) -ge 3 ]", name="wait-for-data")
+            ctx.reg.create(
+                "pods", pod("retry-init", sh("sleep 30"), initContainers=[init]), "default"
+            )
+            p = await until(
+                ctx, "retry-init", lambda p: phase(p) == "Running" and cstatus(p).get("ready")
+            )
+            assert p["status"]["initContainerStatuses"][0]["restartCount"] == 2
+            assert p["status"]["initContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 0
+
+    asyncio.run(scenario())
