@@ -165,6 +165,10 @@ def test_the_example_manifest_trains_to_succeeded_as_a_user_would_run_it(tmp_pat
         accuracy = re.search(r"final test accuracy: (\d\.\d+)", logs)
         assert accuracy is not None and float(accuracy.group(1)) >= 0.9, logs
         described = cp.kubectl("describe", "pytorchjob", "digits").stdout
-        assert "PyTorchJobSucceeded" in described and "SuccessfulCreatePod" in described
+        for reason in ("PyTorchJobSucceeded", "SuccessfulCreatePod", "SuccessfulCreateService"):
+            assert reason in described
+        job = json.loads(cp.kubectl("get", "pytorchjob", "digits", "-o", "json").stdout)
+        assert job["status"]["replicaStatuses"]["Master"]["succeeded"] == 1
+        assert "world_size=3 backend=gloo" in logs
         assert any((tmp_path / "checkpoints").glob("ckpt-*.pt"))
         cp.kubectl("delete", "pytorchjob", "digits", "--wait=true")

@@ -1,4 +1,6 @@
-"""PyTorchJobs train for real on this machine: success, auto-resume after kill -9, suspend, delete.
+"""PyTorchJobs train for real on this machine: auto-resume after kill -9, suspend, delete, elastic.
+
+(The example manifest's run to Succeeded through kubectl is in test_pytorchjob_kubectl.py.)
 
 One event loop runs the registry, the garbage collector, the process kubelet, a binder (the
 scheduler's part: every pod goes to the one local node) and the operator; pods are real
@@ -126,7 +128,7 @@ async def local_cluster(tmp: Path) -> AsyncIterator[Cluster]:
         reg.close()
 
 
-async def eventually(check: Callable[[], bool], what: str, timeout: float = 150) -> None:
+async def eventually(check: Callable[[], bool], what: str, timeout: float = 200) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:
@@ -167,23 +169,6 @@ def run(tmp_path: Path, body: Callable[[Cluster], Any]) -> None:
             await body(cluster)
 
     asyncio.run(main())
-
-
-def test_the_digits_job_succeeds_with_the_documented_accuracy(tmp_path: Path) -> None:
-    async def body(c: Cluster) -> None:
-        c.reg.create(api.RESOURCE, digits_job("digits", "--epochs", "10"), NS)
-        await eventually(lambda: c.state("digits") in ("Succeeded", "Failed"), "the job to finish")
-        assert c.state("digits") == "Succeeded", c.job("digits")["status"]
-        master = c.reg.get("pods", "digits-master-0", NS)
-        out = c.log(master)
-        assert "world_size=3 backend=gloo" in out
-        match = re.search(r"final test accuracy: (\d\.\d+)", out)
-        assert match is not None and float(match.group(1)) >= 0.9, out
-        reasons = {e["reason"] for e in c.events("digits")}
-        assert {"SuccessfulCreatePod", "SuccessfulCreateService", "PyTorchJobSucceeded"} <= reasons
-        assert c.job("digits")["status"]["replicaStatuses"]["Master"]["succeeded"] == 1
-
-    run(tmp_path, body)
 
 
 def test_kill_9_of_a_worker_under_auto_resume_restarts_the_job_from_its_checkpoint(
@@ -294,7 +279,9 @@ def test_a_workers_only_elastic_job_rendezvouses_under_torchrun_and_succeeds(
         "metadata": {"name": "elastic", "namespace": NS},
         "spec": {
             "nprocPerNode": "1",
-            "elasticPolicy": {"rdzvBackend": "c10d", "minReplicas": 2, "maxReplicas": 3},
+            # min = max: the rendezvous closes when all three agents joined, however slowly
+            # a loaded machine starts them (a 2:3 range would wait 30 s for the third).
+            "elasticPolicy": {"rdzvBackend": "c10d", "minReplicas": 3, "maxReplicas": 3},
             "pytorchReplicaSpecs": {
                 "Worker": {"replicas": 3, "restartPolicy": "OnFailure", "template": template}
             },
@@ -305,6 +292,11 @@ def test_a_workers_only_elastic_job_rendezvouses_under_torchrun_and_succeeds(
         c.reg.create(api.RESOURCE, job, NS)
         await eventually(lambda: c.state("elastic") in ("Succeeded", "Failed"), "the job to finish")
         assert c.state("elastic") == "Succeeded", c.job("elastic")["status"]
+        worker = c.reg.get("pods", "elastic-worker-1", NS)
+        env = {e["name"]: e["value"] for e in worker["spec"]["containers"][0]["env"]}
+        assert env["PET_NNODES"] == "3:3" and env["PET_RDZV_ENDPOINT"].startswith(
+            "elastic-worker-0:"
+        )
         logs = "".join(c.log(pod) for pod in c.pods("elastic"))
         assert "world_size=3" in logs
         assert "final test accuracy" in logs
