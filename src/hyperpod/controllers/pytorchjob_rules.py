@@ -34,16 +34,10 @@ NORMAL = "Normal"
 WARNING = "Warning"
 
 # Container waiting/termination reasons that mean "this command or image will never start".
+# CreateContainerConfigError is left out: a missing ConfigMap or Secret may still appear,
+# and the kubelet retries until it does (as Kubernetes does).
 CANNOT_START_REASONS = frozenset(
-    {
-        "StartError",
-        "ErrImagePull",
-        "ImagePullBackOff",
-        "InvalidImageName",
-        "CreateContainerConfigError",
-        "CreateContainerError",
-        "RunContainerError",
-    }
+    {"StartError", "RunContainerError", "CreateContainerError", "InvalidImageName", "ErrImagePull"}
 )
 
 

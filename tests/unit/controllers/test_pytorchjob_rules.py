@@ -619,3 +619,11 @@ def test_an_evicted_pod_without_auto_resume_is_simply_replaced_once_gone() -> No
     assert "restartCount" not in job["status"]
     pods[:] = [p for p in pods if p["metadata"]["name"] != "digits-worker-0"]
     assert names(advance(job, pods, services).create_pods) == ["digits-worker-0"]
+
+
+def test_a_missing_config_map_is_waited_for_not_failed() -> None:
+    job, pods, services = make_job(), [], []
+    advance(job, pods, services)
+    set_phase(pods, "digits-worker-0", "Pending", reason="CreateContainerConfigError")
+    advance(job, pods, services)
+    assert not rules.is_finished(job["status"])
