@@ -82,38 +82,40 @@ class Jobs:
                 ) from exc
             raise
 
-    def create(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        ns = manifest["metadata"]["namespace"]
-        name = manifest["metadata"]["name"]
+    def _on_job(self, fn: Callable[[], T], name: str, namespace: str) -> T:
+        """``fn`` (a call about one job), with 404 and 409 turned into JobNotFound / JobExists."""
         try:
-            out: dict[str, Any] = self._call(
-                lambda: self.kube.custom().create_namespaced_custom_object(
-                    pj.GROUP, pj.VERSION, ns, pj.PLURAL, manifest
-                )
-            )
+            return self._call(fn)
         except Exception as exc:
-            if _status_code(exc) == 409:
-                raise JobExists(
-                    f"a job named {name!r} already exists in namespace {ns!r}",
-                    f"pick another --job-name, or `hyp delete hyp-pytorch-job --job-name {name} -n {ns}` first",
-                ) from exc
-            raise
-        return out
-
-    def get(self, name: str, namespace: str) -> dict[str, Any]:
-        try:
-            out: dict[str, Any] = self._call(
-                lambda: self.kube.custom().get_namespaced_custom_object(
-                    pj.GROUP, pj.VERSION, namespace, pj.PLURAL, name
-                )
-            )
-        except Exception as exc:
-            if _status_code(exc) == 404:
+            code = _status_code(exc)
+            if code == 404:
                 raise JobNotFound(
                     f"no job named {name!r} in namespace {namespace!r}",
                     f"see `hyp list hyp-pytorch-job -n {namespace}`",
                 ) from exc
+            if code == 409:
+                raise JobExists(
+                    f"a job named {name!r} already exists in namespace {namespace!r}",
+                    f"pick another --job-name, or `hyp delete hyp-pytorch-job --job-name {name} "
+                    f"-n {namespace}` first",
+                ) from exc
             raise
+
+    def create(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        ns = manifest["metadata"]["namespace"]
+        custom = self.kube.custom()
+        call = partial(
+            custom.create_namespaced_custom_object, pj.GROUP, pj.VERSION, ns, pj.PLURAL, manifest
+        )
+        out: dict[str, Any] = self._on_job(call, manifest["metadata"]["name"], ns)
+        return out
+
+    def get(self, name: str, namespace: str) -> dict[str, Any]:
+        custom = self.kube.custom()
+        call = partial(
+            custom.get_namespaced_custom_object, pj.GROUP, pj.VERSION, namespace, pj.PLURAL, name
+        )
+        out: dict[str, Any] = self._on_job(call, name, namespace)
         return out
 
     def list_jobs(self, namespace: str | None, *, page_size: int = 500) -> list[dict[str, Any]]:
@@ -139,24 +141,17 @@ class Jobs:
 
     def delete(self, name: str, namespace: str, *, wait: float | None = 60.0) -> None:
         """Delete the job (its pods go with it); wait up to ``wait`` s until it is gone."""
-        try:
-            self._call(
-                lambda: self.kube.custom().delete_namespaced_custom_object(
-                    pj.GROUP,
-                    pj.VERSION,
-                    namespace,
-                    pj.PLURAL,
-                    name,
-                    propagation_policy="Background",
-                )
-            )
-        except Exception as exc:
-            if _status_code(exc) == 404:
-                raise JobNotFound(
-                    f"no job named {name!r} in namespace {namespace!r}",
-                    f"see `hyp list hyp-pytorch-job -n {namespace}`",
-                ) from exc
-            raise
+        custom = self.kube.custom()
+        call = partial(
+            custom.delete_namespaced_custom_object,
+            pj.GROUP,
+            pj.VERSION,
+            namespace,
+            pj.PLURAL,
+            name,
+            propagation_policy="Background",
+        )
+        self._on_job(call, name, namespace)
         deadline = time.monotonic() + (wait or 0)
         while wait and time.monotonic() < deadline:
             try:
