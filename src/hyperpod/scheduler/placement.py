@@ -4,8 +4,8 @@ The filters follow kube-scheduler's default plugins in their order (NodeUnschedu
 TaintToleration, NodeAffinity incl. nodeSelector, NodeResourcesFit) and produce its messages,
 so ``FailedScheduling`` reads exactly as on EKS: ``0/3 nodes are available: 2 Insufficient
 nvidia.com/gpu, 1 node(s) had untolerated taint {node.kubernetes.io/unreachable: }.``
-Scoring is LeastAllocated over cpu and memory minus a penalty per untolerated
-``PreferNoSchedule`` taint. Nothing here does I/O; the scheduler component feeds it from caches.
+Scoring is LeastAllocated over cpu and memory, plus preferred node affinity (weight 2), minus
+a penalty per untolerated ``PreferNoSchedule`` taint. Nothing here does I/O; the scheduler component feeds it from caches.
 """
 
 from __future__ import annotations
@@ -156,15 +156,19 @@ class PodInfo:
     priority: int = 0
     scheduler_name: str = DEFAULT_SCHEDULER
     creation: str = ""
+    preferred: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
     @classmethod
     def from_pod(cls, pod: Mapping[str, Any]) -> PodInfo:
         meta = pod.get("metadata") or {}
         spec = pod.get("spec") or {}
-        affinity = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-            "requiredDuringSchedulingIgnoredDuringExecution"
-        )
+        node_affinity = (spec.get("affinity") or {}).get("nodeAffinity") or {}
+        affinity = node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution")
         terms = None if affinity is None else list(affinity.get("nodeSelectorTerms") or [])
+        preferred = [
+            (int(p.get("weight") or 0), p.get("preference") or {})
+            for p in node_affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []
+        ]
         return cls(
             key=f"{meta.get('namespace', '')}/{meta.get('name', '')}",
             requests=pod_requests(pod),
@@ -174,6 +178,7 @@ class PodInfo:
             priority=int(spec.get("priority") or 0),
             scheduler_name=spec.get("schedulerName") or DEFAULT_SCHEDULER,
             creation=meta.get("creationTimestamp") or "",
+            preferred=preferred,
         )
 
 
@@ -253,6 +258,7 @@ def signature(pod: PodInfo) -> str:
         (
             sorted(pod.node_selector.items()),
             pod.required_terms,
+            pod.preferred,
             [(t.key, t.operator, t.value, t.effect) for t in pod.tolerations],
         )
     )
@@ -299,6 +305,11 @@ def score_node(pod: PodInfo, node: NodeInfo) -> float:
     score = total / 2
     if node.taints:
         score -= 10.0 * len(untolerated(node.taints, pod.tolerations, ("PreferNoSchedule",)))
+    if pod.preferred:
+        # NodeAffinity's preference score (0..100), weighted 2 as in kube-scheduler's defaults.
+        weights = sum(w for w, _ in pod.preferred) or 1
+        matched = sum(w for w, t in pod.preferred if _match_term(node.name, node.labels, t))
+        score += 2 * 100.0 * matched / weights
     return score
 
 

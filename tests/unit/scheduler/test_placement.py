@@ -140,3 +140,22 @@ def test_least_allocated_spreads_pods() -> None:
 def test_higher_priority_pods_are_queued_first() -> None:
     low, high = pod(priority=1), pod(priority=100)
     assert sorted([low, high], key=queue_order)[0] is high
+
+
+def test_preferred_node_affinity_outweighs_a_little_free_room() -> None:
+    a, b = node("a", labels={"zone": "x"}), node("b", labels={"zone": "y"})
+    a.add({"cpu": 2000})
+    pref = {
+        "nodeAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "weight": 50,
+                    "preference": {
+                        "matchExpressions": [{"key": "zone", "operator": "In", "values": ["x"]}]
+                    },
+                }
+            ]
+        }
+    }
+    assert place(pod(), [a, b]).node == "b"
+    assert place(pod(affinity=pref), [a, b]).node == "a"
