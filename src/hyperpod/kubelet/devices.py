@@ -13,6 +13,7 @@ non-terminal pods of the node are never handed out twice.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any
 
 from hyperpod.api.instance_types import EFA, GPU
 
+log = logging.getLogger(__name__)
 ANNOTATION = "hyperpod.local/devices"
 DEVICE_RESOURCES = (GPU, EFA)
 
@@ -35,11 +37,22 @@ class Device:
     memory_bytes: int = 0
 
 
+def _fake_count(name: str, value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = -1
+    if n < 0:
+        log.error("%s=%r is not a whole number of devices; faking none", name, value)
+        return 0
+    return n
+
+
 def discover_gpus(env: Mapping[str, str] | None = None) -> list[Device]:
     env = os.environ if env is None else env
     fake = env.get("HYPERPOD_FAKE_GPUS")
     if fake:
-        n = int(fake)
+        n = _fake_count("HYPERPOD_FAKE_GPUS", fake)
         return [
             Device(f"GPU-00000000-fake-4000-8000-{i:012d}", i, "Fake NVIDIA H100", 80 << 30)
             for i in range(n)
@@ -78,7 +91,7 @@ def discover_efa(
     env = os.environ if env is None else env
     fake = env.get("HYPERPOD_FAKE_EFA")
     if fake:
-        return [Device(f"efa{i}", i) for i in range(int(fake))]
+        return [Device(f"efa{i}", i) for i in range(_fake_count("HYPERPOD_FAKE_EFA", fake))]
     out: list[Device] = []
     try:
         entries = sorted(os.listdir(root))

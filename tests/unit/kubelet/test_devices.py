@@ -103,3 +103,7 @@ def test_efa_adapters_are_the_infiniband_devices_bound_to_the_efa_driver(tmp_pat
         (tmp_path / "ib" / name / "device" / "driver").symlink_to(drivers / driver)
     assert [d.id for d in discover_efa({}, tmp_path / "ib")] == ["rdmap0s6", "rdmap1s6"]
     assert discover_efa({}, tmp_path / "absent") == []
+
+
+def test_a_bad_fake_count_fakes_nothing_instead_of_crashing() -> None:
+    assert discover_gpus({"HYPERPOD_FAKE_GPUS": "two"}) == []
