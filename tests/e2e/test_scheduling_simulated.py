@@ -404,3 +404,20 @@ def test_pods_of_a_deleted_node_are_garbage_collected(tmp_path: Path) -> None:
             assert any(r == "PodGC" for r, _ in events(ctx, "stray"))
 
     asyncio.run(scenario())
+
+
+def test_a_malformed_simulation_annotation_fails_the_pod_with_the_annotation_named(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        async with cluster(tmp_path) as ctx:
+            ann = {"hyperpod.local/simulate-duration": "soon"}
+            ctx.reg.create("pods", pod("confused", annotations=ann), "default")
+            done = await until(ctx, "confused", lambda p: phase(p) == "Failed")
+            assert done["status"]["reason"] == "InvalidSimulation"
+            assert (
+                "hyperpod.local/simulate-duration: 'soon' is not a duration"
+                in done["status"]["message"]
+            )
+
+    asyncio.run(scenario())

@@ -4,7 +4,8 @@ A pod on a simulated node goes Running at once (containers running, Ready) and, 
 duration in the annotation ``hyperpod.local/simulate-duration`` (``"2s"``, ``"500ms"``,
 ``"1m"``, ``"1h"``; absent: runs until deleted), terminates with the exit code in
 ``hyperpod.local/simulate-exit-code`` (default 0): Succeeded, or Failed under restartPolicy
-Never. Under OnFailure (non-zero) and Always it restarts like a real container (restartCount,
+Never. A malformed annotation fails the pod at once (reason ``InvalidSimulation``, the message
+names the annotation). Under OnFailure (non-zero) and Always it restarts like a real container (restartCount,
 lastState). Deletion is immediate (there is nothing to stop). No events are written and no
 logs kept, so thousands of pods stay cheap; timers are loop callbacks, not tasks. The simulated
 kubelet also registers the nodes of ``nodes.simulated`` and renews their Leases.
@@ -213,8 +214,25 @@ class SimulatedKubelet:
             return
         try:
             duration = parse_duration(str(raw))
+            int(ann.get(EXIT_CODE, 0))
         except ValueError as exc:
-            log.warning("pod %s: %s", pod["metadata"]["name"], exc)
+            message = (
+                str(exc)
+                if DURATION in str(exc)
+                else (f"{EXIT_CODE}: {ann.get(EXIT_CODE)!r} is not a whole number")
+            )
+            term = {
+                "terminated": {
+                    "exitCode": 1,
+                    "reason": "Error",
+                    "message": message,
+                    "startedAt": _ts(started),
+                    "finishedAt": _ts(),
+                }
+            }
+            status = self._status(pod, "Failed", term, 0, {})
+            status.update(reason="InvalidSimulation", message=message)
+            self._write(pod, status)
             return
         key = object_key(pod)
         delay = max(0.0, started + duration - time.time())
