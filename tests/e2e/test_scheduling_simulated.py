@@ -421,3 +421,51 @@ def test_a_malformed_simulation_annotation_fails_the_pod_with_the_annotation_nam
             )
 
     asyncio.run(scenario())
+
+
+def test_pod_anti_affinity_spreads_replicas_and_affinity_gathers_them(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with cluster(tmp_path) as ctx:
+            sel = {"sagemaker.amazonaws.com/instance-group-name": "p5"}
+            anti = {
+                "podAntiAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": [
+                        {
+                            "labelSelector": {"matchLabels": {"app": "w"}},
+                            "topologyKey": "kubernetes.io/hostname",
+                        }
+                    ]
+                }
+            }
+            nodes_used = []
+            for i in range(3):
+                p = pod(f"w{i}", nodeSelector=sel, affinity=anti)
+                p["metadata"]["labels"] = {"app": "w"}
+                ctx.reg.create("pods", p, "default")
+            for i in range(2):
+                nodes_used.append(
+                    (await until(ctx, f"w{i}", lambda p: phase(p) == "Running"))["spec"]["nodeName"]
+                )
+            assert sorted(nodes_used) == ["p5-0", "p5-1"]
+            third = await until(
+                ctx, "w2", lambda p: scheduled_cond(p).get("reason") == "Unschedulable"
+            )
+            assert scheduled_cond(third)["message"] == (
+                "0/3 nodes are available: 2 node(s) didn't satisfy existing pods anti-affinity rules, "
+                "1 node(s) didn't match Pod's node affinity/selector."
+            )
+            near = {
+                "podAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": [
+                        {
+                            "labelSelector": {"matchLabels": {"app": "w"}},
+                            "topologyKey": "kubernetes.io/hostname",
+                        }
+                    ]
+                }
+            }
+            ctx.reg.create("pods", pod("sidecar", affinity=near), "default")
+            side = await until(ctx, "sidecar", lambda p: phase(p) == "Running")
+            assert side["spec"]["nodeName"] in nodes_used
+
+    asyncio.run(scenario())

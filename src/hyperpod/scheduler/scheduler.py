@@ -28,6 +28,7 @@ from typing import Any
 from hyperpod.apiserver.errors import ApiError, Conflict, NotFound
 from hyperpod.controllers.runtime import Informer, object_key, record_event, set_condition
 from hyperpod.controlplane.context import Component, ControlPlaneContext
+from hyperpod.scheduler.interpod import InterPodCheck, Placed, required_terms
 from hyperpod.scheduler.placement import (
     DEFAULT_SCHEDULER,
     NodeInfo,
@@ -62,6 +63,7 @@ class Scheduler:
         self.order: list[str] = []
         self.bound: dict[str, tuple[str, dict[str, int]]] = {}  # pod uid -> (node, requests)
         self.bound_keys: dict[str, str] = {}  # pod uid -> namespace/name
+        self.anti_holders: set[str] = set()  # uids of bound pods with required anti-affinity
         self.queue: list[tuple[tuple[int, str, str], str]] = []
         self.queued: set[str] = set()
         self.unschedulable: dict[str, float] = {}  # key -> when it was parked
@@ -86,12 +88,15 @@ class Scheduler:
                 self.heaps.clear()
             del self.bound[uid]
             self.bound_keys.pop(uid, None)
+            self.anti_holders.discard(uid)
             self._flush_unschedulable()
             prev = None
         if active and prev is None:
             req = pod_requests(pod)
             self.bound[uid] = (str(node), req)
             self.bound_keys[uid] = object_key(pod)
+            if required_terms(pod, "podAntiAffinity"):
+                self.anti_holders.add(uid)
             info = self.nodes.get(str(node))
             if info is not None:
                 info.add(req)
@@ -101,6 +106,7 @@ class Scheduler:
             uid = str(pod["metadata"].get("uid"))
             prev = self.bound.pop(uid, None)
             self.bound_keys.pop(uid, None)
+            self.anti_holders.discard(uid)
             if prev is not None:
                 info = self.nodes.get(prev[0])
                 if info is not None:
@@ -206,7 +212,49 @@ class Scheduler:
                 return None
         return score_node(info, node)
 
-    def place(self, info: PodInfo) -> Placement:
+    def _placed(self) -> list[Placed]:
+        out = []
+        for uid, (node, _req) in self.bound.items():
+            key = self.bound_keys.get(uid)
+            pod = self.pods.cache.get(key) if key else None
+            info = self.nodes.get(node)
+            if pod is None or info is None:
+                continue
+            md = pod["metadata"]
+            out.append(
+                Placed(
+                    info.labels,
+                    md.get("namespace", "default"),
+                    md.get("labels") or {},
+                    required_terms(pod, "podAntiAffinity"),
+                )
+            )
+        return out
+
+    def _place_interpod(self, info: PodInfo, pod: Obj) -> Placement:
+        """Placement with inter-pod (anti-)affinity: a full pass, since it depends on other pods."""
+        check = InterPodCheck(pod, self._placed())
+        best: NodeInfo | None = None
+        best_score = float("-inf")
+        for node in self._candidates(info):
+            score = self._score(info, node)
+            if score is None or check.reason(node.labels) is not None:
+                continue
+            if score > best_score:
+                best, best_score = node, score
+        if best is not None:
+            return Placement(best.name)
+        reasons: Counter[str] = Counter()
+        for name in self.order:
+            node = self.nodes[name]
+            why = filter_node(info, node)
+            if not why:
+                extra = check.reason(node.labels)
+                why = [extra] if extra else []
+            reasons.update(why)
+        return Placement(None, fit_error(len(self.order), reasons), dict(reasons))
+
+    def place(self, info: PodInfo, pod: Obj | None = None) -> Placement:
         """The best-scoring feasible node over all nodes.
 
         Pods of one shape (same static filters and requests, like the replicas of a job) share
@@ -214,6 +262,12 @@ class Scheduler:
         scored are scored again, so a placement costs O(log n) instead of a pass over the nodes.
         Heaps are dropped when usage goes down or nodes change (a node may newly fit).
         """
+        if pod is not None and (
+            self.anti_holders
+            or required_terms(pod, "podAffinity")
+            or required_terms(pod, "podAntiAffinity")
+        ):
+            return self._place_interpod(info, pod)
         shape = signature(info) + repr(sorted(info.requests.items()))
         heap = self.heaps.get(shape)
         if heap is None:
@@ -246,7 +300,7 @@ class Scheduler:
         if pod is None or not self._pending(pod):
             return
         info = PodInfo.from_pod(pod)
-        result = self.place(info)
+        result = self.place(info, pod)
         ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
         if result.node is None:
             self._unschedulable(pod, result.message)
