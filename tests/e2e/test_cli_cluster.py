@@ -339,11 +339,42 @@ def test_create_after_kill_9_recovers_with_its_state(env: Env) -> None:
     assert [j["name"] for j in jobs] == ["hello"]
 
 
-def test_delete_cluster_stack_stops_it_keeps_its_data_and_its_neighbours(env: Env) -> None:
+GRACEFUL = (
+    "import pathlib, signal, sys, time\n"
+    "def bye(*_):\n"
+    "    pathlib.Path(sys.argv[1]).write_text('graceful')\n"
+    "    sys.exit(0)\n"
+    "signal.signal(signal.SIGTERM, bye)\n"
+    "print('ready', flush=True)\n"
+    "time.sleep(600)\n"
+)
+
+
+def test_delete_cluster_stack_stops_pods_gracefully_keeps_data_and_neighbours(env: Env) -> None:
+    (env.root / "graceful.py").write_text(GRACEFUL)
+    marker = env.root / "stopped-by"
+    env.hyp(
+        "create",
+        "hyp-pytorch-job",
+        "--job-name",
+        "sleeper",
+        "--image",
+        "local/python",
+        "--command",
+        f"[python, {env.root / 'graceful.py'}, {marker}]",
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # its SIGTERM handler is installed once it says ready
+        logs = env.hyp("get-logs", "hyp-pytorch-job", "--job-name", "sleeper", check=False)
+        if "ready" in logs.stdout:
+            break
+        time.sleep(0.3)
+    assert "ready" in logs.stdout
     pid = env.daemon_pid()
     res = env.hyp("delete", "cluster-stack", "local")
     assert "stopped" in res.stdout
     assert _gone(pid)
+    assert marker.read_text() == "graceful"  # the pod got SIGTERM and its grace, not SIGKILL
     assert (env.data_dir / "state.db").exists()
     cfg = env.kubeconfig
     assert [c["name"] for c in cfg["contexts"]] == ["prod"]

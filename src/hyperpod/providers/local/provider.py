@@ -85,11 +85,13 @@ class LocalProvider:
         progress: Callable[[str], None] | None = None,
         ready_timeout: float = 60.0,
         stop_timeout: float = 90.0,
+        pod_grace: float = 30.0,
     ) -> None:
         self.home = home or hyperpod_home()
         self.progress = progress or (lambda _msg: None)
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout
+        self.pod_grace = pod_grace  # Kubernetes' default terminationGracePeriodSeconds
 
     # --- inventory ---------------------------------------------------------------------
 
@@ -268,6 +270,13 @@ class LocalProvider:
         if data_dir is None:
             return
         Daemon(data_dir).stop(timeout=self.stop_timeout, progress=self.progress)
+        # Containers outlive the control plane on purpose (a restart re-adopts them); deleting
+        # the cluster ends them: SIGTERM, their grace, then SIGKILL.
+        from hyperpod.kubelet.processes import running_attempts, stop_all
+
+        if running_attempts(data_dir):
+            self.progress("stopping the cluster's containers (SIGTERM, then their grace)")
+            stop_all(data_dir, grace_seconds=self.pod_grace)
         if purge:
             shutil.rmtree(data_dir, ignore_errors=True)
             self._record_file(name).unlink(missing_ok=True)
