@@ -101,6 +101,7 @@ class KueueManager:
         self.informers: dict[str, Informer] = {}
         self._needs_priority: set[str] = set()
         self._retry_priorities = False
+        self._deactivated: set[str] = set()
         self._waiting_priority: set[str] = set()
         self.cycles = 0
 
@@ -230,6 +231,9 @@ class KueueManager:
                 self.snapshot.add_workload(info)
             else:
                 prev.priority = info.priority
+            if not active:
+                self._deactivated.add(key)
+                self.wake()
             return
         prev = self.admitted.pop(key, None)
         if prev is not None:
@@ -393,6 +397,10 @@ class KueueManager:
         self._resolve_priorities()
         self._drain_stopped()
         self._check_pods_ready()
+        deactivated, self._deactivated = self._deactivated, set()
+        for key in deactivated:
+            if key in self.admitted:
+                self.evict(key, "Deactivated", "The workload is deactivated (spec.active is false)")
         busy = False
         for _ in range(max_cycles):
             blocked = self._blocked()

@@ -494,3 +494,19 @@ def test_a_job_unsuspended_by_hand_before_admission_is_suspended_again(reg: Regi
         )
 
     run(reg, body)
+
+
+def test_deactivating_an_admitted_workload_evicts_it_and_frees_the_quota(reg: Registry) -> None:
+    setup_queue(reg)
+
+    async def body(mgr: KueueManager) -> None:
+        workload(reg, "first", "4")
+        await eventually(lambda: admitted(reg, "first"), "first admitted")
+        workload(reg, "second", "4")
+        wl = reg.get(WL, "first", NS)
+        wl["spec"]["active"] = False
+        reg.update(WL, wl, NS)
+        await eventually(lambda: admitted(reg, "second"), "second admitted")
+        assert (cond(reg, "first", "Evicted") or {}).get("reason") == "Deactivated"
+
+    run(reg, body)
