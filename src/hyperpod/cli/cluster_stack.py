@@ -365,6 +365,10 @@ def create(ctx: click.Context, config_path: Path, dry_run: bool, timeout: float)
         first = problems[0]
         more = f" ({len(problems) - 1} more: run `hyp validate`)" if len(problems) > 1 else ""
         raise UserError(f"{first.field}: {first.message}{more}", first.hint)
+    if not dry_run:
+        from hyperpod.client import kubeconfig
+
+        kubeconfig.load(kubeconfig.default_path())  # a broken file stops us before anything starts
     run_dir = _run_dir(config_path)
     with status:
         info = provider.create(data, run_dir, dry_run=dry_run)

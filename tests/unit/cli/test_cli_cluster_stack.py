@@ -286,3 +286,13 @@ def test_configure_refuses_to_edit_the_template_lines(workdir: Path, flag: str) 
     assert res.exit_code == 1
     assert "fixed by `hyp init`" in res.output
     assert (workdir / "config.yaml").read_text() == before
+
+
+def test_create_with_a_broken_kubeconfig_starts_nothing(workdir: Path) -> None:
+    (workdir / "kubeconfig").write_text("clusters: [\n")
+    hyp("init", "cluster-stack")
+    res = hyp("create")
+    assert res.exit_code == 1
+    assert "not valid YAML" in res.output
+    assert not (workdir / "home").exists()
+    assert (workdir / "kubeconfig").read_text() == "clusters: [\n"
