@@ -140,7 +140,7 @@ def _rfc3339(dt: datetime) -> str:
 class Registry:
     """Generic storage-backed API semantics for every served resource type."""
 
-    def __init__(self, path: str | Path, *, history: int = 200_000) -> None:
+    def __init__(self, path: str | Path, *, history: int = 20_000) -> None:
         self.catalog = Catalog()
         self.log = RevisionLog(path)
         self.hub = WatchHub()
