@@ -469,3 +469,53 @@ def test_pod_anti_affinity_spreads_replicas_and_affinity_gathers_them(tmp_path: 
             assert side["spec"]["nodeName"] in nodes_used
 
     asyncio.run(scenario())
+
+
+def test_topology_spread_constraints_balance_replicas_across_nodes(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with cluster(tmp_path) as ctx:
+            spread = [
+                {
+                    "maxSkew": 1,
+                    "topologyKey": "kubernetes.io/hostname",
+                    "whenUnsatisfiable": "DoNotSchedule",
+                    "labelSelector": {"matchLabels": {"app": "s"}},
+                }
+            ]
+            sel = {"sagemaker.amazonaws.com/instance-group-name": "p5"}
+            used = []
+            for i in range(4):
+                # A strong preference for p5-0 would put every replica there without the constraint.
+                prefer = {
+                    "nodeAffinity": {
+                        "preferredDuringSchedulingIgnoredDuringExecution": [
+                            {
+                                "weight": 100,
+                                "preference": {
+                                    "matchExpressions": [
+                                        {
+                                            "key": "kubernetes.io/hostname",
+                                            "operator": "In",
+                                            "values": ["p5-0"],
+                                        }
+                                    ]
+                                },
+                            }
+                        ]
+                    }
+                }
+                p = pod(
+                    f"s{i}",
+                    {"cpu": "1"},
+                    nodeSelector=sel,
+                    topologySpreadConstraints=spread,
+                    affinity=prefer,
+                )
+                p["metadata"]["labels"] = {"app": "s"}
+                ctx.reg.create("pods", p, "default")
+                used.append(
+                    (await until(ctx, f"s{i}", lambda p: phase(p) == "Running"))["spec"]["nodeName"]
+                )
+            assert sorted(used) == ["p5-0", "p5-0", "p5-1", "p5-1"]
+
+    asyncio.run(scenario())

@@ -36,12 +36,14 @@ from hyperpod.scheduler.placement import (
     PodInfo,
     filter_node,
     fit_error,
+    matches_node_affinity,
     pod_requests,
     queue_order,
     score_node,
     signature,
     static_reason,
 )
+from hyperpod.scheduler.spread import SpreadCheck, constraints
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -232,13 +234,20 @@ class Scheduler:
         return out
 
     def _place_interpod(self, info: PodInfo, pod: Obj) -> Placement:
-        """Placement with inter-pod (anti-)affinity: a full pass, since it depends on other pods."""
-        check = InterPodCheck(pod, self._placed())
+        """Placement that depends on other pods (topology spread, inter-pod affinity): a full pass."""
+        placed = self._placed()
+        eligible = [n.labels for n in self.nodes.values() if matches_node_affinity(info, n)]
+        spread = SpreadCheck(pod, placed, eligible)
+        check = InterPodCheck(pod, placed)
+
+        def reason(labels: dict[str, str]) -> str | None:
+            return spread.reason(labels) or check.reason(labels)
+
         best: NodeInfo | None = None
         best_score = float("-inf")
         for node in self._candidates(info):
             score = self._score(info, node)
-            if score is None or check.reason(node.labels) is not None:
+            if score is None or reason(node.labels) is not None:
                 continue
             if score > best_score:
                 best, best_score = node, score
@@ -249,7 +258,7 @@ class Scheduler:
             node = self.nodes[name]
             why = filter_node(info, node)
             if not why:
-                extra = check.reason(node.labels)
+                extra = reason(node.labels)
                 why = [extra] if extra else []
             reasons.update(why)
         return Placement(None, fit_error(len(self.order), reasons), dict(reasons))
@@ -266,6 +275,7 @@ class Scheduler:
             self.anti_holders
             or required_terms(pod, "podAffinity")
             or required_terms(pod, "podAntiAffinity")
+            or constraints(pod)
         ):
             return self._place_interpod(info, pod)
         shape = signature(info) + repr(sorted(info.requests.items()))
