@@ -80,7 +80,13 @@ class RunningControlPlane:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 40) -> int | None:
+    def stop(
+        self, sig: int = signal.SIGTERM, timeout: float = 40, *, keep_pods: bool = False
+    ) -> int | None:
+        """Stop the control plane; unless ``keep_pods``, end the containers it left running.
+
+        Containers outlive the control plane by design, so a test must end them itself.
+        """
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -88,6 +94,10 @@ class RunningControlPlane:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        if not keep_pods:
+            from hyperpod.kubelet.processes import stop_all
+
+            stop_all(self.data_dir, grace_seconds=2.0)
         return self.proc.returncode
 
 

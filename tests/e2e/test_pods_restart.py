@@ -42,7 +42,7 @@ def test_a_running_pod_survives_a_control_plane_restart(tmp_path: Path) -> None:
             assert time.monotonic() < deadline
             time.sleep(0.1)
     finally:
-        cp.stop()
+        cp.stop(keep_pods=True)
     cp = start_control_plane(tmp_path, CONFIG)
     try:
         v1 = client.CoreV1Api(cp.api_client())
