@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -82,7 +83,7 @@ def test_logs_follow_streams_until_the_container_ends_and_get_describe_read_natu
         capture_output=True,
         text=True,
         timeout=60,
-        env={"KUBECONFIG": str(cp.kubeconfig), "PATH": "/usr/bin:/bin"},
+        env={**os.environ, "KUBECONFIG": str(cp.kubeconfig)},
     )
     assert follow.stdout == "line 1\nline 2\nline 3\n", follow.stderr
     out = wait_for(cp, ["get", "pods"], "Completed")
