@@ -21,6 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# torchrun gives its workers OMP_NUM_THREADS=1; do the same when started directly (as the
+# operator does), before torch loads its OpenMP runtime, so ranks sharing a machine do not
+# oversubscribe it and both ways of starting run alike.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import torch
 import torch.distributed as dist
 from torch import nn
