@@ -34,7 +34,7 @@ def test_the_baseline_benchmark_admits_and_finishes_every_workload(tmp_path: Pat
     for figure in (
         "wall time",
         "cpu usage cohort-0",
-        "time to admission small",
+        "time to admission small (server clock)",
         "time to admission medium",
         "time to admission large",
     ):
