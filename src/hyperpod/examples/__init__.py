@@ -1,1 +1,5 @@
-"""examples."""
+"""Training scripts shipped with the package (run them with ``python -m``).
+
+- :mod:`hyperpod.examples.digits`: data-parallel MLP on scikit-learn's digits dataset, with
+  checkpoints and resume; used by ``examples/pytorchjob-*.yaml``.
+"""
