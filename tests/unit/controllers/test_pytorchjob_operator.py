@@ -294,3 +294,14 @@ def test_an_evicted_pod_under_auto_resume_restarts_the_job_exactly_once(reg: Reg
         assert restarts() == 1
 
     with_operator(reg, body)
+
+
+def test_a_finished_job_past_its_ttl_is_deleted_with_its_pods(reg: Registry) -> None:
+    async def body() -> None:
+        reg.create(api.RESOURCE, job_manifest(ttlSecondsAfterFinished=0, cleanPodPolicy="All"), NS)
+        await eventually(lambda: len(job_pods(reg)) == 3, "three pods")
+        set_pod_phase(reg, "digits-master-0", "Succeeded", exit_code=0)
+        await eventually(lambda: reg.try_get(api.RESOURCE, "digits", NS) is None, "the job to go")
+        assert "TTLExpired" in event_reasons(reg)
+
+    with_operator(reg, body)
