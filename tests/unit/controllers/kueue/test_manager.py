@@ -510,3 +510,29 @@ def test_deactivating_an_admitted_workload_evicts_it_and_frees_the_quota(reg: Re
         assert (cond(reg, "first", "Evicted") or {}).get("reason") == "Deactivated"
 
     run(reg, body)
+
+
+def test_the_cluster_policy_config_map_turns_fair_sharing_on(reg: Registry) -> None:
+    setup_queue(reg, cohort="shared")
+
+    async def body(mgr: KueueManager) -> None:
+        assert mgr.fair_sharing is False
+        reg.create(
+            "configmaps",
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "hyperpod-cluster-policy", "namespace": "kube-system"},
+                "data": {"fairSharing": "Enabled"},
+            },
+        )
+        await eventually(lambda: mgr.fair_sharing, "fair sharing on")
+        share = await eventually(
+            lambda: (
+                reg.get(f"clusterqueues.{api.GROUP}", "cq").get("status", {}).get("fairSharing")
+            ),
+            "weighted share in the status",
+        )
+        assert share == {"weightedShare": 0}
+
+    run(reg, body)
