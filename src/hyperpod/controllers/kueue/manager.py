@@ -102,6 +102,7 @@ class KueueManager:
         self._needs_priority: set[str] = set()
         self._retry_priorities = False
         self._deactivated: set[str] = set()
+        self._preempting: set[str] = set()  # preemptors whose victims were evicted
         self._waiting_priority: set[str] = set()
         self.cycles = 0
 
@@ -179,6 +180,7 @@ class KueueManager:
         key = object_key(obj)
         self._status_dirty = True
         if typ == DELETED:
+            self._preempting.discard(key)
             self.rv.pop(key, None)
             self.queues.remove(key)
             self.pending_notes.pop(key, None)
@@ -405,8 +407,16 @@ class KueueManager:
         for _ in range(max_cycles):
             blocked = self._blocked()
             result = cycle(
-                self.queues, self.snapshot, fair_sharing=self.fair_sharing, blocked=blocked
+                self.queues,
+                self.snapshot,
+                fair_sharing=self.fair_sharing,
+                blocked=blocked,
+                preempting=self._preempting,
             )
+            for wl, _ in result.admitted:
+                self._preempting.discard(wl.key)
+            for p in result.preempted:
+                self._preempting.add(p.preemptor.key)
             self.cycles += 1
             self.apply(result)
             busy = bool(result.admitted or result.preempted)

@@ -76,9 +76,17 @@ def _classic_key(e: _Entry) -> tuple[bool, int, float, str]:
 
 
 def schedule(
-    heads: list[WorkloadInfo], snapshot: Snapshot, *, fair_sharing: bool = False
+    heads: list[WorkloadInfo],
+    snapshot: Snapshot,
+    *,
+    fair_sharing: bool = False,
+    preempting: set[str] | None = None,
 ) -> CycleResult:
-    """Run one cycle: admit the heads that fit, in Kueue's order, and choose preemptions."""
+    """Run one cycle: admit the heads that fit, in Kueue's order, and choose preemptions.
+
+    ``preempting`` names workloads whose victims were just evicted: they go first, so the
+    quota freed for them is not taken by another head (Kueue keeps it for the preemptor).
+    """
     result = CycleResult()
     entries: list[_Entry] = []
     for wl in heads:
@@ -95,6 +103,8 @@ def schedule(
         entries.sort(key=lambda e: (shares[e.wl.key], -e.wl.priority, e.wl.timestamp, e.wl.uid))
     else:
         entries.sort(key=_classic_key)
+    if preempting:
+        entries.sort(key=lambda e: e.wl.key not in preempting)  # stable: order otherwise kept
     preempted_keys: set[str] = set()
     for e in entries:
         usage = e.assignment.usage()
@@ -151,6 +161,7 @@ def cycle(
     *,
     fair_sharing: bool = False,
     blocked: set[str] | None = None,
+    preempting: set[str] | None = None,
 ) -> CycleResult:
     """Take the head of every active queue, schedule them, and update the queues.
 
@@ -163,7 +174,7 @@ def cycle(
         if n not in snapshot.cluster_queues:
             names.append(n)  # heads of missing queues get a message
     heads = queues.heads(names)
-    result = schedule(heads, snapshot, fair_sharing=fair_sharing)
+    result = schedule(heads, snapshot, fair_sharing=fair_sharing, preempting=preempting)
     for wl, _ in result.admitted:
         queues.pop(wl.key)
     for key, pending in result.pending.items():

@@ -259,3 +259,16 @@ def test_a_child_cohort_borrows_from_its_parent_within_its_limit() -> None:
     results = run(s, wl("w14", "a", "14"), wl("w13", "a", "13", t=1))
     # a holds 10; its cohort may borrow 3 of z's idle 10 from the parent
     assert admitted_names(results) == ["w13"]
+
+
+def test_a_preemptor_goes_first_once_its_victims_are_gone() -> None:
+    s = snap(cq("a", cohort="c"), cq("b", cohort="c"))
+    admitted(s, wl("a-running", "a", "8"))
+    heads = [wl("a-big", "a", "6", priority=9), wl("b-head", "b", "8")]
+    # normally the head that needs no borrowing (b-head) takes the free quota first
+    assert [w.name for w, _ in schedule(heads, s).admitted] == ["b-head"]
+    s2 = snap(cq("a", cohort="c"), cq("b", cohort="c"))
+    admitted(s2, wl("a-running", "a", "8"))
+    heads2 = [wl("a-big", "a", "6", priority=9), wl("b-head", "b", "8")]
+    result = schedule(heads2, s2, preempting={"ns/a-big"})
+    assert [w.name for w, _ in result.admitted] == ["a-big"]
