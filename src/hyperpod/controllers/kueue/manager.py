@@ -718,22 +718,14 @@ class KueueManager:
                 self.reg.update(f"{CLUSTER_QUEUES}/status", fresh)
         counts: dict[str, list[int]] = {}
         usage: dict[str, dict[tuple[str, str], int]] = {}
-        for obj in self.informers[WORKLOADS].list():
-            md = obj["metadata"]
-            lq_key = f"{md.get('namespace')}/{(obj.get('spec') or {}).get('queueName')}"
-            c = counts.setdefault(lq_key, [0, 0])
-            if is_true(obj, "Finished"):
-                continue
-            adm = (obj.get("status") or {}).get("admission")
-            if adm:
-                c[1] += 1
-                u = usage.setdefault(lq_key, {})
-                for psa in adm.get("podSetAssignments") or []:
-                    for res, q in (psa.get("resourceUsage") or {}).items():
-                        fr = ((psa.get("flavors") or {}).get(res, ""), res)
-                        u[fr] = u.get(fr, 0) + api.milli(q)
-            elif (obj.get("spec") or {}).get("active", True) is not False:
-                c[0] += 1
+        for info in self.queues.all_pending():
+            counts.setdefault(f"{info.namespace}/{info.queue_name}", [0, 0])[0] += 1
+        for info in self.admitted.values():
+            lq_key = f"{info.namespace}/{info.queue_name}"
+            counts.setdefault(lq_key, [0, 0])[1] += 1
+            u = usage.setdefault(lq_key, {})
+            for fr, v in info.usage().items():
+                u[fr] = u.get(fr, 0) + v
         for obj in self.informers[LOCAL_QUEUES].list():
             key = object_key(obj)
             pending, admitted = counts.get(key, [0, 0])

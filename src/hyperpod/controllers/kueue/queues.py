@@ -133,6 +133,14 @@ class QueueManager:
             return []
         return sorted([*q.items.values(), *q.inadmissible.values()], key=order_key)
 
+    def all_pending(self) -> list[WorkloadInfo]:
+        """Every queued workload, in no particular order."""
+        out: list[WorkloadInfo] = []
+        for q in self._queues.values():
+            out += q.items.values()
+            out += q.inadmissible.values()
+        return out
+
     def counts(self, cq: str) -> int:
         q = self._queues.get(cq)
         return 0 if q is None else len(q.items) + len(q.inadmissible)
