@@ -191,6 +191,36 @@ def test_two_teams_borrow_reclaim_and_resume(cp: RunningControlPlane, tmp_path: 
     wait_for(lambda: not suspended(cp, "b-big", "b"), "b-big resumed")
     assert conditions(workload_of(cp, "b-big", "b"))["Admitted"]["status"] == "True"
 
+    # a job submitted with `hyp` is wired to the team's queue and priority
+    hyp(
+        cp,
+        "create",
+        "hyp-pytorch-job",
+        "--job-name",
+        "a-hyp",
+        "--image",
+        "local/python",
+        "--command",
+        "[python, -c, pass]",
+        "--instance-type",
+        "ml.p5.48xlarge",
+        "--node-count",
+        "1",
+        "--accelerators",
+        "8",
+        "--queue-name",
+        "hyperpod-ns-a-localqueue",
+        "--priority",
+        "training-priority",
+        "-n",
+        "hyperpod-ns-a",
+    )
+    wl_hyp = wait_for(lambda: workload_of(cp, "a-hyp", "a"), "workload of the hyp job")
+    assert wl_hyp["spec"]["queueName"] == "hyperpod-ns-a-localqueue"
+    assert wl_hyp["spec"]["priority"] == 70
+    # a reclaims its quota from b again: the hyp job is admitted
+    wait_for(lambda: not suspended(cp, "a-hyp", "a"), "a-hyp admitted")
+
 
 def test_bad_governance_input_gets_a_clear_error(cp: RunningControlPlane) -> None:
     res = CliRunner().invoke(
