@@ -321,6 +321,13 @@ class Registry:
                 causes.extend(c)
         else:
             validation.default_builtin(rt.kind, obj)
+            if rt.kind == "Namespace":
+                # Kubernetes labels every namespace with its own name (selectors rely on it).
+                md = _meta(obj)
+                md["labels"] = {
+                    **(md.get("labels") or {}),
+                    "kubernetes.io/metadata.name": str(md.get("name", "")),
+                }
             if field_validation in ("Strict", "Warn"):
                 unknown = fieldcheck.unknown_fields(rt.kind, obj)
         if unknown:

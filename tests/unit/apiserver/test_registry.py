@@ -398,3 +398,12 @@ def test_an_invalid_crd_is_rejected_with_causes(registry: Registry) -> None:
     with pytest.raises(Invalid) as err:
         registry.create(CRD_RESOURCE, bad)
     assert err.value.causes[0]["field"] == "metadata.name"
+
+
+def test_every_namespace_is_labelled_with_its_own_name(registry: Registry) -> None:
+    ns = registry.create("namespaces", {"metadata": {"name": "team-a", "labels": {"x": "y"}}})
+    assert ns["metadata"]["labels"] == {"x": "y", "kubernetes.io/metadata.name": "team-a"}
+    assert [
+        n["metadata"]["name"]
+        for n in registry.list("namespaces", label_selector="kubernetes.io/metadata.name=team-a")
+    ] == ["team-a"]
