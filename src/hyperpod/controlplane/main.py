@@ -269,6 +269,16 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         pass
     cp = ControlPlane(args.data_dir, args.port, args.host, config)
+    profile_to = os.environ.get("HYPERPOD_PROFILE")
+    if profile_to:
+        # Developer aid: a cProfile of the whole process, written when it stops.
+        import cProfile
+
+        prof = cProfile.Profile()
+        try:
+            return prof.runcall(asyncio.run, cp.run())
+        finally:
+            prof.dump_stats(profile_to)
     return asyncio.run(cp.run())
 
 
