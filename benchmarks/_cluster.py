@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import ssl
 import sys
 from pathlib import Path
 
@@ -25,3 +27,69 @@ def report(rows: list[tuple[str, str, str, str]]) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
         print("  ".join(c.ljust(widths[i]) for i, c in enumerate(r)))
+
+
+class Conn:
+    """One keep-alive HTTP/1.1 connection with the least client overhead asyncio allows.
+
+    Load generators share the two cores with the server, so they must be lean: httpx costs
+    several times more CPU per request than the server spends answering it.
+    """
+
+    def __init__(self, host: str, port: int, ctx: ssl.SSLContext, token: str) -> None:
+        self.host, self.port, self.ctx = host, port, ctx
+        self.auth = f"Authorization: Bearer {token}\r\n".encode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self, method: str, path: str, body: bytes = b"", content_type: str = "application/json"
+    ) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(
+                self.host, self.port, ssl=self.ctx, server_hostname="127.0.0.1"
+            )
+        assert self.reader is not None
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+        ).encode()
+        self.writer.write(head + self.auth + b"\r\n" + body)
+        status_line = await self.reader.readline()
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        data = await self.reader.readexactly(length)
+        return int(status_line.split()[1]), data
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+class Pool:
+    """A fixed set of :class:`Conn`; a request takes a free one and reconnects once if the
+    server had closed it (keep-alive timeout)."""
+
+    def __init__(self, host: str, port: int, ctx: ssl.SSLContext, token: str, size: int) -> None:
+        self._free: asyncio.Queue[Conn] = asyncio.Queue()
+        for _ in range(size):
+            self._free.put_nowait(Conn(host, port, ctx, token))
+
+    async def request(
+        self, method: str, path: str, body: bytes = b"", content_type: str = "application/json"
+    ) -> tuple[int, bytes]:
+        conn = await self._free.get()
+        try:
+            try:
+                return await conn.request(method, path, body, content_type)
+            except (OSError, asyncio.IncompleteReadError, IndexError, ValueError):
+                conn.close()
+                return await conn.request(method, path, body, content_type)
+        finally:
+            self._free.put_nowait(conn)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import orjson
-from _cluster import RunningControlPlane, percentile, report, start_control_plane
+from _cluster import Conn, RunningControlPlane, percentile, report, start_control_plane
 
 
 def pod(name: str) -> dict[str, object]:
@@ -30,42 +30,6 @@ def pod(name: str) -> dict[str, object]:
             "containers": [{"name": "main", "image": "python:3.11", "command": ["sleep", "1"]}],
         },
     }
-
-
-class Conn:
-    """One keep-alive HTTP/1.1 connection with the least client overhead asyncio allows.
-
-    The load generator shares the two cores with the server, so it must be lean: httpx costs
-    several times more CPU per request than the server spends answering it.
-    """
-
-    def __init__(self, host: str, port: int, ctx: ssl.SSLContext, token: str) -> None:
-        self.host, self.port, self.ctx = host, port, ctx
-        self.auth = f"Authorization: Bearer {token}\r\n".encode()
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(
-                self.host, self.port, ssl=self.ctx, server_hostname="127.0.0.1"
-            )
-        assert self.reader is not None
-        head = (
-            f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-        ).encode()
-        self.writer.write(head + self.auth + b"\r\n" + body)
-        status_line = await self.reader.readline()
-        length = 0
-        while True:
-            line = await self.reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        data = await self.reader.readexactly(length)
-        return int(status_line.split()[1]), data
 
 
 async def load(
