@@ -28,7 +28,6 @@ from hyperpod.apiserver.errors import (
     Expired,
     InternalError,
     MethodNotAllowed,
-    NotAcceptable,
     NotFound,
     RequestEntityTooLarge,
     Unauthorized,
@@ -725,4 +724,4 @@ async def _chunk(send: Send, data: bytes) -> None:
     await send({"type": "http.response.body", "body": data, "more_body": True})
 
 
-__all__ = ["ApiServer", "NotAcceptable", "version_info"]
+__all__ = ["ApiServer", "version_info"]

@@ -11,7 +11,6 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 ADDED = "ADDED"
 MODIFIED = "MODIFIED"
@@ -134,6 +133,3 @@ class WatchHub:
             return None
         return [e for e in self.recent if e.rev > after and e.resource == resource]
 
-
-def describe(ev: Event) -> dict[str, Any]:
-    return {"rev": ev.rev, "type": ev.type, "resource": ev.resource, "name": ev.name}
