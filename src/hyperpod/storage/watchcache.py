@@ -132,4 +132,3 @@ class WatchHub:
         if oldest is None or oldest > after + 1:
             return None
         return [e for e in self.recent if e.rev > after and e.resource == resource]
-
