@@ -81,6 +81,19 @@ def widget_crd(**extra: Any) -> dict[str, Any]:
     }
 
 
+def widget(name: str, spec: dict[str, Any], status: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A Widget custom object (the kind widget_crd() serves)."""
+    obj: dict[str, Any] = {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+    if status is not None:
+        obj["status"] = status
+    return obj
+
+
 def test_create_fills_identity_revision_and_generation(registry: Registry) -> None:
     obj = registry.create("pods", pod("a"), "default")
     md = obj["metadata"]
@@ -118,12 +131,7 @@ def test_generation_moves_on_spec_changes_only(registry: Registry) -> None:
     registry.create(CRD_RESOURCE, widget_crd())
     w = registry.create(
         "widgets.example.com",
-        {
-            "apiVersion": "example.com/v1",
-            "kind": "Widget",
-            "metadata": {"name": "w"},
-            "spec": {"size": "s"},
-        },
+        widget("w", {"size": "s"}),
         "default",
     )
     assert w["spec"]["replicas"] == 1  # schema default applied
@@ -145,13 +153,7 @@ def test_the_main_resource_ignores_status_and_the_status_subresource_ignores_spe
     registry.create(CRD_RESOURCE, widget_crd())
     w = registry.create(
         "widgets.example.com",
-        {
-            "apiVersion": "example.com/v1",
-            "kind": "Widget",
-            "metadata": {"name": "w"},
-            "spec": {"size": "s"},
-            "status": {"phase": "Fake"},
-        },
+        widget("w", {"size": "s"}, status={"phase": "Fake"}),
         "default",
     )
     assert "status" not in w
@@ -166,12 +168,7 @@ def test_custom_resources_are_validated_against_their_schema(registry: Registry)
     with pytest.raises(Invalid) as err:
         registry.create(
             "widgets.example.com",
-            {
-                "apiVersion": "example.com/v1",
-                "kind": "Widget",
-                "metadata": {"name": "w"},
-                "spec": {"replicas": "many"},
-            },
+            widget("w", {"replicas": "many"}),
             "default",
         )
     assert any(c["field"] == "spec.replicas" for c in err.value.causes)
@@ -182,24 +179,14 @@ def test_strict_field_validation_names_the_unknown_field(registry: Registry) -> 
     with pytest.raises(BadRequest, match=r'unknown field "spec\.colour"'):
         registry.create(
             "widgets.example.com",
-            {
-                "apiVersion": "example.com/v1",
-                "kind": "Widget",
-                "metadata": {"name": "w"},
-                "spec": {"colour": "red"},
-            },
+            widget("w", {"colour": "red"}),
             "default",
             field_validation="Strict",
         )
     warnings: list[str] = []
     w = registry.create(
         "widgets.example.com",
-        {
-            "apiVersion": "example.com/v1",
-            "kind": "Widget",
-            "metadata": {"name": "w"},
-            "spec": {"colour": "red"},
-        },
+        widget("w", {"colour": "red"}),
         "default",
         field_validation="Warn",
         warnings=warnings,
@@ -212,7 +199,7 @@ def test_strategic_merge_patch_on_a_custom_resource_is_415(registry: Registry) -
     registry.create(CRD_RESOURCE, widget_crd())
     registry.create(
         "widgets.example.com",
-        {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {}},
+        widget("w", {}),
         "default",
     )
     with pytest.raises(UnsupportedMediaType):
@@ -229,12 +216,7 @@ def test_scale_subresource_reads_and_writes_the_replica_path(registry: Registry)
     registry.create(CRD_RESOURCE, widget_crd())
     registry.create(
         "widgets.example.com",
-        {
-            "apiVersion": "example.com/v1",
-            "kind": "Widget",
-            "metadata": {"name": "w"},
-            "spec": {"replicas": 2},
-        },
+        widget("w", {"replicas": 2}),
         "default",
     )
     scale = registry.get("widgets.example.com/scale", "w", "default")
@@ -355,7 +337,7 @@ def test_state_and_revisions_survive_a_restart(tmp_path: Path) -> None:
     reg.create(CRD_RESOURCE, widget_crd())
     reg.create(
         "widgets.example.com",
-        {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {}},
+        widget("w", {}),
         "default",
     )
     before = reg.revision
