@@ -290,3 +290,59 @@ spec:
     assert header.split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     assert row.split()[:4] == ["tabled", "0/1", "Pending", "0"]
     cluster.kubectl("delete", "pod", "tabled", "--wait=false")
+
+
+def test_kubectl_create_generators_send_protobuf_and_the_objects_arrive_whole(
+    cluster: RunningControlPlane,
+) -> None:
+    k = cluster.kubectl
+    assert "namespace/gen-team created" in k("create", "namespace", "gen-team").stdout
+    k("create", "configmap", "gen-cm", "-n", "gen-team", "--from-literal=a=b")
+    k("create", "secret", "generic", "gen-s", "-n", "gen-team", "--from-literal=pw=p")
+    k("create", "serviceaccount", "gen-sa", "-n", "gen-team")
+    k("create", "role", "gen-r", "-n", "gen-team", "--verb=get,list", "--resource=pods")
+    k("create", "rolebinding", "gen-rb", "-n", "gen-team", "--role=gen-r", "--user=ann")
+    k("create", "clusterrole", "gen-cr", "--verb=get", "--resource=nodes")
+    k("create", "clusterrolebinding", "gen-crb", "--clusterrole=gen-cr", "--group=ops")
+    k("create", "priorityclass", "gen-zero", "--value=0", "--description=lowest")
+    k("create", "service", "clusterip", "gen-svc", "-n", "gen-team", "--tcp=80:8080")
+
+    def get(*args: str) -> dict:
+        return json.loads(k("get", *args, "-o", "json").stdout)
+
+    assert get("cm", "gen-cm", "-n", "gen-team")["data"] == {"a": "b"}
+    assert get("secret", "gen-s", "-n", "gen-team")["data"] == {"pw": "cA=="}
+    assert get("role", "gen-r", "-n", "gen-team")["rules"] == [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}
+    ]
+    rb = get("rolebinding", "gen-rb", "-n", "gen-team")
+    assert rb["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "gen-r",
+    }
+    assert rb["subjects"][0]["name"] == "ann"
+    pc = get("priorityclass", "gen-zero")
+    assert (pc["value"], pc["description"]) == (0, "lowest")
+    port = get("svc", "gen-svc", "-n", "gen-team")["spec"]["ports"][0]
+    assert (port["port"], port["targetPort"]) == (80, 8080)
+
+
+def test_kubectl_create_of_an_invalid_name_is_rejected_with_the_field(
+    cluster: RunningControlPlane,
+) -> None:
+    res = cluster.kubectl("create", "namespace", "Not_A_Name", check=False)
+    assert res.returncode != 0
+    assert "metadata.name" in res.stderr and "RFC 1123" in res.stderr
+
+
+def test_kubectl_drain_evicts_a_running_pod(cluster: RunningControlPlane, tmp_path: Path) -> None:
+    node = cluster.kubectl("get", "nodes", "-o", "name").stdout.split()[0]
+    cluster.kubectl("run", "drain-me", "--image=busybox", "--", "sleep", "300")
+    cluster.kubectl("wait", "--for=condition=Ready", "pod/drain-me", "--timeout=30s")
+    try:
+        res = cluster.kubectl("drain", node, "--force", "--timeout=30s")
+        assert "pod/drain-me evicted" in res.stdout + res.stderr
+    finally:
+        cluster.kubectl("uncordon", node)
+    assert "drain-me" not in cluster.kubectl("get", "pods").stdout

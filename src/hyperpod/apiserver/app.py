@@ -21,7 +21,7 @@ import orjson
 import yaml
 
 from hyperpod import __version__
-from hyperpod.apiserver import discovery, openapi, tables
+from hyperpod.apiserver import discovery, openapi, protobuf, tables
 from hyperpod.apiserver.errors import (
     ApiError,
     BadRequest,
@@ -676,11 +676,7 @@ async def _read_body(
         except yaml.YAMLError as exc:
             raise BadRequest(f"the request body is not valid YAML: {exc}") from exc
     if "protobuf" in ctype:
-        raise UnsupportedMediaType(
-            "the local API server accepts JSON and YAML, not protobuf; kubectl's imperative "
-            "generators (kubectl create configmap/secret/namespace, kubectl run) send protobuf: "
-            "write the object as a manifest and use kubectl apply -f (or create -f) instead"
-        )
+        return protobuf.decode(raw)
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
