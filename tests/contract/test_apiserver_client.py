@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from kubernetes import client, dynamic, watch
 from kubernetes.client.rest import ApiException
+from kubernetes.stream import stream
 
 from support import RunningControlPlane
 
@@ -361,3 +362,72 @@ def test_a_bad_selector_is_a_400_not_a_500(api: Any) -> None:
     with pytest.raises(ApiException) as err:
         core.list_namespaced_pod("default", label_selector="a in (")
     assert err.value.status == 400
+
+
+def test_exec_through_the_clients_stream_gives_output_exit_code_and_a_terminal(
+    cluster: RunningControlPlane, api: Any
+) -> None:
+    core = client.CoreV1Api(api)
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "streamed"},
+        "spec": {"containers": [{"name": "main", "image": "busybox", "command": ["sleep", "300"]}]},
+    }
+    core.create_namespaced_pod("default", pod)
+    deadline = time.monotonic() + 30
+    while core.read_namespaced_pod("streamed", "default").status.phase != "Running":
+        assert time.monotonic() < deadline, "the pod did not start"
+        time.sleep(0.1)
+    exec_ = core.connect_get_namespaced_pod_exec
+    out = stream(
+        exec_,
+        "streamed",
+        "default",
+        command=["sh", "-c", "echo hi"],
+        stdout=True,
+        stderr=True,
+        stdin=False,
+        tty=False,
+    )
+    assert out == "hi\n"
+    ws = stream(
+        exec_,
+        "streamed",
+        "default",
+        command=["sh", "-c", "exit 4"],
+        stdout=True,
+        stderr=True,
+        stdin=False,
+        tty=False,
+        _preload_content=False,
+    )
+    ws.run_forever(timeout=20)
+    assert ws.returncode == 4
+    ws = stream(
+        exec_,
+        "streamed",
+        "default",
+        command=["sh"],
+        stdout=True,
+        stderr=True,
+        stdin=True,
+        tty=True,
+        _preload_content=False,
+    )
+    ws.write_channel(4, json.dumps({"Width": 90, "Height": 30}))
+    ws.write_stdin("stty size; exit 0\n")
+    ws.run_forever(timeout=20)
+    assert ws.returncode == 0 and "30 90" in ws.read_stdout()
+    with pytest.raises(ApiException) as err:
+        stream(
+            exec_,
+            "gone",
+            "default",
+            command=["ls"],
+            stdout=True,
+            stderr=True,
+            stdin=False,
+            tty=False,
+        )
+    assert "404" in str(err.value) and 'pods \\"gone\\" not found' in str(err.value)

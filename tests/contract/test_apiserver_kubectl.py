@@ -346,3 +346,38 @@ def test_kubectl_drain_evicts_a_running_pod(cluster: RunningControlPlane, tmp_pa
     finally:
         cluster.kubectl("uncordon", node)
     assert "drain-me" not in cluster.kubectl("get", "pods").stdout
+
+
+@pytest.fixture(scope="module")
+def exec_pod(cluster: RunningControlPlane) -> str:
+    cluster.kubectl("run", "exec-me", "--image=busybox", "--env=TEAM=vision", "--", "sleep", "300")
+    cluster.kubectl("wait", "--for=condition=Ready", "pod/exec-me", "--timeout=30s")
+    return "exec-me"
+
+
+def test_kubectl_exec_runs_in_the_containers_environment(
+    cluster: RunningControlPlane, exec_pod: str
+) -> None:
+    res = cluster.kubectl("exec", exec_pod, "--", "sh", "-c", "echo team=$TEAM; echo warn >&2")
+    assert res.stdout == "team=vision\n" and res.stderr == "warn\n"
+
+
+def test_kubectl_exec_passes_stdin_and_returns_the_exit_code(
+    cluster: RunningControlPlane, exec_pod: str
+) -> None:
+    res = cluster.kubectl(
+        "exec", "-i", exec_pod, "--", "sh", "-c", "cat; exit 3", input="abc\n", check=False
+    )
+    assert res.stdout == "abc\n"
+    assert res.returncode == 3 and "command terminated with exit code 3" in res.stderr
+
+
+def test_kubectl_exec_errors_say_what_is_wrong(cluster: RunningControlPlane, exec_pod: str) -> None:
+    cases = {
+        ("exec", "no-such-pod", "--", "ls"): 'pods "no-such-pod" not found',
+        ("exec", exec_pod, "-c", "nope", "--", "ls"): "container nope is not valid",
+        ("exec", exec_pod, "--", "no-such-tool"): 'exec: "no-such-tool": executable file not found',
+    }
+    for args, message in cases.items():
+        res = cluster.kubectl(*args, check=False)
+        assert res.returncode != 0 and message in res.stderr, (args, res.stderr)

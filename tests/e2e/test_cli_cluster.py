@@ -242,6 +242,45 @@ def test_get_logs_follow_streams_until_the_container_ends(env: Env) -> None:
     env.hyp("delete", "hyp-pytorch-job", "--job-name", "slow")
 
 
+def test_exec_runs_in_one_pod_or_all_and_exits_with_the_commands_code(env: Env) -> None:
+    env.hyp(
+        "create",
+        "hyp-pytorch-job",
+        "--job-name",
+        "shell",
+        "--image",
+        "local/python",
+        "--command",
+        "[sleep, '300']",
+        "--node-count",
+        "2",
+    )
+    deadline = time.monotonic() + 90
+    while True:
+        pods = json.loads(
+            env.hyp("list-pods", "hyp-pytorch-job", "--job-name", "shell", "-o", "json").stdout
+        )
+        if len(pods) == 2 and all(p["status"] == "Running" for p in pods):
+            break
+        assert time.monotonic() < deadline, pods
+        time.sleep(0.3)
+    base = ("exec", "hyp-pytorch-job", "--job-name", "shell")
+    one = env.hyp(*base, "-p", "shell-master-0", "--", "sh", "-c", "echo $RANK of $WORLD_SIZE")
+    assert one.stdout == "0 of 2\n"
+    every = env.hyp(*base, "--all-pods", "--", "sh", "-c", "echo rank=$RANK")
+    assert every.stdout.split() == ["rank=0", "rank=1"]
+    assert "==> shell-worker-0 <==" in every.stderr
+    failed = env.hyp(*base, "-p", "shell-worker-0", "--", "sh", "-c", "exit 6", check=False)
+    assert failed.returncode == 6
+    neither = env.hyp(*base, "--", "ls", check=False)
+    assert neither.returncode != 0 and "--pod POD and --all-pods" in neither.stderr
+    stranger = env.hyp(*base, "-p", "hello-master-0", "--", "ls", check=False)
+    assert "not a pod of job 'shell'" in stranger.stderr and "Traceback" not in stranger.stderr
+    missing = env.hyp(*base, "-p", "shell-master-0", "--", "no-such-tool", check=False)
+    assert missing.returncode != 0 and "executable file not found" in missing.stderr
+    env.hyp("delete", "hyp-pytorch-job", "--job-name", "shell")
+
+
 def test_an_instance_type_job_lands_on_the_simulated_nodes_of_that_type(env: Env) -> None:
     env.hyp(
         "create",

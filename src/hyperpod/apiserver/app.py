@@ -21,7 +21,7 @@ import orjson
 import yaml
 
 from hyperpod import __version__
-from hyperpod.apiserver import discovery, openapi, protobuf, tables
+from hyperpod.apiserver import discovery, openapi, protobuf, streaming, tables
 from hyperpod.apiserver.errors import (
     ApiError,
     BadRequest,
@@ -55,7 +55,7 @@ class Request:
 
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
-        self.method: str = scope["method"]
+        self.method: str = scope.get("method", "GET")
         self.path: str = unquote(scope["path"])
         raw_qs = scope.get("query_string", b"").decode("latin-1")
         self.query = {k: v[-1] for k, v in parse_qs(raw_qs, keep_blank_values=True).items()}
@@ -110,6 +110,9 @@ class ApiServer:
                 elif msg["type"] == "lifespan.shutdown":
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             return
         self.requests += 1
@@ -125,6 +128,60 @@ class ApiServer:
             log.exception("internal error serving %s %s", req.method, req.path)
             internal = InternalError("an internal error occurred; see the control-plane log")
             await _respond(send, 500, orjson.dumps(internal.status()))
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """WebSocket upgrades: ``pods/exec`` only (see streaming.py)."""
+        req = Request(scope)
+        msg = await receive()
+        if msg["type"] != "websocket.connect":
+            return
+        try:
+            self._authenticate(req)
+            pod, backend, container = await self._exec_target(req)
+            opts = streaming.ExecOptions.from_query(scope.get("query_string", b"").decode())
+            protocol = streaming.choose_protocol(list(scope.get("subprotocols") or []))
+            if protocol is None:
+                raise BadRequest(
+                    "exec speaks the WebSocket subprotocols "
+                    + ", ".join(streaming.PROTOCOLS)
+                    + "; the client offered none of them"
+                )
+        except ApiError as err:
+            await streaming.deny(scope, send, err)
+            return
+        except Exception:
+            log.exception("internal error upgrading %s", req.path)
+            await streaming.deny(
+                scope, send, InternalError("an internal error occurred; see the control-plane log")
+            )
+            return
+        await send({"type": "websocket.accept", "subprotocol": protocol})
+        try:
+            session = await backend.open(
+                pod, container, opts.command, tty=opts.tty, stdin=opts.stdin
+            )
+        except ApiError as err:
+            body = bytes([streaming.ERROR]) + orjson.dumps(err.status())
+            await send({"type": "websocket.send", "bytes": body})
+            await send({"type": "websocket.close", "code": 1000})
+            return
+        await streaming.relay(session, opts, receive, send)
+
+    async def _exec_target(self, req: Request) -> tuple[dict[str, Any], streaming.ExecBackend, str]:
+        """(pod, backend, container) of an exec request, or the API error that refuses it."""
+        parts = [p for p in req.path.split("/") if p]
+        if len(parts) != 7 or parts[:3] != ["api", "v1", "namespaces"] or parts[4] != "pods":
+            raise NotFound("the server could not find the requested resource")
+        if parts[6] != "exec":
+            raise NotFound(f"the server could not find the requested resource (pods/{parts[6]})")
+        pod = self.reg.get("pods", parts[5], parts[3])
+        backend = self.services.get("pod_exec")
+        if backend is None:
+            raise BadRequest(
+                f'pod "{parts[5]}" cannot be exec\'d into: no kubelet runs in this control plane'
+            )
+        container = await backend.check(pod, req.q("container"))
+        return pod, backend, container
 
     def _authenticate(self, req: Request) -> None:
         if self.token is None:
@@ -276,6 +333,8 @@ class ApiServer:
             if sub == "log":
                 await self._log(req, send, rt, name, namespace)
                 return
+            if sub == "exec":
+                await self._exec_over_http(req)
             if sub not in (None, "status", "scale"):
                 raise MethodNotAllowed(f"GET is not supported on {plural}/{sub}")
             if sub == "scale":
@@ -289,6 +348,8 @@ class ApiServer:
             await self._send_obj(req, send, rt, obj, 200, warnings)
             return
         if m == "POST":
+            if sub == "exec":
+                await self._exec_over_http(req)
             body = await _read_body(req, receive)
             if name is not None and sub not in ("binding", "eviction"):
                 raise MethodNotAllowed("POST is only allowed on collections")
@@ -565,6 +626,18 @@ class ApiServer:
             pass
 
     # ------------------------------------------------------------------ logs
+    async def _exec_over_http(self, req: Request) -> None:
+        """An exec that did not upgrade to WebSocket (kubectl's SPDY retry, curl): the reason
+        the WebSocket attempt was refused, or else that only WebSocket is spoken here."""
+        await self._exec_target(req)
+        streaming.ExecOptions.from_query(req.scope.get("query_string", b"").decode())
+        raise BadRequest(
+            "exec is served over WebSocket only (subprotocols "
+            + ", ".join(streaming.PROTOCOLS)
+            + "); SPDY is not spoken here: use kubectl 1.30 or newer, or the kubernetes "
+            "client's stream()"
+        )
+
     async def _log(
         self, req: Request, send: Send, rt: ResourceType, name: str, namespace: str | None
     ) -> None:

@@ -11,11 +11,17 @@ _SUB_KINDS = {
     "status": (None, None, ["get", "patch", "update"]),
     "scale": ("autoscaling", "v1", ["get", "patch", "update"]),
     "log": (None, None, ["get"]),
+    "exec": (None, None, ["create", "get"]),
     "binding": ("", "v1", ["create"]),
     "eviction": ("policy", "v1", ["create"]),
     "finalize": (None, None, ["update"]),
 }
-_SUB_KIND_NAMES = {"scale": "Scale", "binding": "Binding", "eviction": "Eviction"}
+_SUB_KIND_NAMES = {
+    "scale": "Scale",
+    "binding": "Binding",
+    "eviction": "Eviction",
+    "exec": "PodExecOptions",
+}
 
 # Only the core group version answers /api; every other group is under /apis.
 _LOCALHOST = [{"clientCIDR": "0.0.0.0/0", "serverAddress": ""}]

@@ -106,7 +106,9 @@ def builtin_types() -> list[ResourceType]:
             verbs=CLUSTER_VERBS_NO_COLLECTION,
         ),
         _core("Node", "nodes", False, ["no"], ["status"]),
-        _core("Pod", "pods", True, ["po"], ["status", "log", "binding", "eviction"], ["all"]),
+        _core(
+            "Pod", "pods", True, ["po"], ["status", "log", "exec", "binding", "eviction"], ["all"]
+        ),
         _core("Service", "services", True, ["svc"], ["status"], ["all"]),
         _core("Endpoints", "endpoints", True, ["ep"]),
         _core("Event", "events", True, ["ev"]),

@@ -84,6 +84,10 @@ get_logs = _verb(
     "get-logs",
     "Print the logs of a training job's pod.\n\n\b\nExample:\n  hyp get-logs hyp-pytorch-job --job-name demo -f",
 )
+exec_ = _verb(
+    "exec",
+    "Run a command in a training job's pods.\n\n\b\nExample:\n  hyp exec hyp-pytorch-job --job-name demo -p demo-master-0 -- nvidia-smi",
+)
 
 create.add_command(pytorch_job.create_job)
 list_.add_command(cluster_stack.list_stacks)
@@ -95,6 +99,7 @@ delete.add_command(pytorch_job.delete_job)
 get.add_command(cluster_stack.get_kubeconfig)
 list_pods.add_command(pytorch_job.list_pods)
 get_logs.add_command(pytorch_job.get_logs)
+exec_.add_command(pytorch_job.exec_job)
 cli.add_command(controlplane.controlplane)
 
 

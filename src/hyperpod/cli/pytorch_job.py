@@ -1,4 +1,4 @@
-"""Training-job commands (noun ``hyp-pytorch-job``): create, list, describe, list-pods, get-logs, delete.
+"""Training-job commands (noun ``hyp-pytorch-job``): create, list, describe, list-pods, get-logs, exec, delete.
 
 They talk to whatever cluster the kubeconfig context names (local or EKS).
 """
@@ -449,6 +449,62 @@ def get_logs(
     for chunk in jobs.logs(pod_name, namespace, follow=follow, container="pytorch", tail=tail):
         sys.stdout.write(chunk)
         sys.stdout.flush()
+
+
+@click.command(NOUN, context_settings=CONTEXT_SETTINGS)
+@job_name_option()
+@click.option("--pod", "-p", "pod", default=None, metavar="POD", help="The pod to run in.")
+@click.option("--all-pods", is_flag=True, help="Run in every pod of the job, one after another.")
+@click.option("--container", default="pytorch", show_default=True, help="The container to run in.")
+@namespace_option()
+@click.argument("command", nargs=-1, required=True)
+@click.pass_context
+def exec_job(
+    ctx: click.Context,
+    job_name: str,
+    pod: str | None,
+    all_pods: bool,
+    container: str,
+    namespace: str,
+    command: tuple[str, ...],
+) -> None:
+    """Run a command in a training job's pod (or all of them) and exit with its code.
+
+    The command runs with the container's environment and working directory.
+
+    \b
+    Example:
+      hyp exec hyp-pytorch-job --job-name demo -p demo-master-0 -- nvidia-smi
+      hyp exec hyp-pytorch-job --job-name demo --all-pods -- sh -c 'echo $RANK'
+    """
+    from hyperpod.client.errors import UserError
+
+    if (pod is None) == (not all_pods):
+        raise UserError(
+            "give exactly one of --pod POD and --all-pods",
+            f"see the pods with `hyp list-pods {NOUN} --job-name {job_name} -n {namespace}`",
+        )
+    jobs = _jobs(ctx)
+    jobs.get(job_name, namespace)
+    names = [p.metadata.name for p in jobs.pods(job_name, namespace)]
+    if pod is not None and pod not in names:
+        raise UserError(
+            f"pod {pod!r} is not a pod of job {job_name!r}"
+            + (f" (its pods: {', '.join(names)})" if names else " (it has no pods yet)"),
+            f"see `hyp list-pods {NOUN} --job-name {job_name} -n {namespace}`",
+        )
+    if not names:
+        raise UserError(f"job {job_name!r} has no pods yet", "wait until its pods have started")
+    worst = 0
+    for name in [pod] if pod is not None else names:
+        if all_pods:
+            click.echo(f"==> {name} <==", err=True)
+        code = jobs.exec(
+            name, namespace, list(command), out=sys.stdout, err=sys.stderr, container=container
+        )
+        worst = worst or code
+    if worst:
+        sys.exit(worst)
 
 
 @click.command(NOUN, context_settings=CONTEXT_SETTINGS)

@@ -1,14 +1,15 @@
-"""PyTorchJob operations over the Kubernetes API: create, get, list, delete, pods, logs, wait.
+"""PyTorchJob operations over the Kubernetes API: create, get, list, delete, pods, logs, exec, wait.
 
 Results are plain dicts in wire form; errors are :mod:`hyperpod.client.errors` types.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 from hyperpod.client import pytorch_job as pj
 from hyperpod.client.errors import ClusterUnreachable, JobExists, JobFailed, JobNotFound, UserError
@@ -240,6 +241,60 @@ class Jobs:
         finally:
             resp.release_conn()
 
+    def exec(
+        self,
+        pod: str,
+        namespace: str,
+        command: list[str],
+        *,
+        out: TextIO,
+        err: TextIO,
+        container: str | None = None,
+    ) -> int:
+        """Run ``command`` in a pod's container (pods/exec over WebSocket), copying its output
+        to ``out``/``err`` as it comes; returns its exit code."""
+        from kubernetes.stream import stream
+
+        core = self.kube.core()
+        kwargs: dict[str, Any] = {
+            "command": command,
+            "stdout": True,
+            "stderr": True,
+            "stdin": False,
+            "tty": False,
+            "_preload_content": False,
+        }
+        if container:
+            kwargs["container"] = container
+        try:
+            ws = self._call(
+                lambda: stream(core.connect_get_namespaced_pod_exec, pod, namespace, **kwargs)
+            )
+        except UserError:
+            raise
+        except Exception as exc:
+            raise UserError(
+                f"cannot exec in pod {pod!r}: {_refusal(exc)}",
+                "see `hyp list-pods hyp-pytorch-job --job-name NAME` for the pods and their state",
+            ) from exc
+        try:
+            while ws.is_open():
+                ws.update(timeout=1)
+                if ws.peek_stdout():
+                    out.write(ws.read_stdout())
+                    out.flush()
+                if ws.peek_stderr():
+                    err.write(ws.read_stderr())
+                    err.flush()
+            out.write(ws.read_stdout() or "")
+            err.write(ws.read_stderr() or "")
+            status = _exit_status(ws.read_channel(3))
+        finally:
+            ws.close()
+        if isinstance(status, str):
+            raise UserError(f"cannot exec in pod {pod!r}: {status}", "")
+        return status
+
     def wait(
         self,
         name: str,
@@ -284,3 +339,36 @@ def replica_summary(job: dict[str, Any]) -> str:
         counts = ", ".join(f"{k} {st[k]}" for k in ("active", "succeeded", "failed") if st.get(k))
         parts.append(f"{rtype}: {counts or '-'}")
     return "; ".join(parts)
+
+
+def _refusal(exc: BaseException) -> str:
+    """The API's message from a refused exec upgrade (the client folds it into ``reason``)."""
+    text = str(getattr(exc, "reason", "") or exc)
+    start = text.find('{"kind":"Status"')
+    if start >= 0:
+        try:
+            return str(json.loads(text[start:].strip())["message"])
+        except (ValueError, KeyError, TypeError):
+            pass
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def _exit_status(raw: str) -> int | str:
+    """The command's exit code from the final Status, or the error message when it never ran."""
+    if not raw:
+        return "the connection closed before the command reported how it ended"
+    try:
+        status = json.loads(raw)
+    except ValueError:
+        return raw.strip()
+    if status.get("status") == "Success":
+        return 0
+    if status.get("reason") == "NonZeroExitCode":
+        for cause in (status.get("details") or {}).get("causes") or []:
+            if cause.get("reason") == "ExitCode":
+                try:
+                    return int(cause.get("message"))
+                except (TypeError, ValueError):
+                    break
+        return 1
+    return str(status.get("message") or raw.strip())

@@ -34,6 +34,15 @@ from hyperpod.controlplane.context import Component, ControlPlaneContext
 
 log = logging.getLogger("hyperpod.controlplane")
 
+# A refused exec upgrade (answered with a Status, see apiserver/streaming.py) makes uvicorn's
+# WebSocket layer log "returned without completing handshake" although the refusal was sent,
+# and kubectl's SPDY retry that follows logs "Unsupported upgrade request". Both are normal here.
+_UVICORN_NOISE = ("ASGI callable returned without completing handshake", "Unsupported upgrade")
+
+
+def _quiet_exec_refusals(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(_UVICORN_NOISE)
+
 
 def load_token(data_dir: Path) -> str:
     """The bearer token of this cluster, created (0600) on first start."""
@@ -163,6 +172,7 @@ class ControlPlane:
             ssl_certfile=str(srv_crt),
             ssl_keyfile=str(srv_key),
         )
+        logging.getLogger("uvicorn.error").addFilter(_quiet_exec_refusals)
         server = self.server = uvicorn.Server(config)
         # Signals are ours: SIGTERM must stop the components before the HTTP server.
         server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]

@@ -28,6 +28,7 @@ from hyperpod.controllers.runtime import Informer, object_key, record_event
 from hyperpod.controlplane.context import Component, ControlPlaneContext
 from hyperpod.kubelet import devices as devmod
 from hyperpod.kubelet import processes
+from hyperpod.kubelet.exec_session import LocalExec
 from hyperpod.kubelet.logs import open_log
 from hyperpod.kubelet.pods import PodWorker
 
@@ -201,6 +202,8 @@ class Kubelet:
 async def _run_kubelet(ctx: ControlPlaneContext) -> None:
     # pods/log reads container logs from the sandbox (see docs/internals.md, "Logs").
     ctx.services["pod_logs"] = functools.partial(open_log, Path(ctx.data_dir))
+    # pods/exec runs commands in this node's containers (see kubelet/exec_session.py).
+    ctx.services["pod_exec"] = LocalExec(Path(ctx.data_dir))
     if nodes.local_config(ctx.config) is None:
         return
     try:

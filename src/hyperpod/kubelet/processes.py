@@ -79,7 +79,7 @@ class Attempt:
         """The record once the attempt has ended (synthesised if the shim died silently)."""
         if self.shim is not None and self.shim.poll() is None:
             return None  # our own shim is still running: no need to read its record
-        if self._adopted_pid and _pid_running(self._adopted_pid):
+        if self._adopted_pid and pid_running(self._adopted_pid):
             return None
         rec = self.record()
         if rec is not None and "finishedAt" in rec:
@@ -143,7 +143,7 @@ class Attempt:
             await asyncio.sleep(poll_s)
 
 
-def _pid_running(pid: int) -> bool:
+def pid_running(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -1,0 +1,192 @@
+"""``pods/exec`` over WebSocket: the channel protocol of kubectl (v5) and the official client (v4).
+
+Every message is binary (the official client sends text, read the same way) and starts with
+one byte naming its channel: 0 stdin, 1 stdout, 2 stderr, 3 the final Status, 4 terminal
+resize (``{"Width": w, "Height": h}``). v5 adds 255, whose payload ``0`` means "stdin is
+closed". When the command ends, the server writes a Status on channel 3 (Success, or Failure
+with reason NonZeroExitCode and the code as an ExitCode cause, which kubectl turns into its own
+exit code) and closes the socket. Errors found before the command starts refuse the upgrade with
+an ordinary Status; kubectl then retries over SPDY, which this server does not speak, and the
+HTTP path answers that retry with the same Status so the user sees the real reason.
+
+Running the command is not this module's business: a component registers an
+:class:`ExecBackend` (the kubelet, for the pods of its node) under ``services["pod_exec"]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import parse_qs
+
+import orjson
+
+from hyperpod.apiserver.errors import ApiError, BadRequest
+
+PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class ExecSession(Protocol):
+    async def read(self) -> tuple[int, bytes] | None: ...
+    async def write(self, data: bytes) -> None: ...
+    def close_stdin(self) -> None: ...
+    def resize(self, width: int, height: int) -> None: ...
+    async def wait(self) -> int: ...
+    def kill(self) -> None: ...
+
+
+class ExecBackend(Protocol):
+    async def check(self, pod: Mapping[str, Any], container: str | None) -> str:
+        """The container meant, running and reachable; an ApiError otherwise."""
+        ...
+
+    async def open(
+        self,
+        pod: Mapping[str, Any],
+        container: str,
+        command: list[str],
+        *,
+        tty: bool,
+        stdin: bool,
+    ) -> ExecSession: ...
+
+
+@dataclass
+class ExecOptions:
+    """The query of an exec request (PodExecOptions)."""
+
+    command: list[str]
+    container: str | None
+    stdin: bool
+    stdout: bool
+    stderr: bool
+    tty: bool
+
+    @classmethod
+    def from_query(cls, raw_query: str) -> ExecOptions:
+        q = parse_qs(raw_query, keep_blank_values=True)
+
+        def flag(name: str) -> bool:
+            return (q.get(name) or [""])[-1].lower() in ("true", "1")
+
+        opts = cls(
+            command=q.get("command", []),
+            container=(q.get("container") or [""])[-1] or None,
+            stdin=flag("stdin"),
+            stdout=flag("stdout"),
+            stderr=flag("stderr"),
+            tty=flag("tty"),
+        )
+        if not opts.command:
+            raise BadRequest("you must specify at least one command for the container")
+        if not (opts.stdin or opts.stdout or opts.stderr):
+            raise BadRequest("you must specify at least 1 of stdin, stdout, stderr")
+        if opts.tty and opts.stderr:
+            # A terminal has one output; kubectl never asks for both.
+            opts.stderr = False
+        return opts
+
+
+def choose_protocol(offered: list[str]) -> str | None:
+    for p in PROTOCOLS:
+        if p in offered:
+            return p
+    return None
+
+
+def exit_status(code: int, command: list[str]) -> dict[str, Any]:
+    """The Status written on channel 3 when the command has ended."""
+    if code == 0:
+        return {"metadata": {}, "status": "Success"}
+    return {
+        "metadata": {},
+        "status": "Failure",
+        "message": (
+            f"command terminated with non-zero exit code: error executing command "
+            f"{command}, exit code {code}"
+        ),
+        "reason": "NonZeroExitCode",
+        "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]},
+    }
+
+
+async def deny(scope: Mapping[str, Any], send: Send, err: ApiError) -> None:
+    """Refuse the upgrade with the error's Status (a bare 403 where the server cannot)."""
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        body = orjson.dumps(err.status())
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": err.code,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "websocket.http.response.body", "body": body})
+    else:
+        await send({"type": "websocket.close", "code": 1008})
+
+
+async def relay(session: ExecSession, opts: ExecOptions, receive: Receive, send: Send) -> None:
+    """Carry one exec between the socket and the command, then report how it ended."""
+
+    async def frame(channel: int, data: bytes) -> None:
+        await send({"type": "websocket.send", "bytes": bytes([channel]) + data})
+
+    async def outputs() -> None:
+        while (item := await session.read()) is not None:
+            channel, data = item
+            if (channel == STDOUT and opts.stdout) or (channel == STDERR and opts.stderr):
+                await frame(channel, data)
+
+    async def inputs() -> None:
+        while True:
+            msg = await receive()
+            if msg["type"] == "websocket.disconnect":
+                return
+            data = msg.get("bytes")
+            if data is None:
+                data = (msg.get("text") or "").encode()
+            if not data:
+                continue
+            channel, payload = data[0], data[1:]
+            if channel == STDIN and opts.stdin:
+                await session.write(payload)
+            elif channel == RESIZE:
+                with contextlib.suppress(ValueError, TypeError, AttributeError):
+                    size = orjson.loads(payload)
+                    session.resize(int(size.get("Width", 0)), int(size.get("Height", 0)))
+            elif channel == CLOSE and payload[:1] == bytes([STDIN]):
+                session.close_stdin()
+
+    out_task = asyncio.create_task(outputs())
+    in_task = asyncio.create_task(inputs())
+    try:
+        done, _ = await asyncio.wait({out_task, in_task}, return_when=asyncio.FIRST_COMPLETED)
+        if in_task in done and not out_task.done():
+            # The client went away first: the command goes with it.
+            session.kill()
+            return
+        await out_task
+        code = await session.wait()
+        await frame(ERROR, orjson.dumps(exit_status(code, opts.command)))
+        await send({"type": "websocket.close", "code": 1000})
+    except (OSError, asyncio.CancelledError):
+        # The socket broke, or the server is stopping: the command must not outlive its exec.
+        session.kill()
+        raise
+    finally:
+        for t in (out_task, in_task):
+            t.cancel()
+        for t in (out_task, in_task):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
