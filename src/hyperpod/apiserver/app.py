@@ -326,7 +326,7 @@ class ApiServer:
         if m == "GET":
             if name is None:
                 if req.flag("watch"):
-                    await self._watch(req, send, rt, namespace, version)
+                    await self._watch(req, receive, send, rt, namespace, version)
                 else:
                     await self._list(req, send, rt, namespace, version)
                 return
@@ -542,7 +542,13 @@ class ApiServer:
 
     # ------------------------------------------------------------------ watch
     async def _watch(
-        self, req: Request, send: Send, rt: ResourceType, namespace: str | None, version: str
+        self,
+        req: Request,
+        receive: Receive,
+        send: Send,
+        rt: ResourceType,
+        namespace: str | None,
+        version: str,
     ) -> None:
         timeout = req.int_q("timeoutSeconds")
         bookmarks = req.flag("allowWatchBookmarks")
@@ -574,6 +580,9 @@ class ApiServer:
             return b'{"type":"' + typ.encode() + b'","object":' + value + b"}\n"
 
         deadline = time.monotonic() + timeout if timeout else None
+        # A client that goes away ends its watch at once, not at the next event or bookmark.
+        left = asyncio.ensure_future(_until_disconnect(receive))
+        left.add_done_callback(lambda _f: sub.close())
         await _start_stream(send, "application/json")
         try:
             if backlog:
@@ -619,6 +628,7 @@ class ApiServer:
         except (OSError, asyncio.CancelledError):
             pass
         finally:
+            left.cancel()
             self.reg.hub.unsubscribe(sub)
         try:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -759,6 +769,11 @@ async def _read_body(
             except yaml.YAMLError:
                 pass
         raise BadRequest(f"the request body is not valid JSON: {exc}") from exc
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _respond(
