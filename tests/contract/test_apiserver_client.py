@@ -431,3 +431,21 @@ def test_exec_through_the_clients_stream_gives_output_exit_code_and_a_terminal(
             tty=False,
         )
     assert "404" in str(err.value) and 'pods \\"gone\\" not found' in str(err.value)
+
+
+def test_a_self_subject_access_review_is_answered_not_stored(api: Any) -> None:
+    authz = client.AuthorizationV1Api(api)
+    review = client.V1SelfSubjectAccessReview(
+        spec=client.V1SelfSubjectAccessReviewSpec(
+            resource_attributes=client.V1ResourceAttributes(
+                verb="delete", group="kubeflow.org", resource="pytorchjobs", namespace="team-a"
+            )
+        )
+    )
+    out = authz.create_self_subject_access_review(review)
+    assert out.status.allowed is True and "does not enforce RBAC" in out.status.reason
+    with pytest.raises(ApiException) as err:
+        authz.create_self_subject_access_review(
+            client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec())
+        )
+    assert err.value.status == 422 and "exactly one of" in err.value.body

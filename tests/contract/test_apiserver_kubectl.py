@@ -381,3 +381,24 @@ def test_kubectl_exec_errors_say_what_is_wrong(cluster: RunningControlPlane, exe
     for args, message in cases.items():
         res = cluster.kubectl(*args, check=False)
         assert res.returncode != 0 and message in res.stderr, (args, res.stderr)
+
+
+def test_kubectl_auth_can_i_and_whoami_answer(cluster: RunningControlPlane) -> None:
+    assert cluster.kubectl("auth", "can-i", "create", "pytorchjobs.kubeflow.org").stdout == "yes\n"
+    assert cluster.kubectl("auth", "can-i", "get", "/healthz").stdout == "yes\n"
+    assert "*.*" in cluster.kubectl("auth", "can-i", "--list", "-n", "team-a").stdout
+    assert "system:masters" in cluster.kubectl("auth", "whoami").stdout
+    listed = cluster.kubectl("get", "selfsubjectaccessreviews", check=False)
+    assert listed.returncode != 0 and "can only be created" in listed.stderr
+
+
+def test_kubectl_cp_copies_into_and_out_of_a_pod(
+    cluster: RunningControlPlane, exec_pod: str, tmp_path: Path
+) -> None:
+    src = tmp_path / "weights.txt"
+    src.write_text("step=42\n")
+    cluster.kubectl("cp", str(src), f"{exec_pod}:copied.txt")
+    assert cluster.kubectl("exec", exec_pod, "--", "cat", "copied.txt").stdout == "step=42\n"
+    back = tmp_path / "back.txt"
+    cluster.kubectl("cp", f"{exec_pod}:copied.txt", str(back))
+    assert back.read_text() == "step=42\n"

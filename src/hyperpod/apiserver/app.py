@@ -21,7 +21,7 @@ import orjson
 import yaml
 
 from hyperpod import __version__
-from hyperpod.apiserver import discovery, openapi, protobuf, streaming, tables
+from hyperpod.apiserver import discovery, openapi, protobuf, reviews, streaming, tables
 from hyperpod.apiserver.errors import (
     ApiError,
     BadRequest,
@@ -323,6 +323,12 @@ class ApiServer:
             raise BadRequest(f"fieldValidation must be one of Ignore, Warn, Strict, got {fv!r}")
         fm = req.q("fieldManager")
         m = req.method
+        if rt.virtual:
+            if m != "POST" or name is not None:
+                raise MethodNotAllowed(f"{rt.plural}.{rt.group} can only be created")
+            review = reviews.answer(rt, _obj(await _read_body(req, receive)))
+            await _respond(send, 201, orjson.dumps(review))
+            return
         if m == "GET":
             if name is None:
                 if req.flag("watch"):

@@ -1,8 +1,8 @@
 """Decode the protobuf request bodies kubectl's typed clients send, into the JSON form.
 
 kubectl's imperative generators (``kubectl create namespace|configmap|secret|serviceaccount|
-role|rolebinding|clusterrole|clusterrolebinding|priorityclass|service``) and ``kubectl drain``'s
-evictions go through client-go's typed clients, which always encode the request body as
+role|rolebinding|clusterrole|clusterrolebinding|priorityclass|service``), ``kubectl drain``'s
+evictions and ``kubectl auth can-i|whoami``'s reviews go through client-go's typed clients, which always encode the request body as
 ``application/vnd.kubernetes.protobuf``. This server stores and answers JSON, so it decodes
 those bodies here and the rest of the request path never sees protobuf (responses stay JSON,
 which client-go accepts).
@@ -113,6 +113,15 @@ DELETE_OPTIONS: Table = {
     4: ("propagationPolicy", "str", None),
     5: ("dryRun", "strs", None),
 }
+RESOURCE_ATTRIBUTES: Table = {
+    1: ("namespace", "str", None),
+    2: ("verb", "str", None),
+    3: ("group", "str", None),
+    4: ("version", "str", None),
+    5: ("resource", "str", None),
+    6: ("subresource", "str", None),
+    7: ("name", "str", None),
+}
 # Status messages are server-owned: read them only so that an empty one is accepted.
 _STATUS: Table = {}
 
@@ -171,6 +180,31 @@ KINDS: dict[tuple[str, str], Table] = {
         3: ("globalDefault", "bool", None),
         4: ("description", "str", None),
         5: ("preemptionPolicy", "str", None),
+    },
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): {
+        1: ("metadata", "msg", OBJECT_META),
+        2: (
+            "spec",
+            "msg",
+            {
+                1: ("resourceAttributes", "msg", RESOURCE_ATTRIBUTES),
+                2: (
+                    "nonResourceAttributes",
+                    "msg",
+                    {1: ("path", "str", None), 2: ("verb", "str", None)},
+                ),
+            },
+        ),
+        3: ("status", "msg", _STATUS),
+    },
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): {
+        1: ("metadata", "msg", OBJECT_META),
+        2: ("spec", "msg", {1: ("namespace", "str", None)}),
+        3: ("status", "msg", _STATUS),
+    },
+    ("authentication.k8s.io/v1", "SelfSubjectReview"): {
+        1: ("metadata", "msg", OBJECT_META),
+        2: ("status", "msg", _STATUS),
     },
     ("policy/v1", "Eviction"): {
         1: ("metadata", "msg", OBJECT_META),

@@ -33,6 +33,7 @@ class ResourceType:
     scale: dict[str, Any] | None = None  # CRD scale subresource paths
     crd: bool = False
     preserve_unknown: bool = False  # no schema: keep whatever is sent
+    virtual: bool = False  # create-only, answered and never stored (access reviews)
 
     def __post_init__(self) -> None:
         if not self.versions:
@@ -151,6 +152,43 @@ def builtin_types() -> list[ResourceType]:
             [],
             list(ALL_VERBS),
             ["status"],
+        ),
+        *review_types(),
+    ]
+
+
+def review_types() -> list[ResourceType]:
+    """Access reviews (see reviews.py): create-only, answered, never stored."""
+    return [
+        ResourceType(
+            "authorization.k8s.io",
+            "v1",
+            "SelfSubjectAccessReview",
+            "selfsubjectaccessreviews",
+            "selfsubjectaccessreview",
+            False,
+            verbs=["create"],
+            virtual=True,
+        ),
+        ResourceType(
+            "authorization.k8s.io",
+            "v1",
+            "SelfSubjectRulesReview",
+            "selfsubjectrulesreviews",
+            "selfsubjectrulesreview",
+            False,
+            verbs=["create"],
+            virtual=True,
+        ),
+        ResourceType(
+            "authentication.k8s.io",
+            "v1",
+            "SelfSubjectReview",
+            "selfsubjectreviews",
+            "selfsubjectreview",
+            False,
+            verbs=["create"],
+            virtual=True,
         ),
     ]
 

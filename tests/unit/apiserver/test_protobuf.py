@@ -143,3 +143,17 @@ def test_a_truncated_body_is_a_bad_request() -> None:
 def test_a_wrong_wire_type_names_the_field() -> None:
     with pytest.raises(BadRequest, match=r"ConfigMap\.metadata\.name"):
         decode(envelope("v1", "ConfigMap", ld(1, num(1, 7))))
+
+
+def test_an_access_review_from_kubectl_auth_can_i_decodes() -> None:
+    attrs = ld(1, "team-a") + ld(2, "get") + ld(3, "") + ld(5, "pods") + ld(6, "log")
+    body = meta("") + ld(2, ld(1, attrs)) + ld(3, num(1, 0) + ld(2, ""))
+    obj = decode(envelope("authorization.k8s.io/v1", "SelfSubjectAccessReview", body))
+    assert obj["spec"] == {
+        "resourceAttributes": {
+            "namespace": "team-a",
+            "verb": "get",
+            "resource": "pods",
+            "subresource": "log",
+        }
+    }
