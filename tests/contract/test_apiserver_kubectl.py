@@ -402,3 +402,11 @@ def test_kubectl_cp_copies_into_and_out_of_a_pod(
     back = tmp_path / "back.txt"
     cluster.kubectl("cp", f"{exec_pod}:copied.txt", str(back))
     assert back.read_text() == "step=42\n"
+
+
+def test_kubectl_debug_says_ephemeral_containers_are_not_served(
+    cluster: RunningControlPlane, exec_pod: str
+) -> None:
+    res = cluster.kubectl("debug", exec_pod, "--image=busybox", "--profile=general", check=False)
+    assert res.returncode != 0 and "panic" not in res.stderr
+    assert "ephemeral containers are disabled for this cluster" in res.stderr

@@ -53,7 +53,9 @@ class ApiError(Exception):
             details["causes"] = self.causes
         if self.retry_after is not None:
             details["retryAfterSeconds"] = self.retry_after
-        if details:
+        # kube-apiserver always sends details with a 404, and kubectl relies on it (kubectl
+        # debug reads details.name to tell "no such subresource" from "no such pod").
+        if details or self.reason == "NotFound":
             body["details"] = details
         return body
 
