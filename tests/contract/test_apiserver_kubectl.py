@@ -410,3 +410,31 @@ def test_kubectl_debug_says_ephemeral_containers_are_not_served(
     res = cluster.kubectl("debug", exec_pod, "--image=busybox", "--profile=general", check=False)
     assert res.returncode != 0 and "panic" not in res.stderr
     assert "ephemeral containers are disabled for this cluster" in res.stderr
+
+
+def test_an_exec_whose_client_goes_away_leaves_no_process(
+    cluster: RunningControlPlane, exec_pod: str
+) -> None:
+    import psutil
+
+    def running() -> list[psutil.Process]:
+        return [
+            p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "4242"]
+        ]
+
+    client = subprocess.Popen(
+        [str(KUBECTL), "exec", exec_pod, "--", "sleep", "4242"],
+        env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while not running():
+        assert time.monotonic() < deadline, "the exec'd command never started"
+        time.sleep(0.05)
+    client.kill()
+    client.wait()
+    deadline = time.monotonic() + 20
+    while running():
+        assert time.monotonic() < deadline, "the exec'd command outlived its client"
+        time.sleep(0.05)

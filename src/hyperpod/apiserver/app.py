@@ -160,8 +160,15 @@ class ApiServer:
             session = await backend.open(
                 pod, container, opts.command, tty=opts.tty, stdin=opts.stdin
             )
-        except ApiError as err:
-            body = bytes([streaming.ERROR]) + orjson.dumps(err.status())
+        except Exception as exc:
+            if not isinstance(exc, ApiError):
+                log.exception("internal error starting exec for %s", req.path)
+            failure = (
+                exc
+                if isinstance(exc, ApiError)
+                else InternalError("an internal error occurred; see the control-plane log")
+            )
+            body = bytes([streaming.ERROR]) + orjson.dumps(failure.status())
             await send({"type": "websocket.send", "bytes": body})
             await send({"type": "websocket.close", "code": 1000})
             return

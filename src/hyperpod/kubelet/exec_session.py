@@ -153,7 +153,8 @@ class ExecProcess:
                     break
                 await self._queue.put((STDOUT, data))
         finally:
-            loop.remove_reader(master)
+            if self.master == master:  # not closed (and perhaps reused) by kill() meanwhile
+                loop.remove_reader(master)
             await self._closed_one()
 
     async def _closed_one(self) -> None:
@@ -167,8 +168,13 @@ class ExecProcess:
 
     async def write(self, data: bytes) -> None:
         if self.master is not None:
-            with contextlib.suppress(OSError):
-                await asyncio.get_running_loop().run_in_executor(None, os.write, self.master, data)
+            while data and self.master is not None:
+                try:
+                    data = data[os.write(self.master, data) :]
+                except BlockingIOError:  # the terminal's input buffer is full: let it drain
+                    await asyncio.sleep(0.01)
+                except OSError:
+                    return
             return
         if not self._stdin_open or self.proc.stdin is None:
             return
@@ -221,9 +227,10 @@ class ExecProcess:
 
     def _close_master(self) -> None:
         if self.master is not None:
+            fd, self.master = self.master, None
+            asyncio.get_running_loop().remove_reader(fd)
             with contextlib.suppress(OSError):
-                os.close(self.master)
-            self.master = None
+                os.close(fd)
 
 
 async def prepare(data_dir: Path, pod: Mapping[str, Any], container: str | None) -> str:

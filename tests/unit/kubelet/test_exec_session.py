@@ -129,3 +129,19 @@ def test_check_names_the_reason_a_container_cannot_be_entered(
     asyncio.run(container.stop(grace_seconds=1))
     with pytest.raises(BadRequest, match='"main" in pod "p" is not running'):
         run(backend.check(pod(), None))
+
+
+def test_killing_a_terminal_session_ends_the_command_and_frees_the_terminal(
+    tmp_path: Path, container: Attempt
+) -> None:
+    async def go() -> tuple[int | None, int]:
+        proc = await LocalExec(tmp_path).open(pod(), "main", ["sleep", "60"], tty=True, stdin=True)
+        master = proc.master
+        assert master is not None
+        proc.kill()
+        await asyncio.sleep(0)
+        code = await proc.proc.wait()
+        return proc.master, code
+
+    master, code = run(go())
+    assert master is None and code == -9
