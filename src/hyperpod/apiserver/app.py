@@ -47,6 +47,17 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 LogReader = Callable[..., AsyncIterator[bytes]]
 
 _JSON = [(b"content-type", b"application/json")]
+# Pod streams the local cluster does not serve, and what to do instead.
+_UNSTREAMED = {
+    "portforward": (
+        "port-forward is not needed on the local cluster: pods share this machine's network, "
+        "so connect to 127.0.0.1:<container port> directly"
+    ),
+    "attach": (
+        "attach is not served by the local cluster: follow the output with kubectl logs -f, "
+        "or open a shell with kubectl exec -it"
+    ),
+}
 _PUBLIC = {"/healthz", "/livez", "/readyz", "/version"}
 
 
@@ -179,6 +190,9 @@ class ApiServer:
         parts = [p for p in req.path.split("/") if p]
         if len(parts) != 7 or parts[:3] != ["api", "v1", "namespaces"] or parts[4] != "pods":
             raise NotFound("the server could not find the requested resource")
+        if parts[6] in _UNSTREAMED:
+            self.reg.get("pods", parts[5], parts[3])  # a missing pod is still a 404
+            raise BadRequest(_UNSTREAMED[parts[6]])
         if parts[6] != "exec":
             raise NotFound(f"the server could not find the requested resource (pods/{parts[6]})")
         pod = self.reg.get("pods", parts[5], parts[3])
@@ -346,7 +360,7 @@ class ApiServer:
             if sub == "log":
                 await self._log(req, send, rt, name, namespace)
                 return
-            if sub == "exec":
+            if sub in ("exec", *_UNSTREAMED):
                 await self._exec_over_http(req)
             if sub not in (None, "status", "scale"):
                 raise MethodNotAllowed(f"GET is not supported on {plural}/{sub}")
@@ -361,7 +375,7 @@ class ApiServer:
             await self._send_obj(req, send, rt, obj, 200, warnings)
             return
         if m == "POST":
-            if sub == "exec":
+            if sub in ("exec", *_UNSTREAMED):
                 await self._exec_over_http(req)
             body = await _read_body(req, receive)
             if name is not None and sub not in ("binding", "eviction"):

@@ -12,6 +12,8 @@ _SUB_KINDS = {
     "scale": ("autoscaling", "v1", ["get", "patch", "update"]),
     "log": (None, None, ["get"]),
     "exec": (None, None, ["create", "get"]),
+    "attach": (None, None, ["create", "get"]),
+    "portforward": (None, None, ["create", "get"]),
     "binding": ("", "v1", ["create"]),
     "eviction": ("policy", "v1", ["create"]),
     "finalize": (None, None, ["update"]),
@@ -21,6 +23,8 @@ _SUB_KIND_NAMES = {
     "binding": "Binding",
     "eviction": "Eviction",
     "exec": "PodExecOptions",
+    "attach": "PodAttachOptions",
+    "portforward": "PodPortForwardOptions",
 }
 
 # Only the core group version answers /api; every other group is under /apis.

@@ -108,7 +108,12 @@ def builtin_types() -> list[ResourceType]:
         ),
         _core("Node", "nodes", False, ["no"], ["status"]),
         _core(
-            "Pod", "pods", True, ["po"], ["status", "log", "exec", "binding", "eviction"], ["all"]
+            "Pod",
+            "pods",
+            True,
+            ["po"],
+            ["status", "log", "exec", "attach", "portforward", "binding", "eviction"],
+            ["all"],
         ),
         _core("Service", "services", True, ["svc"], ["status"], ["all"]),
         _core("Endpoints", "endpoints", True, ["ep"]),
