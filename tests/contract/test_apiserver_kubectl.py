@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -447,3 +449,77 @@ def test_port_forward_and_attach_say_what_to_do_instead(
     assert forward.returncode != 0 and "connect to 127.0.0.1:<container port>" in forward.stderr
     attach = cluster.kubectl("attach", exec_pod, check=False, timeout=20)
     assert attach.returncode != 0 and "kubectl logs -f" in attach.stderr
+
+
+def _exec_env(cluster: RunningControlPlane) -> dict[str, str]:
+    return {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+
+
+def _processes(*cmdline: str) -> list:
+    import psutil
+
+    return [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == list(cmdline)]
+
+
+def _until(check: Any, message: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.05)
+
+
+def test_exec_stdin_to_a_command_that_stops_reading_early(
+    cluster: RunningControlPlane, exec_pod: str
+) -> None:
+    res = subprocess.run(
+        f"yes | {KUBECTL} exec -i {exec_pod} -- head -c 10",
+        shell=True,
+        env=_exec_env(cluster),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (res.returncode, res.stdout) == (0, "y\ny\ny\ny\ny\n"), res.stderr
+
+
+def test_exec_stdin_waits_for_a_slow_reader_without_losing_bytes(
+    cluster: RunningControlPlane, exec_pod: str
+) -> None:
+    res = subprocess.run(
+        f"head -c 2000000 /dev/zero | {KUBECTL} exec -i {exec_pod} -- sh -c 'sleep 2; wc -c'",
+        shell=True,
+        env=_exec_env(cluster),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 0 and res.stdout.strip() == "2000000", res.stderr
+
+
+def test_a_client_that_leaves_while_stdin_is_backed_up_ends_the_command(
+    cluster: RunningControlPlane, exec_pod: str
+) -> None:
+    client = subprocess.Popen(
+        f"cat /dev/zero | {KUBECTL} exec -i {exec_pod} -- sleep 4243",
+        shell=True,
+        env=_exec_env(cluster),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    _until(lambda: _processes("sleep", "4243"), "the exec'd command never started")
+    time.sleep(2)  # let the input back up past what the server buffers
+    os.killpg(client.pid, signal.SIGKILL)
+    client.wait()
+    _until(lambda: not _processes("sleep", "4243"), "the command outlived its client", 30)
+
+
+def test_a_background_process_started_by_exec_ends_with_its_pod(
+    cluster: RunningControlPlane,
+) -> None:
+    cluster.kubectl("run", "bg-exec", "--image=busybox", "--", "sleep", "300")
+    cluster.kubectl("wait", "--for=condition=Ready", "pod/bg-exec", "--timeout=30s")
+    cluster.kubectl("exec", "bg-exec", "--", "sh", "-c", "sleep 4244 >/dev/null 2>&1 &")
+    _until(lambda: _processes("sleep", "4244"), "the background process never started")
+    cluster.kubectl("delete", "pod", "bg-exec", "--grace-period=1")
+    _until(lambda: not _processes("sleep", "4244"), "the background process outlived its pod")

@@ -27,6 +27,7 @@ from typing import Any
 from .errors import BadRequest, UnsupportedMediaType
 
 MAGIC = b"k8s\x00"
+MAX_DEPTH = 32  # far more than any kind here nests
 
 # A field: (JSON name, how to read it, nested message table or None).
 # Readers: "str", "strs" (repeated string), "bytes" (base64 in JSON), "int" (0 left out),
@@ -229,6 +230,8 @@ def _varint(buf: bytes, i: int) -> tuple[int, int]:
         i += 1
         result |= (byte & 0x7F) << shift
         if byte < 0x80:
+            if result >= 1 << 64:  # ten bytes can carry 70 bits; protobuf has 64
+                raise _Truncated
             return result, i
         shift += 7
 
@@ -304,7 +307,10 @@ def _time(v: int | bytes, where: str) -> str | None:
             seconds = _number(part, where)
     if seconds == 0:
         return None
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError, OSError) as exc:
+        raise BadRequest(f"protobuf body: {where} is not a valid time ({seconds} s)") from exc
 
 
 def _intstr(v: int | bytes, where: str) -> int | str:
@@ -319,18 +325,24 @@ def _intstr(v: int | bytes, where: str) -> int | str:
     return text if kind == 1 else number
 
 
-def _is_empty(wire: int, v: int | bytes) -> bool:
+def _is_empty(wire: int, v: int | bytes, depth: int = 0) -> bool:
     if wire == 2:
         assert isinstance(v, bytes)
-        # An empty message or string, or a message whose fields are all empty.
+        if not v:
+            return True
+        if depth >= MAX_DEPTH:
+            return False
+        # A message whose fields are all empty (a string is empty only when it has no bytes).
         try:
-            return all(_is_empty(w, p) for _, w, p in _fields(v))
+            return all(_is_empty(w, p, depth + 1) for _, w, p in _fields(v))
         except _Truncated:
             return False
     return v == 0
 
 
 def _message(buf: bytes, table: Table, where: str) -> dict[str, Any]:
+    if where.count(".") >= MAX_DEPTH:
+        raise BadRequest(f"protobuf body: {where} is nested too deeply")
     out: dict[str, Any] = {}
     for number, wire, value in _fields(buf):
         spec = table.get(number)

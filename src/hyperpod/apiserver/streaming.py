@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -28,6 +29,9 @@ from hyperpod.apiserver.errors import ApiError, BadRequest
 
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
+STDIN_BUFFER = 64 * 1024 * 1024
+
+log = logging.getLogger(__name__)
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -137,7 +141,16 @@ async def deny(scope: Mapping[str, Any], send: Send, err: ApiError) -> None:
 
 
 async def relay(session: ExecSession, opts: ExecOptions, receive: Receive, send: Send) -> None:
-    """Carry one exec between the socket and the command, then report how it ended."""
+    """Carry one exec between the socket and the command, then report how it ended.
+
+    Stdin is fed by a task of its own so the socket keeps being read (disconnects, pings)
+    while the command is slow to take its input; up to STDIN_BUFFER bytes wait for it, and
+    past that reading pauses until the command catches up.
+    """
+    stdin_q: asyncio.Queue[bytes | None] = asyncio.Queue()
+    pending = 0
+    room = asyncio.Event()
+    room.set()
 
     async def frame(channel: int, data: bytes) -> None:
         await send({"type": "websocket.send", "bytes": bytes([channel]) + data})
@@ -148,45 +161,80 @@ async def relay(session: ExecSession, opts: ExecOptions, receive: Receive, send:
             if (channel == STDOUT and opts.stdout) or (channel == STDERR and opts.stderr):
                 await frame(channel, data)
 
-    async def inputs() -> None:
+    async def feed() -> None:
+        nonlocal pending
+        while (chunk := await stdin_q.get()) is not None:
+            try:
+                await session.write(chunk)
+            finally:
+                pending -= len(chunk)
+                if pending <= STDIN_BUFFER:
+                    room.set()
+        session.close_stdin()
+
+    async def inputs() -> bool:
+        """True when the client disconnected."""
+        nonlocal pending
+        stdin_open = opts.stdin
+        probe = STDOUT if opts.stdout else STDERR if opts.stderr else None
         while True:
+            while not room.is_set():
+                # Reading is paused until the command takes its input. An empty output frame
+                # each second tells whether the client is still there (a send to a gone
+                # client fails) without reading more of its input.
+                if probe is not None:
+                    try:
+                        await frame(probe, b"")
+                    except OSError:
+                        return True
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(room.wait(), 1.0)
             msg = await receive()
             if msg["type"] == "websocket.disconnect":
-                return
+                return True
             data = msg.get("bytes")
             if data is None:
                 data = (msg.get("text") or "").encode()
             if not data:
                 continue
             channel, payload = data[0], data[1:]
-            if channel == STDIN and opts.stdin:
-                await session.write(payload)
+            if channel == STDIN and stdin_open:
+                pending += len(payload)
+                stdin_q.put_nowait(payload)
+                if pending > STDIN_BUFFER:
+                    room.clear()
             elif channel == RESIZE:
                 with contextlib.suppress(ValueError, TypeError, AttributeError):
                     size = orjson.loads(payload)
                     session.resize(int(size.get("Width", 0)), int(size.get("Height", 0)))
-            elif channel == CLOSE and payload[:1] == bytes([STDIN]):
-                session.close_stdin()
+            elif channel == CLOSE and payload[:1] == bytes([STDIN]) and stdin_open:
+                stdin_open = False
+                stdin_q.put_nowait(None)
 
     out_task = asyncio.create_task(outputs())
     in_task = asyncio.create_task(inputs())
+    feed_task = asyncio.create_task(feed())
     try:
         done, _ = await asyncio.wait({out_task, in_task}, return_when=asyncio.FIRST_COMPLETED)
         if in_task in done and not out_task.done():
-            # The client went away first: the command goes with it.
-            session.kill()
-            return
+            if in_task.exception() is None:
+                # The client went away first: the command goes with it.
+                session.kill()
+                return
+            log.error("exec input failed", exc_info=in_task.exception())
         await out_task
         code = await session.wait()
         await frame(ERROR, orjson.dumps(exit_status(code, opts.command)))
         await send({"type": "websocket.close", "code": 1000})
-    except (OSError, asyncio.CancelledError):
-        # The socket broke, or the server is stopping: the command must not outlive its exec.
+    except OSError:  # the socket broke under us
+        session.kill()
+    except asyncio.CancelledError:  # the server is stopping: the command must not outlive it
         session.kill()
         raise
     finally:
-        for t in (out_task, in_task):
+        tasks = (out_task, in_task, feed_task)
+        for t in tasks:
             t.cancel()
-        for t in (out_task, in_task):
+        for t in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t

@@ -21,6 +21,7 @@ import pty
 import shutil
 import signal
 import struct
+import subprocess
 import sys
 import termios
 import time
@@ -92,145 +93,153 @@ def _environment(pid: int, container: str) -> tuple[dict[str, str], str]:
 
 
 class ExecProcess:
-    """One exec'd command: outputs as (channel, bytes), stdin, resize, exit code."""
+    """One exec'd command: outputs as (channel, bytes), stdin, resize, exit code.
+
+    The process is a plain ``subprocess.Popen`` whose pipe (or terminal) ends this object
+    owns and reads with the event loop's readers. (asyncio's subprocess transport under
+    uvloop leaks its socket pairs into the child, so a background process the command starts
+    would hold the exec open; with our own close-on-exec pipes it does not.)
+    """
 
     def __init__(
         self,
-        proc: asyncio.subprocess.Process,
-        master: int | None,
-        has_stdin: bool,
+        popen: subprocess.Popen[bytes],
+        outputs: dict[int, int],
+        stdin_fd: int | None,
+        *,
+        tty: bool,
         container_pid: int = 0,
     ) -> None:
-        self.proc = proc
-        self.master = master
+        self.popen = popen
+        self.tty = tty
         self.container_pid = container_pid
+        self.stdin_fd = stdin_fd  # the terminal's master when tty
+        self._fds: set[int] = set(outputs) | ({stdin_fd} if stdin_fd is not None else set())
+        for fd in self._fds:
+            os.set_blocking(fd, False)
+        # Bounded, so a slow client slows the command down instead of filling memory.
         self._queue: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue(maxsize=64)
-        self._open = 0
-        self._tasks: list[asyncio.Task[None]] = []
-        self._stdin_open = has_stdin
-        if master is not None:
-            self._open = 1
-            self._tasks.append(asyncio.create_task(self._pump_tty(master)))
-        else:
-            for channel, stream in ((STDOUT, proc.stdout), (STDERR, proc.stderr)):
-                if stream is not None:
-                    self._open += 1
-                    self._tasks.append(asyncio.create_task(self._pump(channel, stream)))
+        self._open = len(outputs)
+        self._killed = False
+        self._tasks = [asyncio.create_task(self._pump(ch, fd)) for fd, ch in outputs.items()]
         if self._open == 0:
             self._queue.put_nowait(None)
-        self._watcher = asyncio.create_task(self._end_with_container()) if container_pid else None
 
-    async def _end_with_container(self) -> None:
-        """A command exec'd in a container ends when the container does, as in a pod."""
-        while self.proc.returncode is None:
-            if not pid_running(self.container_pid):
-                self.kill_command()
-                return
-            await asyncio.sleep(CONTAINER_POLL_S)
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
 
-    async def _pump(self, channel: int, stream: asyncio.StreamReader) -> None:
-        try:
-            while data := await stream.read(CHUNK):
-                await self._queue.put((channel, data))
-        finally:
-            await self._closed_one()
+    @property
+    def master(self) -> int | None:
+        """The terminal's master side while it is open (tty sessions only)."""
+        return self.stdin_fd if self.tty else None
 
-    async def _pump_tty(self, master: int) -> None:
+    def _release(self, fd: int | None) -> None:
+        """Stop watching and close ``fd``, once (a closed number may be reused at once)."""
+        if fd is None or fd not in self._fds:
+            return
+        self._fds.discard(fd)
+        asyncio.get_running_loop().remove_reader(fd)
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        if fd == self.stdin_fd:
+            self.stdin_fd = None
+
+    async def _pump(self, channel: int, fd: int) -> None:
         loop = asyncio.get_running_loop()
         readable = asyncio.Event()
-        loop.add_reader(master, readable.set)
+        loop.add_reader(fd, readable.set)
         try:
-            while True:
+            while fd in self._fds:
                 await readable.wait()
                 readable.clear()
                 try:
-                    data = os.read(master, CHUNK)
+                    data = os.read(fd, CHUNK)
                 except BlockingIOError:
                     continue
                 except OSError:  # EIO: the terminal's last user has closed it
                     break
                 if not data:
                     break
-                await self._queue.put((STDOUT, data))
+                if not self._killed:
+                    await self._queue.put((channel, data))
         finally:
-            if self.master == master:  # not closed (and perhaps reused) by kill() meanwhile
-                loop.remove_reader(master)
-            await self._closed_one()
-
-    async def _closed_one(self) -> None:
-        self._open -= 1
-        if self._open == 0:
-            await self._queue.put(None)
+            if not (self.tty and fd == self.stdin_fd):
+                self._release(fd)
+            self._open -= 1
+            if self._open == 0 and not self._killed:
+                await self._queue.put(None)
 
     async def read(self) -> tuple[int, bytes] | None:
         """The next piece of output, or None once every output has ended."""
         return await self._queue.get()
 
     async def write(self, data: bytes) -> None:
-        if self.master is not None:
-            while data and self.master is not None:
-                try:
-                    data = data[os.write(self.master, data) :]
-                except BlockingIOError:  # the terminal's input buffer is full: let it drain
-                    await asyncio.sleep(0.01)
-                except OSError:
-                    return
-            return
-        if not self._stdin_open or self.proc.stdin is None:
-            return
-        try:
-            self.proc.stdin.write(data)
-            await self.proc.stdin.drain()
-        except (BrokenPipeError, ConnectionResetError):
-            self._stdin_open = False
+        """Feed stdin; input the command will never read any more is dropped."""
+        while data and self.stdin_fd is not None:
+            try:
+                data = data[os.write(self.stdin_fd, data) :]
+            except BlockingIOError:  # the pipe or terminal is full: let the command drain it
+                await asyncio.sleep(0.01)
+            except OSError:  # EPIPE: the command closed its stdin or exited
+                if not self.tty:
+                    self._release(self.stdin_fd)
+                return
 
     def close_stdin(self) -> None:
-        if self.master is not None:
-            with contextlib.suppress(OSError):
-                os.write(self.master, b"\x04")  # end of input on a terminal is ^D
+        if self.stdin_fd is None:
             return
-        if self._stdin_open and self.proc.stdin is not None:
-            self._stdin_open = False
+        if self.tty:
             with contextlib.suppress(OSError):
-                self.proc.stdin.close()
+                os.write(self.stdin_fd, b"\x04")  # end of input on a terminal is ^D
+        else:
+            self._release(self.stdin_fd)
 
     def resize(self, width: int, height: int) -> None:
-        if self.master is None or width <= 0 or height <= 0:
+        if not self.tty or self.stdin_fd is None or width <= 0 or height <= 0:
             return
+        size = struct.pack("HHHH", min(height, 0xFFFF), min(width, 0xFFFF), 0, 0)
         with contextlib.suppress(OSError):
-            fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+            fcntl.ioctl(self.stdin_fd, termios.TIOCSWINSZ, size)
 
     async def wait(self) -> int:
         """The exit code (128 + signal when a signal ended it)."""
-        rc = await self.proc.wait()
-        if self._watcher is not None:
-            self._watcher.cancel()
+        delay = 0.002
+        while (rc := self.popen.poll()) is None:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.1)
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
-        self._close_master()
+        for fd in list(self._fds):
+            self._release(fd)
         return 128 - rc if rc < 0 else rc
 
-    def kill_command(self) -> None:
-        if self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-
     def kill(self) -> None:
-        """End the command and whatever it started (its session), and free the terminal."""
-        self.kill_command()
-        if self._watcher is not None:
-            self._watcher.cancel()
+        """End the command and its process group, drop its output, close every fd."""
+        self._killed = True
+        _kill_group(self.popen.pid)
+        for fd in list(self._fds):
+            self._release(fd)
         for t in self._tasks:
             t.cancel()
-        self._close_master()
+        while not self._queue.empty():
+            self._queue.get_nowait()
 
-    def _close_master(self) -> None:
-        if self.master is not None:
-            fd, self.master = self.master, None
-            asyncio.get_running_loop().remove_reader(fd)
-            with contextlib.suppress(OSError):
-                os.close(fd)
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 async def prepare(data_dir: Path, pod: Mapping[str, Any], container: str | None) -> str:
@@ -262,13 +271,16 @@ async def open_exec(
         raise BadRequest(f'exec: "{exe}": executable file not found in $PATH')
     if tty:
         master, slave = pty.openpty()
-        os.set_blocking(master, False)
         try:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-c",
-                _TTY_HELPER,
-                *command,
+            popen = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-E",  # the container's PYTHONHOME/PYTHONPATH are not the helper's
+                    "-P",  # nor are the files in its working directory
+                    "-c",
+                    _TTY_HELPER,
+                    *command,
+                ],
                 stdin=slave,
                 stdout=slave,
                 stderr=slave,
@@ -281,27 +293,56 @@ async def open_exec(
             raise BadRequest(f"exec failed: {exc}") from exc
         finally:
             os.close(slave)
-        return ExecProcess(proc, master, has_stdin=True, container_pid=container_pid)
+        return ExecProcess(popen, {master: STDOUT}, master, tty=True, container_pid=container_pid)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    in_r, in_w = os.pipe() if stdin else (subprocess.DEVNULL, None)
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *command,
-            stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+        popen = subprocess.Popen(
+            command,
+            stdin=in_r,
+            stdout=out_w,
+            stderr=err_w,
             env=env,
             cwd=cwd,
             start_new_session=True,
         )
     except OSError as exc:
+        for fd in (out_r, err_r, in_w):
+            if fd is not None:
+                os.close(fd)
         raise BadRequest(f"exec failed: {exc}") from exc
-    return ExecProcess(proc, None, has_stdin=stdin, container_pid=container_pid)
+    finally:
+        for fd in (out_w, err_w, in_r):
+            if fd != subprocess.DEVNULL:
+                os.close(fd)
+    return ExecProcess(
+        popen, {out_r: STDOUT, err_r: STDERR}, in_w, tty=False, container_pid=container_pid
+    )
 
 
 class LocalExec:
-    """The kubelet's ``pods/exec`` backend (``services["pod_exec"]``) for the pods it runs."""
+    """The kubelet's ``pods/exec`` backend (``services["pod_exec"]``) for the pods it runs.
+
+    Every exec'd command runs in a process group of its own. The group is remembered with
+    its container and killed when the container's main process ends, even after the command
+    itself has returned (``sh -c 'worker &'`` must not outlive the pod).
+    """
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
+        self._groups: dict[int, int] = {}  # exec process group -> container main pid
+        self._reaper: asyncio.Task[None] | None = None
+
+    async def _reap(self) -> None:
+        while self._groups:
+            await asyncio.sleep(CONTAINER_POLL_S)
+            for pgid, container_pid in list(self._groups.items()):
+                if not pid_running(container_pid):
+                    _kill_group(pgid)
+                    del self._groups[pgid]
+                elif not _group_alive(pgid):
+                    del self._groups[pgid]
 
     async def check(self, pod: Mapping[str, Any], container: str | None) -> str:
         return await prepare(self.data_dir, pod, container)
@@ -315,4 +356,8 @@ class LocalExec:
         tty: bool,
         stdin: bool,
     ) -> ExecProcess:
-        return await open_exec(self.data_dir, pod, container, command, tty=tty, stdin=stdin)
+        proc = await open_exec(self.data_dir, pod, container, command, tty=tty, stdin=stdin)
+        self._groups[proc.pid] = proc.container_pid
+        if self._reaper is None or self._reaper.done():
+            self._reaper = asyncio.create_task(self._reap())
+        return proc

@@ -184,7 +184,9 @@ def start(
     """Start attempt ``number`` of a container through the shim, detached from this process."""
     container_dir.mkdir(parents=True, exist_ok=True)
     attempt = Attempt(container_dir, number)
-    cmd = [sys.executable, "-m", "hyperpod.kubelet.shim", str(attempt.record_path)]
+    # -E -P: the container's PYTHONHOME/PYTHONPATH and the files in its working directory
+    # belong to the container's command, not to the shim (they reach the command unchanged).
+    cmd = [sys.executable, "-E", "-P", "-m", "hyperpod.kubelet.shim", str(attempt.record_path)]
     cmd.append(str(attempt.log_path))
     if memory_limit:
         cmd += ["--memory-limit", str(memory_limit)]

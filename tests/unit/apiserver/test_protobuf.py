@@ -157,3 +157,23 @@ def test_an_access_review_from_kubectl_auth_can_i_decodes() -> None:
             "subresource": "log",
         }
     }
+
+
+def test_a_time_out_of_range_is_a_bad_request_not_a_crash() -> None:
+    created = ld(8, num(1, 1 << 40))
+    with pytest.raises(BadRequest, match=r"creationTimestamp is not a valid time"):
+        decode(envelope("v1", "Namespace", ld(1, ld(1, "n") + created)))
+
+
+def test_deeply_nested_unknown_data_is_refused_without_recursing_forever() -> None:
+    nested = ld(1, "x")
+    for _ in range(3000):
+        nested = ld(1, nested)
+    with pytest.raises(UnsupportedMediaType, match=r"field 99 of Namespace\.metadata"):
+        decode(envelope("v1", "Namespace", ld(1, ld(1, "n") + ld(99, nested))))
+
+
+def test_a_varint_wider_than_64_bits_is_malformed() -> None:
+    too_wide = varint(2 << 3) + bytes([0xFF] * 9) + b"\x7f"
+    with pytest.raises(BadRequest, match="truncated or malformed"):
+        decode(envelope("scheduling.k8s.io/v1", "PriorityClass", meta("pc") + too_wide))

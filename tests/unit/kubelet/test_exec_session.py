@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvloop
 
 from hyperpod.apiserver.errors import BadRequest
 from hyperpod.kubelet.exec_session import ExecProcess, LocalExec
@@ -44,7 +46,8 @@ async def collect(proc: ExecProcess) -> tuple[dict[int, bytes], int]:
 
 
 def run(coro: Any) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, timeout=20))
+    # The control plane runs on uvloop; so do these tests (its subprocess handling differs).
+    return uvloop.run(asyncio.wait_for(coro, timeout=20))
 
 
 def test_a_command_sees_the_containers_environment_and_directory(
@@ -139,9 +142,50 @@ def test_killing_a_terminal_session_ends_the_command_and_frees_the_terminal(
         master = proc.master
         assert master is not None
         proc.kill()
-        await asyncio.sleep(0)
-        code = await proc.proc.wait()
-        return proc.master, code
+        return proc.master, await proc.wait()
 
     master, code = run(go())
-    assert master is None and code == -9
+    assert master is None and code == 137
+
+
+def test_killing_a_session_nobody_reads_closes_its_pipes(
+    tmp_path: Path, container: Attempt
+) -> None:
+    async def go() -> tuple[int, set[int]]:
+        proc = await LocalExec(tmp_path).open(pod(), "main", ["yes"], tty=False, stdin=True)
+        await asyncio.sleep(0.3)  # the output queue fills up; nobody reads it
+        proc.kill()
+        return await proc.wait(), proc._fds
+
+    code, fds = run(go())
+    assert code == 137 and fds == set()
+
+
+def test_a_background_process_does_not_hold_the_exec_open(
+    tmp_path: Path, container: Attempt
+) -> None:
+    async def go() -> tuple[dict[int, bytes], int, int]:
+        proc = await LocalExec(tmp_path).open(
+            pod(),
+            "main",
+            ["sh", "-c", "sleep 30 >/dev/null 2>&1 & echo started"],
+            tty=False,
+            stdin=False,
+        )
+        out, code = await asyncio.wait_for(collect(proc), timeout=10)
+        return out, code, proc.pid
+
+    out, code, group = run(go())
+    os.killpg(group, signal.SIGKILL)
+    assert out[1] == b"started\n" and code == 0
+
+
+def test_a_huge_window_size_is_clamped_not_fatal(tmp_path: Path, container: Attempt) -> None:
+    async def go() -> tuple[dict[int, bytes], int]:
+        proc = await LocalExec(tmp_path).open(pod(), "main", ["sh"], tty=True, stdin=True)
+        proc.resize(70000, 10)
+        await proc.write(b"stty size; exit 0\n")
+        return await collect(proc)
+
+    out, code = run(go())
+    assert "10 65535" in out[1].decode() and code == 0
