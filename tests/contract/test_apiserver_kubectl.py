@@ -523,3 +523,23 @@ def test_a_background_process_started_by_exec_ends_with_its_pod(
     _until(lambda: _processes("sleep", "4244"), "the background process never started")
     cluster.kubectl("delete", "pod", "bg-exec", "--grace-period=1")
     _until(lambda: not _processes("sleep", "4244"), "the background process outlived its pod")
+
+
+def test_kubectl_diff_and_edit_change_a_config_map(
+    cluster: RunningControlPlane, tmp_path: Path
+) -> None:
+    manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tuned\ndata:\n  lr: '0.1'\n"
+    cluster.kubectl("apply", "-f", write(tmp_path, "tuned.yaml", manifest))
+    changed = write(tmp_path, "tuned2.yaml", manifest.replace("0.1", "0.2"))
+    diff = cluster.kubectl("diff", "-f", changed, check=False)
+    assert diff.returncode == 1 and '-  lr: "0.1"' in diff.stdout and '+  lr: "0.2"' in diff.stdout
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nsed -i "s/^  lr: .*/  lr: \\"0.3\\"/" "$1"\n')
+    editor.chmod(0o755)
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "EDITOR": str(editor)}
+    res = subprocess.run(
+        [str(KUBECTL), "edit", "cm", "tuned"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert res.returncode == 0, res.stderr
+    data = json.loads(cluster.kubectl("get", "cm", "tuned", "-o", "json").stdout)["data"]
+    assert data == {"lr": "0.3"}
