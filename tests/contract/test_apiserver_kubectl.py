@@ -468,30 +468,26 @@ def _until(check: Any, message: str, timeout: float = 20) -> None:
         time.sleep(0.05)
 
 
+def _piped(cluster: RunningControlPlane, pipeline: str) -> subprocess.CompletedProcess[str]:
+    """A shell pipeline that feeds kubectl's stdin."""
+    return subprocess.run(
+        pipeline, shell=True, env=_exec_env(cluster), capture_output=True, text=True, timeout=60
+    )
+
+
 def test_exec_stdin_to_a_command_that_stops_reading_early(
     cluster: RunningControlPlane, exec_pod: str
 ) -> None:
-    res = subprocess.run(
-        f"yes | {KUBECTL} exec -i {exec_pod} -- head -c 10",
-        shell=True,
-        env=_exec_env(cluster),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    res = _piped(cluster, f"yes | {KUBECTL} exec -i {exec_pod} -- head -c 10")
     assert (res.returncode, res.stdout) == (0, "y\ny\ny\ny\ny\n"), res.stderr
 
 
 def test_exec_stdin_waits_for_a_slow_reader_without_losing_bytes(
     cluster: RunningControlPlane, exec_pod: str
 ) -> None:
-    res = subprocess.run(
+    res = _piped(
+        cluster,
         f"head -c 2000000 /dev/zero | {KUBECTL} exec -i {exec_pod} -- sh -c 'sleep 2; wc -c'",
-        shell=True,
-        env=_exec_env(cluster),
-        capture_output=True,
-        text=True,
-        timeout=60,
     )
     assert res.returncode == 0 and res.stdout.strip() == "2000000", res.stderr
 
