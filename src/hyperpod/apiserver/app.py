@@ -167,23 +167,22 @@ class ApiServer:
             )
             return
         await send({"type": "websocket.accept", "subprotocol": protocol})
+        failure: ApiError
         try:
             session = await backend.open(
                 pod, container, opts.command, tty=opts.tty, stdin=opts.stdin
             )
-        except Exception as exc:
-            if not isinstance(exc, ApiError):
-                log.exception("internal error starting exec for %s", req.path)
-            failure = (
-                exc
-                if isinstance(exc, ApiError)
-                else InternalError("an internal error occurred; see the control-plane log")
-            )
-            body = bytes([streaming.ERROR]) + orjson.dumps(failure.status())
-            await send({"type": "websocket.send", "bytes": body})
-            await send({"type": "websocket.close", "code": 1000})
+        except ApiError as err:  # e.g. the executable is not on the container's PATH
+            failure = err
+        except Exception:
+            log.exception("internal error starting exec for %s", req.path)
+            failure = InternalError("an internal error occurred; see the control-plane log")
+        else:
+            await streaming.relay(session, opts, receive, send)
             return
-        await streaming.relay(session, opts, receive, send)
+        body = bytes([streaming.ERROR]) + orjson.dumps(failure.status())
+        await send({"type": "websocket.send", "bytes": body})
+        await send({"type": "websocket.close", "code": 1000})
 
     async def _exec_target(self, req: Request) -> tuple[dict[str, Any], streaming.ExecBackend, str]:
         """(pod, backend, container) of an exec request, or the API error that refuses it."""
