@@ -449,3 +449,27 @@ def test_a_self_subject_access_review_is_answered_not_stored(api: Any) -> None:
             client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec())
         )
     assert err.value.status == 422 and "exactly one of" in err.value.body
+
+
+def test_an_idle_keep_alive_connection_still_serves_the_next_request(
+    cluster: RunningControlPlane,
+) -> None:
+    # httpx drops idle connections after 5 s; a server closing at the same moment raced with the
+    # client's next request ("Server disconnected without sending a response").
+    import http.client
+
+    conn = http.client.HTTPSConnection("127.0.0.1", cluster.port, context=cluster.ssl_context())
+    headers = {"Authorization": f"Bearer {cluster.token}"}
+    try:
+        conn.request("GET", "/api/v1/namespaces/default", headers=headers)
+        first = conn.getresponse()
+        first.read()
+        sock = conn.sock
+        time.sleep(6.5)
+        conn.request("GET", "/api/v1/namespaces/default", headers=headers)
+        second = conn.getresponse()
+        second.read()
+        assert (first.status, second.status) == (200, 200)
+        assert conn.sock is sock  # the same connection, not a silent reconnect
+    finally:
+        conn.close()

@@ -39,6 +39,9 @@ log = logging.getLogger("hyperpod.controlplane")
 # and kubectl's SPDY retry that follows logs "Unsupported upgrade request". Both are normal here.
 _UVICORN_NOISE = ("ASGI callable returned without completing handshake", "Unsupported upgrade")
 
+# Seconds an idle keep-alive connection stays open (kube-apiserver keeps them 90 s).
+KEEP_ALIVE_SECONDS = 120
+
 
 def _quiet_exec_refusals(record: logging.LogRecord) -> bool:
     return not str(record.msg).startswith(_UVICORN_NOISE)
@@ -169,6 +172,10 @@ class ControlPlane:
             lifespan="off",
             access_log=False,
             timeout_graceful_shutdown=2,
+            # Idle keep-alive connections stay open longer than any common client keeps them
+            # (httpx 5 s, Go's transport 90 s): the client always closes first, so it never
+            # sends a request on a connection the server is closing at the same moment.
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
             ssl_certfile=str(srv_crt),
             ssl_keyfile=str(srv_key),
         )
