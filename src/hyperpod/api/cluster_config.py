@@ -145,6 +145,13 @@ class LocalClusterConfig(_Model):
     addons: Addons = Field(
         default_factory=lambda: Addons.model_validate({}), description="Add-ons to install"
     )
+    runtime: Literal["process", "oci", "auto"] = Field(
+        "process",
+        description="How the local node runs containers: process (a process per container, the "
+        "image is a label), oci (runc runs each container from its image) or auto (oci when a "
+        "probe container starts here, else process); a pod's hyperpod.local/runtime annotation "
+        "overrides it",
+    )
 
     @field_validator("version")
     @classmethod

@@ -6,7 +6,8 @@ whose containers survived a control-plane restart. Stopping the kubelet leaves c
 running (they belong to their shims); deleting a pod is what stops them.
 
 Config (``ctx.config``): ``nodes.local`` (name, instanceType; ``enabled: false`` turns the local
-node off), ``kubelet.backoffBaseSeconds`` (10) and ``kubelet.backoffMaxSeconds`` (300).
+node off), ``kubelet.backoffBaseSeconds`` (10), ``kubelet.backoffMaxSeconds`` (300) and
+``kubelet.runtime`` (``process`` | ``oci`` | ``auto``; see kubelet/oci.py).
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from hyperpod.controllers import nodes
 from hyperpod.controllers.runtime import Informer, object_key, record_event
 from hyperpod.controlplane.context import Component, ControlPlaneContext
 from hyperpod.kubelet import devices as devmod
-from hyperpod.kubelet import processes
+from hyperpod.kubelet import oci, processes
 from hyperpod.kubelet.exec_session import LocalExec
+from hyperpod.kubelet.images import ImageStore
 from hyperpod.kubelet.logs import open_log
 from hyperpod.kubelet.pods import PodWorker
 
@@ -57,6 +59,39 @@ class Kubelet:
             str, devmod.Allocation
         ] = {}  # pod uid -> devices, before the watch echoes it
         self.informer = Informer(self.reg, "pods", field_selector=f"spec.nodeName={self.node_name}")
+        self.images = ImageStore(self.data_dir)
+        runtime = str(cfg.get("runtime") or "process")
+        self.runtime_setting = runtime if runtime in oci.RUNTIMES else "process"
+        self.oci_probe = oci.Probe(
+            False, "", "the OCI runtime was not asked for (runtime: process)"
+        )
+        self.default_runtime = "process"
+
+    def probe_runtime(self) -> None:
+        """Decide the node's default runtime once: ``auto`` picks OCI only if a probe starts."""
+        if self.runtime_setting == "process":
+            return
+        self.oci_probe = oci.probe(self.data_dir / "runc-probe")
+        if self.runtime_setting == "oci" or self.oci_probe.ok:
+            self.default_runtime = "oci"
+        log.info(
+            "kubelet runtime: %s (%s: %s)",
+            self.default_runtime,
+            self.oci_probe.runtime or "runc",
+            self.oci_probe.reason,
+        )
+
+    def runtime_for(self, pod: Obj) -> str:
+        """The pod's annotation ``hyperpod.local/runtime`` if set, else the node's default."""
+        asked = ((pod.get("metadata") or {}).get("annotations") or {}).get(oci.RUNTIME_ANNOTATION)
+        return asked if asked in ("process", "oci") else self.default_runtime
+
+    def runtime_description(self) -> str:
+        if self.default_runtime == "oci":
+            return f"oci ({self.oci_probe.runtime})"
+        if self.runtime_setting == "process":
+            return "process"
+        return f"process (oci unavailable: {self.oci_probe.reason})"
 
     # ------------------------------------------------------------------ services for workers
     def current(self, key: str) -> Obj | None:
@@ -133,6 +168,26 @@ class Kubelet:
         self.allocatable = dict(node["status"]["allocatable"])
         created = self.reg.try_get("nodes", self.node_name) is None
         registered = nodes.register(self.reg, node)
+        with contextlib.suppress(OSError):
+            (self.data_dir / "node-runtime").write_text(
+                f"{self.node_name}: {self.runtime_description()}\n"
+            )
+        with contextlib.suppress(ApiError):
+            runtime = {oci.RUNTIME_ANNOTATION: self.runtime_description()}
+            self.reg.patch(
+                "nodes", self.node_name, {"metadata": {"annotations": runtime}}, self.merge
+            )
+            version = (
+                f"runc://{self.oci_probe.runtime.removeprefix('runc ')}"
+                if self.default_runtime == "oci"
+                else "process://hyperpod"
+            )
+            registered = self.reg.patch(
+                "nodes/status",
+                self.node_name,
+                {"status": {"nodeInfo": {"containerRuntimeVersion": version}}},
+                self.merge,
+            )
         nodes.renew_lease(self.reg, self.node_name)
         ref = {**registered, "kind": "Node", "apiVersion": "v1"}
         record_event(
@@ -169,6 +224,7 @@ class Kubelet:
             shutil.rmtree(sandbox, ignore_errors=True)
 
     async def run(self) -> None:
+        await asyncio.to_thread(self.probe_runtime)
         self.register()
         self.informer.add_handler(self._on_pod)
         self.informer.start()

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperpod.apiserver.errors import BadRequest
+from hyperpod.kubelet import oci
 from hyperpod.kubelet.logs import default_container, pod_dir
 from hyperpod.kubelet.processes import latest, pid_running
 
@@ -263,12 +264,24 @@ async def open_exec(
     if not command:
         raise BadRequest("you must specify at least one command for the container")
     container_pid = await _container_process(Path(data_dir), pod, name)
-    env, cwd = _environment(container_pid, name)
-    exe = command[0]
-    if shutil.which(exe, path=env.get("PATH", os.defpath)) is None and not (
-        "/" in exe and os.access(os.path.join(cwd, exe), os.X_OK)
-    ):
-        raise BadRequest(f'exec: "{exe}": executable file not found in $PATH')
+    attempt = latest(pod_dir(Path(data_dir), pod) / name)
+    info = oci.marker(attempt.container_dir, attempt.number) if attempt else None
+    if attempt is not None and info is not None:
+        deadline = time.monotonic() + START_WAIT_S
+        while not await asyncio.to_thread(oci.is_running, info):
+            if time.monotonic() > deadline:
+                raise BadRequest(f'container "{name}" is not running')
+            await asyncio.sleep(0.05)
+        # In a real container: runc runs the command with the container's env and cwd.
+        env, cwd = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, str(attempt.container_dir)
+        command = oci.exec_argv(info, command, tty=tty)
+    else:
+        env, cwd = _environment(container_pid, name)
+        exe = command[0]
+        if shutil.which(exe, path=env.get("PATH", os.defpath)) is None and not (
+            "/" in exe and os.access(os.path.join(cwd, exe), os.X_OK)
+        ):
+            raise BadRequest(f'exec: "{exe}": executable file not found in $PATH')
     if tty:
         master, slave = pty.openpty()
         try:

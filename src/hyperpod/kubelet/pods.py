@@ -32,7 +32,7 @@ from hyperpod.apiserver.errors import ApiError, NotFound
 from hyperpod.apiserver.quantity import bytes_of
 from hyperpod.controllers.runtime import record_event
 from hyperpod.kubelet import devices as devmod
-from hyperpod.kubelet import processes
+from hyperpod.kubelet import oci, processes
 from hyperpod.kubelet.env import EnvError, container_env
 from hyperpod.kubelet.probes import run_probe
 from hyperpod.kubelet.volumes import Mount, VolumeError, mounts_for, prepare
@@ -366,6 +366,11 @@ class PodWorker:
     async def _start(self, c: Container) -> None:
         if c.attempt is not None and (c.attempt.record() or {}).get("finishedAt") is not None:
             c.restart_count = c.attempt.number + 1
+        if self.kl.runtime_for(self.pod) == "oci":
+            from hyperpod.kubelet import oci_start
+
+            await oci_start.start(self, c)
+            return
         try:
             argv, env, cwd, _ = self._resolve(c)
         except (EnvError, VolumeError) as exc:
@@ -403,6 +408,11 @@ class PodWorker:
         memory = bytes_of(limits["memory"]) if "memory" in limits else None
         self.event("Normal", "Created", f"Created container: {c.name}")
         attempt = processes.start(self.sandbox / c.name, c.restart_count, argv, env, cwd, memory)
+        self._started(c, attempt, env, cwd)
+
+    def _started(
+        self, c: Container, attempt: processes.Attempt, env: dict[str, str], cwd: Path
+    ) -> None:
         c.attempt, c.running, c.env, c.cwd = attempt, True, env, cwd
         if self.start_time is None:
             self.start_time = rfc3339(time.time())
@@ -418,6 +428,8 @@ class PodWorker:
     ) -> None:
         c.running, c.ready = False, False
         c.cancel_probes()
+        if c.attempt is not None:
+            oci.release_attempt(c.attempt.container_dir, c.attempt.number)
         term = _terminated(rec, self.cid(c))
         code = int(rec.get("exitCode", 0))
         if (
@@ -511,7 +523,9 @@ class PodWorker:
         oks = bads = 0
         label = {"livenessProbe": "Liveness", "readinessProbe": "Readiness"}.get(kind, "Startup")
         while c.attempt is attempt and c.running:
-            ok, message = await run_probe(probe, c.spec, c.env, c.cwd)
+            info = oci.marker(attempt.container_dir, attempt.number)
+            wrap = oci.exec_argv(info, [], tty=False) if info else []
+            ok, message = await run_probe(probe, c.spec, c.env, c.cwd, wrap=wrap)
             if not (c.attempt is attempt and c.running):
                 return False
             if ok:
@@ -597,6 +611,7 @@ class PodWorker:
 
     def remove_sandbox(self) -> None:
         """Drop the pod's directory (logs, emptyDirs) once the pod is gone, as Kubernetes does."""
+        oci.release_all(self.sandbox)
         shutil.rmtree(self.sandbox, ignore_errors=True)
 
     # ------------------------------------------------------------------ status

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,14 +87,21 @@ async def _http(
 
 
 async def run_probe(
-    probe: Mapping[str, Any], container: Mapping[str, Any], env: Mapping[str, str], cwd: Path
+    probe: Mapping[str, Any],
+    container: Mapping[str, Any],
+    env: Mapping[str, str],
+    cwd: Path,
+    wrap: Sequence[str] = (),
 ) -> tuple[bool, str]:
-    """Run one probe once; the message is what the Unhealthy event reports."""
+    """Run one probe once; the message is what the Unhealthy event reports.
+
+    ``wrap`` prefixes an exec probe's command (``runc exec ID`` for an OCI container).
+    """
     timeout = float(probe.get("timeoutSeconds") or 1)
     try:
         if "exec" in probe:
             cmd = [str(a) for a in (probe["exec"] or {}).get("command") or []]
-            return await _exec(cmd, env, cwd, timeout)
+            return await _exec([*wrap, *cmd] if cmd else cmd, env, cwd, timeout)
         if "tcpSocket" in probe:
             spec = probe["tcpSocket"] or {}
             return await _tcp(

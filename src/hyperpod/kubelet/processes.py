@@ -23,6 +23,8 @@ from typing import Any
 
 import psutil
 
+from hyperpod.kubelet import oci
+
 
 @dataclass
 class Attempt:
@@ -110,10 +112,18 @@ class Attempt:
         return int(rec["pgid"]) if rec and rec.get("pgid") else None
 
     def signal(self, sig: int) -> bool:
-        """Signal the container's process group; False when there is none (yet or any more)."""
+        """Signal the container's process group; False when there is none (yet or any more).
+
+        An OCI container's processes live in their own session inside the container: runc
+        forwards catchable signals to them, and SIGKILL goes through ``runc kill``.
+        """
         pgid = self.pgid()
         if pgid is None:
             return False
+        if sig == signal.SIGKILL:
+            info = oci.marker(self.container_dir, self.number)
+            if info is not None:
+                oci.kill(info, sig)
         try:
             os.killpg(pgid, sig)
         except (ProcessLookupError, PermissionError):
@@ -238,6 +248,8 @@ def stop_all(data_dir: Path, grace_seconds: float = 5.0) -> int:
 
     async def stop() -> None:
         await asyncio.gather(*(a.stop(grace_seconds) for a in attempts))
+        for a in attempts:
+            oci.release_attempt(a.container_dir, a.number)
 
     asyncio.run(stop())
     return len(attempts)

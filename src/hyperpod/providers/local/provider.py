@@ -65,6 +65,7 @@ def controlplane_config(cfg: LocalClusterConfig) -> dict[str, Any]:
                 if g.kind == "simulated"
             ],
         },
+        "kubelet": {"runtime": cfg.runtime},
         "addons": {
             "trainingOperator": cfg.addons.training_operator,
             "kueue": cfg.addons.kueue,
@@ -122,6 +123,22 @@ class LocalProvider:
     def data_dir(self, name: str) -> Path | None:
         rec = self._record(name)
         return Path(rec["data_dir"]) if rec else None
+
+    def load_image(self, name: str, archive: Path, tag: str | None = None) -> list[str]:
+        """Unpack an image archive into the local node's image store (like ``kind load``)."""
+        from hyperpod.kubelet.images import ImageError, ImageStore
+
+        data_dir = self.data_dir(name)
+        if data_dir is None:
+            raise LocalClusterError(
+                f"no local cluster named {name!r}", "create it with `hyp create`"
+            )
+        try:
+            return ImageStore(data_dir).load(archive, tag=tag)
+        except ImageError as exc:
+            raise LocalClusterError(
+                str(exc), "save the image with `docker save`, `podman save` or `buildah push`"
+            ) from exc
 
     # --- Provider ------------------------------------------------------------------------
 
@@ -304,6 +321,9 @@ class LocalProvider:
         }
         if st.stale_pid is not None:
             details["stale_pid"] = st.stale_pid
+        runtime = data_dir / "node-runtime"
+        if runtime.is_file():
+            details["runtime"] = runtime.read_text().strip()
         return StackInfo(
             name=name, provider=self.name, status=status, endpoint=url, details=details
         )

@@ -1,0 +1,156 @@
+"""Starting one container attempt with the OCI runtime: image, spec, bundle, shim.
+
+The process path lives in ``pods.py``; this is its counterpart for pods that run in real
+containers (see ``oci.py`` for the runtime and ``images.py`` for the image store). Pull
+failures become the waiting reasons a kubelet reports (``ErrImagePull``, ``ImagePullBackOff``,
+``ErrImageNeverPull``) with the puller's message, retried with the container back-off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+from hyperpod.apiserver.quantity import bytes_of
+from hyperpod.kubelet import devices as devmod
+from hyperpod.kubelet import oci, processes, pulling
+from hyperpod.kubelet.env import EnvError, container_env
+from hyperpod.kubelet.images import Image, ImageError
+from hyperpod.kubelet.volumes import VolumeError, mounts_for
+
+if TYPE_CHECKING:
+    from hyperpod.kubelet.pods import Container, PodWorker
+
+PULL_BACKOFF_S = (5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0)
+# The shim needs nothing of the node's environment to run runc.
+_RUNC_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+
+
+def _wait(c: Container, reason: str, message: str) -> None:
+    c.state = {"waiting": {"reason": reason, "message": message}}
+
+
+async def _image(w: PodWorker, c: Container) -> Image | None:
+    """The container's image, pulled per its policy; None (with a waiting reason) if absent."""
+    ref = str(c.spec.get("image") or "")
+    if not ref:
+        _wait(c, "InvalidImageName", "the container has no image")
+        return None
+    store = w.kl.images
+    try:
+        present = store.get(ref)
+    except ImageError as exc:
+        _wait(c, "InvalidImageName", str(exc))
+        return None
+    policy = pulling.pull_policy(c.spec)
+    if policy == "Never" or (policy == "IfNotPresent" and present is not None):
+        if present is None:
+            message = f'Container image "{ref}" is not present with pull policy of Never'
+            _wait(c, "ErrImageNeverPull", message)
+            w.event("Warning", "ErrImageNeverPull", message)
+            c.next_start = time.monotonic() + PULL_BACKOFF_S[0]
+            return None
+        if not c.pulled:
+            c.pulled = True
+            w.event("Normal", "Pulled", f'Container image "{ref}" already present on machine')
+        return present
+    w.event("Normal", "Pulling", f'Pulling image "{ref}"')
+    started = time.monotonic()
+    creds = pulling.credentials(w.pod, ref, w.kl.lookup)
+    try:
+        image = await asyncio.to_thread(store.pull, ref, creds)
+    except ImageError as exc:
+        message = str(exc)
+        if present is not None:
+            message += " (the image is on this node: imagePullPolicy IfNotPresent would use it)"
+        step = min(c.backoff_step, len(PULL_BACKOFF_S) - 1)
+        reason = "ErrImagePull" if c.backoff_step == 0 else "ImagePullBackOff"
+        c.backoff_step += 1
+        _wait(c, reason, message)
+        w.event("Warning", "Failed", f'Failed to pull image "{ref}": {message}')
+        w.event("Warning", "Failed", f"Error: {reason}")
+        c.next_start = time.monotonic() + PULL_BACKOFF_S[step]
+        return None
+    c.pulled = True
+    took = time.monotonic() - started
+    w.event("Normal", "Pulled", f'Successfully pulled image "{ref}" in {took:.3f}s')
+    return image
+
+
+async def start(w: PodWorker, c: Container) -> None:
+    """Start attempt ``c.restart_count`` of ``c`` in a container of its image."""
+    if w.kl.default_runtime != "oci" and not w.kl.oci_probe.ok:
+        message = f"the OCI runtime is not available on this node: {w.kl.oci_probe.reason}"
+        if w.kl.runtime_setting == "process":
+            message = (
+                "the OCI runtime is not enabled on this node (cluster config runtime: process); "
+                "set runtime: oci or auto, or drop the hyperpod.local/runtime annotation"
+            )
+        _wait(c, "CreateContainerError", message)
+        w.event("Warning", "Failed", f"Error: {message}")
+        c.next_start = time.monotonic() + 30.0
+        return
+    image = await _image(w, c)
+    if image is None:
+        return
+    pod_spec = w.pod.get("spec") or {}
+    ns = w.pod["metadata"]["namespace"]
+    try:
+        mounts = mounts_for(c.spec, w.volumes)
+        env, argv = container_env(
+            w.pod,
+            c.spec,
+            base={},
+            lookup=w.kl.lookup,
+            services={ns: w.kl.service_names(ns)},
+            devices=devmod.device_env(w.allocation.get(c.name, {}), w.kl.devices),
+            node_allocatable=w.kl.allocatable,
+        )
+        args = oci.command_line(image, c.spec, argv)
+        uid, gid = oci.user_of(image, c.spec, pod_spec)
+    except (EnvError, VolumeError, oci.OciError) as exc:
+        _wait(c, "CreateContainerConfigError", str(exc))
+        w.event("Warning", "Failed", f"Error: {exc}")
+        c.next_start = time.monotonic() + 5.0
+        return
+    if not args:
+        w._start_error(c, "no command specified: the image has no Entrypoint or Cmd")
+        return
+    limits = (c.spec.get("resources") or {}).get("limits") or {}
+    memory = bytes_of(limits["memory"]) if "memory" in limits else None
+    binds = [(m.mount_path, m.host_path, m.read_only) for m in mounts]
+    cwd = str(c.spec.get("workingDir") or image.working_dir or "/")
+    spec = oci.runtime_spec(
+        args,
+        oci.merged_env(image, env),
+        cwd,
+        binds,
+        hostname=str(w.pod["metadata"]["name"])[:63],
+        uid=uid,
+        gid=gid,
+        memory_limit=memory,
+    )
+    cdir = w.sandbox / c.name
+    cdir.mkdir(parents=True, exist_ok=True)
+    number = c.restart_count
+    runc = oci.runc_binary()
+    if runc is None:
+        w._start_error(c, "runc is not installed on this node")
+        return
+    try:
+        bundle = oci.prepare(
+            cdir / f"{number}.bundle",
+            f"{w.uid}-{c.name}-{number}",
+            w.kl.data_dir / "runc",
+            image,
+            spec,
+        )
+    except oci.OciError as exc:
+        w._start_error(c, str(exc))
+        return
+    w.event("Normal", "Created", f"Created container: {c.name}")
+    # The marker first: a kubelet restarted in the next instant must know runc owns it.
+    oci.write_marker(cdir, number, bundle)
+    attempt = processes.start(cdir, number, bundle.argv(runc), dict(_RUNC_ENV), cdir)
+    w._started(c, attempt, dict(item.split("=", 1) for item in spec["process"]["env"]), cdir)

@@ -1,0 +1,305 @@
+"""Pods in real containers: the OCI runtime (runc with our own spec) under the real kubelet.
+
+Needs root, runc and a static busybox (Debian's runc and busybox-static; scripts/test.sh
+installs both when it runs as root). The images are built here from busybox (no registry).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from hyperpod.kubelet.images import ImageStore
+from oci_images import BUSYBOX, RUNC, busybox_archive
+from support import KUBECTL, RunningControlPlane, start_control_plane
+
+pytestmark = [
+    pytest.mark.timeout(180),
+    pytest.mark.skipif(
+        RUNC is None or BUSYBOX is None or os.geteuid() != 0,
+        reason="the OCI runtime tests need root, runc and busybox-static "
+        "(apt-get install runc busybox-static); the process runtime tests still run",
+    ),
+]
+IMAGE = "localhost/busybox:1"
+CONFIG = {
+    "nodes": {"local": {"name": "ocinode"}},
+    "kubelet": {"runtime": "oci", "backoffBaseSeconds": 0.5},
+}
+
+
+@pytest.fixture(scope="module")
+def cp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningControlPlane]:
+    data = tmp_path_factory.mktemp("oci")
+    archive = busybox_archive(data / "busybox.tar", IMAGE)
+    ImageStore(data).load(archive)
+    cp = start_control_plane(data, CONFIG)
+    yield cp
+    cp.stop()
+
+
+@pytest.fixture(scope="module")
+def core(cp: RunningControlPlane) -> client.CoreV1Api:
+    return client.CoreV1Api(cp.api_client())
+
+
+def _pod(name: str, command: list[str] | None, **extra: Any) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": "c", "image": IMAGE, "imagePullPolicy": "IfNotPresent"}
+    if command is not None:
+        container["command"] = command
+    container.update(extra.pop("container", {}))
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"restartPolicy": "Never", "containers": [container], **extra},
+    }
+
+
+def _wait(core: client.CoreV1Api, name: str, check: Any, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    pod = None
+    while time.monotonic() < deadline:
+        pod = core.read_namespaced_pod(name, "default")
+        if check(pod):
+            return pod
+        time.sleep(0.2)
+    raise AssertionError(f"pod {name} never got there: {pod.status if pod else None}")
+
+
+def _phase(*phases: str) -> Any:
+    return lambda p: p.status.phase in phases
+
+
+def _runc_ids(cp: RunningControlPlane) -> list[str]:
+    """Containers runc knows of under this cluster's state directory (running or not)."""
+    out = subprocess.run(
+        [str(RUNC), "--root", str(cp.data_dir / "runc"), "list", "-q"],
+        capture_output=True,
+        text=True,
+    )
+    return sorted(out.stdout.split())
+
+
+def _running(cp: RunningControlPlane, cid: str) -> bool:
+    out = subprocess.run(
+        [str(RUNC), "--root", str(cp.data_dir / "runc"), "state", cid],
+        capture_output=True,
+        text=True,
+    )
+    return out.returncode == 0 and json.loads(out.stdout).get("status") == "running"
+
+
+def test_a_pod_runs_from_its_image_with_the_image_env_and_filesystem(
+    cp: RunningControlPlane, core: client.CoreV1Api
+) -> None:
+    core.create_namespaced_pod(
+        "default",
+        _pod(
+            "from-image",
+            ["sh", "-c", "echo $IMAGE_GREETING $(cat /etc/motd); echo uid=$(id -u); ls /"],
+        ),
+    )
+    pod = _wait(core, "from-image", _phase("Succeeded", "Failed"))
+    logs = core.read_namespaced_pod_log("from-image", "default")
+    assert pod.status.phase == "Succeeded", logs
+    assert "hello from the image" in logs
+    assert "uid=0" in logs
+    assert "usr" not in logs.split()  # the image's root, not the host's
+    node = core.read_node("ocinode")
+    assert node.status.node_info.container_runtime_version.startswith("runc://")
+
+
+def test_the_image_cmd_runs_when_the_pod_gives_only_args(
+    cp: RunningControlPlane, core: client.CoreV1Api
+) -> None:
+    core.create_namespaced_pod(
+        "default", _pod("args-only", None, container={"args": ["-c", "echo args reached sh"]})
+    )
+    # Cmd is ["sh"]; args replace it, so the command is just the args: "-c" is not a program.
+    pod = _wait(core, "args-only", _phase("Succeeded", "Failed"))
+    term = pod.status.container_statuses[0].state.terminated
+    assert pod.status.phase == "Failed" and term.exit_code != 0
+
+
+def test_a_missing_image_with_pull_policy_never_says_so(
+    cp: RunningControlPlane, core: client.CoreV1Api
+) -> None:
+    manifest = _pod("no-image", ["true"])
+    manifest["spec"]["containers"][0].update(image="localhost/absent:2", imagePullPolicy="Never")
+    core.create_namespaced_pod("default", manifest)
+
+    def waiting(p: Any) -> bool:
+        st = (p.status.container_statuses or [None])[0]
+        return bool(st and st.state.waiting and st.state.waiting.reason == "ErrImageNeverPull")
+
+    pod = _wait(core, "no-image", waiting, 30)
+    assert (
+        "not present with pull policy of Never"
+        in pod.status.container_statuses[0].state.waiting.message
+    )
+    core.delete_namespaced_pod("no-image", "default", grace_period_seconds=0)
+
+
+def test_a_failed_pull_is_err_image_pull_with_the_pullers_message(
+    cp: RunningControlPlane, core: client.CoreV1Api
+) -> None:
+    manifest = _pod("pull-fails", ["true"])
+    manifest["spec"]["containers"][0].update(image="localhost/absent:3", imagePullPolicy="Always")
+    core.create_namespaced_pod("default", manifest)
+
+    def failed(p: Any) -> bool:
+        st = (p.status.container_statuses or [None])[0]
+        return bool(
+            st
+            and st.state.waiting
+            and st.state.waiting.reason in ("ErrImagePull", "ImagePullBackOff")
+        )
+
+    pod = _wait(core, "pull-fails", failed, 60)
+    assert (
+        'failed to pull image "localhost/absent:3"'
+        in pod.status.container_statuses[0].state.waiting.message
+    )
+    core.delete_namespaced_pod("pull-fails", "default", grace_period_seconds=0)
+
+
+def test_delete_sends_sigterm_into_the_container_then_sigkill_after_the_grace(
+    cp: RunningControlPlane, core: client.CoreV1Api
+) -> None:
+    core.create_namespaced_pod(
+        "default",
+        _pod(
+            "polite",
+            ["sh", "-c", "trap 'echo got TERM; exit 0' TERM; while true; do sleep 0.1; done"],
+        ),
+    )
+    core.create_namespaced_pod(
+        "default",
+        _pod(
+            "stubborn",
+            ["sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"],
+            terminationGracePeriodSeconds=1,
+        ),
+    )
+    uids = [_wait(core, n, _phase("Running")).metadata.uid for n in ("polite", "stubborn")]
+    cids = [f"{uid}-c-0" for uid in uids]
+    deadline = time.monotonic() + 10
+    while not all(_running(cp, c) for c in cids) and time.monotonic() < deadline:
+        time.sleep(0.1)  # Running is reported when the shim starts runc
+    assert all(_running(cp, c) for c in cids)
+    started = time.monotonic()
+    for name in ("polite", "stubborn"):
+        core.delete_namespaced_pod(name, "default")
+    for name in ("polite", "stubborn"):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                core.read_namespaced_pod(name, "default")
+            except client.ApiException as exc:
+                assert exc.status == 404
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"pod {name} was never removed")
+    assert time.monotonic() - started < 25
+    # Nothing left behind: no container, no mounted root filesystem.
+    for uid in uids:
+        assert not [i for i in _runc_ids(cp) if i.startswith(uid)]
+        assert str(cp.data_dir / "pods" / uid) not in Path("/proc/mounts").read_text()
+
+
+def test_volumes_mount_at_their_paths_and_the_pod_serves_on_the_node_network(
+    cp: RunningControlPlane, core: client.CoreV1Api
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    core.create_namespaced_config_map(
+        "default",
+        {"metadata": {"name": "site"}, "data": {"index.html": "served from a configMap\n"}},
+    )
+    manifest = _pod(
+        "web",
+        ["httpd", "-f", "-p", f"127.0.0.1:{port}", "-h", "/www"],
+        volumes=[{"name": "site", "configMap": {"name": "site"}}],
+        container={
+            "volumeMounts": [{"name": "site", "mountPath": "/www"}],
+            "readinessProbe": {"exec": {"command": ["cat", "/www/index.html"]}, "periodSeconds": 1},
+        },
+    )
+    core.create_namespaced_pod("default", manifest)
+    _wait(
+        core,
+        "web",
+        lambda p: any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or []),
+    )
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=5) as r:
+        assert r.read() == b"served from a configMap\n"
+    core.delete_namespaced_pod("web", "default", grace_period_seconds=1)
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+def test_kubectl_exec_runs_inside_the_container(
+    cp: RunningControlPlane, core: client.CoreV1Api
+) -> None:
+    core.create_namespaced_pod("default", _pod("shell", ["sleep", "300"]))
+    _wait(core, "shell", _phase("Running"))
+    res = cp.kubectl(
+        "exec",
+        "shell",
+        "--",
+        "sh",
+        "-c",
+        "cat /etc/motd; echo $IMAGE_GREETING; exit 3",
+        check=False,
+    )
+    assert res.returncode == 3, res.stderr
+    assert res.stdout.split() == ["from", "the", "image", "hello"]
+    core.delete_namespaced_pod("shell", "default", grace_period_seconds=0)
+
+
+def test_a_container_survives_a_control_plane_kill_and_is_adopted(
+    tmp_path: Path,
+) -> None:
+    archive = busybox_archive(tmp_path / "busybox.tar", IMAGE)
+    ImageStore(tmp_path / "cp").load(archive)
+    cp = start_control_plane(tmp_path / "cp", CONFIG)
+    try:
+        core = client.CoreV1Api(cp.api_client())
+        core.create_namespaced_pod("default", _pod("long", ["sh", "-c", "echo up; sleep 300"]))
+        _wait(core, "long", _phase("Running"))
+        cid = f"{core.read_namespaced_pod('long', 'default').metadata.uid}-c-0"
+        deadline = time.monotonic() + 10
+        while not _running(cp, cid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        cp.stop(signal.SIGKILL, keep_pods=True)
+        assert _running(cp, cid)  # the container outlived the control plane
+        cp2 = start_control_plane(tmp_path / "cp", CONFIG)
+        try:
+            core = client.CoreV1Api(cp2.api_client())
+            time.sleep(1.5)
+            pod = _wait(core, "long", _phase("Running"))
+            assert pod.status.container_statuses[0].restart_count == 0
+            assert _running(cp2, cid)  # the same container, not a new one
+            core.delete_namespaced_pod("long", "default", grace_period_seconds=1)
+            deadline = time.monotonic() + 20
+            while _runc_ids(cp2) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert _runc_ids(cp2) == []
+            assert not _running(cp2, cid)
+        finally:
+            cp2.stop()
+    finally:
+        cp.stop()
