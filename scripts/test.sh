@@ -7,6 +7,16 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
+# Debian tools some tests drive (each test says so and skips when its tool is missing):
+# runc + busybox-static for the OCI container runtime.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  need=()
+  command -v runc >/dev/null || need+=(runc)
+  [ -x /usr/bin/busybox ] || need+=(busybox-static)
+  if [ ${#need[@]} -gt 0 ]; then
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+fi
 .venv/bin/python -m pip install -q --upgrade pip
 # The CPU build of torch lies on this machine's disk; pinning it avoids a multi-GB CUDA download.
 .venv/bin/python -m pip install -q torch==2.13.0

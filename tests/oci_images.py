@@ -7,6 +7,7 @@ linked in ``/bin``: the layout ``buildah push ... oci-archive:`` writes (``index
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
@@ -16,7 +17,17 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-BUSYBOX = next((p for p in ("/usr/bin/busybox", "/bin/busybox") if Path(p).is_file()), None)
+
+def _static_busybox() -> str | None:
+    """Debian's busybox-static (a dynamically linked busybox cannot run in a bare image)."""
+    for path in ("/usr/bin/busybox", "/bin/busybox"):
+        with contextlib.suppress(OSError):
+            if b"ld-linux" not in Path(path).read_bytes()[:65536]:
+                return path
+    return None
+
+
+BUSYBOX = _static_busybox()
 RUNC = shutil.which("runc")
 APPLETS = (
     "sh",
