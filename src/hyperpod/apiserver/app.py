@@ -21,7 +21,7 @@ import orjson
 import yaml
 
 from hyperpod import __version__
-from hyperpod.apiserver import discovery, openapi, protobuf, reviews, streaming, tables
+from hyperpod.apiserver import discovery, openapi, protobuf, reviews, streaming, tables, watchlist
 from hyperpod.apiserver.errors import (
     ApiError,
     BadRequest,
@@ -538,6 +538,7 @@ class ApiServer:
     async def _list(
         self, req: Request, send: Send, rt: ResourceType, namespace: str | None, version: str
     ) -> None:
+        watchlist.check(req.query, watch=False)
         values, rv, token, remaining = self.reg.list_raw(
             rt,
             namespace,
@@ -580,6 +581,14 @@ class ApiServer:
         bookmarks = req.flag("allowWatchBookmarks")
         table = _wants_table(req)
         rv = req.q("resourceVersion")
+        initial = watchlist.check(req.query, watch=True)
+        if initial is not None:
+            # WatchList: the current state (NotOlderThan any rv) or, when false, only changes.
+            if initial:
+                rv = None
+            elif rv in (None, "", "0"):
+                rv = str(self.reg.revision)
+        snapshot = self.reg.revision
         try:
             sub, backlog = self.reg.subscribe(
                 rt, namespace, req.q("labelSelector"), req.q("fieldSelector"), rv
@@ -613,6 +622,9 @@ class ApiServer:
         try:
             if backlog:
                 await _chunk(send, b"".join(frame(t, e.value) for t, e in backlog))
+            if initial and bookmarks:
+                end = watchlist.end_bookmark(rt.kind, api_version, snapshot)
+                await _chunk(send, orjson.dumps(end) + b"\n")
             last_bookmark = time.monotonic()
             while True:
                 if sub.queue:
