@@ -93,7 +93,9 @@ def check(query: Mapping[str, str], *, watch: bool) -> bool | None:
                     )
                 )
         if send is not None:
-            causes.append(_forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list"))
+            causes.append(
+                _forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list")
+            )
     if causes:
         raise list_options_invalid(causes)
     return send
