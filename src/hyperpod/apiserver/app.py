@@ -21,7 +21,16 @@ import orjson
 import yaml
 
 from hyperpod import __version__
-from hyperpod.apiserver import discovery, openapi, protobuf, reviews, streaming, tables, watchlist
+from hyperpod.apiserver import (
+    discovery,
+    openapi,
+    protobuf,
+    reviews,
+    streaming,
+    swagger,
+    tables,
+    watchlist,
+)
 from hyperpod.apiserver.errors import (
     ApiError,
     BadRequest,
@@ -246,6 +255,7 @@ class ApiServer:
                                 "/livez",
                                 "/readyz",
                                 "/version",
+                                "/openapi/v2",
                                 "/openapi/v3",
                             ]
                         )
@@ -302,6 +312,12 @@ class ApiServer:
                     raise NotFound(f"openapi document for {'/'.join(parts[2:])} not found")
                 body = doc
             await _respond(send, 200, orjson.dumps(body))
+            return
+        if len(parts) == 2 and parts[1] == "v2":
+            pb = swagger.PROTOBUF_ACCEPT in (req.headers.get("accept") or "")
+            payload = swagger.document_bytes(self.reg.catalog.all(), protobuf=pb)
+            ctype = swagger.PROTOBUF if pb else "application/json"
+            await _respond(send, 200, payload, content_type=ctype.encode())
             return
         raise NotFound("the server could not find the requested resource")
 
