@@ -31,7 +31,7 @@ def test_a_new_service_gets_a_cluster_ip_families_and_status(
     }
     svc = core.create_namespaced_service("default", body)
     assert ipaddress.ip_address(svc.spec.cluster_ip) in ipaddress.ip_network("127.96.0.0/16")
-    assert svc.spec.cluster_i_ps == [svc.spec.cluster_ip]
+    assert svc.spec.cluster_ips == [svc.spec.cluster_ip]
     assert svc.spec.ip_families == ["IPv4"]
     assert svc.spec.ip_family_policy == "SingleStack"
     assert svc.status.load_balancer is not None
