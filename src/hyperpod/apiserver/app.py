@@ -21,7 +21,16 @@ import orjson
 import yaml
 
 from hyperpod import __version__
-from hyperpod.apiserver import discovery, openapi, protobuf, reviews, streaming, tables
+from hyperpod.apiserver import (
+    discovery,
+    openapi,
+    protobuf,
+    reviews,
+    streaming,
+    swagger,
+    tables,
+    watchlist,
+)
 from hyperpod.apiserver.errors import (
     ApiError,
     BadRequest,
@@ -246,6 +255,7 @@ class ApiServer:
                                 "/livez",
                                 "/readyz",
                                 "/version",
+                                "/openapi/v2",
                                 "/openapi/v3",
                             ]
                         )
@@ -302,6 +312,12 @@ class ApiServer:
                     raise NotFound(f"openapi document for {'/'.join(parts[2:])} not found")
                 body = doc
             await _respond(send, 200, orjson.dumps(body))
+            return
+        if len(parts) == 2 and parts[1] == "v2":
+            pb = swagger.PROTOBUF_ACCEPT in (req.headers.get("accept") or "")
+            payload = swagger.document_bytes(self.reg.catalog.all(), protobuf=pb)
+            ctype = swagger.PROTOBUF if pb else "application/json"
+            await _respond(send, 200, payload, content_type=ctype.encode())
             return
         raise NotFound("the server could not find the requested resource")
 
@@ -538,6 +554,7 @@ class ApiServer:
     async def _list(
         self, req: Request, send: Send, rt: ResourceType, namespace: str | None, version: str
     ) -> None:
+        watchlist.check(req.query, watch=False)
         values, rv, token, remaining = self.reg.list_raw(
             rt,
             namespace,
@@ -580,6 +597,14 @@ class ApiServer:
         bookmarks = req.flag("allowWatchBookmarks")
         table = _wants_table(req)
         rv = req.q("resourceVersion")
+        initial = watchlist.check(req.query, watch=True)
+        if initial is not None:
+            # WatchList: the current state (NotOlderThan any rv) or, when false, only changes.
+            if initial:
+                rv = None
+            elif rv in (None, "", "0"):
+                rv = str(self.reg.revision)
+        snapshot = self.reg.revision
         try:
             sub, backlog = self.reg.subscribe(
                 rt, namespace, req.q("labelSelector"), req.q("fieldSelector"), rv
@@ -613,6 +638,9 @@ class ApiServer:
         try:
             if backlog:
                 await _chunk(send, b"".join(frame(t, e.value) for t, e in backlog))
+            if initial and bookmarks:
+                end = watchlist.end_bookmark(rt.kind, api_version, snapshot)
+                await _chunk(send, orjson.dumps(end) + b"\n")
             last_bookmark = time.monotonic()
             while True:
                 if sub.queue:

@@ -32,7 +32,9 @@ class ApiError(Exception):
         self.retry_after = retry_after
 
     def status(self) -> dict[str, Any]:
-        """The wire ``Status`` body for this error."""
+        """The wire ``Status`` body, in kube-apiserver's field order with its omitempty rules:
+        kind, apiVersion, metadata, status, message, reason, details, code; empty detail
+        fields (``group: ""`` of the core group) are left out."""
         body: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
@@ -40,23 +42,23 @@ class ApiError(Exception):
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
-            "code": self.code,
         }
         details: dict[str, Any] = {}
-        if self.name is not None:
+        if self.name:
             details["name"] = self.name
-        if self.group is not None:
+        if self.group:
             details["group"] = self.group
-        if self.kind is not None:
+        if self.kind:
             details["kind"] = self.kind
         if self.causes:
-            details["causes"] = self.causes
-        if self.retry_after is not None:
+            details["causes"] = [{k: v for k, v in c.items() if v} for c in self.causes]
+        if self.retry_after:
             details["retryAfterSeconds"] = self.retry_after
         # kube-apiserver always sends details with a 404, and kubectl relies on it (kubectl
         # debug reads details.name to tell "no such subresource" from "no such pod").
         if details or self.reason == "NotFound":
             body["details"] = details
+        body["code"] = self.code
         return body
 
 

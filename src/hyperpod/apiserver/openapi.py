@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from hyperpod.apiserver import k8s_schemas
 from hyperpod.apiserver.patching import BUILTIN_GROUPS, SET, list_merge_key
 
 Schema = dict[str, Any]
@@ -311,12 +312,33 @@ def _crd_component_name(r: ServedResource, kind: str) -> str:
 def _document(resources: list[ServedResource]) -> Schema:
     components: dict[str, Schema] = {}
     paths: dict[str, Schema] = {}
-    meta_builder = _Builder("", inline=False)
-    meta_ref = meta_builder.model_schema(OBJECT_META, ("metadata",), ())
-    list_meta_ref = meta_builder.model_schema("V1ListMeta", ("metadata",), ())
-    components.update(meta_builder.components)
+    if k8s_schemas.definitions():
+        components.update(
+            k8s_schemas.converted([k8s_schemas.OBJECT_META, k8s_schemas.LIST_META], v3=True)
+        )
+        meta_ref = {"$ref": f"#/components/schemas/{k8s_schemas.OBJECT_META}"}
+        list_meta_ref = {"$ref": f"#/components/schemas/{k8s_schemas.LIST_META}"}
+    else:
+        meta_builder = _Builder("", inline=False)
+        meta_ref = meta_builder.model_schema(OBJECT_META, ("metadata",), ())
+        list_meta_ref = meta_builder.model_schema("V1ListMeta", ("metadata",), ())
+        components.update(meta_builder.components)
     for r in sorted(resources, key=lambda x: x.plural):
         gvk = [{"group": r.group, "version": r.version, "kind": r.kind}]
+        upstream = (
+            k8s_schemas.definition_name(r.group, r.version, r.kind)
+            if r.schema is None and r.group in BUILTIN_GROUPS
+            else None
+        )
+        if upstream is not None:
+            # Kubernetes' own definitions, names and all (io.k8s.api.core.v1.Pod).
+            list_upstream = k8s_schemas.definition_name(r.group, r.version, f"{r.kind}List")
+            names = [upstream, *([list_upstream] if list_upstream else [])]
+            components.update(k8s_schemas.converted(names, v3=True))
+            ref = {"$ref": f"#/components/schemas/{upstream}"}
+            list_ref = {"$ref": f"#/components/schemas/{list_upstream or upstream}"}
+            paths.update(_paths_for(r, ref, list_ref))
+            continue
         cls = (
             model_class(r.kind, r.group) if r.schema is None and r.group in BUILTIN_GROUPS else None
         )
@@ -369,7 +391,10 @@ def _by_gv(resources: Iterable[Any]) -> dict[tuple[str, str], list[ServedResourc
     return out
 
 
-def _fingerprint(resources: list[ServedResource]) -> str:
+by_group_version = _by_gv
+
+
+def fingerprint(resources: list[ServedResource]) -> str:
     text = json.dumps([list(r) for r in sorted(resources)], sort_keys=True, default=str)
     return hashlib.sha512(text.encode()).hexdigest().upper()
 
@@ -382,7 +407,7 @@ def openapi_index(resources: Iterable[Any]) -> Schema:
     """The ``/openapi/v3`` body: one entry per served group-version with a content hash."""
     paths = {
         gv_path(group, version): {
-            "serverRelativeURL": f"/openapi/v3/{gv_path(group, version)}?hash={_fingerprint(rs)}"
+            "serverRelativeURL": f"/openapi/v3/{gv_path(group, version)}?hash={fingerprint(rs)}"
         }
         for (group, version), rs in sorted(_by_gv(resources).items())
     }
@@ -394,7 +419,7 @@ def openapi_document(resources: Iterable[Any], group: str, version: str) -> Sche
     served = _by_gv(resources).get((group, version))
     if not served:
         return None
-    key = _fingerprint(served)
+    key = fingerprint(served)
     doc = _DOC_CACHE.get(key)
     if doc is None:
         doc = _document(served)

@@ -2,7 +2,8 @@
 
 kubectl's imperative generators (``kubectl create namespace|configmap|secret|serviceaccount|
 role|rolebinding|clusterrole|clusterrolebinding|priorityclass|service``), ``kubectl drain``'s
-evictions and ``kubectl auth can-i|whoami``'s reviews go through client-go's typed clients, which always encode the request body as
+evictions, ``kubectl auth can-i|whoami``'s reviews and the ``DeleteOptions`` of typed deletes
+(helm's uninstall) go through client-go's typed clients, which always encode the request body as
 ``application/vnd.kubernetes.protobuf``. This server stores and answers JSON, so it decodes
 those bodies here and the rest of the request path never sees protobuf (responses stay JSON,
 which client-go accepts).
@@ -113,6 +114,7 @@ DELETE_OPTIONS: Table = {
     3: ("orphanDependents", "bool", None),
     4: ("propagationPolicy", "str", None),
     5: ("dryRun", "strs", None),
+    6: ("ignoreStoreReadErrorWithClusterBreakingPotential", "bool", None),
 }
 RESOURCE_ATTRIBUTES: Table = {
     1: ("namespace", "str", None),
@@ -456,6 +458,9 @@ def decode(raw: bytes) -> dict[str, Any]:
             elif number == 2:
                 body = _blob(value, "raw")
         table = KINDS.get((api_version, kind))
+        if kind == "DeleteOptions" and api_version.endswith("v1"):
+            # client-go's typed deletes send it under the target's group version (or meta's).
+            table = DELETE_OPTIONS
         if table is None:
             raise UnsupportedMediaType(
                 f"protobuf bodies are understood for {_kind_list()} only, not "
@@ -468,4 +473,4 @@ def decode(raw: bytes) -> dict[str, Any]:
 
 
 def _kind_list() -> str:
-    return ", ".join(kind for _, kind in KINDS)
+    return ", ".join(kind for _, kind in KINDS) + ", DeleteOptions"

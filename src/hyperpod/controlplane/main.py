@@ -25,6 +25,7 @@ from typing import Any
 import uvicorn
 import yaml
 
+from hyperpod.apiserver import services as cluster_services
 from hyperpod.apiserver.app import ApiServer
 from hyperpod.apiserver.errors import AlreadyExists, ApiError
 from hyperpod.apiserver.registry import CRD_RESOURCE, Registry
@@ -145,6 +146,11 @@ class ControlPlane:
         port = sock.getsockname()[1]
         reg = self.reg = Registry(self.data_dir / "state.db")
         reg.ensure_system_namespaces()
+        try:
+            cluster_services.install(reg, self.config, port)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         ctx = ControlPlaneContext(reg=reg, config=self.config, data_dir=self.data_dir)
         comps = components_mod.load()
         for comp in comps:

@@ -64,17 +64,17 @@ def test_components_carry_group_version_kinds_and_resolve() -> None:
     doc = openapi_document(RESOURCES, "", "v1")
     assert doc is not None
     schemas = doc["components"]["schemas"]
-    pod = schemas["V1Pod"]
+    pod = schemas["io.k8s.api.core.v1.Pod"]
     assert pod["x-kubernetes-group-version-kind"] == [{"group": "", "version": "v1", "kind": "Pod"}]
-    assert pod["properties"]["spec"] == {"$ref": "#/components/schemas/V1PodSpec"}
-    containers = schemas["V1PodSpec"]["properties"]["containers"]
+    assert pod["properties"]["spec"]["allOf"][0]["$ref"] == "#/components/schemas/io.k8s.api.core.v1.PodSpec"
+    containers = schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"]
     assert containers["x-kubernetes-patch-merge-key"] == "name"
     assert containers["x-kubernetes-patch-strategy"] == "merge"
     assert (
-        schemas["V1Container"]["properties"]["ports"]["x-kubernetes-patch-merge-key"]
+        schemas["io.k8s.api.core.v1.Container"]["properties"]["ports"]["x-kubernetes-patch-merge-key"]
         == "containerPort"
     )
-    assert "x-kubernetes-patch-strategy" not in schemas["V1PodSpec"]["properties"]["tolerations"]
+    assert "x-kubernetes-patch-strategy" not in schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["tolerations"]
 
     def refs(node: Any) -> set[str]:
         if isinstance(node, dict):
@@ -95,7 +95,7 @@ def test_custom_resources_use_their_crd_schema_with_standard_metadata() -> None:
     assert doc is not None
     schema = doc["components"]["schemas"]["org.kubeflow.v1.PyTorchJob"]
     assert schema["properties"]["spec"] == JOB_SCHEMA["properties"]["spec"]
-    assert schema["properties"]["metadata"] == {"$ref": "#/components/schemas/V1ObjectMeta"}
+    assert schema["properties"]["metadata"] == {"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}
     assert schema["x-kubernetes-group-version-kind"] == [
         {"group": "kubeflow.org", "version": "v1", "kind": "PyTorchJob"}
     ]
@@ -118,7 +118,7 @@ def test_objects_with_the_same_attributes_as_served_resources_are_accepted() -> 
         schemas: dict[str, Any] = {}
 
     doc = openapi_document([Resource()], "", "v1")
-    assert doc is not None and "V1ConfigMap" in doc["components"]["schemas"]
+    assert doc is not None and "io.k8s.api.core.v1.ConfigMap" in doc["components"]["schemas"]
 
 
 def test_group_version_paths_parse() -> None:
@@ -237,7 +237,7 @@ def test_events_of_both_groups_map_to_their_own_models() -> None:
 def test_documents_carry_descriptions_and_required_fields_for_kubectl_explain() -> None:
     doc = openapi_document(RESOURCES, "", "v1")
     assert doc is not None
-    container = doc["components"]["schemas"]["V1Container"]
+    container = doc["components"]["schemas"]["io.k8s.api.core.v1.Container"]
     assert container["required"] == ["name"]
     assert container["description"].startswith("A single application container")
     assert container["properties"]["image"]["description"].startswith("Container image name.")
