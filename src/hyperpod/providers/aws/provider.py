@@ -19,7 +19,7 @@ from hyperpod.api.aws_config import AwsClusterConfig
 from hyperpod.providers.aws import addons, checks, deploying, kubeconfig, lint, template
 from hyperpod.providers.aws import token as eks_token
 from hyperpod.providers.aws.errors import AwsError, ClusterNotFound, StackFailed
-from hyperpod.providers.aws.session import Aws, call, error_code, paginate
+from hyperpod.providers.aws.session import Aws, aws_errors, call, error_code, paginate
 from hyperpod.providers.base import Problem, StackInfo
 
 DEFAULT_SCRIPT = Path(__file__).with_name("on_create.sh")
@@ -86,6 +86,7 @@ class AwsProvider:
         return self._aws
 
     # -- validate -------------------------------------------------------------------------
+    @aws_errors
     def validate(self, config: dict[str, Any], *, online: bool = True) -> list[Problem]:
         problems = config_problems(config)
         if problems:
@@ -179,11 +180,34 @@ class AwsProvider:
 
         return apply
 
+    def _reuse_bucket(self, cfg: AwsClusterConfig, aws: Aws) -> AwsClusterConfig:
+        """The config to submit: a lifecycle bucket left by an earlier ``hyp delete`` (it is kept
+        unless ``--purge``) is reused instead of failing with BucketAlreadyExists mid-create."""
+        lc = cfg.lifecycle
+        if not lc.create_bucket:
+            return cfg
+        name = self._bucket_name(cfg, aws)
+        state = checks.bucket_state(aws, name)
+        if state == "taken":
+            raise AwsError(
+                f"the lifecycle bucket {name} exists and belongs to another account",
+                "set lifecycle.bucket_name to a free name starting with sagemaker-; nothing was created",
+            )
+        if state == "missing":
+            return cfg
+        self.out(
+            f"reusing the existing lifecycle bucket {name} (kept by an earlier delete; "
+            "`hyp delete cluster-stack --purge` removes it)"
+        )
+        lifecycle = lc.model_copy(update={"create_bucket": False, "bucket_name": name})
+        return cfg.model_copy(update={"lifecycle": lifecycle})
+
     def _bucket_name(self, cfg: AwsClusterConfig, aws: Aws) -> str:
         return cfg.lifecycle.bucket_name or (
             f"sagemaker-{cfg.resource_name_prefix}-{aws.account_id()}-{aws.region}"
         )
 
+    @aws_errors
     def create(self, config: dict[str, Any], run_dir: Path, *, dry_run: bool = False) -> StackInfo:
         cfg = parse_config(config)
         region = cfg.region or (self._aws.region if self._aws else None)
@@ -215,6 +239,10 @@ class AwsProvider:
                 f"`hyp delete cluster-stack {cfg.stack}` before creating again",
             )
         if status is None:
+            reused = self._reuse_bucket(cfg, aws)
+            if reused is not cfg:
+                cfg = reused
+                rendered = self.render(cfg, run_dir, region)
             deploying.submit(
                 aws, cfg.stack, (run_dir / "template.json").read_text(), template.stack_tags(cfg)
             )
@@ -253,6 +281,7 @@ class AwsProvider:
         return info
 
     # -- describe / list ------------------------------------------------------------------
+    @aws_errors
     def describe(self, name: str) -> StackInfo | None:
         aws = self.aws()
         cfn = aws.client("cloudformation")
@@ -305,6 +334,7 @@ class AwsProvider:
             details["hyperpod"] = self._cluster_summary(aws, hp_name)
         return StackInfo(name, self.name, stack["StackStatus"], endpoint, details)
 
+    @aws_errors
     def list_stacks(self) -> list[StackInfo]:
         aws = self.aws()
         stacks = paginate(aws.client("cloudformation"), "describe_stacks", "Stacks")
@@ -352,6 +382,7 @@ class AwsProvider:
             "failure": d.get("FailureMessage", ""),
         }
 
+    @aws_errors
     def list_clusters(self) -> list[dict[str, Any]]:
         """Every HyperPod cluster in the region (all pages) with its node counts."""
         aws = self.aws()
@@ -368,11 +399,13 @@ class AwsProvider:
         return sorted(found, key=lambda c: c["name"])
 
     # -- delete ---------------------------------------------------------------------------
+    @aws_errors
     def stack_resources(self, name: str) -> list[dict[str, str]]:
         """What deleting the stack removes (for the confirmation prompt)."""
         info = self.describe(name)
         return [] if info is None else list(info.details["resources"])
 
+    @aws_errors
     def delete(
         self, name: str, *, purge: bool = False, retain_failed: bool = False, wait: bool = True
     ) -> None:
@@ -443,6 +476,7 @@ class AwsProvider:
             return str(info.details["eks_cluster"])
         return kubeconfig.eks_cluster_of(aws, name)
 
+    @aws_errors
     def kubeconfig(self, name: str) -> dict[str, Any]:
         cfg, note = kubeconfig.for_eks(self.aws(), self.eks_name(name))
         if note:
