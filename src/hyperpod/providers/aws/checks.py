@@ -16,7 +16,7 @@ import botocore.exceptions
 
 from hyperpod.api import instance_types
 from hyperpod.api.aws_config import AwsClusterConfig
-from hyperpod.providers.aws import ipplan
+from hyperpod.providers.aws import ipplan, regions
 from hyperpod.providers.aws.errors import AwsError
 from hyperpod.providers.aws.session import Aws, call, error_code, paginate
 from hyperpod.providers.base import Problem
@@ -169,6 +169,51 @@ def _overlaps(cfg: AwsClusterConfig) -> list[Problem]:
     return problems
 
 
+def _region_support(cfg: AwsClusterConfig, region: str) -> list[Problem]:
+    """HyperPod in ``region`` and each group's instance type there, from the offline table."""
+    if not regions.known(region):
+        return [
+            _info("region", f"{region}: HyperPod support not checked offline (not in the table)")
+        ]
+    if not regions.has_hyperpod(region):
+        return [
+            _err(
+                "region",
+                f"SageMaker HyperPod is not available in {region}",
+                "use one that has it: " + ", ".join(sorted(regions.HYPERPOD_TYPES)),
+            )
+        ]
+    accelerated = ", ".join(
+        t
+        for t in sorted(regions.HYPERPOD_TYPES[region])
+        if (it := instance_types.get(t)) is not None and it.accelerators
+    )
+    problems = []
+    for i, g in enumerate(cfg.instance_groups):
+        if instance_types.get(g.instance_type) is None or regions.offers(region, g.instance_type):
+            continue
+        elsewhere = regions.regions_offering(g.instance_type)
+        field = f"instance_groups[{i}].instance_type"
+        if not elsewhere or g.training_plan_arn:  # reserved capacity is not in the price list
+            problems.append(
+                _warn(
+                    field,
+                    f"{g.instance_type} is not in the on-demand HyperPod price list of {region}",
+                    "it needs reserved capacity (a training plan); online checks ask EC2",
+                )
+            )
+            continue
+        problems.append(
+            _err(
+                field,
+                f"{g.instance_type} is not offered for HyperPod in {region}",
+                f"regions that offer it: {', '.join(elsewhere)}; accelerated types in {region}: "
+                + (accelerated or "none"),
+            )
+        )
+    return problems
+
+
 def offline(cfg: AwsClusterConfig, region: str | None = None) -> list[Problem]:
     """Checks that need no credentials."""
     problems: list[Problem] = []
@@ -184,6 +229,7 @@ def offline(cfg: AwsClusterConfig, region: str | None = None) -> list[Problem]:
     problems += _overlaps(cfg)
 
     if region:
+        problems += _region_support(cfg, region)
         prefix = az_prefix(region)
         for i, az in enumerate(cfg.availability_zone_ids):
             if prefix and not re.fullmatch(rf"{prefix}-az\d+", az):

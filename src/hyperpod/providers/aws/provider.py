@@ -133,8 +133,9 @@ class AwsProvider:
         errors = lint.errors(findings)
         if errors:
             raise AwsError(
-                f"the rendered template has {len(errors)} cfn-lint error(s): {errors[0]}",
-                f"see {run_dir / 'lint.txt'}; this is a bug in hyp, please report it",
+                f"the rendered template has {len(errors)} cfn-lint error(s); first: "
+                f"{lint.short(errors[0])}",
+                f"every finding is in {run_dir / 'lint.txt'}; " + lint.hint(errors[0], region),
             )
         return {
             "run_dir": str(run_dir),
