@@ -71,6 +71,7 @@ class AwsProvider:
         poll_s: float = 5.0,
         applier: addons.Applier | None = None,
         page_size: int | None = None,
+        operator_check: Callable[[AwsClusterConfig, Aws], str] | None = None,
     ) -> None:
         self.page_size = page_size
         self._region = region
@@ -79,6 +80,7 @@ class AwsProvider:
         self.out = out
         self.poll_s = poll_s
         self.applier = applier
+        self.operator_check = operator_check
 
     def aws(self, region: str | None = None) -> Aws:
         if self._aws is None or (region and region != self._aws.region):
@@ -122,6 +124,7 @@ class AwsProvider:
         )
         manifests, notes = addons.render(cfg, region)
         (run_dir / "addons.json").write_text(json.dumps(manifests, indent=2) + "\n")
+        addons.write(run_dir, cfg, region)
         script = (
             Path(cfg.lifecycle.script_file).expanduser()
             if cfg.lifecycle.script_file
@@ -159,7 +162,9 @@ class AwsProvider:
         )
         lines.append(f"uploaded s3://{bucket}/{cfg.lifecycle.on_create_script}")
         self.out(f"bootstrap: {lines[-1]}")
-        manifests = json.loads((run_dir / "addons.json").read_text())
+        manifests = addons.read(run_dir)
+        if any(m["kind"] == "PersistentVolume" for m in manifests):
+            manifests = self._with_fsx(cfg, aws, manifests)
         if manifests:
             try:
                 kcfg, _ = kubeconfig.for_eks(aws, cfg.eks_cluster_name, check=False)
@@ -172,6 +177,57 @@ class AwsProvider:
                 self.out(f"bootstrap: {line}")
             lines.append(f"applied {len(manifests)} add-on objects")
         return "; ".join(lines)
+
+    def _with_fsx(
+        self, cfg: AwsClusterConfig, aws: Aws, manifests: list[addons.Manifest]
+    ) -> list[addons.Manifest]:
+        """Fill the FSx PV from the stack's file system, or leave the PV and its claim out."""
+        try:
+            fs_id = call(
+                aws.client("cloudformation").describe_stack_resource,
+                StackName=cfg.stack,
+                LogicalResourceId="FsxLustre",
+            )["StackResourceDetail"].get("PhysicalResourceId", "")
+            fs = call(aws.client("fsx").describe_file_systems, FileSystemIds=[fs_id])[
+                "FileSystems"
+            ][0]
+            values = {
+                "FsxFileSystemId": fs_id,
+                "FsxDnsName": fs["DNSName"],
+                "FsxMountName": fs["LustreConfiguration"]["MountName"],
+            }
+        except (botocore.exceptions.ClientError, AwsError, KeyError, IndexError) as exc:
+            self.out(
+                f"bootstrap: the FSx file system is not ready ({exc}): its PV and claim are left "
+                "out; `hyp create` again applies them"
+            )
+            return [
+                m
+                for m in manifests
+                if m["kind"] not in ("PersistentVolume", "PersistentVolumeClaim")
+            ]
+        return addons.fill_fsx(manifests, values)
+
+    def check_training_operator(self, cfg: AwsClusterConfig, aws: Aws) -> str:
+        """Post-create check: is the HyperPod training operator's CRD served by the cluster?"""
+        crd = "hyperpodpytorchjobs.sagemaker.amazonaws.com"
+        try:
+            kcfg, _ = kubeconfig.for_eks(aws, cfg.eks_cluster_name, check=False)
+            tok, _ = eks_token.get_token(cfg.eks_cluster_name, aws.region, aws.session)
+            served = addons.Cluster(kcfg, tok).crd_established(crd)
+        except (
+            AwsError,
+            botocore.exceptions.BotoCoreError,
+            botocore.exceptions.ClientError,
+        ) as exc:
+            return f"could not check that {crd} is served: {exc}"
+        if served:
+            return f"the HyperPod training operator is ready: {crd} is served"
+        return (
+            f"{crd} is not served yet: the add-on {template.HYPERPOD_TRAINING_OPERATOR} may still "
+            f"be installing (aws eks describe-addon --cluster-name {cfg.eks_cluster_name} "
+            f"--addon-name {template.HYPERPOD_TRAINING_OPERATOR})"
+        )
 
     @staticmethod
     def _apply_with_token(aws: Aws, eks_name: str) -> addons.Applier:
@@ -279,6 +335,11 @@ class AwsProvider:
         )
         info = self.describe(cfg.stack) or StackInfo(cfg.stack, self.name, result.status)
         info.details["run_dir"] = str(run_dir)
+        tpl = json.loads((run_dir / "template.json").read_text())
+        if "HyperPodTrainingOperatorAddon" in tpl["Resources"]:
+            line = (self.operator_check or self.check_training_operator)(cfg, aws)
+            info.details["training_operator"] = line
+            self.out(line)
         return info
 
     # -- describe / list ------------------------------------------------------------------
