@@ -69,6 +69,9 @@ def _for_moto(tpl: dict[str, Any]) -> dict[str, Any]:
         del res["NodeCidr"]
         res["PrivateSubnet"].pop("DependsOn", None)
         res["PrivateSubnet"]["Properties"]["CidrBlock"] = "10.192.64.0/18"
+    elif "NodeCidr" in res:  # a reused VPC: the test associates the CIDR through the EC2 API
+        del res["NodeCidr"]
+        res["PrivateSubnet"].pop("DependsOn", None)
     return tpl
 
 
@@ -302,10 +305,7 @@ def _bucket_only(tpl: dict[str, Any]) -> dict[str, Any]:
     """moto deletes a stack's VPC before its subnets and fails: delete tests use the bucket part."""
     res = tpl["Resources"]
     return {
-        "Resources": {
-            "LifecycleBucket": res["LifecycleBucket"],
-            "BootstrapHandle": res["BootstrapHandle"],
-        },
+        "Resources": {k: res[k] for k in ("LifecycleBucket", "BootstrapHandle") if k in res},
         "Outputs": {k: v for k, v in tpl["Outputs"].items() if k == "LifecycleBucketName"},
     }
 
@@ -535,3 +535,127 @@ def test_hyp_create_describe_list_and_delete_an_aws_stack(
     assert deleted.exit_code == 0, deleted.output
     assert "AWS::S3::Bucket LifecycleBucket" in deleted.output
     assert _provider(Recorder()).describe("demo-stack") is None
+
+
+# -- re-create, bucket reuse, credentials ----------------------------------------------------
+
+
+def _reused_vpc_setup() -> dict[str, Any]:
+    """A VPC, a self-referencing security group, a bucket and a role to reuse (as in
+    examples/aws/reuse-vpc.yaml, in moto's us-west-2)."""
+    ec2 = boto3.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    sg = ec2.create_security_group(GroupName="nodes", Description="x", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=sg, IpPermissions=[{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": sg}]}]
+    )
+    boto3.client("s3").create_bucket(
+        Bucket="sagemaker-shared-lifecycle",
+        CreateBucketConfiguration={"LocationConstraint": "us-west-2"},
+    )
+    boto3.client("iam").create_role(RoleName="shared-hyperpod-exec", AssumeRolePolicyDocument="{}")
+    cfg = _config("reuse-vpc", region="us-west-2", availability_zone_ids=["usw2-az2", "usw2-az1"])
+    cfg["networking"] |= {"vpc_id": vpc, "security_group_id": sg}
+    return cfg
+
+
+def test_a_second_create_with_a_reused_vpc_does_not_flag_the_stacks_own_subnets(
+    aws: str, tmp_path: Path
+) -> None:
+    cfg = _reused_vpc_setup()
+    rec = Recorder()
+    provider = _provider(rec)
+    assert [p for p in provider.validate(cfg) if p.severity == "error"] == []
+    # the stack's AWS::EC2::VPCCidrBlock, which moto's CloudFormation skips, done by hand
+    boto3.client("ec2").associate_vpc_cidr_block(
+        VpcId=cfg["networking"]["vpc_id"], CidrBlock="10.3.0.0/20"
+    )
+    _make_eks("shared-eks")
+    info = provider.create(cfg, tmp_path / "run")
+    assert info.status == "CREATE_COMPLETE"
+    subnets = boto3.client("ec2").describe_subnets(
+        Filters=[{"Name": "vpc-id", "Values": [cfg["networking"]["vpc_id"]]}]
+    )["Subnets"]
+    assert {s["CidrBlock"] for s in subnets} == {"10.0.250.0/28", "10.0.250.16/28", "10.3.0.0/20"}
+
+    # validation again: the stack's EKS subnets and node CIDR are its own, not overlaps
+    problems = provider.validate(cfg)
+    assert [p for p in problems if p.severity == "error"] == []
+    again = provider.create(cfg, tmp_path / "run2")
+    assert again.status == "CREATE_COMPLETE"
+    assert any("already exists (CREATE_COMPLETE)" in line for line in rec.lines)
+
+    # a subnet somebody else made in the same block is still a conflict
+    ec2 = boto3.client("ec2")
+    ec2.create_subnet(VpcId=cfg["networking"]["vpc_id"], CidrBlock="10.0.251.0/28")
+    cfg["networking"]["eks_subnet_cidrs"] = ["10.0.251.0/28", "10.0.250.16/28"]
+    errors = {p.field: p for p in provider.validate(cfg) if p.severity == "error"}
+    assert "overlaps subnet" in errors["networking.eks_subnet_cidrs[0]"].message
+
+
+def test_create_after_a_delete_without_purge_reuses_the_kept_bucket(
+    aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    render = template.render
+    monkeypatch.setattr(template, "render", lambda cfg: _bucket_only(render(cfg)))
+    rec = Recorder()
+    provider = _provider(rec)
+    provider.create(_config(), tmp_path / "a")
+    provider.delete("demo-stack")  # no purge: the bucket is retained
+    bucket = "sagemaker-demo-123456789012-us-west-2"
+    assert bucket in [b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"]]
+
+    notes = [p for p in provider.validate(_config()) if p.field == "lifecycle.bucket_name"]
+    assert notes and notes[0].severity == "info" and "reuses it" in notes[0].message
+    info = provider.create(_config(), tmp_path / "b")
+    assert info.status == "CREATE_COMPLETE"
+    assert any(f"reusing the existing lifecycle bucket {bucket}" in line for line in rec.lines)
+    rendered = json.loads((tmp_path / "b" / "template.json").read_text())
+    assert "LifecycleBucket" not in rendered["Resources"]  # not created twice
+    assert rendered["Outputs"]["LifecycleBucketName"]["Value"] == bucket
+    body = boto3.client("s3").get_object(Bucket=bucket, Key="on_create.sh")["Body"].read()
+    assert body.startswith(b"#!/bin/bash")
+
+
+@pytest.fixture
+def auth_on(aws: str) -> Iterator[None]:
+    """moto checks every request's keys against its IAM users: ours (testing) are unknown."""
+
+    def reset(count: str) -> None:
+        urllib.request.urlopen(
+            urllib.request.Request(
+                f"{aws}/moto-api/reset-auth",
+                data=count.encode(),
+                method="POST",
+                headers={"Content-Type": "text/plain"},
+            )
+        ).read()
+
+    reset("0")
+    try:
+        yield
+    finally:
+        reset("inf")
+
+
+def test_bad_credentials_are_one_line_with_a_hint_on_every_cluster_stack_command(
+    auth_on: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(_config()))
+    runs = [
+        _hyp("validate", "--config", str(path)),
+        _hyp("create", "--config", str(path)),
+        _hyp("list", "cluster-stack", "--provider", "aws"),
+        _hyp("describe", "cluster-stack", "demo-stack", "--provider", "aws"),
+        _hyp("delete", "cluster-stack", "demo-stack", "--provider", "aws", "--yes"),
+        _hyp("list-cluster"),
+    ]
+    for result in runs:
+        assert result.exit_code != 0, result.output
+        assert "refused the credentials" in result.output, result.output
+        assert "aws sso login" in result.output
+        assert "unexpected" not in result.output and "Traceback" not in result.output
+        lines = result.output.splitlines()
+        assert sum("refused the credentials" in line for line in lines) == 1

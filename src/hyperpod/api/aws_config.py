@@ -189,6 +189,17 @@ class HelmAddons(_Model):
     health_monitoring_agent: bool = Field(True, description="HyperPod health monitoring agent")
     deep_health_check: bool = Field(True, description="Deep health check RBAC and config")
     job_auto_restart: bool = Field(True, description="Job auto-restart RBAC")
+    hyperpod_training_operator: bool = Field(
+        True,
+        description="HyperPod training operator (HyperPodPyTorchJob) as the EKS add-on, after the "
+        "nodes join (needs cert-manager, installed with it)",
+    )
+    fsx_csi_driver: bool = Field(
+        True, description="FSx for Lustre CSI driver, StorageClass and PV (when fsx.create)"
+    )
+    observability: bool = Field(
+        False, description="Prometheus scrape annotations and a node exporter (observability)"
+    )
 
 
 class Lifecycle(_Model):
@@ -523,6 +534,13 @@ helm:
   deep_health_check: true
   # Job auto-restart RBAC.
   job_auto_restart: true
+  # HyperPod training operator (HyperPodPyTorchJob), the EKS add-on; installed with cert-manager
+  # after the nodes join.
+  hyperpod_training_operator: true
+  # FSx for Lustre CSI driver, StorageClass and PersistentVolume (when fsx.create is true).
+  fsx_csi_driver: true
+  # Observability: a node exporter and Prometheus scrape annotations.
+  observability: false
 
 # Lifecycle scripts: the S3 bucket and the script each node runs when created.
 lifecycle:

@@ -157,12 +157,32 @@ def _typed(raw: str, info: Any) -> Any:
     import yaml
 
     ann = info.annotation
-    if ann is str or str in typing.get_args(ann):
+    args = typing.get_args(ann)
+    origin = typing.get_origin(ann)
+    if ann is str or (str in args and origin not in (list, dict)):
         return None if raw in ("null", "~") else raw
     try:
-        return yaml.safe_load(raw)
+        value = yaml.safe_load(raw)
     except yaml.YAMLError:
+        value = raw
+    if origin is list and isinstance(value, str | int | float):
+        return _comma_list(str(value) if not isinstance(value, str) else value)
+    if origin is dict and isinstance(value, str):
+        return _comma_map(value)
+    return value
+
+
+def _comma_list(raw: str) -> list[str]:
+    """``a,b`` (or one bare ``a``) as a list for a list field."""
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _comma_map(raw: str) -> dict[str, str] | str:
+    """``k=v,k2=v2`` as a mapping for a map field (left as text when it is not that form)."""
+    pairs = [part.strip() for part in raw.split(",") if part.strip()]
+    if not pairs or not all("=" in p for p in pairs):
         return raw
+    return {k.strip(): v.strip() for k, v in (p.split("=", 1) for p in pairs)}
 
 
 @click.command("configure", cls=SchemaCommand, context_settings=CONTEXT_SETTINGS)

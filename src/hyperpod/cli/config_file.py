@@ -1,7 +1,8 @@
 """Editing ``config.yaml`` for ``hyp configure``: one field at a time, keeping the comments.
 
-A scalar value is replaced in place on its own line (the trailing comment stays); lists and
-mappings, or fields not yet in the file, fall back to re-rendering the whole document.
+A scalar value, or a list or mapping of scalars (written in flow style, ``[a, b]``), is replaced
+in place on its own line (the trailing comment stays); nested values, block-style values or
+fields not yet in the file fall back to re-rendering the whole document.
 """
 
 from __future__ import annotations
@@ -33,7 +34,11 @@ def _split_comment(rest: str) -> tuple[str, str]:
 def set_scalar(text: str, path: list[str], value: Any) -> str | None:
     """``text`` with the scalar at ``path`` set to ``value``, or None if it cannot be done in place."""
     if isinstance(value, list | dict):
-        return None
+        if not _flat(value):
+            return None
+        rendered = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
+    else:
+        rendered = yaml_scalar(value)
     lines = text.splitlines(keepends=True)
     depth = 0
     parent_indent = -1
@@ -58,12 +63,18 @@ def set_scalar(text: str, path: list[str], value: Any) -> str | None:
             return None  # a block value: not a scalar line
         spacing = " " * max(1, len(old) - len(old.rstrip()) if comment else 0)
         newline = "\n" if line.endswith("\n") else ""
-        new = f"{m.group('indent')}{m.group('key')}: {yaml_scalar(value)}"
+        new = f"{m.group('indent')}{m.group('key')}: {rendered}"
         if comment:
             new += spacing + comment
         lines[idx] = new + newline
         return "".join(lines)
     return None
+
+
+def _flat(value: list[Any] | dict[str, Any]) -> bool:
+    """A list or mapping of scalars only (written in flow style on one line)."""
+    items = value.values() if isinstance(value, dict) else value
+    return all(not isinstance(v, list | dict) for v in items)
 
 
 def set_path(data: dict[str, Any], path: list[str], value: Any) -> None:

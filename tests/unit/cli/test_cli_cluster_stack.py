@@ -10,6 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
+from hyperpod.api.aws_config import AwsClusterConfig
 from hyperpod.cli.main import cli
 
 
@@ -296,3 +297,59 @@ def test_create_with_a_broken_kubeconfig_starts_nothing(workdir: Path) -> None:
     assert "not valid YAML" in res.output
     assert not (workdir / "home").exists()
     assert (workdir / "kubeconfig").read_text() == "clusters: [\n"
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "field", "expected"),
+    [
+        (
+            "--availability-zone-ids",
+            "[usw2-az1, usw2-az3]",
+            "availability_zone_ids",
+            ["usw2-az1", "usw2-az3"],
+        ),
+        (
+            "--availability-zone-ids",
+            "usw2-az1,usw2-az3",
+            "availability_zone_ids",
+            ["usw2-az1", "usw2-az3"],
+        ),
+        ("--availability-zone-ids", "usw2-az4", "availability_zone_ids", ["usw2-az4"]),
+        ("--tags", "{team: ml, cost-center: '42'}", "tags", {"team": "ml", "cost-center": "42"}),
+        ("--tags", "team=ml,owner=ana", "tags", {"team": "ml", "owner": "ana"}),
+        (
+            "--networking.eks-subnet-cidrs",
+            "10.192.7.0/28,10.192.9.0/28",
+            "networking.eks_subnet_cidrs",
+            ["10.192.7.0/28", "10.192.9.0/28"],
+        ),
+        (
+            "--eks.admin-principal-arns",
+            "arn:aws:iam::123456789012:role/admin",
+            "eks.admin_principal_arns",
+            ["arn:aws:iam::123456789012:role/admin"],
+        ),
+    ],
+)
+def test_configure_sets_list_and_map_fields_of_an_aws_config(
+    workdir: Path, flag: str, value: str, field: str, expected: object
+) -> None:
+    hyp("init", "cluster-stack", "--provider", "aws")
+    res = hyp("configure", flag, value)
+    assert res.exit_code == 0, res.output
+    text = (workdir / "config.yaml").read_text()
+    data = yaml.safe_load(text)
+    for key in field.split("."):
+        data = data[key]
+    assert data == expected
+    assert "# [Required] Availability zone IDs" in text  # the comments stay
+    AwsClusterConfig.model_validate(yaml.safe_load(text))  # the file still parses as a whole
+
+
+def test_configure_refuses_a_list_with_a_bad_item_and_names_it(workdir: Path) -> None:
+    hyp("init", "cluster-stack", "--provider", "aws")
+    before = (workdir / "config.yaml").read_text()
+    res = hyp("configure", "--availability-zone-ids", "us-west-2a,usw2-az1")
+    assert res.exit_code == 1
+    assert "AZ ID" in res.output and "availability_zone_ids" in res.output
+    assert (workdir / "config.yaml").read_text() == before

@@ -16,7 +16,7 @@ import botocore.exceptions
 
 from hyperpod.api import instance_types
 from hyperpod.api.aws_config import AwsClusterConfig
-from hyperpod.providers.aws import ipplan
+from hyperpod.providers.aws import ipplan, regions
 from hyperpod.providers.aws.errors import AwsError
 from hyperpod.providers.aws.session import Aws, call, error_code, paginate
 from hyperpod.providers.base import Problem
@@ -169,6 +169,51 @@ def _overlaps(cfg: AwsClusterConfig) -> list[Problem]:
     return problems
 
 
+def _region_support(cfg: AwsClusterConfig, region: str) -> list[Problem]:
+    """HyperPod in ``region`` and each group's instance type there, from the offline table."""
+    if not regions.known(region):
+        return [
+            _info("region", f"{region}: HyperPod support not checked offline (not in the table)")
+        ]
+    if not regions.has_hyperpod(region):
+        return [
+            _err(
+                "region",
+                f"SageMaker HyperPod is not available in {region}",
+                "use one that has it: " + ", ".join(sorted(regions.HYPERPOD_TYPES)),
+            )
+        ]
+    accelerated = ", ".join(
+        t
+        for t in sorted(regions.HYPERPOD_TYPES[region])
+        if (it := instance_types.get(t)) is not None and it.accelerators
+    )
+    problems = []
+    for i, g in enumerate(cfg.instance_groups):
+        if instance_types.get(g.instance_type) is None or regions.offers(region, g.instance_type):
+            continue
+        elsewhere = regions.regions_offering(g.instance_type)
+        field = f"instance_groups[{i}].instance_type"
+        if not elsewhere or g.training_plan_arn:  # reserved capacity is not in the price list
+            problems.append(
+                _warn(
+                    field,
+                    f"{g.instance_type} is not in the on-demand HyperPod price list of {region}",
+                    "it needs reserved capacity (a training plan); online checks ask EC2",
+                )
+            )
+            continue
+        problems.append(
+            _err(
+                field,
+                f"{g.instance_type} is not offered for HyperPod in {region}",
+                f"regions that offer it: {', '.join(elsewhere)}; accelerated types in {region}: "
+                + (accelerated or "none"),
+            )
+        )
+    return problems
+
+
 def offline(cfg: AwsClusterConfig, region: str | None = None) -> list[Problem]:
     """Checks that need no credentials."""
     problems: list[Problem] = []
@@ -184,6 +229,7 @@ def offline(cfg: AwsClusterConfig, region: str | None = None) -> list[Problem]:
     problems += _overlaps(cfg)
 
     if region:
+        problems += _region_support(cfg, region)
         prefix = az_prefix(region)
         for i, az in enumerate(cfg.availability_zone_ids):
             if prefix and not re.fullmatch(rf"{prefix}-az\d+", az):
@@ -454,6 +500,12 @@ def _self_rule(perms: Iterable[dict[str, Any]], sg_id: str) -> bool:
     )
 
 
+def _owned_by(resource: dict[str, Any], stack: str) -> bool:
+    """Was ``resource`` (a described EC2 object with Tags) made by the stack named ``stack``?"""
+    tags = {t.get("Key"): t.get("Value") for t in resource.get("Tags", [])}
+    return stack in (tags.get("aws:cloudformation:stack-name"), tags.get("hyperpod:stack"))
+
+
 def _reused(cfg: AwsClusterConfig, aws: Aws) -> list[Problem]:
     problems: list[Problem] = []
     net, ec2 = cfg.networking, aws.client("ec2")
@@ -472,10 +524,21 @@ def _reused(cfg: AwsClusterConfig, aws: Aws) -> list[Problem]:
             vpc["CidrBlock"]
         ]
         nets = [ipaddress.IPv4Network(c) for c in cidrs]
+        existing = paginate(
+            ec2,
+            "describe_subnets",
+            "Subnets",
+            Filters=[{"Name": "vpc-id", "Values": [net.vpc_id]}],
+        )
+        # a second `hyp create` of the same stack finds its own subnets (and the nodes' secondary
+        # CIDR) in the VPC: those are not conflicts
+        mine = [s for s in existing if _owned_by(s, cfg.stack)]
+        others = [s for s in existing if not _owned_by(s, cfg.stack)]
+        own_blocks = {ipaddress.IPv4Network(s["CidrBlock"]) for s in mine}
         if net.create_private_subnet:
             node = ipaddress.IPv4Network(net.private_subnet_cidr)
             for n in nets:
-                if node.overlaps(n):
+                if node.overlaps(n) and not (n == node and node in own_blocks):
                     problems.append(
                         _err(
                             "networking.private_subnet_cidr",
@@ -484,12 +547,6 @@ def _reused(cfg: AwsClusterConfig, aws: Aws) -> list[Problem]:
                         )
                     )
         if cfg.eks.create:
-            existing = paginate(
-                ec2,
-                "describe_subnets",
-                "Subnets",
-                Filters=[{"Name": "vpc-id", "Values": [net.vpc_id]}],
-            )
             for i, c in enumerate(net.eks_subnet_cidrs):
                 block = ipaddress.IPv4Network(c)
                 if not any(block.subnet_of(n) for n in nets):
@@ -500,7 +557,7 @@ def _reused(cfg: AwsClusterConfig, aws: Aws) -> list[Problem]:
                             "pick a free block inside the VPC",
                         )
                     )
-                for s in existing:
+                for s in others:
                     if block.overlaps(ipaddress.IPv4Network(s["CidrBlock"])):
                         problems.append(
                             _err(
@@ -608,29 +665,60 @@ def _reused(cfg: AwsClusterConfig, aws: Aws) -> list[Problem]:
                 )
             )
     lc = cfg.lifecycle
-    if lc.bucket_name:
-        try:
-            call(aws.client("s3").head_bucket, Bucket=lc.bucket_name)
-            exists = True
-        except botocore.exceptions.ClientError:
-            exists = False
-        if lc.create_bucket and exists:
-            problems.append(
-                _err(
-                    "lifecycle.bucket_name",
-                    f"bucket {lc.bucket_name} already exists",
-                    "reuse it with create_bucket: false, or pick another name",
-                )
+    name = lc.bucket_name or default_bucket(cfg, aws)
+    state = bucket_state(aws, name)
+    if lc.create_bucket and state == "yours":
+        problems.append(
+            _info(
+                "lifecycle.bucket_name",
+                f"bucket {name} already exists in this account (kept by an earlier "
+                "`hyp delete` without --purge?); create reuses it",
             )
-        if not lc.create_bucket and not exists:
-            problems.append(
-                _err(
-                    "lifecycle.bucket_name",
-                    f"bucket {lc.bucket_name} does not exist (or is not yours)",
-                    "create it, or set create_bucket: true",
-                )
+        )
+    if lc.create_bucket and state == "taken":
+        problems.append(
+            _err(
+                "lifecycle.bucket_name",
+                f"bucket {name} exists and belongs to another account",
+                "set lifecycle.bucket_name to another name starting with sagemaker-",
             )
+        )
+    if not lc.create_bucket and state == "missing":
+        problems.append(
+            _err(
+                "lifecycle.bucket_name",
+                f"bucket {name} does not exist",
+                "create it, or set create_bucket: true",
+            )
+        )
+    if not lc.create_bucket and state == "taken":
+        problems.append(
+            _err(
+                "lifecycle.bucket_name",
+                f"bucket {name} is not yours (access denied)",
+                "use a bucket of this account, or set create_bucket: true",
+            )
+        )
     return problems
+
+
+def default_bucket(cfg: AwsClusterConfig, aws: Aws) -> str:
+    """The lifecycle bucket name the template derives when ``bucket_name`` is not set."""
+    return f"sagemaker-{cfg.resource_name_prefix}-{aws.account_id()}-{aws.region}"
+
+
+def bucket_state(aws: Aws, name: str) -> str:
+    """``missing``, ``yours`` (exists and this identity can use it) or ``taken`` (someone else's)."""
+    try:
+        call(aws.client("s3").head_bucket, Bucket=name)
+    except botocore.exceptions.ClientError as exc:
+        code = error_code(exc)
+        if code in ("404", "NoSuchBucket", "NotFound"):
+            return "missing"
+        if code in ("403", "AccessDenied", "Forbidden", "301", "PermanentRedirect"):
+            return "taken"
+        raise
+    return "yours"
 
 
 def _existing_stack(cfg: AwsClusterConfig, aws: Aws) -> list[Problem]:

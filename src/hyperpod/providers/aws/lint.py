@@ -44,3 +44,21 @@ def _lint_text(text: str, region: str) -> tuple[Finding, ...]:
 
 def errors(findings: list[Finding]) -> list[Finding]:
     return [f for f in findings if f.severity == "error"]
+
+
+def short(finding: Finding, limit: int = 160) -> str:
+    """One line for ``finding``: long enumerations (every instance type of a region) cut."""
+    message = finding.message.splitlines()[0] if finding.message else ""
+    if len(message) > limit:
+        message = message[:limit].rstrip(" ,'[") + " ..."
+    return f"{finding.rule} line {finding.line}: {message}"
+
+
+def hint(finding: Finding, region: str) -> str:
+    """What to do about ``finding``: most cfn-lint errors here mean the region lacks something."""
+    if "is not one of" in finding.message or "does not exist in" in finding.message:
+        return (
+            f"a resource type or value is not available in {region}: run `hyp validate` for the "
+            "region and instance-type checks, or pick another region"
+        )
+    return "the config passed validation but the template does not: please report it with lint.txt"

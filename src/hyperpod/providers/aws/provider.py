@@ -19,7 +19,7 @@ from hyperpod.api.aws_config import AwsClusterConfig
 from hyperpod.providers.aws import addons, checks, deploying, kubeconfig, lint, template
 from hyperpod.providers.aws import token as eks_token
 from hyperpod.providers.aws.errors import AwsError, ClusterNotFound, StackFailed
-from hyperpod.providers.aws.session import Aws, call, error_code, paginate
+from hyperpod.providers.aws.session import Aws, aws_errors, call, error_code, paginate
 from hyperpod.providers.base import Problem, StackInfo
 
 DEFAULT_SCRIPT = Path(__file__).with_name("on_create.sh")
@@ -71,6 +71,7 @@ class AwsProvider:
         poll_s: float = 5.0,
         applier: addons.Applier | None = None,
         page_size: int | None = None,
+        operator_check: Callable[[AwsClusterConfig, Aws], str] | None = None,
     ) -> None:
         self.page_size = page_size
         self._region = region
@@ -79,6 +80,7 @@ class AwsProvider:
         self.out = out
         self.poll_s = poll_s
         self.applier = applier
+        self.operator_check = operator_check
 
     def aws(self, region: str | None = None) -> Aws:
         if self._aws is None or (region and region != self._aws.region):
@@ -86,6 +88,7 @@ class AwsProvider:
         return self._aws
 
     # -- validate -------------------------------------------------------------------------
+    @aws_errors
     def validate(self, config: dict[str, Any], *, online: bool = True) -> list[Problem]:
         problems = config_problems(config)
         if problems:
@@ -121,6 +124,7 @@ class AwsProvider:
         )
         manifests, notes = addons.render(cfg, region)
         (run_dir / "addons.json").write_text(json.dumps(manifests, indent=2) + "\n")
+        addons.write(run_dir, cfg, region)
         script = (
             Path(cfg.lifecycle.script_file).expanduser()
             if cfg.lifecycle.script_file
@@ -132,8 +136,9 @@ class AwsProvider:
         errors = lint.errors(findings)
         if errors:
             raise AwsError(
-                f"the rendered template has {len(errors)} cfn-lint error(s): {errors[0]}",
-                f"see {run_dir / 'lint.txt'}; this is a bug in hyp, please report it",
+                f"the rendered template has {len(errors)} cfn-lint error(s); first: "
+                f"{lint.short(errors[0])}",
+                f"every finding is in {run_dir / 'lint.txt'}; " + lint.hint(errors[0], region),
             )
         return {
             "run_dir": str(run_dir),
@@ -157,7 +162,9 @@ class AwsProvider:
         )
         lines.append(f"uploaded s3://{bucket}/{cfg.lifecycle.on_create_script}")
         self.out(f"bootstrap: {lines[-1]}")
-        manifests = json.loads((run_dir / "addons.json").read_text())
+        manifests = addons.read(run_dir)
+        if any(m["kind"] == "PersistentVolume" for m in manifests):
+            manifests = self._with_fsx(cfg, aws, manifests)
         if manifests:
             try:
                 kcfg, _ = kubeconfig.for_eks(aws, cfg.eks_cluster_name, check=False)
@@ -171,6 +178,57 @@ class AwsProvider:
             lines.append(f"applied {len(manifests)} add-on objects")
         return "; ".join(lines)
 
+    def _with_fsx(
+        self, cfg: AwsClusterConfig, aws: Aws, manifests: list[addons.Manifest]
+    ) -> list[addons.Manifest]:
+        """Fill the FSx PV from the stack's file system, or leave the PV and its claim out."""
+        try:
+            fs_id = call(
+                aws.client("cloudformation").describe_stack_resource,
+                StackName=cfg.stack,
+                LogicalResourceId="FsxLustre",
+            )["StackResourceDetail"].get("PhysicalResourceId", "")
+            fs = call(aws.client("fsx").describe_file_systems, FileSystemIds=[fs_id])[
+                "FileSystems"
+            ][0]
+            values = {
+                "FsxFileSystemId": fs_id,
+                "FsxDnsName": fs["DNSName"],
+                "FsxMountName": fs["LustreConfiguration"]["MountName"],
+            }
+        except (botocore.exceptions.ClientError, AwsError, KeyError, IndexError) as exc:
+            self.out(
+                f"bootstrap: the FSx file system is not ready ({exc}): its PV and claim are left "
+                "out; `hyp create` again applies them"
+            )
+            return [
+                m
+                for m in manifests
+                if m["kind"] not in ("PersistentVolume", "PersistentVolumeClaim")
+            ]
+        return addons.fill_fsx(manifests, values)
+
+    def check_training_operator(self, cfg: AwsClusterConfig, aws: Aws) -> str:
+        """Post-create check: is the HyperPod training operator's CRD served by the cluster?"""
+        crd = "hyperpodpytorchjobs.sagemaker.amazonaws.com"
+        try:
+            kcfg, _ = kubeconfig.for_eks(aws, cfg.eks_cluster_name, check=False)
+            tok, _ = eks_token.get_token(cfg.eks_cluster_name, aws.region, aws.session)
+            served = addons.Cluster(kcfg, tok).crd_established(crd)
+        except (
+            AwsError,
+            botocore.exceptions.BotoCoreError,
+            botocore.exceptions.ClientError,
+        ) as exc:
+            return f"could not check that {crd} is served: {exc}"
+        if served:
+            return f"the HyperPod training operator is ready: {crd} is served"
+        return (
+            f"{crd} is not served yet: the add-on {template.HYPERPOD_TRAINING_OPERATOR} may still "
+            f"be installing (aws eks describe-addon --cluster-name {cfg.eks_cluster_name} "
+            f"--addon-name {template.HYPERPOD_TRAINING_OPERATOR})"
+        )
+
     @staticmethod
     def _apply_with_token(aws: Aws, eks_name: str) -> addons.Applier:
         def apply(kcfg: dict[str, Any], manifests: list[addons.Manifest]) -> list[str]:
@@ -179,11 +237,34 @@ class AwsProvider:
 
         return apply
 
+    def _reuse_bucket(self, cfg: AwsClusterConfig, aws: Aws) -> AwsClusterConfig:
+        """The config to submit: a lifecycle bucket left by an earlier ``hyp delete`` (it is kept
+        unless ``--purge``) is reused instead of failing with BucketAlreadyExists mid-create."""
+        lc = cfg.lifecycle
+        if not lc.create_bucket:
+            return cfg
+        name = self._bucket_name(cfg, aws)
+        state = checks.bucket_state(aws, name)
+        if state == "taken":
+            raise AwsError(
+                f"the lifecycle bucket {name} exists and belongs to another account",
+                "set lifecycle.bucket_name to a free name starting with sagemaker-; nothing was created",
+            )
+        if state == "missing":
+            return cfg
+        self.out(
+            f"reusing the existing lifecycle bucket {name} (kept by an earlier delete; "
+            "`hyp delete cluster-stack --purge` removes it)"
+        )
+        lifecycle = lc.model_copy(update={"create_bucket": False, "bucket_name": name})
+        return cfg.model_copy(update={"lifecycle": lifecycle})
+
     def _bucket_name(self, cfg: AwsClusterConfig, aws: Aws) -> str:
         return cfg.lifecycle.bucket_name or (
             f"sagemaker-{cfg.resource_name_prefix}-{aws.account_id()}-{aws.region}"
         )
 
+    @aws_errors
     def create(self, config: dict[str, Any], run_dir: Path, *, dry_run: bool = False) -> StackInfo:
         cfg = parse_config(config)
         region = cfg.region or (self._aws.region if self._aws else None)
@@ -215,6 +296,10 @@ class AwsProvider:
                 f"`hyp delete cluster-stack {cfg.stack}` before creating again",
             )
         if status is None:
+            reused = self._reuse_bucket(cfg, aws)
+            if reused is not cfg:
+                cfg = reused
+                rendered = self.render(cfg, run_dir, region)
             deploying.submit(
                 aws, cfg.stack, (run_dir / "template.json").read_text(), template.stack_tags(cfg)
             )
@@ -250,9 +335,15 @@ class AwsProvider:
         )
         info = self.describe(cfg.stack) or StackInfo(cfg.stack, self.name, result.status)
         info.details["run_dir"] = str(run_dir)
+        tpl = json.loads((run_dir / "template.json").read_text())
+        if "HyperPodTrainingOperatorAddon" in tpl["Resources"]:
+            line = (self.operator_check or self.check_training_operator)(cfg, aws)
+            info.details["training_operator"] = line
+            self.out(line)
         return info
 
     # -- describe / list ------------------------------------------------------------------
+    @aws_errors
     def describe(self, name: str) -> StackInfo | None:
         aws = self.aws()
         cfn = aws.client("cloudformation")
@@ -305,6 +396,7 @@ class AwsProvider:
             details["hyperpod"] = self._cluster_summary(aws, hp_name)
         return StackInfo(name, self.name, stack["StackStatus"], endpoint, details)
 
+    @aws_errors
     def list_stacks(self) -> list[StackInfo]:
         aws = self.aws()
         stacks = paginate(aws.client("cloudformation"), "describe_stacks", "Stacks")
@@ -352,6 +444,7 @@ class AwsProvider:
             "failure": d.get("FailureMessage", ""),
         }
 
+    @aws_errors
     def list_clusters(self) -> list[dict[str, Any]]:
         """Every HyperPod cluster in the region (all pages) with its node counts."""
         aws = self.aws()
@@ -368,11 +461,13 @@ class AwsProvider:
         return sorted(found, key=lambda c: c["name"])
 
     # -- delete ---------------------------------------------------------------------------
+    @aws_errors
     def stack_resources(self, name: str) -> list[dict[str, str]]:
         """What deleting the stack removes (for the confirmation prompt)."""
         info = self.describe(name)
         return [] if info is None else list(info.details["resources"])
 
+    @aws_errors
     def delete(
         self, name: str, *, purge: bool = False, retain_failed: bool = False, wait: bool = True
     ) -> None:
@@ -443,6 +538,7 @@ class AwsProvider:
             return str(info.details["eks_cluster"])
         return kubeconfig.eks_cluster_of(aws, name)
 
+    @aws_errors
     def kubeconfig(self, name: str) -> dict[str, Any]:
         cfg, note = kubeconfig.for_eks(self.aws(), self.eks_name(name))
         if note:

@@ -5,8 +5,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
-from typing import Any
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import boto3
 import botocore.exceptions
@@ -21,6 +24,26 @@ THROTTLING = {
     "TooManyRequestsException",
     "RequestLimitExceeded",
 }
+
+# error codes meaning "these credentials are wrong or stale" (each service spells it its own way)
+BAD_CREDENTIALS = {
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "RequestExpired",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "AuthFailure",
+    "InvalidToken",
+    "IncompleteSignature",
+    "MissingAuthenticationToken",
+}
+CREDENTIAL_HINT = (
+    "refresh or fix them: `aws sso login`, new keys in `aws configure`, or another AWS_PROFILE; "
+    "`aws sts get-caller-identity` shows who you are"
+)
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def resolve_region(region: str | None = None, profile: str | None = None) -> str:
@@ -97,10 +120,27 @@ def translate(exc: Exception) -> Exception:
                 f"AWS kept throttling {exc.operation_name} after retries",
                 "wait a minute and run the command again",
             )
-        if code in ("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId"):
+        raw = str(exc.response.get("Error", {}).get("Message", ""))
+        if code in ("401", "403"):  # a bare HTTP status: the real code may be inside the body
+            code = next((c for c in sorted(BAD_CREDENTIALS) if f">{c}<" in raw), code)
+            raw = re.sub(r"(?s).*<Message>(.*?)</Message>.*", r"\1", raw) if "<" in raw else raw
+        if code in BAD_CREDENTIALS:
+            text = raw.splitlines()
+            detail = f": {text[0][:160]}" if text and text[0] else ""
             return NoCredentials(
-                f"AWS refused the credentials ({code})", "refresh them (aws sso login, new keys)"
+                f"AWS refused the credentials in {exc.operation_name} ({code}){detail}",
+                CREDENTIAL_HINT,
             )
+    if isinstance(
+        exc,
+        botocore.exceptions.PartialCredentialsError
+        | botocore.exceptions.CredentialRetrievalError
+        | botocore.exceptions.TokenRetrievalError
+        | botocore.exceptions.SSOError
+        | botocore.exceptions.UnauthorizedSSOTokenError,
+    ):
+        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        return NoCredentials(f"the AWS credentials could not be loaded: {first}", CREDENTIAL_HINT)
     if isinstance(exc, botocore.exceptions.EndpointConnectionError):
         return AwsError(f"cannot reach AWS: {exc}", "check the network and the region")
     return exc
@@ -133,3 +173,28 @@ def paginate(
             raise
         raise mapped from exc
     return items
+
+
+def aws_errors(fn: F) -> F:
+    """Wrap a provider entry point: any AWS error that escapes it becomes a one-line AwsError."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            mapped = translate(exc)
+            if mapped is not exc:
+                raise mapped from exc
+            if isinstance(exc, botocore.exceptions.ClientError):
+                err = exc.response.get("Error", {})
+                message = str(err.get("Message", "")).splitlines()
+                raise AwsError(
+                    f"AWS refused {exc.operation_name} ({err.get('Code', '?')})"
+                    + (f": {message[0][:200]}" if message and message[0] else ""),
+                    "check the names, the region and your permissions (`hyp --debug` shows the call)",
+                ) from exc
+            first = str(exc).splitlines()[0][:200]
+            raise AwsError(f"AWS call failed: {first}", "check the network and the region") from exc
+
+    return wrapper  # type: ignore[return-value]

@@ -22,6 +22,10 @@ Json = dict[str, Any]
 
 GATE_TIMEOUT_S = 3600
 EKS_CORE_ADDONS = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
+# add-ons whose pods need nodes: created after the HyperPod cluster, outside the bootstrap gate
+EKS_NODE_ADDONS = ("coredns", "cert-manager")
+HYPERPOD_TRAINING_OPERATOR = "amazon-sagemaker-hyperpod-training-operator"
+EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 ENI_ACTIONS = [
     "ec2:AssignPrivateIpAddresses",
     "ec2:AttachNetworkInterface",
@@ -348,6 +352,11 @@ class _Builder:
                                 {"Effect": "Allow", "Action": ECR_PULL, "Resource": "*"},
                                 {
                                     "Effect": "Allow",
+                                    "Action": ["eks-auth:AssumeRoleForPodIdentity"],
+                                    "Resource": "*",
+                                },
+                                {
+                                    "Effect": "Allow",
                                     "Action": ["s3:GetObject", "s3:ListBucket"],
                                     "Resource": [
                                         {
@@ -417,6 +426,9 @@ class _Builder:
                     "SecurityGroupIds": [sg],
                     "EndpointPublicAccess": eks.endpoint_public_access,
                     "EndpointPrivateAccess": eks.endpoint_private_access,
+                },
+                "Logging": {
+                    "ClusterLogging": {"EnabledTypes": [{"Type": t} for t in EKS_LOG_TYPES]}
                 },
                 "AccessConfig": {
                     "AuthenticationMode": eks.authentication_mode,
@@ -515,6 +527,38 @@ class _Builder:
         self.add("HyperPodCluster", "AWS::SageMaker::Cluster", props, DependsOn="BootstrapGate")
         self.output("HyperPodClusterName", cfg.cluster_name, "HyperPod cluster")
 
+    def node_addons(self) -> None:
+        """CoreDNS, cert-manager and the HyperPod training operator: EKS add-ons whose pods need
+        nodes, so they come after the HyperPod cluster (the gate would wait for them forever)."""
+        if not self.cfg.eks.create:
+            return
+        previous = "HyperPodCluster"
+        for addon in EKS_NODE_ADDONS:
+            logical = "".join(p.capitalize() for p in addon.split("-")) + "NodeAddon"
+            self.add(
+                logical,
+                "AWS::EKS::Addon",
+                {
+                    "AddonName": addon,
+                    "ClusterName": _ref("EksCluster"),
+                    "ResolveConflicts": "OVERWRITE",
+                    "Tags": self.tags(),
+                },
+                DependsOn=previous,
+            )
+        if self.cfg.helm.hyperpod_training_operator:
+            self.add(
+                "HyperPodTrainingOperatorAddon",
+                "AWS::EKS::Addon",
+                {
+                    "AddonName": HYPERPOD_TRAINING_OPERATOR,
+                    "ClusterName": _ref("EksCluster"),
+                    "ResolveConflicts": "OVERWRITE",
+                    "Tags": self.tags(),
+                },
+                DependsOn=["HyperPodCluster", "CertManagerNodeAddon"],
+            )
+
     def fsx(self, private: Any, sg: Any) -> None:
         fsx = self.cfg.fsx
         if not fsx.create:
@@ -547,6 +591,7 @@ def render(cfg: AwsClusterConfig) -> Json:
     eks_arn, _eks_name = b.eks(eks_subnets, sg)
     b.gate()
     b.hyperpod(private, sg, role, bucket, eks_arn)
+    b.node_addons()
     b.fsx(private, sg)
     b.output("BootstrapHandleUrl", _ref("BootstrapHandle"), "Signal URL of the bootstrap gate")
     return {
