@@ -266,6 +266,13 @@ class ApiServer:
         if parts[0] == "openapi":
             await self._openapi(req, parts, send)
             return
+        if parts[0] in ("api", "apis") and len(parts) == 1:
+            agg = discovery.aggregated_version(req.headers.get("accept") or "")
+            if agg is not None:
+                doc = discovery.aggregated(self.reg.catalog, core=parts[0] == "api", version=agg)
+                ctype = discovery.content_type(agg).encode()
+                await _respond(send, 200, orjson.dumps(doc), content_type=ctype)
+                return
         if parts[0] == "api":
             if len(parts) == 1:
                 await _respond(send, 200, orjson.dumps(discovery.api_versions()))
