@@ -608,6 +608,7 @@ class ApiServer:
         if initial is not None:
             # WatchList: the current state (NotOlderThan any rv) or, when false, only changes.
             if initial:
+                await watchlist.wait_until_fresh(rv, lambda: self.reg.revision)
                 rv = None
             elif rv in (None, "", "0"):
                 rv = str(self.reg.revision)
