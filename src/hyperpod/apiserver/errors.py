@@ -137,6 +137,11 @@ class ServiceUnavailable(ApiError):
     reason = "ServiceUnavailable"
 
 
+class Timeout(ApiError):
+    code = 504
+    reason = "Timeout"
+
+
 def cause(field: str, message: str, reason: str = "FieldValueInvalid") -> dict[str, str]:
     """One entry of ``details.causes`` naming the offending field."""
     return {"reason": reason, "message": message, "field": field}

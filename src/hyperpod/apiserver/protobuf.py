@@ -458,7 +458,7 @@ def decode(raw: bytes) -> dict[str, Any]:
             elif number == 2:
                 body = _blob(value, "raw")
         table = KINDS.get((api_version, kind))
-        if kind == "DeleteOptions" and api_version.endswith("v1"):
+        if kind == "DeleteOptions":
             # client-go's typed deletes send it under the target's group version (or meta's).
             table = DELETE_OPTIONS
         if table is None:

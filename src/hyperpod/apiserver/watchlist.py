@@ -9,9 +9,11 @@ bookmark before they act on the stream.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import time
+from collections.abc import Callable, Mapping
 
-from hyperpod.apiserver.errors import Invalid, cause, invalid
+from hyperpod.apiserver.errors import BadRequest, Invalid, Timeout, cause, invalid
 
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 NOT_OLDER_THAN = "NotOlderThan"
@@ -119,3 +121,30 @@ def end_bookmark(kind: str, api_version: str, revision: int) -> dict[str, object
             },
         },
     }
+
+
+FRESHNESS_WAIT = 3.0  # seconds kube-apiserver's watch cache waits for a requested revision
+
+
+async def wait_until_fresh(
+    resource_version: str | None, current: Callable[[], int], wait: float = FRESHNESS_WAIT
+) -> None:
+    """NotOlderThan a revision that is not there yet: wait for it a little, then 504 like
+    kube-apiserver (``Too large resource version``, retry after 1 s)."""
+    if resource_version in (None, "", "0"):
+        return
+    try:
+        wanted = int(resource_version)
+    except ValueError as exc:
+        raise BadRequest(f"invalid resourceVersion: {resource_version}") from exc
+    deadline = time.monotonic() + wait
+    while current() < wanted:
+        if time.monotonic() >= deadline:
+            raise Timeout(
+                f"Too large resource version: {wanted}, current: {current()}",
+                causes=[
+                    {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}
+                ],
+                retry_after=1,
+            )
+        await asyncio.sleep(0.05)

@@ -66,15 +66,23 @@ def test_components_carry_group_version_kinds_and_resolve() -> None:
     schemas = doc["components"]["schemas"]
     pod = schemas["io.k8s.api.core.v1.Pod"]
     assert pod["x-kubernetes-group-version-kind"] == [{"group": "", "version": "v1", "kind": "Pod"}]
-    assert pod["properties"]["spec"]["allOf"][0]["$ref"] == "#/components/schemas/io.k8s.api.core.v1.PodSpec"
+    assert (
+        pod["properties"]["spec"]["allOf"][0]["$ref"]
+        == "#/components/schemas/io.k8s.api.core.v1.PodSpec"
+    )
     containers = schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"]
     assert containers["x-kubernetes-patch-merge-key"] == "name"
     assert containers["x-kubernetes-patch-strategy"] == "merge"
     assert (
-        schemas["io.k8s.api.core.v1.Container"]["properties"]["ports"]["x-kubernetes-patch-merge-key"]
+        schemas["io.k8s.api.core.v1.Container"]["properties"]["ports"][
+            "x-kubernetes-patch-merge-key"
+        ]
         == "containerPort"
     )
-    assert "x-kubernetes-patch-strategy" not in schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["tolerations"]
+    assert (
+        "x-kubernetes-patch-strategy"
+        not in schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["tolerations"]
+    )
 
     def refs(node: Any) -> set[str]:
         if isinstance(node, dict):
@@ -95,7 +103,9 @@ def test_custom_resources_use_their_crd_schema_with_standard_metadata() -> None:
     assert doc is not None
     schema = doc["components"]["schemas"]["org.kubeflow.v1.PyTorchJob"]
     assert schema["properties"]["spec"] == JOB_SCHEMA["properties"]["spec"]
-    assert schema["properties"]["metadata"] == {"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}
+    assert schema["properties"]["metadata"] == {
+        "$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+    }
     assert schema["x-kubernetes-group-version-kind"] == [
         {"group": "kubeflow.org", "version": "v1", "kind": "PyTorchJob"}
     ]

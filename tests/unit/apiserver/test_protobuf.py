@@ -177,3 +177,15 @@ def test_a_varint_wider_than_64_bits_is_malformed() -> None:
     too_wide = varint(2 << 3) + bytes([0xFF] * 9) + b"\x7f"
     with pytest.raises(BadRequest, match="truncated or malformed"):
         decode(envelope("scheduling.k8s.io/v1", "PriorityClass", meta("pc") + too_wide))
+
+
+@pytest.mark.parametrize("api_version", ["v1", "meta.k8s.io/v1", "apps/v1"])
+def test_delete_options_of_typed_deletes_decode_under_any_group_version(api_version: str) -> None:
+    # client-go's typed Delete (helm uninstall): propagationPolicy and a precondition.
+    body = ld(2, ld(1, "uid-1")) + ld(4, "Background") + ld(5, "All")
+    obj = decode(envelope(api_version, "DeleteOptions", body))
+    assert obj["propagationPolicy"] == "Background"
+    assert obj["preconditions"] == {"uid": "uid-1"}
+    assert obj["dryRun"] == ["All"]
+    assert "gracePeriodSeconds" not in obj
+    assert decode(envelope("v1", "DeleteOptions", num(1, 0)))["gracePeriodSeconds"] == 0
