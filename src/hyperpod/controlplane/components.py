@@ -17,6 +17,8 @@ COMPONENTS: list[str] = [
     "hyperpod.controlplane.core:namespace_lifecycle",
     "hyperpod.controlplane.core:event_ttl",
     "hyperpod.controllers.pytorchjob:component",
+    "hyperpod.controllers.replicaset:component",
+    "hyperpod.controllers.deployment:component",
     "hyperpod.controllers.kueue.component:kueue",
     "hyperpod.scheduler.scheduler:component",
     "hyperpod.kubelet.agent:component",

@@ -18,6 +18,9 @@ def default_template(template: Any, restart_policy: str = "Always") -> None:
     """Kubernetes' defaults for a pod template's spec (as the apiserver stores them)."""
     if not isinstance(template, dict):
         return
+    tmd = template.get("metadata")
+    if isinstance(tmd, dict) and "creationTimestamp" in tmd and tmd["creationTimestamp"] is None:
+        del tmd["creationTimestamp"]  # Go clients send the zero time as null; it is not stored
     spec = template.setdefault("spec", {})
     if not isinstance(spec, dict):
         return
