@@ -469,3 +469,9 @@ def decode(raw: bytes) -> dict[str, Any]:
 
 def _kind_list() -> str:
     return ", ".join(kind for _, kind in KINDS)
+
+
+# Workload kinds keep their tables next to their strategies.
+from hyperpod.apiserver.kinds.wire import WORKLOAD_KINDS  # noqa: E402
+
+KINDS.update(WORKLOAD_KINDS)

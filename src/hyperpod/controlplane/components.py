@@ -19,6 +19,7 @@ COMPONENTS: list[str] = [
     "hyperpod.controllers.pytorchjob:component",
     "hyperpod.controllers.replicaset:component",
     "hyperpod.controllers.deployment:component",
+    "hyperpod.controllers.job:component",
     "hyperpod.controllers.kueue.component:kueue",
     "hyperpod.scheduler.scheduler:component",
     "hyperpod.kubelet.agent:component",

@@ -132,8 +132,10 @@ class JobStrategy(Strategy):
                     causes.append(
                         errors.cause(f"spec.{field}", "Invalid value: field is immutable")
                     )
-            # Like Kubernetes: the template may change only while the job is suspended.
-            if spec.get("template") != ospec.get("template") and not ospec.get("suspend"):
+            # Like Kubernetes: the template may change only while the job is suspended (Kueue
+            # injects and restores scheduling directives in the update that flips suspend).
+            suspended = ospec.get("suspend") or spec.get("suspend")
+            if spec.get("template") != ospec.get("template") and not suspended:
                 causes.append(
                     errors.cause(
                         "spec.template",
