@@ -1,5 +1,6 @@
 """The ReplicaSet controller: keeps ``spec.replicas`` active pods per ReplicaSet and reports
 replicas, ready, available (after ``minReadySeconds``) and observedGeneration in status.
+The same controller runs core/v1 ReplicationControllers (their selector is a plain map).
 
 Reads are straight from the registry (a reconcile never acts on a stale cache); informers
 only decide what to reconcile. Pods are named ``<replicaset>-<5 random characters>``.
@@ -14,7 +15,11 @@ from datetime import UTC, datetime
 
 from hyperpod.apiserver.errors import ApiError, NotFound
 from hyperpod.apiserver.registry import Registry
-from hyperpod.apiserver.selectors import label_selector_from_dict
+from hyperpod.apiserver.selectors import (
+    LabelSelector,
+    label_selector_from_dict,
+    selector_from_set,
+)
 from hyperpod.controllers import workloads as wl
 from hyperpod.controllers.runtime import Controller, Informer, record_event, split_key
 from hyperpod.controlplane.context import Component, ControlPlaneContext
@@ -27,11 +32,21 @@ COMPONENT = "replicaset-controller"
 BURST = 500  # pods created or deleted per reconcile at most
 
 
+def selector_of(obj: Obj) -> LabelSelector:
+    """A ReplicaSet's ``metav1.LabelSelector`` or a ReplicationController's plain map."""
+    sel = (obj.get("spec") or {}).get("selector")
+    if obj.get("kind") == "ReplicationController":
+        return selector_from_set(sel or {}) if sel else LabelSelector.match_nothing()
+    return label_selector_from_dict(sel)
+
+
 class ReplicaSetController:
-    def __init__(self, reg: Registry) -> None:
+    def __init__(self, reg: Registry, resource: str = RESOURCE, kind: str = "ReplicaSet") -> None:
         self.reg = reg
-        self.controller = Controller(COMPONENT, self.reconcile)
-        self.sets = Informer(reg, RESOURCE)
+        self.resource = resource
+        self.kind = kind
+        self.controller = Controller(f"{kind.lower()}-controller", self.reconcile)
+        self.sets = Informer(reg, resource)
         self.pods = Informer(reg, "pods")
         self.sets.add_handler(self._on_set)
         self.pods.add_handler(self._on_pod)
@@ -42,7 +57,7 @@ class ReplicaSetController:
 
     def _on_pod(self, typ: str, obj: Obj, old: Obj | None) -> None:
         ref = wl.controller_ref(obj)
-        if ref is not None and ref.get("kind") == "ReplicaSet":
+        if ref is not None and ref.get("kind") == self.kind:
             ns = (obj.get("metadata") or {}).get("namespace")
             self.controller.enqueue(f"{ns}/{ref.get('name')}")
 
@@ -61,7 +76,7 @@ class ReplicaSetController:
 
     def owned_pods(self, rs: Obj) -> list[Obj]:
         md = rs["metadata"]
-        sel = label_selector_from_dict((rs.get("spec") or {}).get("selector"))
+        sel = selector_of(rs)
         return [
             p
             for p in self.reg.list("pods", md.get("namespace"), label_selector=str(sel) or None)
@@ -70,7 +85,7 @@ class ReplicaSetController:
 
     async def reconcile(self, key: str) -> float | None:
         ns, name = split_key(key)
-        rs = self.reg.try_get(RESOURCE, name, ns)
+        rs = self.reg.try_get(self.resource, name, ns)
         if rs is None or rs["metadata"].get("deletionTimestamp"):
             return None
         spec = rs.get("spec") or {}
@@ -86,11 +101,18 @@ class ReplicaSetController:
                     self.reg.create("pods", wl.pod_from_template(rs, template), ns)
                     made += 1
                 except ApiError as exc:
-                    record_event(self.reg, rs, "Warning", "FailedCreate", exc.message, COMPONENT)
+                    record_event(
+                        self.reg, rs, "Warning", "FailedCreate", exc.message, self.controller.name
+                    )
                     break
             if made:
                 record_event(
-                    self.reg, rs, "Normal", "SuccessfulCreate", f"Created {made} pod(s)", COMPONENT
+                    self.reg,
+                    rs,
+                    "Normal",
+                    "SuccessfulCreate",
+                    f"Created {made} pod(s)",
+                    self.controller.name,
                 )
         elif diff < 0:
             for pod in wl.pods_to_delete(active, min(-diff, BURST)):
@@ -102,7 +124,7 @@ class ReplicaSetController:
                     "Normal",
                     "SuccessfulDelete",
                     f"Deleted pod: {pod['metadata']['name']}",
-                    COMPONENT,
+                    self.controller.name,
                 )
         return self._write_status(rs, ns)
 
@@ -135,7 +157,7 @@ class ReplicaSetController:
         if status != rs.get("status"):
             rs["status"] = status
             with contextlib.suppress(NotFound):
-                self.reg.update(f"{RESOURCE}/status", rs, ns)
+                self.reg.update(f"{self.resource}/status", rs, ns)
         if len(available) < len(ready):
             waits = [
                 min_ready - (now - since).total_seconds()
@@ -152,3 +174,13 @@ async def _start(ctx: ControlPlaneContext) -> None:
 
 def component() -> Component:
     return Component(name=COMPONENT, start=_start)
+
+
+async def _start_rc(ctx: ControlPlaneContext) -> None:
+    await ReplicaSetController(ctx.reg, "replicationcontrollers", "ReplicationController").run(
+        ctx.stopping
+    )
+
+
+def replication_controllers() -> Component:
+    return Component(name="replicationcontroller-controller", start=_start_rc)

@@ -20,6 +20,8 @@ COMPONENTS: list[str] = [
     "hyperpod.controllers.replicaset:component",
     "hyperpod.controllers.deployment:component",
     "hyperpod.controllers.job:component",
+    "hyperpod.controllers.replicaset:replication_controllers",
+    "hyperpod.controllers.daemonset:component",
     "hyperpod.controllers.kueue.component:kueue",
     "hyperpod.scheduler.scheduler:component",
     "hyperpod.kubelet.agent:component",

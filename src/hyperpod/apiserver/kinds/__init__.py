@@ -27,6 +27,8 @@ REGISTERED: list[str] = [
     "hyperpod.apiserver.kinds.replicaset:STRATEGY",
     "hyperpod.apiserver.kinds.controllerrevision:STRATEGY",
     "hyperpod.apiserver.kinds.job:STRATEGY",
+    "hyperpod.apiserver.kinds.replicationcontroller:STRATEGY",
+    "hyperpod.apiserver.kinds.daemonset:STRATEGY",
 ]
 
 

@@ -43,19 +43,14 @@ class ReplicaSetStrategy(Strategy):
         return causes
 
     def table(self) -> tuple[list[Obj], Row]:
-        def status(field: str) -> cols.Col:
-            return (
-                field.title(),
-                "integer",
-                lambda o: cols.d(o.get("status")).get(field_of[field], 0),
-            )
+        def status(title: str, field: str) -> cols.Col:
+            return (title, "integer", lambda o: cols.d(o.get("status")).get(field, 0))
 
-        field_of = {"current": "replicas", "ready": "readyReplicas"}
         return cols.name_age_table(
             [
                 ("Desired", "integer", lambda o: cols.d(o.get("spec")).get("replicas", 0)),
-                status("current"),
-                status("ready"),
+                status("Current", "replicas"),
+                status("Ready", "readyReplicas"),
             ],
             [
                 ("Containers", "string", cols.containers),
