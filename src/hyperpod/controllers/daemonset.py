@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from hyperpod.apiserver.errors import AlreadyExists, ApiError, NotFound
+from hyperpod.apiserver.errors import ApiError, NotFound
 from hyperpod.apiserver.kinds.deployment import int_or_percent
-from hyperpod.apiserver.metadata import owner_reference
 from hyperpod.apiserver.registry import Registry
 from hyperpod.apiserver.selectors import label_selector_from_dict
 from hyperpod.controllers import workloads as wl
 from hyperpod.controllers.deployment_rules import template_hash
+from hyperpod.controllers.revisions import HASH_LABEL, record_revision
 from hyperpod.controllers.runtime import Controller, Informer, record_event, split_key
 from hyperpod.controlplane.context import Component, ControlPlaneContext
 
@@ -32,9 +31,7 @@ log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 RESOURCE = "daemonsets.apps"
-REVISIONS = "controllerrevisions.apps"
 COMPONENT = "daemonset-controller"
-HASH_LABEL = "controller-revision-hash"
 # Tolerations Kubernetes adds to every daemon pod, so node conditions do not evict it.
 DAEMON_TOLERATIONS = [
     {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"},
@@ -128,7 +125,7 @@ class DaemonSetController:
         spec = ds.get("spec") or {}
         template = spec.get("template") or {}
         h = template_hash(template)
-        self._record_revision(ds, h)
+        record_revision(self.reg, ds, h)
         sel = label_selector_from_dict(spec.get("selector"))
         pods = [
             p
@@ -205,49 +202,6 @@ class DaemonSetController:
         for p in pods:
             with contextlib.suppress(NotFound):
                 self.reg.delete("pods", p["metadata"]["name"], p["metadata"].get("namespace"))
-
-    def _record_revision(self, ds: Obj, h: str) -> None:
-        """Keep the template as ControllerRevision ``<ds>-<hash>`` with the newest revision."""
-        ns = ds["metadata"].get("namespace")
-        uid = ds["metadata"]["uid"]
-        mine = [r for r in self.reg.list(REVISIONS, ns) if wl.controller_uid(r) == uid]
-        name = f"{ds['metadata']['name']}-{h}"
-        top = max([0, *(int(r.get("revision") or 0) for r in mine)])
-        existing = next((r for r in mine if r["metadata"]["name"] == name), None)
-        if existing is not None:
-            if int(existing.get("revision") or 0) < top:
-                existing["revision"] = top + 1
-                self.reg.update(REVISIONS, existing, ns)
-            return
-        template = copy.deepcopy((ds.get("spec") or {}).get("template") or {})
-        template["$patch"] = "replace"
-        rev = {
-            "apiVersion": "apps/v1",
-            "kind": "ControllerRevision",
-            "metadata": {
-                "name": name,
-                "namespace": ns,
-                "labels": {
-                    **(
-                        (((ds.get("spec") or {}).get("template") or {}).get("metadata") or {}).get(
-                            "labels"
-                        )
-                        or {}
-                    ),
-                    HASH_LABEL: h,
-                },
-                "ownerReferences": [owner_reference(ds)],
-            },
-            "data": {"spec": {"template": template}},
-            "revision": top + 1,
-        }
-        with contextlib.suppress(AlreadyExists):
-            self.reg.create(REVISIONS, rev, ns)
-        limit = int((ds.get("spec") or {}).get("revisionHistoryLimit", 10))
-        old = sorted(mine, key=lambda r: int(r.get("revision") or 0))
-        for r in old[: max(0, len(old) + 1 - limit - 1)]:
-            with contextlib.suppress(NotFound):
-                self.reg.delete(REVISIONS, r["metadata"]["name"], ns)
 
     def _write_status(
         self, ds: Obj, h: str, wanted: list[str], ns: str | None, min_ready: int

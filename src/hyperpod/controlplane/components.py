@@ -22,6 +22,7 @@ COMPONENTS: list[str] = [
     "hyperpod.controllers.job:component",
     "hyperpod.controllers.replicaset:replication_controllers",
     "hyperpod.controllers.daemonset:component",
+    "hyperpod.controllers.statefulset:component",
     "hyperpod.controllers.kueue.component:kueue",
     "hyperpod.scheduler.scheduler:component",
     "hyperpod.kubelet.agent:component",

@@ -29,6 +29,7 @@ REGISTERED: list[str] = [
     "hyperpod.apiserver.kinds.job:STRATEGY",
     "hyperpod.apiserver.kinds.replicationcontroller:STRATEGY",
     "hyperpod.apiserver.kinds.daemonset:STRATEGY",
+    "hyperpod.apiserver.kinds.statefulset:STRATEGY",
 ]
 
 
