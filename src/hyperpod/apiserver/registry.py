@@ -1293,6 +1293,7 @@ class Registry:
             raise BadRequest("an Eviction needs metadata.name")
         ns = self._ns_for(rt, namespace or md.get("namespace"))
         opts = eviction.get("deleteOptions") or {}
+        kinds.admit_eviction(self, self.get("pods", str(name), ns), dry_run)
         self.delete(
             "pods",
             name,

@@ -23,6 +23,7 @@ COMPONENTS: list[str] = [
     "hyperpod.controllers.replicaset:replication_controllers",
     "hyperpod.controllers.daemonset:component",
     "hyperpod.controllers.statefulset:component",
+    "hyperpod.controllers.disruption:component",
     "hyperpod.controllers.kueue.component:kueue",
     "hyperpod.scheduler.scheduler:component",
     "hyperpod.kubelet.agent:component",

@@ -30,6 +30,7 @@ REGISTERED: list[str] = [
     "hyperpod.apiserver.kinds.replicationcontroller:STRATEGY",
     "hyperpod.apiserver.kinds.daemonset:STRATEGY",
     "hyperpod.apiserver.kinds.statefulset:STRATEGY",
+    "hyperpod.apiserver.kinds.poddisruptionbudget:STRATEGY",
 ]
 
 
@@ -95,6 +96,13 @@ def prepare(kind: str, obj: Obj, old: Obj | None) -> None:
         strategy.prepare_for_create(obj)
     else:
         strategy.prepare_for_update(obj, old)
+
+
+def admit_eviction(reg: Any, pod: Obj, dry_run: bool) -> None:
+    """Eviction admission: PodDisruptionBudgets selecting ``pod`` must allow a disruption."""
+    from hyperpod.apiserver.kinds.poddisruptionbudget import admit_eviction as check
+
+    check(reg, pod, dry_run)
 
 
 def selectable_field_names(kind: str) -> tuple[str, ...]:
