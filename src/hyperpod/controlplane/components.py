@@ -24,6 +24,7 @@ COMPONENTS: list[str] = [
     "hyperpod.controllers.daemonset:component",
     "hyperpod.controllers.statefulset:component",
     "hyperpod.controllers.disruption:component",
+    "hyperpod.controllers.cronjob:component",
     "hyperpod.controllers.kueue.component:kueue",
     "hyperpod.scheduler.scheduler:component",
     "hyperpod.kubelet.agent:component",

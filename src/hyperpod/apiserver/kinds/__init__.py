@@ -31,6 +31,7 @@ REGISTERED: list[str] = [
     "hyperpod.apiserver.kinds.daemonset:STRATEGY",
     "hyperpod.apiserver.kinds.statefulset:STRATEGY",
     "hyperpod.apiserver.kinds.poddisruptionbudget:STRATEGY",
+    "hyperpod.apiserver.kinds.cronjob:STRATEGY",
 ]
 
 
