@@ -231,3 +231,37 @@ def test_invalid_jobs_and_forbidden_updates_are_rejected(
     create(cp, sim_job("fixed", duration="1h"))
     res = cp.kubectl("patch", "job", "fixed", "-p", '{"spec":{"completions":4}}', check=False)
     assert res.returncode != 0 and "field is immutable" in res.stderr
+
+
+def test_an_indexed_job_hands_each_local_process_its_index(cluster: RunningControlPlane) -> None:
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "shards"},
+        "spec": {
+            "completions": 2,
+            "parallelism": 2,
+            "completionMode": "Indexed",
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [
+                        {
+                            "name": "shard",
+                            "image": "local/python",
+                            "command": [
+                                "python",
+                                "-c",
+                                "import os; print('shard', os.environ['JOB_COMPLETION_INDEX'])",
+                            ],
+                        }
+                    ],
+                }
+            },
+        },
+    }
+    create(cluster, job)
+    cluster.kubectl("wait", "--for=condition=complete", "job/shards", "--timeout=90s")
+    pods = get_json(cluster, "pods", "-l", "batch.kubernetes.io/job-name=shards")["items"]
+    printed = sorted(cluster.kubectl("logs", p["metadata"]["name"]).stdout.strip() for p in pods)
+    assert printed == ["shard 0", "shard 1"]
