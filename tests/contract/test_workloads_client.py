@@ -214,6 +214,22 @@ def test_a_daemon_set_runs_one_pod_per_eligible_node_and_rolls_them(
     assert "1" in history and "2" in history
     status = get_json(cp, "ds", "agent")["status"]
     assert status["desiredNumberScheduled"] == status["updatedNumberScheduled"] == 2
+    cp.kubectl("rollout", "undo", "ds/agent")
+    cp.kubectl("rollout", "status", "ds/agent", "--timeout=60s")
+    assert get_json(cp, "ds", "agent")["spec"]["template"]["spec"]["containers"][0]["image"] == (
+        "nginx:1.15.4"
+    )
+    wait_for(
+        "the old image on every node",
+        lambda: (
+            {
+                p["spec"]["containers"][0]["image"]
+                for p in get_json(cp, "pods", "-l", "app=agent")["items"]
+                if not p["metadata"].get("deletionTimestamp")
+            }
+            == {"nginx:1.15.4"}
+        ),
+    )
 
 
 def test_a_daemon_set_skips_nodes_its_node_selector_does_not_match(
