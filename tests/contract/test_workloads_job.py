@@ -139,6 +139,26 @@ def test_failing_pods_are_retried_until_the_backoff_limit(cp: RunningControlPlan
     assert get_json(cp, "job", "flaky")["status"]["failed"] == 3
 
 
+def test_backoff_limit_per_index_retries_each_index_then_fails_the_job(
+    cp: RunningControlPlane,
+) -> None:
+    create(
+        cp,
+        sim_job(
+            "perindex",
+            exit_code=3,
+            completions=2,
+            parallelism=2,
+            completionMode="Indexed",
+            backoffLimitPerIndex=1,
+        ),
+    )
+    wait_for("failure", lambda: conditions(cp, "perindex").get("Failed", ("",))[0] == "True")
+    assert conditions(cp, "perindex")["Failed"] == ("True", "FailedIndexes")
+    status = get_json(cp, "job", "perindex")["status"]
+    assert status["failed"] == 4 and status["failedIndexes"] == "0-1"
+
+
 def test_a_fail_job_rule_of_the_pod_failure_policy_fails_at_the_first_match(
     cp: RunningControlPlane,
 ) -> None:

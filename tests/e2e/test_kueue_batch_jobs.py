@@ -128,10 +128,13 @@ def test_a_job_in_a_team_queue_waits_for_quota_and_runs_when_admitted(
         ),
     )
     assert wl["spec"]["podSets"][0]["count"] == 1
-    # While first holds the quota, second stays suspended and has no pods.
-    while not completed(cp, "first"):
-        assert job(cp, "second")["spec"]["suspend"] is True
-        assert pods_of(cp, "second") == []
+    # While first holds the quota, second stays suspended and has no pods. Read second's
+    # state before first's: if first is still running afterwards, it was running before too.
+    while True:
+        pods, suspended = pods_of(cp, "second"), job(cp, "second")["spec"]["suspend"]
+        if completed(cp, "first"):
+            break
+        assert suspended is True and pods == []
         time.sleep(0.3)
     wait_for("second to be admitted", lambda: not job(cp, "second")["spec"]["suspend"], 60)
     wait_for("second to complete", lambda: completed(cp, "second"), 60)

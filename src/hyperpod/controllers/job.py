@@ -135,94 +135,86 @@ class JobController:
         self, job: Obj, status: Obj, pods: list[Obj], active: list[Obj], now: datetime
     ) -> float | None:
         spec = job.get("spec") or {}
-        conds: list[Obj] = status["conditions"]
-        indexed = spec.get("completionMode") == "Indexed"
         completions = spec.get("completions")
-        parallelism = int(spec.get("parallelism", 1))
         succeeded_pods = [p for p in pods if (p.get("status") or {}).get("phase") == "Succeeded"]
         failed_pods = [p for p in pods if (p.get("status") or {}).get("phase") == "Failed"]
-        fail_reason = fail_message = ""
-        counted_failures = 0
-        for pod in failed_pods:
-            action = rules.failure_action(job, pod)
-            if action == "FailJob":
-                fail_reason = "PodFailurePolicy"
-                fail_message = (
-                    f"Container of pod {pod['metadata']['name']} matched a FailJob rule of the "
-                    "pod failure policy"
-                )
-            if action != "Ignore":
-                counted_failures += 1
-        status["failed"] = max(int(status.get("failed") or 0), counted_failures)
+        fail_reason, fail_message, counted = rules.count_failures(job, failed_pods)
+        status["failed"] = max(int(status.get("failed") or 0), counted)
         status["succeeded"] = max(int(status.get("succeeded") or 0), len(succeeded_pods))
-        done_indexes = rules.parse_indexes(status.get("completedIndexes"))
-        if indexed:
-            done_indexes |= {
+        done = rules.parse_indexes(status.get("completedIndexes"))
+        failed_idx: set[int] = set()
+        if spec.get("completionMode") == "Indexed":
+            done |= {
                 i
                 for p in succeeded_pods
                 if (i := rules.index_of(p)) is not None and i < int(completions or 0)
             }
-            status["succeeded"] = len(done_indexes)
-            if done_indexes:
-                status["completedIndexes"] = rules.format_indexes(done_indexes)
-        restarts = sum(rules.restarts(p) for p in active)
-        deadline = spec.get("activeDeadlineSeconds")
+            status["succeeded"] = len(done)
+            if done:
+                status["completedIndexes"] = rules.format_indexes(done)
+            failed_idx = rules.failed_indexes(job, failed_pods) - done
+            if failed_idx:
+                status["failedIndexes"] = rules.format_indexes(failed_idx)
         started = parse_time(status.get("startTime")) or now
-        if not fail_reason and status["failed"] + restarts > int(spec.get("backoffLimit", 6)):
-            fail_reason, fail_message = (
-                "BackoffLimitExceeded",
-                "Job has reached the specified backoff limit",
-            )
-        if (
-            not fail_reason
-            and deadline is not None
-            and (now - started).total_seconds() >= int(deadline)
-        ):
-            fail_reason, fail_message = (
-                "DeadlineExceeded",
-                "Job was active longer than specified deadline",
+        if not fail_reason:
+            fail_reason, fail_message = rules.job_failure(
+                job, status, failed_idx, sum(rules.restarts(p) for p in active), now - started
             )
         if fail_reason:
-            self._delete_pods(active)
-            set_condition(conds, "FailureTarget", "True", fail_reason, fail_message)
-            set_condition(conds, "Failed", "True", fail_reason, fail_message)
-            status["active"] = 0
-            status.pop("ready", None)
-            record_event(self.reg, job, "Warning", fail_reason, fail_message, COMPONENT)
-            return self._ttl_after(job, now)
-        if indexed:
-            complete = len(done_indexes) >= int(completions or 0)
-        elif completions is not None:
-            complete = status["succeeded"] >= int(completions)
-        else:
-            complete = bool(succeeded_pods) and not active
-        if complete:
-            self._delete_pods(active)
-            set_condition(
-                conds,
-                "SuccessCriteriaMet",
-                "True",
-                "CompletionsReached",
-                "Reached expected number of succeeded pods",
-            )
-            set_condition(
-                conds,
-                "Complete",
-                "True",
-                "CompletionsReached",
-                "Reached expected number of succeeded pods",
-            )
-            status["completionTime"] = now_rfc3339()
-            status["active"] = 0
-            status.pop("ready", None)
-            record_event(self.reg, job, "Normal", "Completed", "Job completed", COMPONENT)
-            return self._ttl_after(job, now)
-        created = self._fill(job, active, done_indexes, status, parallelism)
+            return self._finish(job, status, active, now, "Failed", fail_reason, fail_message)
+        if spec.get("completionMode") == "Indexed":
+            if len(done | failed_idx) >= int(completions or 0):
+                if failed_idx:
+                    return self._finish(
+                        job,
+                        status,
+                        active,
+                        now,
+                        "Failed",
+                        "FailedIndexes",
+                        "Job has failed indexes",
+                    )
+                return self._finish(job, status, active, now, "Complete", "", "")
+        elif (completions is not None and status["succeeded"] >= int(completions)) or (
+            completions is None and succeeded_pods and not active
+        ):
+            return self._finish(job, status, active, now, "Complete", "", "")
+        created = self._fill(
+            job, active, done | failed_idx, status, int(spec.get("parallelism", 1))
+        )
         status["active"] = len(active) + created
         status["ready"] = sum(1 for p in active if wl.ready_since(p) is not None)
+        deadline = spec.get("activeDeadlineSeconds")
         if deadline is not None:
             return max(0.1, int(deadline) - (now - started).total_seconds())
         return None
+
+    def _finish(
+        self,
+        job: Obj,
+        status: Obj,
+        active: list[Obj],
+        now: datetime,
+        outcome: str,
+        reason: str,
+        message: str,
+    ) -> float | None:
+        """Stop the remaining pods and set the terminal conditions (and completionTime)."""
+        self._delete_pods(active)
+        conds: list[Obj] = status["conditions"]
+        if outcome == "Complete":
+            msg = "Reached expected number of succeeded pods"
+            set_condition(conds, "SuccessCriteriaMet", "True", "CompletionsReached", msg)
+            set_condition(conds, "Complete", "True", "CompletionsReached", msg)
+            status["completionTime"] = now_rfc3339()
+            record_event(self.reg, job, "Normal", "Completed", "Job completed", COMPONENT)
+        else:
+            set_condition(conds, "FailureTarget", "True", reason, message)
+            set_condition(conds, "Failed", "True", reason, message)
+            record_event(self.reg, job, "Warning", reason, message, COMPONENT)
+        status["active"] = 0
+        status.pop("ready", None)
+        return self._ttl_after(job, now)
 
     def _fill(
         self, job: Obj, active: list[Obj], done: set[int], status: Obj, parallelism: int

@@ -3,6 +3,8 @@ pod failure policy, and what to create next."""
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 from hyperpod.apiserver.kinds.job import COMPLETION_INDEX
@@ -91,3 +93,59 @@ def restarts(pod: Obj) -> int:
         int(d(cs).get("restartCount") or 0)
         for cs in d(pod.get("status")).get("containerStatuses") or []
     )
+
+
+def count_failures(job: Obj, failed_pods: list[Obj]) -> tuple[str, str, int]:
+    """(reason, message) when a FailJob rule matched, and the failures that count."""
+    reason = message = ""
+    counted = 0
+    for pod in failed_pods:
+        action = failure_action(job, pod)
+        if action == "FailJob" and not reason:
+            reason = "PodFailurePolicy"
+            message = (
+                f"Container of pod {d(pod.get('metadata')).get('name')} matched a FailJob rule "
+                "of the pod failure policy"
+            )
+        if action != "Ignore":
+            counted += 1
+    return reason, message, counted
+
+
+def failed_indexes(job: Obj, failed_pods: list[Obj]) -> set[int]:
+    """Indexes that failed more than ``backoffLimitPerIndex`` times (or matched FailIndex)."""
+    limit = d(job.get("spec")).get("backoffLimitPerIndex")
+    if limit is None:
+        return set()
+    counts: Counter[int] = Counter()
+    out: set[int] = set()
+    for pod in failed_pods:
+        index = index_of(pod)
+        action = failure_action(job, pod)
+        if index is None or action == "Ignore":
+            continue
+        counts[index] += 1
+        if action == "FailIndex" or counts[index] > int(limit):
+            out.add(index)
+    return out
+
+
+def job_failure(
+    job: Obj, status: Obj, failed_idx: set[int], restarts: int, running_for: timedelta
+) -> tuple[str, str]:
+    """Why the job fails now (backoff limit, too many failed indexes, deadline), or ("", "")."""
+    spec = d(job.get("spec"))
+    if spec.get("backoffLimitPerIndex") is None:
+        if int(status.get("failed") or 0) + restarts > int(spec.get("backoffLimit", 6)):
+            return "BackoffLimitExceeded", "Job has reached the specified backoff limit"
+    elif spec.get("maxFailedIndexes") is not None and len(failed_idx) > int(
+        spec["maxFailedIndexes"]
+    ):
+        return (
+            "MaxFailedIndexesExceeded",
+            "Job has exceeded the specified maximal number of failed indexes",
+        )
+    deadline = spec.get("activeDeadlineSeconds")
+    if deadline is not None and running_for.total_seconds() >= int(deadline):
+        return "DeadlineExceeded", "Job was active longer than specified deadline"
+    return "", ""

@@ -60,3 +60,20 @@ def test_the_completion_index_comes_from_the_annotation() -> None:
     assert rules.index_of(pod) == 3
     assert rules.index_of({"metadata": {}}) is None
     assert rules.restarts(failed_pod(1)) == 2
+
+
+def indexed_failure(index: int, code: int = 1) -> dict[str, Any]:
+    pod = failed_pod(code)
+    pod["metadata"]["annotations"] = {"batch.kubernetes.io/job-completion-index": str(index)}
+    return pod
+
+
+def test_an_index_fails_once_its_failures_exceed_backoff_limit_per_index() -> None:
+    job: dict[str, Any] = {"spec": {"backoffLimitPerIndex": 1}}
+    pods = [indexed_failure(0), indexed_failure(0), indexed_failure(1)]
+    assert rules.failed_indexes(job, pods) == {0}
+    job["spec"]["podFailurePolicy"] = {
+        "rules": [{"action": "FailIndex", "onExitCodes": {"operator": "In", "values": [7]}}]
+    }
+    assert rules.failed_indexes(job, [indexed_failure(2, 7)]) == {2}
+    assert rules.failed_indexes({"spec": {}}, pods) == set()

@@ -103,6 +103,7 @@ class JobStrategy(Strategy):
             "activeDeadlineSeconds",
             "ttlSecondsAfterFinished",
             "backoffLimitPerIndex",
+            "maxFailedIndexes",
         ):
             causes += pt.non_negative(obj, "spec", field)
         mode = spec.get("completionMode")
@@ -112,6 +113,23 @@ class JobStrategy(Strategy):
                     "spec.completionMode",
                     f'Unsupported value: "{mode}": supported values: "NonIndexed", "Indexed"',
                     "FieldValueNotSupported",
+                )
+            )
+        if spec.get("backoffLimitPerIndex") is not None and mode != "Indexed":
+            causes.append(
+                errors.cause(
+                    "spec.backoffLimitPerIndex",
+                    "Forbidden: requires indexed completion mode",
+                    "FieldValueForbidden",
+                )
+            )
+        if spec.get("maxFailedIndexes") is not None and spec.get("backoffLimitPerIndex") is None:
+            causes.append(
+                errors.cause(
+                    "spec.maxFailedIndexes",
+                    "Required value: when maxFailedIndexes is specified, backoffLimitPerIndex "
+                    "must also be specified",
+                    "FieldValueRequired",
                 )
             )
         if mode == "Indexed" and spec.get("completions") is None:
