@@ -100,54 +100,48 @@ class CronJobController:
                 status.get("lastScheduleTime") or cj["metadata"]["creationTimestamp"]
             )
             due, _ = cron.most_recent(schedule, (since or now).astimezone(tz), now)
-            deadline = spec.get("startingDeadlineSeconds")
-            if (
-                due is not None
-                and deadline is not None
-                and (now - due).total_seconds() > int(deadline)
-            ):
-                record_event(
-                    self.reg,
-                    cj,
-                    "Warning",
-                    "MissSchedule",
-                    f"Missed scheduled time to start a job: {_rfc3339(due)}",
-                    COMPONENT,
-                )
-                status["lastScheduleTime"] = _rfc3339(due)
-            elif due is not None:
-                policy = spec.get("concurrencyPolicy", "Allow")
-                if policy == "Forbid" and active:
-                    record_event(
-                        self.reg,
-                        cj,
-                        "Normal",
-                        "JobAlreadyActive",
-                        "Not starting job because prior execution is running and concurrency "
-                        "policy is Forbid",
-                        COMPONENT,
+            if due is not None and not self._start_due(cj, due, now, active, status):
+                requeue = 1.0  # Forbid: retry soon (the active job's end also wakes us)
+        self._write_status(cj, status, active, jobs)
+        return max(0.05, requeue)
+
+    def _start_due(
+        self, cj: Obj, due: datetime, now: datetime, active: list[Obj], status: Obj
+    ) -> bool:
+        """Start the run scheduled at ``due`` (or skip it); False when Forbid holds it back."""
+        spec = cj.get("spec") or {}
+        ns = cj["metadata"].get("namespace")
+        deadline = spec.get("startingDeadlineSeconds")
+        if deadline is not None and (now - due).total_seconds() > int(deadline):
+            message = f"Missed scheduled time to start a job: {_rfc3339(due)}"
+            record_event(self.reg, cj, "Warning", "MissSchedule", message, COMPONENT)
+            status["lastScheduleTime"] = _rfc3339(due)
+            return True
+        policy = spec.get("concurrencyPolicy", "Allow")
+        if policy == "Forbid" and active:
+            message = (
+                "Not starting job because prior execution is running and concurrency policy "
+                "is Forbid"
+            )
+            record_event(self.reg, cj, "Normal", "JobAlreadyActive", message, COMPONENT)
+            return False
+        if policy == "Replace":
+            for j in active:
+                with contextlib.suppress(NotFound):
+                    self.reg.delete(
+                        JOBS, j["metadata"]["name"], ns, propagation_policy="Background"
                     )
-                    requeue = 1.0  # run as soon as the active job ends (its watch event wakes us)
-                else:
-                    if policy == "Replace":
-                        for j in active:
-                            with contextlib.suppress(NotFound):
-                                self.reg.delete(
-                                    JOBS, j["metadata"]["name"], ns, propagation_policy="Background"
-                                )
-                            record_event(
-                                self.reg,
-                                cj,
-                                "Normal",
-                                "SuccessfulDelete",
-                                f"Deleted job {j['metadata']['name']}",
-                                COMPONENT,
-                            )
-                        active = []
-                    made = self._create_job(cj, due)
-                    if made is not None:
-                        active.append(made)
-                    status["lastScheduleTime"] = _rfc3339(due)
+                message = f"Deleted job {j['metadata']['name']}"
+                record_event(self.reg, cj, "Normal", "SuccessfulDelete", message, COMPONENT)
+            active.clear()
+        made = self._create_job(cj, due)
+        if made is not None:
+            active.append(made)
+        status["lastScheduleTime"] = _rfc3339(due)
+        return True
+
+    def _write_status(self, cj: Obj, status: Obj, active: list[Obj], jobs: list[Obj]) -> None:
+        ns = cj["metadata"].get("namespace")
         status["active"] = [
             {
                 "apiVersion": "batch/v1",
@@ -172,7 +166,6 @@ class CronJobController:
             cj["status"] = status
             with contextlib.suppress(NotFound):
                 self.reg.update(f"{RESOURCE}/status", cj, ns)
-        return max(0.05, requeue)
 
     def _create_job(self, cj: Obj, due: datetime) -> Obj | None:
         template = (cj.get("spec") or {}).get("jobTemplate") or {}

@@ -321,87 +321,40 @@ class DeploymentController:
     ) -> float | None:
         """Set Progressing; the seconds until the progress deadline, if a rollout is running."""
         spec = deploy.get("spec") or {}
-        rs_name = new["metadata"]["name"] if new is not None else ""
+        rs = f'ReplicaSet "{new["metadata"]["name"] if new is not None else ""}"'
+
+        def progressing(status: str, reason: str, message: str, progress: bool) -> None:
+            _set_condition(conds, "Progressing", status, reason, message, progress=progress)
+
         if spec.get("paused"):
-            _set_condition(
-                conds,
-                "Progressing",
-                "Unknown",
-                "DeploymentPaused",
-                "Deployment is paused",
-                progress=False,
-            )
+            progressing("Unknown", "DeploymentPaused", "Deployment is paused", False)
             return None
         current = _condition(conds, "Progressing") or {}
         if current.get("reason") == "DeploymentPaused":
-            _set_condition(
-                conds,
-                "Progressing",
-                "Unknown",
-                "DeploymentResumed",
-                "Deployment is resumed",
-                progress=True,
-            )
+            progressing("Unknown", "DeploymentResumed", "Deployment is resumed", True)
         if rules.complete(deploy, new, old):
-            _set_condition(
-                conds,
-                "Progressing",
-                "True",
-                "NewReplicaSetAvailable",
-                f'ReplicaSet "{rs_name}" has successfully progressed.',
-                progress=current.get("reason") != "NewReplicaSetAvailable",
+            first = current.get("reason") != "NewReplicaSetAvailable"
+            progressing(
+                "True", "NewReplicaSetAvailable", f"{rs} has successfully progressed.", first
             )
-            return None
-        if created:
-            _set_condition(
-                conds,
-                "Progressing",
-                "True",
-                "NewReplicaSetCreated",
-                f'Created new replica set "{rs_name}"',
-                progress=True,
-            )
-            return float(spec.get("progressDeadlineSeconds", 600))
-        if current.get("reason") == "ProgressDeadlineExceeded" and not progressed:
             return None
         deadline = spec.get("progressDeadlineSeconds")
-        last = parse_time((_condition(conds, "Progressing") or {}).get("lastUpdateTime"))
-        now = datetime.now(UTC)
-        if (
-            not progressed
-            and deadline is not None
-            and last is not None
-            and (now - last).total_seconds() > int(deadline)
-        ):
-            _set_condition(
-                conds,
-                "Progressing",
-                "False",
-                "ProgressDeadlineExceeded",
-                f'ReplicaSet "{rs_name}" has timed out progressing.',
-                progress=False,
-            )
+        if created:
+            progressing("True", "NewReplicaSetCreated", f"Created new replica set {rs[11:]}", True)
+            return float(deadline or 600)
+        if current.get("reason") == "ProgressDeadlineExceeded" and not progressed:
+            return None
+        last = parse_time(current.get("lastUpdateTime"))
+        waited = (datetime.now(UTC) - last).total_seconds() if last and not progressed else 0.0
+        if deadline is not None and waited > int(deadline):
+            message = f"{rs} has timed out progressing."
+            progressing("False", "ProgressDeadlineExceeded", message, False)
             record_event(
-                self.reg,
-                deploy,
-                "Warning",
-                "ProgressDeadlineExceeded",
-                f'ReplicaSet "{rs_name}" has timed out progressing.',
-                COMPONENT,
+                self.reg, deploy, "Warning", "ProgressDeadlineExceeded", message, COMPONENT
             )
             return None
-        _set_condition(
-            conds,
-            "Progressing",
-            "True",
-            "ReplicaSetUpdated",
-            f'ReplicaSet "{rs_name}" is progressing.',
-            progress=progressed,
-        )
-        if deadline is None:
-            return None
-        left = int(deadline) - ((now - last).total_seconds() if last and not progressed else 0)
-        return max(0.5, left + 0.1)
+        progressing("True", "ReplicaSetUpdated", f"{rs} is progressing.", progressed)
+        return None if deadline is None else max(0.5, int(deadline) - waited + 0.1)
 
 
 async def _start(ctx: ControlPlaneContext) -> None:
