@@ -304,3 +304,20 @@ def test_a_deployment_rolls_real_local_processes(cp: RunningControlPlane, tmp_pa
     assert all(p["spec"]["nodeName"] != "" and p["status"]["phase"] == "Running" for p in pods)
     env = pods[0]["spec"]["containers"][0]["env"]
     assert {"name": "GREETING", "value": "hello"} in env
+
+
+def test_a_replace_with_a_stale_resource_version_is_a_409_conflict(
+    cp: RunningControlPlane, apps: client.AppsV1Api
+) -> None:
+    apps.create_namespaced_deployment("default", deployment("contested", 1))
+    cp.kubectl("rollout", "status", "deploy/contested", "--timeout=60s")  # controller idle
+    stale = apps.read_namespaced_deployment("contested", "default")
+    fresh = apps.read_namespaced_deployment("contested", "default")
+    fresh.spec.replicas = 2
+    apps.replace_namespaced_deployment("contested", "default", fresh)
+    stale.spec.replicas = 3
+    with pytest.raises(ApiException) as err:
+        apps.replace_namespaced_deployment("contested", "default", stale)
+    assert err.value.status == 409
+    assert json.loads(err.value.body)["reason"] == "Conflict"
+    assert apps.read_namespaced_deployment("contested", "default").spec.replicas == 2
