@@ -111,3 +111,23 @@ def test_the_deployment_table_has_kubectls_columns(registry: Registry) -> None:
     names = [c["name"] for c in table["columnDefinitions"]]
     assert names[:5] == ["Name", "Ready", "Up-to-date", "Available", "Age"]
     assert table["rows"][0]["cells"][:4] == ["web", "2/3", 3, 2]
+
+
+def test_pod_templates_are_stored_defaulted_and_validated(registry: Registry) -> None:
+    tmpl = {
+        "apiVersion": "v1",
+        "kind": "PodTemplate",
+        "metadata": {"name": "base"},
+        "template": {
+            "metadata": {"labels": {"app": "base"}},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+        },
+    }
+    made = registry.create("podtemplates", tmpl, "default")
+    assert made["template"]["spec"]["restartPolicy"] == "Always"
+    table = tables.to_table("PodTemplate", [made])
+    assert table["rows"][0]["cells"][1:4] == ["c", "busybox", "app=base"]
+    tmpl["metadata"]["name"] = "broken"
+    tmpl["template"]["spec"] = {"containers": []}
+    with pytest.raises(Invalid):
+        registry.create("podtemplates", tmpl, "default")

@@ -32,6 +32,7 @@ REGISTERED: list[str] = [
     "hyperpod.apiserver.kinds.statefulset:STRATEGY",
     "hyperpod.apiserver.kinds.poddisruptionbudget:STRATEGY",
     "hyperpod.apiserver.kinds.cronjob:STRATEGY",
+    "hyperpod.apiserver.kinds.podtemplate:STRATEGY",
 ]
 
 
