@@ -1,7 +1,8 @@
 """Decode the protobuf request bodies kubectl's typed clients send, into the JSON form.
 
 kubectl's imperative generators (``kubectl create namespace|configmap|secret|serviceaccount|
-role|rolebinding|clusterrole|clusterrolebinding|priorityclass|service``), ``kubectl drain``'s
+role|rolebinding|clusterrole|clusterrolebinding|priorityclass|service|deployment|job``; the
+workload tables are in ``kinds/wire.py``), ``kubectl drain``'s
 evictions and ``kubectl auth can-i|whoami``'s reviews go through client-go's typed clients, which always encode the request body as
 ``application/vnd.kubernetes.protobuf``. This server stores and answers JSON, so it decodes
 those bodies here and the rest of the request path never sees protobuf (responses stay JSON,
