@@ -1,9 +1,10 @@
 """Decode the protobuf request bodies kubectl's typed clients send, into the JSON form.
 
 kubectl's imperative generators (``kubectl create namespace|configmap|secret|serviceaccount|
-role|rolebinding|clusterrole|clusterrolebinding|priorityclass|service``), ``kubectl drain``'s
-evictions, ``kubectl auth can-i|whoami``'s reviews and the ``DeleteOptions`` of typed deletes
-(helm's uninstall) go through client-go's typed clients, which always encode the request body as
+role|rolebinding|clusterrole|clusterrolebinding|priorityclass|service|deployment|job``; the
+workload tables are in ``kinds/wire.py``), ``kubectl drain``'s evictions, ``kubectl auth
+can-i|whoami``'s reviews and the ``DeleteOptions`` of typed deletes (helm's uninstall) go
+through client-go's typed clients, which always encode the request body as
 ``application/vnd.kubernetes.protobuf``. This server stores and answers JSON, so it decodes
 those bodies here and the rest of the request path never sees protobuf (responses stay JSON,
 which client-go accepts).
@@ -474,3 +475,9 @@ def decode(raw: bytes) -> dict[str, Any]:
 
 def _kind_list() -> str:
     return ", ".join(kind for _, kind in KINDS) + ", DeleteOptions"
+
+
+# Workload kinds keep their tables next to their strategies.
+from hyperpod.apiserver.kinds.wire import WORKLOAD_KINDS  # noqa: E402
+
+KINDS.update(WORKLOAD_KINDS)

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from hyperpod.apiserver import errors, fieldcheck, patching, schema, selectors, validation
+from hyperpod.apiserver import errors, fieldcheck, kinds, patching, schema, selectors, validation
 from hyperpod.apiserver.errors import (
     AlreadyExists,
     ApiError,
@@ -320,6 +320,7 @@ class Registry:
                 c, unknown = schema.apply_schema(obj, sch, prune=True)
                 causes.extend(c)
         else:
+            kinds.prepare(rt.kind, obj, old)
             validation.default_builtin(rt.kind, obj)
             if rt.kind == "Namespace":
                 # Kubernetes labels every namespace with its own name (selectors rely on it).
@@ -502,6 +503,7 @@ class Registry:
         allowed = {"metadata.name", "metadata.namespace"}
         if not rt.crd:
             allowed.update(selectors.SELECTABLE_FIELDS.get(rt.kind, ()))
+            allowed.update(kinds.selectable_field_names(rt.kind))
         for field in sorted(fsel.fields()):
             if field not in allowed:
                 raise BadRequest(
@@ -1291,6 +1293,7 @@ class Registry:
             raise BadRequest("an Eviction needs metadata.name")
         ns = self._ns_for(rt, namespace or md.get("namespace"))
         opts = eviction.get("deleteOptions") or {}
+        kinds.admit_eviction(self, self.get("pods", str(name), ns), dry_run)
         self.delete(
             "pods",
             name,

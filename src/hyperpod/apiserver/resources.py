@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hyperpod.apiserver import kinds
 from hyperpod.apiserver.errors import NotFound
 
 ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
@@ -159,6 +160,7 @@ def builtin_types() -> list[ResourceType]:
             ["status"],
         ),
         *review_types(),
+        *kinds.resource_types(),
     ]
 
 

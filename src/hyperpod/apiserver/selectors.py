@@ -19,6 +19,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
+from hyperpod.apiserver import kinds
 from hyperpod.apiserver.errors import BadRequest
 from hyperpod.apiserver.validation import is_qualified_name, is_valid_label_value
 
@@ -561,4 +562,7 @@ def object_fields(kind: str, obj: Mapping[str, Any]) -> dict[str, str]:
             fields[name] = _text(bool(_get(obj, "spec", "unschedulable")))
         else:
             fields[name] = _text(_get(obj, *name.split(".")))
+    if (strategy := kinds.strategy_for(kind)) is not None:
+        for name, read in strategy.selectable_fields().items():
+            fields[name] = read(dict(obj))
     return fields

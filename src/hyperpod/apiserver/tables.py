@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from hyperpod.apiserver import kinds
+
 Obj = dict[str, Any]
 NONE = "<none>"
 
@@ -689,6 +691,8 @@ def to_table(
         defs, row = _printer_table(printer_columns)
     elif kind in _TABLES:
         defs, row = _TABLES[kind]
+    elif (strategy := kinds.strategy_for(kind)) is not None and (made := strategy.table()):
+        defs, row = made
     elif kind in _CREATED_AT:
         defs, row = _created_at_table()
     else:

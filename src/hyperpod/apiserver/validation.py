@@ -15,6 +15,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from hyperpod.apiserver import kinds
 from hyperpod.apiserver.errors import cause
 from hyperpod.apiserver.quantity import parse_quantity
 
@@ -358,6 +359,8 @@ def _default_pod_spec(spec: Obj) -> None:
 
 def default_builtin(kind: str, obj: Obj) -> None:
     """Kubernetes' defaults for built-in kinds (in place; only absent fields are set)."""
+    if (strategy := kinds.strategy_for(kind)) is not None:
+        strategy.default(obj)
     if kind == "Pod":
         spec = obj.setdefault("spec", {})
         if isinstance(spec, dict):
@@ -1140,4 +1143,6 @@ def validate_builtin(kind: str, obj: Obj, old: Obj | None) -> list[Cause]:
     check = _VALIDATORS.get(kind)
     if check is not None:
         causes.extend(check(obj, old))
+    if (strategy := kinds.strategy_for(kind)) is not None:
+        causes.extend(strategy.validate(obj, old))
     return causes

@@ -112,8 +112,32 @@ def test_an_eviction_keeps_a_zero_grace_period() -> None:
 
 
 def test_a_kind_without_a_table_is_unsupported_and_says_what_to_do() -> None:
-    with pytest.raises(UnsupportedMediaType, match=r"Deployment.*manifest"):
-        decode(envelope("apps/v1", "Deployment", meta("d")))
+    with pytest.raises(UnsupportedMediaType, match=r"StatefulSet.*manifest"):
+        decode(envelope("apps/v1", "StatefulSet", meta("d")))
+
+
+def test_a_deployment_from_kubectl_create_deployment_decodes() -> None:
+    container = ld(1, "app") + ld(2, "nginx") + ld(6, num(3, 80) + ld(4, "TCP"))
+    template = ld(1, entry(11, "app", "web")) + ld(2, ld(2, container))
+    spec = num(1, 0) + ld(2, entry(1, "app", "web")) + ld(3, template) + ld(4, b"")
+    obj = decode(envelope("apps/v1", "Deployment", meta("web") + ld(2, spec)))
+    assert obj["spec"] == {
+        "replicas": 0,
+        "selector": {"matchLabels": {"app": "web"}},
+        "template": {
+            "metadata": {"labels": {"app": "web"}},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "app",
+                        "image": "nginx",
+                        "ports": [{"containerPort": 80, "protocol": "TCP"}],
+                    }
+                ]
+            },
+        },
+        "strategy": {},
+    }
 
 
 def test_an_unknown_field_with_data_is_refused_rather_than_dropped() -> None:

@@ -6,6 +6,7 @@ import asyncio
 
 from hyperpod.api import kueue as api
 from hyperpod.api import pytorchjob as ptj
+from hyperpod.controllers.kueue.batchjobs import BatchJobIntegration, default_batch_job
 from hyperpod.controllers.kueue.jobs import JobIntegration, default_job
 from hyperpod.controllers.kueue.manager import KueueManager
 from hyperpod.controlplane.context import Component, ControlPlaneContext
@@ -24,7 +25,10 @@ async def start(ctx: ControlPlaneContext) -> None:
     mgr = KueueManager(ctx.reg, ctx.config)
     ctx.services["kueue"] = mgr
     jobs = JobIntegration(mgr)
-    await asyncio.gather(mgr.run(ctx.stopping), jobs.run(ctx.stopping))
+    batch_jobs = BatchJobIntegration(mgr)
+    await asyncio.gather(
+        mgr.run(ctx.stopping), jobs.run(ctx.stopping), batch_jobs.run(ctx.stopping)
+    )
 
 
 def kueue() -> Component:
@@ -32,6 +36,7 @@ def kueue() -> Component:
         f"{plural}.{api.GROUP}": (api.default, api.validate) for plural in KINDS
     }
     admission[ptj.RESOURCE] = (default_job, None)
+    admission["jobs.batch"] = (default_batch_job, None)
     return Component(
         name="kueue",
         crds=api.crds,

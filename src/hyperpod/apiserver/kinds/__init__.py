@@ -1,0 +1,112 @@
+"""Per-kind strategies: a built-in kind's rules in one small module, registered by one line.
+
+A :class:`Strategy` names its :class:`ResourceType` and carries the kind's defaulting,
+create/update preparation, validation, table columns and selectable fields. The generic code
+(``resources.py``, ``validation.py``, ``tables.py``, ``selectors.py``, ``registry.py``) asks
+:func:`strategy_for` and falls back to its own tables for kinds without one. Adding a kind:
+write ``kinds/<kind>.py`` with a ``STRATEGY`` and add its dotted path to :data:`REGISTERED`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hyperpod.apiserver.resources import ResourceType
+
+Obj = dict[str, Any]
+Cause = dict[str, str]
+Row = Callable[[Obj, datetime], list[Any]]
+
+# "module:attribute" of each registered Strategy, in discovery order.
+REGISTERED: list[str] = [
+    "hyperpod.apiserver.kinds.deployment:STRATEGY",
+    "hyperpod.apiserver.kinds.replicaset:STRATEGY",
+    "hyperpod.apiserver.kinds.controllerrevision:STRATEGY",
+    "hyperpod.apiserver.kinds.job:STRATEGY",
+    "hyperpod.apiserver.kinds.replicationcontroller:STRATEGY",
+    "hyperpod.apiserver.kinds.daemonset:STRATEGY",
+    "hyperpod.apiserver.kinds.statefulset:STRATEGY",
+    "hyperpod.apiserver.kinds.poddisruptionbudget:STRATEGY",
+    "hyperpod.apiserver.kinds.cronjob:STRATEGY",
+    "hyperpod.apiserver.kinds.podtemplate:STRATEGY",
+]
+
+
+class Strategy:
+    """The rules of one built-in kind; every hook defaults to doing nothing."""
+
+    def resource_type(self) -> ResourceType:
+        raise NotImplementedError
+
+    def default(self, obj: Obj) -> None:
+        """Fill absent fields in place (on every create and update)."""
+
+    def prepare_for_create(self, obj: Obj) -> None:
+        """Adjust a new object before validation (e.g. clear status)."""
+
+    def prepare_for_update(self, new: Obj, old: Obj) -> None:
+        """Adjust an update before validation (e.g. keep fields users may not change)."""
+
+    def validate(self, obj: Obj, old: Obj | None) -> list[Cause]:
+        """Causes that make the (defaulted) object invalid; [] when it is fine."""
+        return []
+
+    def table(self) -> tuple[list[Obj], Row] | None:
+        """kubectl's column definitions and row function, or None for NAME/AGE."""
+        return None
+
+    def selectable_fields(self) -> dict[str, Callable[[Obj], str]]:
+        """Field selectors beyond metadata.name/namespace: field path -> value reader."""
+        return {}
+
+
+_BY_KIND: dict[str, Strategy] | None = None
+
+
+def _load() -> dict[str, Strategy]:
+    global _BY_KIND
+    if _BY_KIND is None:
+        out: dict[str, Strategy] = {}
+        for ref in REGISTERED:
+            module, _, attr = ref.partition(":")
+            strategy = getattr(importlib.import_module(module), attr)
+            out[strategy.resource_type().kind] = strategy
+        _BY_KIND = out
+    return _BY_KIND
+
+
+def strategy_for(kind: str) -> Strategy | None:
+    """The strategy of built-in ``kind``, or None when the generic code handles it alone."""
+    return _load().get(kind)
+
+
+def resource_types() -> list[ResourceType]:
+    """The resource types of every registered kind."""
+    return [s.resource_type() for s in _load().values()]
+
+
+def prepare(kind: str, obj: Obj, old: Obj | None) -> None:
+    """Run the kind's prepare-for-create (``old`` None) or prepare-for-update hook."""
+    strategy = strategy_for(kind)
+    if strategy is None:
+        return
+    if old is None:
+        strategy.prepare_for_create(obj)
+    else:
+        strategy.prepare_for_update(obj, old)
+
+
+def admit_eviction(reg: Any, pod: Obj, dry_run: bool) -> None:
+    """Eviction admission: PodDisruptionBudgets selecting ``pod`` must allow a disruption."""
+    from hyperpod.apiserver.kinds.poddisruptionbudget import admit_eviction as check
+
+    check(reg, pod, dry_run)
+
+
+def selectable_field_names(kind: str) -> tuple[str, ...]:
+    strategy = strategy_for(kind)
+    return tuple(strategy.selectable_fields()) if strategy is not None else ()
