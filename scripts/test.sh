@@ -11,6 +11,10 @@ fi
 # The CPU build of torch lies on this machine's disk; pinning it avoids a multi-GB CUDA download.
 .venv/bin/python -m pip install -q torch==2.13.0
 .venv/bin/python -m pip install -q -e '.[examples,test]'
+# shellcheck checks the lifecycle script in the tests (Debian package; only as root, only if missing)
+if ! command -v shellcheck >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  apt-get update -qq && apt-get install -y -qq shellcheck || echo "shellcheck not installed: its test is skipped"
+fi
 echo "== ruff"
 .venv/bin/ruff check src tests
 echo "== mypy"
