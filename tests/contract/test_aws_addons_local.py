@@ -152,3 +152,17 @@ def test_task_governance_objects_are_served_by_the_kueue_crds(applied: Applied) 
         "GET", "/apis/kueue.x-k8s.io/v1beta1/clusterqueues/hyperpod-ns-default-clusterqueue"
     )
     assert status == 200 and cq["spec"]["cohort"] == "hyperpod-shared-cohort"
+
+
+def test_the_post_create_check_sees_the_hyperpod_training_operator_crd_once_served(
+    applied: Applied,
+) -> None:
+    from hyperpod.providers.aws import addon_manifests
+
+    name = "hyperpodpytorchjobs.sagemaker.amazonaws.com"
+    assert not applied.cluster.crd_established(name)  # the EKS add-on installs it, not hyp
+    crd = addon_manifests.open_crd(
+        "sagemaker.amazonaws.com", "HyperPodPyTorchJob", "hyperpodpytorchjobs", "v1"
+    )
+    addons.apply_all(applied.cluster, [crd])
+    assert applied.cluster.crd_established(name)

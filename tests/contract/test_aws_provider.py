@@ -688,8 +688,18 @@ def test_moto_creates_every_resource_of_the_stack_but_the_ones_it_skips(
         )
     prefix = cfg["resource_name_prefix"]
     _make_eks(f"{prefix}-eks")
-    info = _provider(Recorder()).create(cfg, tmp_path / "run")
+    checked: list[str] = []
+
+    def operator_check(parsed: Any, aws: Any) -> str:
+        checked.append(parsed.eks_cluster_name)
+        return "hyperpodpytorchjobs.sagemaker.amazonaws.com is served"
+
+    rec = Recorder()
+    info = _provider(rec, operator_check=operator_check).create(cfg, tmp_path / "run")
     assert info.status == "CREATE_COMPLETE"
+    # the stack has the HyperPod training operator add-on, so create checked its CRD after
+    assert checked == [f"{prefix}-eks"]
+    assert info.details["training_operator"] in rec.lines
     rendered = json.loads((tmp_path / "run" / "template.json").read_text())["Resources"]
     created = {r["logical_id"] for r in info.details["resources"]}
     skipped = {rendered[k]["Type"] for k in set(rendered) - created}
