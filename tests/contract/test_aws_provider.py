@@ -659,3 +659,59 @@ def test_bad_credentials_are_one_line_with_a_hint_on_every_cluster_stack_command
         assert "unexpected" not in result.output and "Traceback" not in result.output
         lines = result.output.splitlines()
         assert sum("refused the credentials" in line for line in lines) == 1
+
+
+# -- what moto's CloudFormation implements ---------------------------------------------------
+
+# Resource types of our templates that moto's CloudFormation does not create (it warns and
+# skips them); the tests above create the EKS and SageMaker clusters through moto's own APIs.
+MOTO_SKIPS = {
+    "AWS::EKS::Cluster",
+    "AWS::EKS::Addon",
+    "AWS::EKS::AccessEntry",
+    "AWS::SageMaker::Cluster",
+    "AWS::CloudFormation::WaitCondition",
+    "AWS::CloudFormation::WaitConditionHandle",
+    "AWS::EC2::SecurityGroupEgress",  # the self egress rule (the ingress one is created)
+}
+# AWS::EC2::VPCCidrBlock is also missing in moto: ``_for_moto`` takes it out before submitting.
+
+
+@pytest.mark.parametrize("name", ["new-vpc", "reuse-vpc"])
+def test_moto_creates_every_resource_of_the_stack_but_the_ones_it_skips(
+    aws: str, tmp_path: Path, name: str
+) -> None:
+    cfg = _reused_vpc_setup() if name == "reuse-vpc" else _config()
+    if name == "reuse-vpc":
+        boto3.client("ec2").associate_vpc_cidr_block(
+            VpcId=cfg["networking"]["vpc_id"], CidrBlock="10.3.0.0/20"
+        )
+    prefix = cfg["resource_name_prefix"]
+    _make_eks(f"{prefix}-eks")
+    checked: list[str] = []
+
+    def operator_check(parsed: Any, aws: Any) -> str:
+        checked.append(parsed.eks_cluster_name)
+        return "hyperpodpytorchjobs.sagemaker.amazonaws.com is served"
+
+    rec = Recorder()
+    info = _provider(rec, operator_check=operator_check).create(cfg, tmp_path / "run")
+    assert info.status == "CREATE_COMPLETE"
+    # the stack has the HyperPod training operator add-on, so create checked its CRD after
+    assert checked == [f"{prefix}-eks"]
+    assert info.details["training_operator"] in rec.lines
+    rendered = json.loads((tmp_path / "run" / "template.json").read_text())["Resources"]
+    created = {r["logical_id"] for r in info.details["resources"]}
+    skipped = {rendered[k]["Type"] for k in set(rendered) - created}
+    assert skipped <= MOTO_SKIPS, skipped - MOTO_SKIPS
+    assert {rendered[k]["Type"] for k in created} >= {"AWS::EC2::Subnet", "AWS::IAM::Role"}
+    # the add-ons went in at the bootstrap step, as files under run/<ts>/addons
+    assert (tmp_path / "run" / "addons" / "10-crds.yaml").exists()
+    if name == "reuse-vpc":  # moto deletes a new VPC before its subnets; a reused one stays
+        provider = _provider(Recorder())
+        provider.delete(f"{prefix}-stack")
+        assert provider.describe(f"{prefix}-stack") is None
+        left = boto3.client("ec2").describe_subnets(
+            Filters=[{"Name": "vpc-id", "Values": [cfg["networking"]["vpc_id"]]}]
+        )["Subnets"]
+        assert left == []  # the stack's subnets went with it; the VPC is the user's

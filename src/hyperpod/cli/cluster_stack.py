@@ -91,6 +91,8 @@ def init(template: str, directory: Path, provider: str, force: bool) -> None:
     from hyperpod.api import cluster_config
 
     target = directory / DEFAULT_CONFIG
+    if provider == "aws" and target.exists() and not force and _convert_real_cli(target):
+        return
     if target.exists() and not force:
         raise UserError(
             f"{target} already exists", "edit it with `hyp configure`, or pass --force to overwrite"
@@ -107,6 +109,49 @@ def init(template: str, directory: Path, provider: str, force: bool) -> None:
     )
     cd = "" if directory == Path(".") else f"cd {directory} && "
     click.echo(f"Next: {cd}hyp configure --<field> <value>, hyp validate, hyp create")
+
+
+def _convert_real_cli(target: Path) -> bool:
+    """Convert a config.yaml written for the real HyperPod CLI's cluster-stack template into an
+    aws config (the original is kept next to it); False when it is not such a file."""
+    import yaml
+
+    from hyperpod.api import aws_real_cli
+    from hyperpod.api.aws_config import AwsClusterConfig, aws_template_yaml
+    from hyperpod.cli import config_file
+
+    try:
+        data = yaml.safe_load(target.read_text())
+    except (OSError, yaml.YAMLError):
+        return False
+    if not isinstance(data, dict) or not aws_real_cli.is_real_cli(data):
+        return False
+    try:
+        converted, notes = aws_real_cli.convert(data)
+        AwsClusterConfig.model_validate(converted)
+    except aws_real_cli.NotConvertible as exc:
+        raise UserError(
+            f"{target} is a real HyperPod CLI config that cannot be converted: {exc}",
+            "change that field in it and run `hyp init cluster-stack --provider aws` again",
+        ) from exc
+    except ValueError as exc:  # pydantic's ValidationError
+        first = exc.errors()[0] if hasattr(exc, "errors") else {"loc": (), "msg": str(exc)}
+        where = ".".join(str(p) for p in first["loc"])
+        raise UserError(
+            f"{target} converted from the real HyperPod CLI has a bad value: {where}: {first['msg']}",
+            "fix it in the original file and run `hyp init cluster-stack --provider aws` again",
+        ) from exc
+    original = target.with_name("config.real-cli.yaml")
+    original.write_text(target.read_text())
+    target.write_text(config_file.dump_with_header(aws_template_yaml(), converted))
+    click.echo(
+        f"{target} was written for the real HyperPod CLI (cluster-stack v1.0): converted to a "
+        f"hyp aws config; the original is in {original}."
+    )
+    for note in notes:
+        click.echo(f"note: {note}")
+    click.echo("Next: hyp validate, hyp create --dry-run, hyp create")
+    return True
 
 
 def _schema_options() -> list[click.Option]:

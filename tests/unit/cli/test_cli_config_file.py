@@ -34,5 +34,12 @@ def test_a_field_absent_from_its_parent_cannot_be_edited_in_place() -> None:
     assert set_scalar(TEXT, ["data_dir"], "/x") is None
 
 
-def test_lists_are_not_edited_in_place() -> None:
-    assert set_scalar(TEXT, ["api_port"], [1, 2]) is None
+def test_flat_lists_and_maps_are_written_in_flow_style_in_place() -> None:
+    out = set_scalar(TEXT, ["cluster_name"], ["a", "b"])
+    assert out is not None and "cluster_name: [a, b]   # the name\n" in out
+    out = set_scalar(TEXT, ["other"], {"team": "ml"})
+    assert out is not None and "other: {team: ml}\n" in out
+
+
+def test_nested_lists_are_not_edited_in_place() -> None:
+    assert set_scalar(TEXT, ["api_port"], [{"name": "a"}, {"name": "b"}]) is None

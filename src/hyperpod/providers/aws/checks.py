@@ -169,6 +169,29 @@ def _overlaps(cfg: AwsClusterConfig) -> list[Problem]:
     return problems
 
 
+def script_problems(path: Path) -> list[Problem]:
+    """A lifecycle script with CRLF endings or no shebang fails on the node: nodes never join."""
+    data = path.read_bytes()
+    problems = []
+    if b"\r\n" in data:
+        problems.append(
+            _err(
+                "lifecycle.script_file",
+                f"{path} has Windows (CRLF) line endings; the node cannot run it",
+                f"convert it: sed -i 's/\\r$//' {path}",
+            )
+        )
+    if not data.startswith(b"#!"):
+        problems.append(
+            _err(
+                "lifecycle.script_file",
+                f"{path} does not start with a shebang line",
+                "make #!/bin/bash its first line",
+            )
+        )
+    return problems
+
+
 def _region_support(cfg: AwsClusterConfig, region: str) -> list[Problem]:
     """HyperPod in ``region`` and each group's instance type there, from the offline table."""
     if not regions.known(region):
@@ -319,6 +342,8 @@ def offline(cfg: AwsClusterConfig, region: str | None = None) -> list[Problem]:
                 "fix the path or use null",
             )
         )
+    elif lc.script_file:
+        problems += script_problems(Path(lc.script_file).expanduser())
     if not lc.create_bucket and not lc.bucket_name:
         problems.append(
             _err(

@@ -51,3 +51,47 @@ def test_aws_region_is_honoured_and_its_absence_explained(monkeypatch: pytest.Mo
     with pytest.raises(NoRegion) as info:
         session.resolve_region()
     assert "AWS_REGION" in info.value.hint
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "ExpiredTokenException",
+        "UnrecognizedClientException",
+        "SignatureDoesNotMatch",
+        "AuthFailure",
+    ],
+)
+def test_every_services_spelling_of_bad_credentials_is_one_line_with_the_fix(code: str) -> None:
+    mapped = session.translate(_client_error(code))
+    assert isinstance(mapped, NoCredentials)
+    assert code in mapped.message and "\n" not in mapped.message
+    assert "aws sso login" in mapped.hint and "get-caller-identity" in mapped.hint
+
+
+def test_a_bare_403_with_the_code_in_an_xml_body_is_read_as_bad_credentials() -> None:
+    body = "<Response><Errors><Error><Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid.</Message></Error></Errors></Response>"
+    err = botocore.exceptions.ClientError(
+        {"Error": {"Code": "403", "Message": body}}, "ListClusters"
+    )
+    mapped = session.translate(err)
+    assert isinstance(mapped, NoCredentials)
+    assert mapped.message == (
+        "AWS refused the credentials in ListClusters (InvalidClientTokenId): "
+        "The security token included in the request is invalid."
+    )
+
+
+def test_an_expired_sso_session_is_one_line_with_the_fix() -> None:
+    mapped = session.translate(botocore.exceptions.UnauthorizedSSOTokenError())
+    assert isinstance(mapped, NoCredentials) and "aws sso login" in mapped.hint
+
+
+def test_the_entry_point_wrapper_turns_any_other_aws_error_into_one_line() -> None:
+    @session.aws_errors
+    def boom() -> None:
+        raise _client_error("ValidationError")
+
+    with pytest.raises(AwsError) as info:
+        boom()
+    assert info.value.message == "AWS refused CreateStack (ValidationError): m"
