@@ -163,17 +163,17 @@ class KubeStateCollector(Collector):
         percent = GaugeMetricFamily(
             "hyperpod_job_progress_percent",
             "Training progress reported by the job's rank-0 container, in percent.",
-            labels=["namespace", "job", "kind"],
+            labels=["namespace", "job_name", "kind"],
         )
         step = GaugeMetricFamily(
             "hyperpod_job_progress_step",
             "The last training step the job reported.",
-            labels=["namespace", "job", "kind"],
+            labels=["namespace", "job_name", "kind"],
         )
         eta = GaugeMetricFamily(
             "hyperpod_job_eta_seconds",
             "Estimated seconds until the job's last step, from its reported progress.",
-            labels=["namespace", "job", "kind"],
+            labels=["namespace", "job_name", "kind"],
         )
         for job in self.reg.list(PYTORCHJOBS):
             meta = job["metadata"]
