@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from dashboard_names import dashboards, exported_names, expressions, metric_names
 from hyperpod.cli.main import cli
 from hyperpod.controllers.nodes import local_node_name
 from support import KUBECTL, RunningControlPlane, start_control_plane
@@ -265,3 +266,18 @@ def test_get_monitoring_prints_the_metrics_url(cp: RunningControlPlane) -> None:
     out = hyp(cp, "get-monitoring")
     assert f"{cp.url}/metrics" in out
     assert hyp(cp, "get-monitoring", "--prometheus").strip() == f"{cp.url}/metrics"
+
+
+def test_every_metric_the_dashboards_use_is_exported(cp: RunningControlPlane) -> None:
+    wait_for(lambda: progress_of(cp, "filejob").get("etaSeconds") is not None, "an ETA")
+    _, body = cp.get("/metrics", timeout=20)
+    exported = exported_names(body.decode())
+    used = {
+        (name, metric)
+        for name, d in dashboards().items()
+        for expr in expressions(d)
+        for metric in metric_names(expr)
+    }
+    assert len(used) >= 40
+    missing = sorted(f"{name}: {metric}" for name, metric in used if metric not in exported)
+    assert not missing

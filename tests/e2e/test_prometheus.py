@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -24,6 +25,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from dashboard_names import dashboards, expressions
 from hyperpod.cli.main import cli
 from hyperpod.controllers.nodes import local_node_name
 from support import KUBECTL, RunningControlPlane, start_control_plane
@@ -245,3 +247,14 @@ def test_promql_sees_gpu_utilisation_under_the_digits_job(prometheus: Prometheus
         'hyperpod_job_progress_percent{job_name="digits"}', lambda v: v > 0, "progress of digits"
     )
     assert 0 < progress <= 100
+
+
+def test_every_dashboard_query_is_valid_promql(prometheus: Prometheus) -> None:
+    prometheus.wait('up{job="hyperpod"}', lambda v: v == 1, "the target to be up")
+    for d in dashboards().values():
+        for expr in expressions(d):
+            if expr.startswith("label_values("):
+                continue  # a Grafana templating function, not PromQL
+            query = re.sub(r'"\$\w+"', '".*"', expr)  # Grafana variables: match everything
+            assert "$" not in query, expr
+            prometheus.api("query", query=query)  # raises on a PromQL error (HTTP 400)
