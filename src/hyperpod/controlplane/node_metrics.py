@@ -19,8 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from hyperpod.api.instance_types import GPU
-from hyperpod.apiserver.registry import Registry
-from hyperpod.controlplane.state_metrics import quantity
+from hyperpod.controlplane.state_metrics import Snapshot, quantity
 from hyperpod.kubelet import devices as devmod
 from hyperpod.kubelet import gpu_telemetry
 from hyperpod.kubelet.usage import UsageSampler
@@ -49,7 +48,7 @@ def _requests(container: Obj) -> tuple[float, int]:
 
 
 class NodeUsage:
-    def __init__(self, reg: Registry, data_dir: Path, local_node: str | None) -> None:
+    def __init__(self, reg: Snapshot, data_dir: Path, local_node: str | None) -> None:
         self.reg = reg
         self.local_node = local_node
         self.sampler = UsageSampler(data_dir)

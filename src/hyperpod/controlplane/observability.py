@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from hyperpod.controlplane.state_metrics import (
     WORKLOADS,
     KubeStateCollector,
     KueueCollector,
+    Snapshot,
     WorkqueueCollector,
 )
 from hyperpod.kubelet import progress_reader
@@ -59,30 +61,41 @@ PROGRESS_KINDS = [
 ]
 
 
-def _finished(job: Obj) -> bool:
-    for c in (job.get("status") or {}).get("conditions") or []:
+def _watched(job: Obj, now: float) -> bool:
+    """Started, and not finished more than a minute ago (the last report can trail the end)."""
+    status = job.get("status") or {}
+    if not status.get("startTime"):
+        return False
+    ended = status.get("completionTime")
+    for c in status.get("conditions") or []:
         if c.get("type") in ("Succeeded", "Failed") and c.get("status") == "True":
-            return True
-    return False
+            ended = ended or c.get("lastTransitionTime")
+    if not ended:
+        return True
+    try:
+        return now - datetime.fromisoformat(ended.replace("Z", "+00:00")).timestamp() < 60
+    except ValueError:
+        return False
 
 
 def surface_progress(reg: Registry, data_dir: Path, kind: ProgressKind) -> int:
-    """Write ``status.progress`` of every unfinished job of ``kind`` whose report changed."""
+    """Write ``status.progress`` of every running (or just finished) job whose report changed."""
     if reg.catalog.get(kind.resource) is None:
         return 0
+    now = time.time()
+    jobs = [j for j in reg.list(kind.resource) if _watched(j, now)]
+    if not jobs:
+        return 0
+    # One pass over the pods (not one selector query per job): pods by owning job uid.
+    by_owner: dict[str, list[Obj]] = {}
+    for p in reg.list("pods", label_selector=kind.pod_label):
+        for ref in p["metadata"].get("ownerReferences") or []:
+            by_owner.setdefault(ref.get("uid", ""), []).append(p)
     written = 0
-    for job in reg.list(kind.resource):
-        if _finished(job) or not (job.get("status") or {}).get("startTime"):
-            continue
+    for job in jobs:
         meta = job["metadata"]
         ns, name = meta.get("namespace"), meta["name"]
-        pods = [
-            p
-            for p in reg.list("pods", ns, label_selector=f"{kind.pod_label}={name}")
-            if any(
-                o.get("uid") == meta.get("uid") for o in p["metadata"].get("ownerReferences") or []
-            )
-        ]
+        pods = by_owner.get(meta.get("uid", ""), [])
         progress = progress_reader.job_progress(data_dir, pods)
         old = (job.get("status") or {}).get("progress")
         if progress is None or progress == old:
@@ -119,14 +132,15 @@ async def start(ctx: ControlPlaneContext) -> None:
     local = (
         nodes.local_node_name(ctx.config) if nodes.local_config(ctx.config) is not None else None
     )
-    usage = NodeUsage(reg, Path(ctx.data_dir), local)
+    snap = Snapshot(reg)
+    usage = NodeUsage(snap, Path(ctx.data_dir), local)
     ctx.services["resource_metrics"] = usage
     events = CollectorRegistry(auto_describe=False)
     kueue_events = KueueEvents(events)
     training = TrainingEvents(events, time.time())
     collectors: list[Collector] = [
-        KubeStateCollector(reg),
-        KueueCollector(reg),
+        KubeStateCollector(snap),
+        KueueCollector(snap),
         WorkqueueCollector(_queues),
         NodeCollector(usage),
         _Forward(events),

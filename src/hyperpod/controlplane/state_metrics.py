@@ -11,7 +11,9 @@ Kueue ``kueue_pending_workloads``, ``kueue_admitted_active_workloads``,
 
 from __future__ import annotations
 
+import functools
 import re
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -37,10 +39,42 @@ def label_name(key: str) -> str:
 
 
 def quantity(value: Any) -> float:
+    return _quantity(value) if isinstance(value, str) else _parse(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _quantity(text: str) -> float:  # capacities and requests repeat across objects
+    return _parse(text)
+
+
+def _parse(value: Any) -> float:
     try:
         return float(parse_quantity(value))
     except (ValueError, TypeError, ArithmeticError):
         return 0.0
+
+
+class Snapshot:
+    """The registry's lists, decoded once per scrape: collectors reading the same kind share them.
+
+    A list is reused for ``ttl`` seconds (one scrape runs every collector in well under that),
+    so pods and nodes are decoded once per scrape rather than once per collector.
+    """
+
+    def __init__(self, reg: Registry, ttl: float = 1.0) -> None:
+        self.reg = reg
+        self.catalog = reg.catalog
+        self.ttl = ttl
+        self._cache: dict[str, tuple[float, list[Obj]]] = {}
+
+    def list(self, resource: str) -> list[Obj]:
+        now = time.monotonic()
+        hit = self._cache.get(resource)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        items = self.reg.list(resource)
+        self._cache[resource] = (now, items)
+        return items
 
 
 def _cond(obj: Obj, type_: str) -> Obj | None:
@@ -58,7 +92,7 @@ def _is_true(obj: Obj, type_: str) -> bool:
 class KubeStateCollector(Collector):
     """Pods, nodes and PyTorchJobs as kube-state-metrics shows them."""
 
-    def __init__(self, reg: Registry) -> None:
+    def __init__(self, reg: Snapshot) -> None:
         self.reg = reg
 
     def collect(self) -> Iterable[Metric]:
@@ -193,7 +227,7 @@ class KubeStateCollector(Collector):
 class KueueCollector(Collector):
     """Kueue's gauges from ClusterQueues, LocalQueues and Workloads."""
 
-    def __init__(self, reg: Registry) -> None:
+    def __init__(self, reg: Snapshot) -> None:
         self.reg = reg
 
     def collect(self) -> Iterable[Metric]:
