@@ -86,3 +86,16 @@ def test_watches_are_counted_but_neither_timed_nor_in_flight() -> None:
 def test_each_server_has_its_own_registry() -> None:
     a, b = ApiMetrics(), ApiMetrics()
     assert a.registry is not b.registry
+
+
+def test_the_lean_renderer_writes_exactly_what_prometheus_client_writes() -> None:
+    from prometheus_client import Counter, Gauge, Histogram
+    from prometheus_client.exposition import generate_latest
+
+    m = ApiMetrics(lambda: {"pods": 2, "nodes": 1})
+    g = Gauge("odd_values", 'help with "quotes" and \\ and\nnewline', ["v"], registry=m.registry)
+    g.labels('a"b\\c\nd').set(float("inf"))
+    g.labels("plain").set(-0.5)
+    Counter("plain_events", "a counter", registry=m.registry).inc(3)
+    Histogram("waits_seconds", "a histogram", registry=m.registry).observe(0.3)
+    assert m.render() == generate_latest(m.registry)
