@@ -32,9 +32,7 @@ def main() -> None:
     args = ap.parse_args()
     config = {
         "nodes": {
-            "simulated": [
-                {"group": "sim", "instanceType": "ml.g5.48xlarge", "count": args.nodes}
-            ],
+            "simulated": [{"group": "sim", "instanceType": "ml.g5.48xlarge", "count": args.nodes}],
         },
     }
     env = {"HYPERPOD_FAKE_GPUS": "8"}

@@ -3,7 +3,7 @@
 At start it registers the scrape-time collectors with the API server's metrics
 (:mod:`state_metrics`, :mod:`node_metrics`), the counters fed by informers
 (:mod:`event_metrics`), adds NodeMetrics/PodMetrics to the catalog (``kubectl top``), and then
-surfaces training progress: every ``observability.progressSeconds`` (2 s) it reads the rank-0
+surfaces training progress: every ``observability.progressSeconds`` (1 s) it reads the rank-0
 container's report of each running job (``kubelet.progress_reader``) and merges it into the
 job's ``status.progress`` when it changed. Nothing else runs between scrapes.
 """
@@ -159,7 +159,7 @@ async def start(ctx: ControlPlaneContext) -> None:
     for inf in informers:
         inf.start()
     cfg = ctx.config.get("observability") or {}
-    interval = float(cfg.get("progressSeconds", 2.0))
+    interval = float(cfg.get("progressSeconds", 1.0))
     try:
         while not ctx.stopping.is_set():
             for kind in PROGRESS_KINDS:

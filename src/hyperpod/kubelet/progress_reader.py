@@ -98,7 +98,8 @@ def read_container(data_dir: Path, pod: Obj, container: str) -> Obj | None:
 
 
 def _rfc3339(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Microseconds, like metav1.MicroTime: ETAs of short jobs are compared against it.
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def summarize(raw: Obj) -> Obj:

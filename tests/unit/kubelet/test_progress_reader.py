@@ -37,7 +37,7 @@ def test_the_eta_comes_from_the_rate_since_the_first_report() -> None:
     assert out["percent"] == 30.0
     assert out["etaSeconds"] == 70  # 1 step/s, 70 steps left
     assert out["metrics"] == {"loss": "0.5"}
-    assert out["updateTime"] == "1970-01-01T00:17:10Z"
+    assert out["updateTime"] == "1970-01-01T00:17:10.000000Z"
 
 
 def test_no_eta_before_a_second_report_and_zero_when_done() -> None:
