@@ -158,6 +158,17 @@ class ReplicaStatus(_Model):
     labelSelector: dict[str, Any] | None = Field(None, json_schema_extra=_PRESERVE)
 
 
+class JobProgress(_Model):
+    """What the rank-0 container reported with hyperpod.progress (see docs/observability.md)."""
+
+    percent: float | None = None
+    step: int | None = None
+    totalSteps: int | None = None
+    etaSeconds: int | None = None
+    metrics: dict[str, str] | None = None
+    updateTime: str | None = Field(None, json_schema_extra={"format": "date-time"})
+
+
 class PyTorchJobStatus(_Model):
     conditions: list[JobCondition] | None = None
     replicaStatuses: dict[str, ReplicaStatus] | None = None
@@ -167,6 +178,7 @@ class PyTorchJobStatus(_Model):
     restartCount: int | None = Field(
         None, description="HyperPod auto-resume: whole-job restarts done so far."
     )
+    progress: JobProgress | None = None
 
 
 # --- schema generation --------------------------------------------------------------------

@@ -42,6 +42,10 @@ from hyperpod.apiserver.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
+from hyperpod.apiserver.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from hyperpod.apiserver.metrics import ApiMetrics
+from hyperpod.apiserver.metrics_api import GROUP as METRICS_GROUP
+from hyperpod.apiserver.metrics_api import answer as metrics_answer
 from hyperpod.apiserver.patching import PatchType
 from hyperpod.apiserver.registry import Registry
 from hyperpod.apiserver.resources import ResourceType
@@ -119,6 +123,8 @@ class ApiServer:
         self.services = services if services is not None else {}
         self.bookmark_interval = bookmark_interval
         self.requests = 0
+        # GET /metrics (Prometheus); components register their own collectors here.
+        self.metrics = ApiMetrics(reg.object_counts)
 
     # ------------------------------------------------------------------ ASGI entry
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -137,6 +143,8 @@ class ApiServer:
             return
         self.requests += 1
         req = Request(scope)
+        tracked = self.metrics.begin(req, send)
+        send = tracked.send
         warnings: list[str] = []
         try:
             if req.path not in _PUBLIC:
@@ -148,6 +156,8 @@ class ApiServer:
             log.exception("internal error serving %s %s", req.method, req.path)
             internal = InternalError("an internal error occurred; see the control-plane log")
             await _respond(send, 500, orjson.dumps(internal.status()))
+        finally:
+            tracked.finish()
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """WebSocket upgrades: ``pods/exec`` only (see streaming.py)."""
@@ -239,6 +249,12 @@ class ApiServer:
         if path == "/version":
             await _respond(send, 200, orjson.dumps(version_info()))
             return
+        if path == "/metrics":
+            if req.method != "GET":
+                raise MethodNotAllowed(f"{req.method} is not allowed on /metrics")
+            body = self.metrics.render()
+            await _respond(send, 200, body, content_type=METRICS_CONTENT_TYPE)
+            return
         parts = [p for p in path.split("/") if p]
         if not parts:
             await _respond(
@@ -253,6 +269,7 @@ class ApiServer:
                                 "/apis",
                                 "/healthz",
                                 "/livez",
+                                "/metrics",
                                 "/readyz",
                                 "/version",
                                 "/openapi/v2",
@@ -366,6 +383,10 @@ class ApiServer:
             raise BadRequest(f"fieldValidation must be one of Ignore, Warn, Strict, got {fv!r}")
         fm = req.q("fieldManager")
         m = req.method
+        if rt.group == METRICS_GROUP:  # kubectl top: answered from live usage, never stored
+            body = metrics_answer(self.services, rt, namespace, name, m, req.query)
+            await _respond(send, 200, orjson.dumps(body))
+            return
         if rt.virtual:
             if m != "POST" or name is not None:
                 raise MethodNotAllowed(f"{rt.plural}.{rt.group} can only be created")

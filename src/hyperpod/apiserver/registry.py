@@ -194,6 +194,10 @@ class Registry:
     def close(self) -> None:
         self.log.close()
 
+    def object_counts(self) -> dict[str, int]:
+        """Stored objects per resource (``apiserver_storage_objects``), without decoding any."""
+        return {name: len(objs) for name, objs in self._objects.items()}
+
     # ------------------------------------------------------------------ hooks
     def add_admission(
         self, resource: str, default: DefaultHook | None, validate: ValidateHook | None

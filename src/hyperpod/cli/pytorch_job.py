@@ -243,6 +243,7 @@ def _follow(jobs: Jobs, name: str, namespace: str, timeout: float | None) -> Non
 
 def _job_row(job: dict[str, Any]) -> dict[str, Any]:
     from hyperpod.client.jobs import job_state
+    from hyperpod.client.monitoring import eta_text, progress_text
 
     meta = job.get("metadata") or {}
     specs = (job.get("spec") or {}).get("pytorchReplicaSpecs") or {}
@@ -252,6 +253,8 @@ def _job_row(job: dict[str, Any]) -> dict[str, Any]:
         "status": job_state(job),
         "nodes": sum(int((s or {}).get("replicas", 1)) for s in specs.values()),
         "queue": (meta.get("labels") or {}).get("kueue.x-k8s.io/queue-name"),
+        "progress": progress_text(job),
+        "eta": eta_text(job),
         "age": _age(meta.get("creationTimestamp")),
     }
 
@@ -276,7 +279,7 @@ def list_jobs(ctx: click.Context, namespace: str, all_namespaces: bool, output: 
     where = "any namespace" if all_namespaces else f"namespace {namespace!r}"
     table(
         [_job_row(j) for j in items],
-        ["name", "namespace", "status", "nodes", "queue", "age"],
+        ["name", "namespace", "status", "nodes", "queue", "progress", "eta", "age"],
         output,
         empty=f"No training jobs in {where}.",
     )
@@ -325,6 +328,7 @@ def describe_job(ctx: click.Context, job_name: str, namespace: str, output: str)
             ("Command", " ".join(container.get("command", []) + container.get("args", []))),
             ("Resources", (container.get("resources") or {}).get("requests")),
             ("Queue", (meta.get("labels") or {}).get("kueue.x-k8s.io/queue-name")),
+            ("Progress", _progress_field(job)),
         ]
     )
     conds = [
@@ -359,6 +363,17 @@ def describe_job(ctx: click.Context, job_name: str, namespace: str, output: str)
     ]
     click.echo("\nEvents:")
     table(events, ["type", "reason", "age", "object", "message"], "table", empty="  (none)")
+
+
+def _progress_field(job: dict[str, Any]) -> str:
+    from hyperpod.client.monitoring import eta_text, progress_text
+
+    p = (job.get("status") or {}).get("progress") or {}
+    if not p:
+        return "-"
+    metrics = ", ".join(f"{k}={v}" for k, v in (p.get("metrics") or {}).items())
+    text = f"{progress_text(job)}, ETA {eta_text(job)}"
+    return text + (f", {metrics}" if metrics else "") + f" (at {p.get('updateTime', '?')})"
 
 
 def _pod_rows(pods: list[Any]) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ import hashlib
 import heapq
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -139,6 +140,10 @@ class Informer:
 Reconcile = Callable[[str], Awaitable[float | None]]
 
 
+# Every live work queue of this process, for /metrics.
+QUEUES: weakref.WeakSet[Controller] = weakref.WeakSet()
+
+
 class Controller:
     """A de-duplicating work queue of keys, processed one at a time by ``reconcile``."""
 
@@ -152,8 +157,11 @@ class Controller:
         self._seq = 0
         self._failures: dict[str, int] = {}
         self._wake = asyncio.Event()
+        self.adds = 0  # workqueue_adds_total
+        QUEUES.add(self)  # workqueue_depth on /metrics (controlplane/state_metrics.py)
 
     def enqueue(self, key: str) -> None:
+        self.adds += 1
         if key not in self._queued:
             self._queued.add(key)
             self._queue.append(key)

@@ -32,6 +32,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
+from hyperpod import progress
+
 CHECKPOINT_PATTERN = re.compile(r"^ckpt-(\d+)\.pt$")
 KEEP_CHECKPOINTS = 2
 
@@ -248,6 +250,8 @@ def train(args: argparse.Namespace, world: World) -> float:
 
     min_interval = 1.0 / args.max_steps_per_second if args.max_steps_per_second > 0 else 0.0
     started, steps_run = time.perf_counter(), 0
+    total_steps = args.epochs * steps_per_epoch
+    last_report = 0.0
     for epoch in range(start_epoch, args.epochs):
         sampler.set_epoch(epoch)
         total, batches = 0.0, 0
@@ -265,6 +269,10 @@ def train(args: argparse.Namespace, world: World) -> float:
             batches += 1
             if step % args.checkpoint_every == 0:
                 checkpoint(epoch)
+            # Progress for `hyp list hyp-pytorch-job` (PROGRESS, ETA): at most twice a second.
+            if world.is_main and (time.monotonic() - last_report >= 0.5 or step == total_steps):
+                last_report = time.monotonic()
+                progress.report(step, total_steps, loss=float(loss.item()), epoch=epoch + 1)
             if min_interval:
                 time.sleep(max(0.0, min_interval - (time.perf_counter() - tick)))
         skip = 0

@@ -32,7 +32,7 @@ from hyperpod.apiserver.errors import ApiError, NotFound
 from hyperpod.apiserver.quantity import bytes_of
 from hyperpod.controllers.runtime import record_event
 from hyperpod.kubelet import devices as devmod
-from hyperpod.kubelet import oci, processes
+from hyperpod.kubelet import oci, processes, progress_reader
 from hyperpod.kubelet.env import EnvError, container_env
 from hyperpod.kubelet.probes import run_probe
 from hyperpod.kubelet.volumes import Mount, VolumeError, mounts_for, prepare
@@ -338,6 +338,9 @@ class PodWorker:
             devices=devmod.device_env(self.allocation.get(c.name, {}), self.kl.devices),
             node_allocatable=self.kl.allocatable,
         )
+        # Where hyperpod.progress.report() writes (kubelet/progress_reader.py reads it).
+        if not any(e.get("name") == progress_reader.ENV for e in c.spec.get("env") or []):
+            env[progress_reader.ENV] = str(progress_reader.progress_path(self.sandbox, c.name))
         wd = c.spec.get("workingDir")
         from hyperpod.kubelet.volumes import substitute
 

@@ -1,0 +1,182 @@
+"""The observability component: ``/metrics`` collectors, ``metrics.k8s.io``, job progress.
+
+At start it registers the scrape-time collectors with the API server's metrics
+(:mod:`state_metrics`, :mod:`node_metrics`), the counters fed by informers
+(:mod:`event_metrics`), adds NodeMetrics/PodMetrics to the catalog (``kubectl top``), and then
+surfaces training progress: every ``observability.progressSeconds`` (1 s) it reads the rank-0
+container's report of each running job (``kubelet.progress_reader``) and merges it into the
+job's ``status.progress`` when it changed. Nothing else runs between scrapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import Metric
+from prometheus_client.registry import Collector
+
+from hyperpod.apiserver import metrics_api
+from hyperpod.apiserver.errors import ApiError
+from hyperpod.apiserver.patching import PatchType
+from hyperpod.apiserver.registry import Registry
+from hyperpod.controllers import nodes
+from hyperpod.controllers.runtime import QUEUES, Informer
+from hyperpod.controlplane.context import Component, ControlPlaneContext
+from hyperpod.controlplane.event_metrics import KueueEvents, TrainingEvents
+from hyperpod.controlplane.node_metrics import NodeCollector, NodeUsage
+from hyperpod.controlplane.state_metrics import (
+    PYTORCHJOBS,
+    WORKLOADS,
+    KubeStateCollector,
+    KueueCollector,
+    Snapshot,
+    WorkqueueCollector,
+)
+from hyperpod.kubelet import progress_reader
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ProgressKind:
+    """A job kind whose status shows progress, and how to find its pods."""
+
+    resource: str  # e.g. "pytorchjobs.kubeflow.org"
+    status_resource: str
+    pod_label: str  # label on its pods naming the job
+
+
+PROGRESS_KINDS = [
+    ProgressKind(PYTORCHJOBS, f"{PYTORCHJOBS}/status", "training.kubeflow.org/job-name"),
+]
+
+
+def _watched(job: Obj, now: float) -> bool:
+    """Started, and not finished more than a minute ago (the last report can trail the end)."""
+    status = job.get("status") or {}
+    if not status.get("startTime"):
+        return False
+    ended = status.get("completionTime")
+    for c in status.get("conditions") or []:
+        if c.get("type") in ("Succeeded", "Failed") and c.get("status") == "True":
+            ended = ended or c.get("lastTransitionTime")
+    if not ended:
+        return True
+    try:
+        return now - datetime.fromisoformat(ended.replace("Z", "+00:00")).timestamp() < 60
+    except ValueError:
+        return False
+
+
+def surface_progress(reg: Registry, data_dir: Path, kind: ProgressKind) -> int:
+    """Write ``status.progress`` of every running (or just finished) job whose report changed."""
+    if reg.catalog.get(kind.resource) is None:
+        return 0
+    now = time.time()
+    jobs = [j for j in reg.list(kind.resource) if _watched(j, now)]
+    if not jobs:
+        return 0
+    # One pass over the pods (not one selector query per job): pods by owning job uid.
+    by_owner: dict[str, list[Obj]] = {}
+    for p in reg.list("pods", label_selector=kind.pod_label):
+        for ref in p["metadata"].get("ownerReferences") or []:
+            by_owner.setdefault(ref.get("uid", ""), []).append(p)
+    written = 0
+    for job in jobs:
+        meta = job["metadata"]
+        ns, name = meta.get("namespace"), meta["name"]
+        pods = by_owner.get(meta.get("uid", ""), [])
+        progress = progress_reader.job_progress(data_dir, pods)
+        old = (job.get("status") or {}).get("progress")
+        if progress is None or progress == old:
+            continue
+        with contextlib.suppress(ApiError):
+            reg.patch(
+                kind.status_resource, name, {"status": {"progress": progress}}, PatchType.MERGE, ns
+            )
+            written += 1
+    return written
+
+
+class _Forward(Collector):
+    """Exposes a private registry's families through the API server's registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterable[Metric]:
+        return self.registry.collect()
+
+
+def _queues() -> list[tuple[str, int, int]]:
+    return [(q.name, len(q), q.adds) for q in list(QUEUES)]
+
+
+async def start(ctx: ControlPlaneContext) -> None:
+    app = ctx.services.get("api")
+    if app is None:
+        return
+    reg = ctx.reg
+    for rt in metrics_api.resource_types():
+        reg.catalog.add(rt)
+    local = (
+        nodes.local_node_name(ctx.config) if nodes.local_config(ctx.config) is not None else None
+    )
+    snap = Snapshot(reg)
+    usage = NodeUsage(snap, Path(ctx.data_dir), local)
+    ctx.services["resource_metrics"] = usage
+    events = CollectorRegistry(auto_describe=False)
+    kueue_events = KueueEvents(events)
+    training = TrainingEvents(events, time.time())
+    collectors: list[Collector] = [
+        KubeStateCollector(snap),
+        KueueCollector(snap),
+        WorkqueueCollector(_queues),
+        NodeCollector(usage),
+        _Forward(events),
+    ]
+    for c in collectors:
+        app.metrics.register(c)
+    informers: list[Informer] = []
+    if reg.catalog.get(WORKLOADS) is not None:
+        inf = Informer(reg, WORKLOADS)
+        inf.add_handler(kueue_events.on_workload)
+        informers.append(inf)
+    if reg.catalog.get(PYTORCHJOBS) is not None:
+        inf = Informer(reg, PYTORCHJOBS)
+        inf.add_handler(training.handler("pytorch"))
+        informers.append(inf)
+    for inf in informers:
+        inf.start()
+    cfg = ctx.config.get("observability") or {}
+    interval = float(cfg.get("progressSeconds", 1.0))
+    try:
+        while not ctx.stopping.is_set():
+            for kind in PROGRESS_KINDS:
+                try:
+                    surface_progress(reg, Path(ctx.data_dir), kind)
+                except Exception:
+                    log.exception("reading training progress of %s failed", kind.resource)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ctx.stopping.wait(), interval)
+    finally:
+        for inf in informers:
+            await inf.stop()
+        for c in collectors:
+            with contextlib.suppress(KeyError):
+                app.metrics.unregister(c)
+        ctx.services.pop("resource_metrics", None)
+
+
+def component() -> Component:
+    return Component(name="observability", start=start)
