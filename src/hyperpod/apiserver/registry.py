@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import builtins
+import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,15 @@ from typing import Any
 
 import orjson
 
-from hyperpod.apiserver import errors, fieldcheck, patching, schema, selectors, validation
+from hyperpod.apiserver import (
+    errors,
+    fieldcheck,
+    patching,
+    schema,
+    selectors,
+    typecheck,
+    validation,
+)
 from hyperpod.apiserver.errors import (
     AlreadyExists,
     ApiError,
@@ -41,6 +50,8 @@ from hyperpod.storage.watchcache import (
     Subscriber,
     WatchHub,
 )
+
+log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 DefaultHook = Callable[[Obj], None]
@@ -152,6 +163,8 @@ class Registry:
             str, builtins.list[tuple[DefaultHook | None, ValidateHook | None]]
         ] = {}
         self._listeners: builtins.list[Listener] = []
+        # (key, reason) of rows moved aside at start-up; reported as Events once served.
+        self.quarantined: builtins.list[tuple[str, str]] = []
         self._load()
 
     # ------------------------------------------------------------------ start-up
@@ -163,25 +176,64 @@ class Registry:
             if row.key.startswith(crd_prefix):
                 try:
                     self.catalog.add(from_crd(orjson.loads(row.value)))
-                except (KeyError, IndexError, TypeError):
+                except (KeyError, IndexError, TypeError, AttributeError, ValueError):
                     continue
         for row in rows:
             resource = row.key.split("/", 2)[1]
             rt = self.catalog.get(resource)
             if rt is None:
                 continue
-            obj = orjson.loads(row.value)
-            self._index(
-                rt,
-                row.key,
-                Stored(
+            try:
+                obj = orjson.loads(row.value)
+                causes = typecheck.metadata_causes(obj)
+                if causes or not isinstance(obj.get("metadata"), dict):
+                    raise ValueError("; ".join(f"{c['field']}: {c['message']}" for c in causes))
+                st = Stored(
                     row.rev,
                     row.value,
                     *self._selectable(rt, obj),
                     obj["metadata"].get("uid", ""),
                     owner_uids(obj),
-                ),
-            )
+                )
+            except Exception as exc:  # one unreadable row must not stop the cluster
+                self._quarantine(row.key, f"{type(exc).__name__}: {exc}")
+                continue
+            self._index(rt, row.key, st)
+
+    def _quarantine(self, key: str, reason: str) -> None:
+        log.error(
+            "quarantined unreadable stored object %s (%s); list or purge it with "
+            "`hyp controlplane repair --data-dir <dir>`",
+            key,
+            reason,
+        )
+        self.log.quarantine(key, reason)
+        self.quarantined.append((key, reason))
+
+    def _report_quarantined(self) -> None:
+        """A Warning Event in kube-system for each object quarantined at start-up."""
+        for key, reason in self.quarantined:
+            parts = key.strip("/").split("/")
+            name = parts[-1][:200]
+            body = {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {"generateName": "quarantined-", "namespace": "kube-system"},
+                "involvedObject": {"kind": parts[0], "name": name},
+                "reason": "Quarantined",
+                "message": f"stored object {key} could not be read back and was moved aside "
+                f"({reason[:300]}); see `hyp controlplane repair`",
+                "type": "Warning",
+                "source": {"component": "kube-apiserver"},
+                "count": 1,
+                "firstTimestamp": now_rfc3339(),
+                "lastTimestamp": now_rfc3339(),
+            }
+            try:
+                self.create("events", body, "kube-system")
+            except ApiError:
+                log.exception("could not record the quarantine of %s", key)
+        self.quarantined.clear()
 
     def ensure_system_namespaces(self) -> None:
         for ns in SYSTEM_NAMESPACES:
@@ -190,6 +242,7 @@ class Registry:
                     "namespaces",
                     {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
                 )
+        self._report_quarantined()
 
     def close(self) -> None:
         self.log.close()
@@ -312,7 +365,9 @@ class Registry:
         skip_schema: bool = False,
     ) -> None:
         """Defaulting, pruning, validation and admission hooks; raises Invalid/BadRequest."""
-        causes: builtins.list[dict[str, str]] = []
+        causes: builtins.list[dict[str, str]] = typecheck.precheck(rt.kind, obj, builtin=not rt.crd)
+        if causes:
+            raise errors.invalid(rt.kind, _meta(obj).get("name"), causes, rt.group)
         unknown: builtins.list[str] = []
         if rt.crd:
             sch = rt.schemas.get(rt.version)
@@ -420,13 +475,18 @@ class Registry:
     def _commit(self, rt: ResourceType, key: str, op: int, obj: Obj, prev: Stored | None) -> Obj:
         rev = self.log.next_rev()
         md = obj["metadata"]
+        if op != OP_DELETE:
+            # The last guard before the row is written: what is stored must read back.
+            causes = typecheck.metadata_causes(obj)
+            if causes:
+                raise errors.invalid(rt.kind, md.get("name"), causes, rt.group)
         md["resourceVersion"] = str(rev)
         value = orjson.dumps(obj)
         labels, fields = self._selectable(rt, obj)
+        st = Stored(rev, value, labels, fields, md.get("uid", ""), owner_uids(obj))
         self.log.append(key, op, prev.rev if prev else 0, value, rev)
         if prev is not None:
             self._unindex(rt, key, prev)
-        st = Stored(rev, value, labels, fields, md.get("uid", ""), owner_uids(obj))
         if op == OP_DELETE:
             typ = DELETED
         else:
@@ -752,6 +812,9 @@ class Registry:
         obj = _clone(obj)
         self._check_type(rt, obj, version)
         md = _meta(obj)
+        meta_causes = typecheck.metadata_causes(obj)
+        if meta_causes:
+            raise errors.invalid(rt.kind, None, meta_causes, rt.group)
         ns = self._ns_for(rt, namespace, obj)
         if rt.namespaced:
             md["namespace"] = ns
