@@ -165,11 +165,9 @@ def _structural(cause: Cause) -> bool:
     msg = cause.get("message", "")
     if "must be of type" not in msg:
         return False
-    if 'must be of type string: "integer"' in msg or 'must be of type string: "number"' in msg:
-        return False
-    if 'must be of type string: "boolean"' in msg:
-        return False
-    return True
+    lenient = ('must be of type string: "integer"', 'must be of type string: "number"')
+    lenient += ('must be of type string: "boolean"',)
+    return not any(text in msg for text in lenient)
 
 
 def builtin_type_causes(kind: str, obj: dict[str, Any]) -> list[Cause]:

@@ -78,7 +78,7 @@ def test_built_in_kinds_are_checked_against_their_schema_types(tmp_path: Path) -
     reg.ensure_system_namespaces()
     bad = config_map()
     bad["data"] = {"a": {"nested": "map"}}
-    with pytest.raises(Invalid, match="data.a"):
+    with pytest.raises(Invalid, match=r"data\.a"):
         reg.create("configmaps", bad, "default")
     pod = {
         "apiVersion": "v1",
@@ -86,7 +86,7 @@ def test_built_in_kinds_are_checked_against_their_schema_types(tmp_path: Path) -
         "metadata": {"name": "p"},
         "spec": {"containers": "not-a-list"},
     }
-    with pytest.raises(Invalid, match="spec.containers"):
+    with pytest.raises(Invalid, match=r"spec\.containers"):
         reg.create("pods", pod, "default")
 
 
