@@ -38,6 +38,8 @@ _STRING_FIELDS = (
 _INT_FIELDS = ("generation", "deletionGracePeriodSeconds")
 _REF_STRINGS = ("apiVersion", "kind", "name", "uid")
 _REF_BOOLS = ("controller", "blockOwnerDeletion")
+# Scalars let through where the schema wants a string (quantities, int-or-string).
+_LENIENT = ("integer", "number", "boolean")
 
 
 def _bad(field: str, value: Any, want: str) -> Cause:
@@ -165,9 +167,7 @@ def _structural(cause: Cause) -> bool:
     msg = cause.get("message", "")
     if "must be of type" not in msg:
         return False
-    lenient = ('must be of type string: "integer"', 'must be of type string: "number"')
-    lenient += ('must be of type string: "boolean"',)
-    return not any(text in msg for text in lenient)
+    return not any(f'must be of type string: "{got}"' in msg for got in _LENIENT)
 
 
 def builtin_type_causes(kind: str, obj: dict[str, Any]) -> list[Cause]:
