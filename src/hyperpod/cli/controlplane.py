@@ -39,3 +39,28 @@ def serve(args: tuple[str, ...]) -> None:
 
     sys.argv = ["hyperpod.controlplane", "serve", *args]
     runpy.run_module("hyperpod.controlplane", run_name="__main__", alter_sys=True)
+
+
+@controlplane.command(
+    "repair",
+    context_settings={
+        **CONTEXT_SETTINGS,
+        "ignore_unknown_options": True,
+        "allow_extra_args": True,
+        "help_option_names": [],
+    },
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def repair(args: tuple[str, ...]) -> None:
+    """Check a stopped cluster's store: list, show or purge objects that cannot be read back.
+
+    \b
+    Example:
+      hyp controlplane repair --data-dir ~/.hyperpod/dev
+      hyp controlplane repair --data-dir ~/.hyperpod/dev --purge
+    """
+    import runpy
+    import sys
+
+    sys.argv = ["hyperpod.controlplane", "repair", *args]
+    runpy.run_module("hyperpod.controlplane", run_name="__main__", alter_sys=True)

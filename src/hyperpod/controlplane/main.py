@@ -29,6 +29,7 @@ from hyperpod.apiserver.app import ApiServer
 from hyperpod.apiserver.errors import AlreadyExists, ApiError
 from hyperpod.apiserver.registry import CRD_RESOURCE, Registry
 from hyperpod.controlplane import components as components_mod
+from hyperpod.controlplane import repair
 from hyperpod.controlplane.certs import ensure_certificates
 from hyperpod.controlplane.context import Component, ControlPlaneContext
 
@@ -48,6 +49,7 @@ def load_token(data_dir: Path) -> str:
     """The bearer token of this cluster, created (0600) on first start."""
     path = data_dir / "token"
     if path.exists():
+        path.chmod(0o600)
         token = path.read_text().strip()
         if token:
             return token
@@ -126,6 +128,7 @@ class ControlPlane:
 
     async def run(self) -> int:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)  # it holds the token, keys and every Secret
         token = load_token(self.data_dir)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -246,7 +249,11 @@ def main(argv: list[str] | None = None) -> int:
         help="control-plane config YAML (see docs/internals.md)",
     )
     serve.add_argument("--log-level", default="INFO")
+    repair.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "repair":
+        logging.basicConfig(level="WARNING", format="%(levelname)s %(message)s")
+        return repair.run(args)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
