@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         log.close()
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("repair", help="list or purge stored objects that cannot be read back")
     p.add_argument("--data-dir", required=True, type=Path)
     p.add_argument("--purge", action="store_true", help="drop every quarantined row")

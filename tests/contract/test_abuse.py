@@ -1,0 +1,124 @@
+"""Abusive requests against the real server: each gets a 4xx, nothing is stored, it stays up."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+
+from tests.support import RunningControlPlane
+
+CM_PATH = "/api/v1/namespaces/default/configmaps"
+
+
+def send(
+    cp: RunningControlPlane,
+    method: str,
+    path: str,
+    body: bytes,
+    ctype: str = "application/json",
+    auth: str | None = None,
+) -> tuple[int, dict[str, Any]]:
+    req = urllib.request.Request(
+        cp.url + path,
+        data=body,
+        method=method,
+        headers={"Authorization": auth or f"Bearer {cp.token}", "Content-Type": ctype},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30, context=cp.ssl_context()) as r:
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+def config_map(name: str, **meta: Any) -> bytes:
+    return json.dumps(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, **meta}}
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        {"ownerReferences": 3.5},
+        {"ownerReferences": {}},
+        {"ownerReferences": "abc"},
+        {"finalizers": True},
+        {"generateName": 7},
+    ],
+)
+def test_poison_metadata_gets_422_and_nothing_is_stored(
+    cluster: RunningControlPlane, meta: dict[str, Any]
+) -> None:
+    code, status = send(cluster, "POST", CM_PATH, config_map("poison", **meta))
+    assert code == 422, status
+    assert status["reason"] == "Invalid"
+    assert cluster.get(CM_PATH + "/poison")[0] == 404
+
+
+def test_a_yaml_alias_bomb_is_refused_with_400(cluster: RunningControlPlane) -> None:
+    lines = ["apiVersion: v1", "kind: ConfigMap", "metadata: {name: bomb}", 'a0: &a0 ["lol"]']
+    for i in range(1, 12):
+        lines.append(f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]")
+    body = "\n".join(lines).encode()
+    assert len(body) < 1024
+    code, status = send(cluster, "POST", CM_PATH, body, "application/yaml")
+    assert code == 400 and "aliases" in status["message"]
+    assert cluster.get("/readyz")[0] == 200
+
+
+def test_a_yaml_document_10000_levels_deep_is_refused_with_400(
+    cluster: RunningControlPlane,
+) -> None:
+    body = b"[" * 10_000 + b"]" * 10_000
+    code, status = send(cluster, "POST", CM_PATH, body, "application/yaml")
+    assert code == 400 and "deeper" in status["message"]
+
+
+def test_json_nested_past_the_depth_limit_is_refused_with_400(
+    cluster: RunningControlPlane,
+) -> None:
+    deep: Any = "x"
+    for _ in range(300):
+        deep = {"a": deep}
+    body = json.dumps(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "deep"}, "x": deep}
+    ).encode()
+    code, status = send(cluster, "POST", CM_PATH, body)
+    assert code == 400 and "deeper" in status["message"]
+
+
+def test_the_bearer_scheme_is_case_insensitive(cluster: RunningControlPlane) -> None:
+    code, body = send(
+        cluster, "POST", CM_PATH, config_map("lower-bearer"), auth=f"bearer {cluster.token}"
+    )
+    assert code == 201, body
+    code, _ = send(cluster, "POST", CM_PATH, config_map("wrong"), auth=f"bearer x{cluster.token}")
+    assert code == 401
+
+
+def test_replicas_beyond_int32_are_refused(cluster: RunningControlPlane) -> None:
+    job = {
+        "apiVersion": "kubeflow.org/v1",
+        "kind": "PyTorchJob",
+        "metadata": {"name": "huge"},
+        "spec": {
+            "pytorchReplicaSpecs": {
+                "Worker": {
+                    "replicas": 2**63,
+                    "template": {"spec": {"containers": [{"name": "pytorch", "image": "x"}]}},
+                }
+            }
+        },
+    }
+    path = "/apis/kubeflow.org/v1/namespaces/default/pytorchjobs"
+    code, status = send(cluster, "POST", path, json.dumps(job).encode())
+    assert 400 <= code < 500, status
+    job["spec"]["pytorchReplicaSpecs"]["Worker"]["replicas"] = 2**31
+    code, status = send(cluster, "POST", path, json.dumps(job).encode())
+    assert code == 422, status
+    assert cluster.get(path + "/huge")[0] == 404
