@@ -8,7 +8,6 @@ import urllib.request
 from typing import Any
 
 import pytest
-
 from tests.support import RunningControlPlane
 
 CM_PATH = "/api/v1/namespaces/default/configmaps"
@@ -122,3 +121,15 @@ def test_replicas_beyond_int32_are_refused(cluster: RunningControlPlane) -> None
     code, status = send(cluster, "POST", path, json.dumps(job).encode())
     assert code == 422, status
     assert cluster.get(path + "/huge")[0] == 404
+
+
+def test_a_missing_namespace_is_reported_as_such(cluster: RunningControlPlane) -> None:
+    from hyperpod.client.errors import JobNotFound, UserError
+    from hyperpod.client.jobs import Jobs
+    from hyperpod.client.kube import Kube
+
+    jobs = Jobs(Kube(str(cluster.kubeconfig)))
+    with pytest.raises(UserError, match="namespace 'no-such-team' does not exist"):
+        jobs.get("any", "no-such-team")
+    with pytest.raises(JobNotFound, match="no job named 'any'"):
+        jobs.get("any", "default")
