@@ -8,7 +8,8 @@ import urllib.request
 from typing import Any
 
 import pytest
-from tests.support import RunningControlPlane
+
+from support import RunningControlPlane
 
 CM_PATH = "/api/v1/namespaces/default/configmaps"
 

@@ -373,7 +373,8 @@ class Registry:
             sch = rt.schemas.get(rt.version)
             if sch and not skip_schema:
                 c, unknown = schema.apply_schema(obj, sch, prune=True)
-                causes.extend(c)
+                if c:  # admission hooks only ever see objects of the schema's types
+                    raise errors.invalid(rt.kind, _meta(obj).get("name"), c, rt.group)
         else:
             validation.default_builtin(rt.kind, obj)
             if rt.kind == "Namespace":
@@ -393,18 +394,26 @@ class Registry:
                 )
             if field_validation == "Warn" and warnings is not None:
                 warnings.extend(f'unknown field "{u.lstrip(".")}"' for u in unknown)
-        for default, _ in self._admission.get(rt.name, ()):
-            if default is not None:
-                default(obj)
-        if not rt.crd:
-            causes.extend(validation.validate_builtin(rt.kind, obj, old))
-        else:
-            causes.extend(fieldcheck.validate_object_meta(obj, rt.namespaced))
-        for _, validate in self._admission.get(rt.name, ()):
-            if validate is not None:
-                causes.extend(validate(obj, old))
-        if rt.name == CRD_RESOURCE:
-            causes.extend(self._validate_crd(obj, old))
+        try:
+            for default, _ in self._admission.get(rt.name, ()):
+                if default is not None:
+                    default(obj)
+            if not rt.crd:
+                causes.extend(validation.validate_builtin(rt.kind, obj, old))
+            else:
+                causes.extend(fieldcheck.validate_object_meta(obj, rt.namespaced))
+            for _, validate in self._admission.get(rt.name, ()):
+                if validate is not None:
+                    causes.extend(validate(obj, old))
+            if rt.name == CRD_RESOURCE:
+                causes.extend(self._validate_crd(obj, old))
+        except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+            # A shape no rule foresaw: refuse it (4xx), never store it, never answer 500.
+            log.warning("admission of %s %s refused on %r", rt.kind, _meta(obj).get("name"), exc)
+            raise BadRequest(
+                f"{rt.kind} {_meta(obj).get('name')!r} could not be validated: a field has an "
+                f"unexpected type or value ({type(exc).__name__}: {exc})"
+            ) from exc
         if causes:
             raise errors.invalid(rt.kind, _meta(obj).get("name"), causes, rt.group)
 

@@ -188,6 +188,36 @@ def precheck(kind: str, obj: dict[str, Any], *, builtin: bool) -> list[Cause]:
     for key in ("spec", "status"):
         if obj.get(key) is not None and not isinstance(obj[key], dict):
             causes.append(_bad(key, obj[key], "an object"))
-    if causes or not builtin:
+    if causes:
         return causes
+    if not builtin:
+        return pod_template_causes(obj)
     return builtin_type_causes(kind, obj)
+
+
+def pod_template_causes(obj: Any, limit: int = 64) -> list[Cause]:
+    """Type mismatches in the pod templates embedded in a custom resource.
+
+    Any ``template`` object with a ``spec.containers`` (a PyTorchJob's replica templates, a
+    Workload's pod sets) is checked like a Pod, since controllers turn it into pods.
+    """
+    causes: list[Cause] = []
+    stack: list[tuple[Any, str]] = [(obj, "")]
+    while stack and len(causes) < limit:
+        value, where = stack.pop()
+        if isinstance(value, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(value))
+            continue
+        if not isinstance(value, dict):
+            continue
+        for key, child in value.items():
+            path = f"{where}.{key}" if where else str(key)
+            spec = child.get("spec") if key == "template" and isinstance(child, dict) else None
+            if isinstance(spec, dict) and "containers" in spec:
+                found = metadata_causes({"metadata": child.get("metadata")})
+                found += builtin_type_causes("Pod", {"spec": spec})
+                for c in found:
+                    causes.append({**c, "field": f"{path}.{c['field']}"})
+            else:
+                stack.append((child, path))
+    return causes
