@@ -31,7 +31,13 @@ from hyperpod.apiserver.errors import AlreadyExists, ApiError, NotFound
 from hyperpod.apiserver.patching import PatchType
 from hyperpod.apiserver.registry import Registry
 from hyperpod.controllers import pytorchjob_rules as rules
-from hyperpod.controllers.runtime import Controller, Informer, record_event, split_key
+from hyperpod.controllers.runtime import (
+    Controller,
+    Informer,
+    event_on_error,
+    record_event,
+    split_key,
+)
 from hyperpod.controlplane.context import Component, ControlPlaneContext
 
 log = logging.getLogger(__name__)
@@ -76,7 +82,11 @@ class PyTorchJobOperator:
 
     def __init__(self, reg: Registry) -> None:
         self.reg = reg
-        self.controller = Controller("pytorchjob-operator", self.reconcile)
+        self.controller = Controller(
+            "pytorchjob-operator",
+            self.reconcile,
+            on_error=event_on_error(reg, api.RESOURCE, COMPONENT),
+        )
         # Pods this operator deleted (or whose eviction it acted on), by uid; any other pod
         # found terminating was evicted or lost with its node.
         self.ours: set[str] = set()

@@ -30,6 +30,7 @@ from hyperpod.controllers.kueue.snapshot import condition, is_true
 from hyperpod.controllers.runtime import (
     Controller,
     Informer,
+    event_on_error,
     object_key,
     record_event,
     set_condition,
@@ -123,7 +124,9 @@ class JobIntegration:
     def __init__(self, mgr: KueueManager) -> None:
         self.mgr = mgr
         self.reg = mgr.reg
-        self.ctrl = Controller(COMPONENT, self.reconcile)
+        self.ctrl = Controller(
+            COMPONENT, self.reconcile, on_error=event_on_error(self.reg, ptj.RESOURCE, COMPONENT)
+        )
         self.jobs: Informer | None = None
 
     async def run(self, stopping: asyncio.Event) -> None:
