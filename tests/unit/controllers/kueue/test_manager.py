@@ -422,6 +422,21 @@ def test_a_job_naming_a_missing_queue_stays_suspended_with_a_reason(reg: Registr
         )
         assert msg == f"LocalQueue nowhere doesn't exist in namespace {NS}"
         assert reg.get(ptj.RESOURCE, "lost", NS)["spec"]["runPolicy"]["suspend"] is True
+        # The job itself says why it waits (hyp describe and kubectl describe show events).
+        event = await eventually(
+            lambda: next(
+                (
+                    e
+                    for e in reg.list("events", NS)
+                    if e["involvedObject"].get("kind") == "PyTorchJob"
+                    and e["involvedObject"].get("name") == "lost"
+                    and e["reason"] == "Inadmissible"
+                ),
+                None,
+            ),
+            "event",
+        )
+        assert event["type"] == "Warning" and "LocalQueue nowhere doesn't exist" in event["message"]
 
     run(reg, body)
 
