@@ -596,7 +596,11 @@ class PodWorker:
         self.remove_sandbox()
 
     def remove_sandbox(self) -> None:
-        """Drop the pod's directory (logs, emptyDirs) once the pod is gone, as Kubernetes does."""
+        """Drop the pod's directory (logs, emptyDirs) once the pod is gone, as Kubernetes does.
+
+        Processes of the pod that escaped its process groups (``setsid``) go first.
+        """
+        processes.kill_marked(self.sandbox)
         shutil.rmtree(self.sandbox, ignore_errors=True)
 
     # ------------------------------------------------------------------ status
