@@ -27,6 +27,7 @@ import yaml
 
 from hyperpod.apiserver.app import ApiServer
 from hyperpod.apiserver.errors import AlreadyExists, ApiError
+from hyperpod.apiserver.inflight import InFlightLimit
 from hyperpod.apiserver.registry import CRD_RESOURCE, Registry
 from hyperpod.controlplane import components as components_mod
 from hyperpod.controlplane import repair
@@ -167,7 +168,7 @@ class ControlPlane:
         )
         (self.data_dir / "port").write_text(f"{port}\n")
         config = uvicorn.Config(
-            app,
+            InFlightLimit(app),
             log_level="warning",
             lifespan="off",
             access_log=False,
