@@ -70,7 +70,7 @@ def test_requests_past_the_limit_get_429_with_retry_after_and_others_still_pass(
     asyncio.run(main())
     refused = [a for a in answered if a[0] == 429]
     assert len(refused) == 2
-    status, headers, body = refused[0]
+    _, headers, body = refused[0]
     assert headers["retry-after"] == "1"
     assert json.loads(body)["reason"] == "TooManyRequests"
     assert sum(1 for a in answered if a[0] == 200) == 6
