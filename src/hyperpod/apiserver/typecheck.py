@@ -7,13 +7,15 @@ built-in kind against its OpenAPI types, reporting the mismatches that break rea
 or list where the schema wants something else, or the other way round; a number or boolean
 of the wrong kind). A number where a string is wanted is let through: quantities and
 int-or-string fields are written as numbers by YAML users and Kubernetes accepts them.
-``bounds_causes`` refuses integers outside int64, which no stored object may hold.
+``bounds_causes`` refuses integers outside int64 and keys that are not strings, which no
+stored object may hold.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+import orjson
 
 from hyperpod.apiserver import errors, openapi, schema
 
@@ -152,7 +154,12 @@ def bounds_causes(obj: Any, path: str = "", limit: int = 64) -> list[Cause]:
     while stack and len(causes) < limit:
         value, where = stack.pop()
         if isinstance(value, dict):
-            stack.extend((v, f"{where}.{k}" if where else str(k)) for k, v in value.items())
+            for k, v in value.items():
+                if not isinstance(k, str):  # YAML allows any key; JSON objects do not
+                    causes.append(
+                        errors.cause(where, f"Invalid value: {k!r}: keys must be strings")
+                    )
+                stack.append((v, f"{where}.{k}" if where else str(k)))
         elif isinstance(value, list):
             stack.extend((v, f"{where}[{i}]") for i, v in enumerate(value))
         elif _is_int(value) and not INT64_MIN <= value <= INT64_MAX:
@@ -175,8 +182,8 @@ def builtin_type_causes(kind: str, obj: dict[str, Any]) -> list[Cause]:
     sch = openapi.builtin_schema(kind)
     if sch is None:
         return []
-    body = {k: v for k, v in obj.items() if k != "metadata"}
-    causes, _ = schema.apply_schema(copy.deepcopy(body), sch, prune=False)
+    body = orjson.loads(orjson.dumps({k: v for k, v in obj.items() if k != "metadata"}))
+    causes, _ = schema.apply_schema(body, sch, prune=False)
     return [c for c in causes if _structural(c)]
 
 
@@ -221,3 +228,14 @@ def pod_template_causes(obj: Any, limit: int = 64) -> list[Cause]:
             else:
                 stack.append((child, path))
     return causes
+
+
+WARM_KINDS = ("Pod", "Service", "Event", "ConfigMap", "Secret", "Node", "Namespace", "Lease")
+
+
+def warm_up(kinds: tuple[str, ...] = WARM_KINDS) -> None:
+    """Build the schemas of the common kinds ahead of use (it imports the client's models, a
+    second or more of work that would otherwise stall the event loop on the first write).
+    Meant for a background thread: the interpreter switches threads every few milliseconds."""
+    for kind in kinds:
+        openapi.builtin_schema(kind)

@@ -81,6 +81,7 @@ SLOW_START_BATCH = 16
 MAX_CREATE_BATCH = 64
 MAX_PENDING_PODS = 512
 CREATE_INTERVAL_SECONDS = 0.5
+PENDING_RECHECK_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -651,8 +652,9 @@ def _create_missing(
         wanted = replica_count(spec)
         for index in range(wanted):
             if len(p.create_pods) >= budget or len(p.create_services) >= budget:
-                # Slow start: the rest comes in later reconciles (a bounded plan).
-                p.requeue(CREATE_INTERVAL_SECONDS)
+                # Slow start: the rest comes in later reconciles (a bounded plan); at the
+                # pending cap, pod events wake the job and the timer is only a fallback.
+                p.requeue(CREATE_INTERVAL_SECONDS if budget else PENDING_RECHECK_SECONDS)
                 break
             target = pod_name(name, rtype, index)
             if target not in existing_services:

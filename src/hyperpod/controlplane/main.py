@@ -19,12 +19,14 @@ import secrets
 import signal
 import socket
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 import yaml
 
+from hyperpod.apiserver import typecheck
 from hyperpod.apiserver.app import ApiServer
 from hyperpod.apiserver.errors import AlreadyExists, ApiError
 from hyperpod.apiserver.inflight import InFlightLimit
@@ -197,6 +199,7 @@ class ControlPlane:
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
         app.ready = True
+        threading.Thread(target=typecheck.warm_up, name="schema-warm-up", daemon=True).start()
         print(f"hyperpod control plane serving on {server_url}", flush=True)
         print(f"kubeconfig: {self.data_dir / 'kubeconfig'}", flush=True)
         stop_wait = loop.create_task(ctx.stopping.wait())

@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from hyperpod.apiserver import typecheck
-from hyperpod.apiserver.errors import Invalid
+from hyperpod.apiserver.errors import ApiError, Invalid
 from hyperpod.apiserver.patching import PatchType
 from hyperpod.apiserver.registry import Registry
 from hyperpod.storage.revlog import OP_CREATE, RevisionLog
@@ -153,3 +153,15 @@ def test_the_state_database_is_private(tmp_path: Path) -> None:
         f = tmp_path / f"s.db{suffix}"
         if f.exists():
             assert f.stat().st_mode & 0o777 == 0o600
+
+
+def test_keys_that_are_not_strings_are_refused(tmp_path: Path) -> None:
+    reg = Registry(tmp_path / "s.db")
+    reg.ensure_system_namespaces()
+    bad = config_map()
+    bad["data"] = {1: "a"}
+    with pytest.raises(ApiError) as err:
+        reg.create("configmaps", bad, "default")
+    assert err.value.code == 400
+    causes = typecheck.bounds_causes({"data": {1: "a"}})
+    assert causes and "keys must be strings" in causes[0]["message"]
