@@ -365,7 +365,11 @@ class Registry:
         skip_schema: bool = False,
     ) -> None:
         """Defaulting, pruning, validation and admission hooks; raises Invalid/BadRequest."""
-        causes: builtins.list[dict[str, str]] = typecheck.precheck(rt.kind, obj, builtin=not rt.crd)
+        # Built-in kinds: one schema walk gives both type errors and unknown fields.
+        found_unknown: builtins.list[str] = []
+        causes: builtins.list[dict[str, str]] = typecheck.precheck(
+            rt.kind, obj, builtin=not rt.crd, unknown=found_unknown
+        )
         if causes:
             raise errors.invalid(rt.kind, _meta(obj).get("name"), causes, rt.group)
         unknown: builtins.list[str] = []
@@ -385,7 +389,7 @@ class Registry:
                     "kubernetes.io/metadata.name": str(md.get("name", "")),
                 }
             if field_validation in ("Strict", "Warn"):
-                unknown = fieldcheck.unknown_fields(rt.kind, obj)
+                unknown = found_unknown
         if unknown:
             if field_validation == "Strict":
                 raise BadRequest(
@@ -998,6 +1002,11 @@ class Registry:
         elif rt.crd and rt.schemas.get(rt.version):
             # Status writes of custom resources are checked against the schema too.
             causes, _ = schema.apply_schema(new, rt.schemas[rt.version], prune=True)
+            if causes:
+                raise errors.invalid(rt.kind, str(name), causes, rt.group)
+        elif not rt.crd:
+            # Status writes of built-in kinds: the types readers (kubelet, scheduler) rely on.
+            causes = typecheck.precheck(rt.kind, {"status": new.get("status")}, builtin=True)
             if causes:
                 raise errors.invalid(rt.kind, str(name), causes, rt.group)
         if _strip_for_generation(new) != _strip_for_generation(old):

@@ -177,18 +177,27 @@ def _structural(cause: Cause) -> bool:
     return not any(f'must be of type string: "{got}"' in msg for got in _LENIENT)
 
 
-def builtin_type_causes(kind: str, obj: dict[str, Any]) -> list[Cause]:
-    """Type mismatches of a built-in ``kind`` against its OpenAPI schema."""
+def builtin_type_causes(
+    kind: str, obj: dict[str, Any], unknown: list[str] | None = None
+) -> list[Cause]:
+    """Type mismatches of a built-in ``kind`` against its OpenAPI schema; the paths of fields
+    the kind does not have are appended to ``unknown`` (``obj`` itself is not changed)."""
     sch = openapi.builtin_schema(kind)
     if sch is None:
         return []
-    body = orjson.loads(orjson.dumps({k: v for k, v in obj.items() if k != "metadata"}))
-    causes, _ = schema.apply_schema(body, sch, prune=False)
+    body = orjson.loads(orjson.dumps(obj))
+    causes, extra = schema.apply_schema(body, sch, prune=True)
+    if unknown is not None:
+        unknown.extend(extra)
     return [c for c in causes if _structural(c)]
 
 
-def precheck(kind: str, obj: dict[str, Any], *, builtin: bool) -> list[Cause]:
-    """Everything above for one object about to be admitted; [] when its types are sound."""
+def precheck(
+    kind: str, obj: dict[str, Any], *, builtin: bool, unknown: list[str] | None = None
+) -> list[Cause]:
+    """Everything above for one object about to be admitted; [] when its types are sound.
+
+    For built-in kinds the unknown fields found on the way are appended to ``unknown``."""
     causes = metadata_causes(obj) + bounds_causes(obj)
     if causes:
         return causes
@@ -199,7 +208,7 @@ def precheck(kind: str, obj: dict[str, Any], *, builtin: bool) -> list[Cause]:
         return causes
     if not builtin:
         return pod_template_causes(obj)
-    return builtin_type_causes(kind, obj)
+    return builtin_type_causes(kind, obj, unknown)
 
 
 def pod_template_causes(obj: Any, limit: int = 64) -> list[Cause]:

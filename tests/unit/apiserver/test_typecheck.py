@@ -165,3 +165,20 @@ def test_keys_that_are_not_strings_are_refused(tmp_path: Path) -> None:
     assert err.value.code == 400
     causes = typecheck.bounds_causes({"data": {1: "a"}})
     assert causes and "keys must be strings" in causes[0]["message"]
+
+
+def test_status_writes_of_built_in_kinds_are_type_checked(tmp_path: Path) -> None:
+    reg = Registry(tmp_path / "s.db")
+    reg.ensure_system_namespaces()
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "x"}]},
+    }
+    created = reg.create("pods", pod, "default")
+    for status in ("Running", {"phase": "Running", "conditions": "ready"}):
+        with pytest.raises(Invalid):
+            reg.update("pods/status", {**created, "status": status}, "default")
+    ok = {**created, "status": {"phase": "Running"}}
+    assert reg.update("pods/status", ok, "default")["status"]["phase"] == "Running"
