@@ -239,7 +239,22 @@ def pod_template_causes(obj: Any, limit: int = 64) -> list[Cause]:
     return causes
 
 
-WARM_KINDS = ("Pod", "Service", "Event", "ConfigMap", "Secret", "Node", "Namespace", "Lease")
+WARM_KINDS = (
+    "Pod",
+    "Service",
+    "Event",
+    "ConfigMap",
+    "Secret",
+    "Node",
+    "Namespace",
+    "Lease",
+    "PriorityClass",
+    "ServiceAccount",
+    "Role",
+    "RoleBinding",
+    "ClusterRole",
+    "ClusterRoleBinding",
+)
 
 
 def warm_up(kinds: tuple[str, ...] = WARM_KINDS) -> None:
