@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -134,3 +135,36 @@ def test_a_missing_namespace_is_reported_as_such(cluster: RunningControlPlane) -
         jobs.get("any", "no-such-team")
     with pytest.raises(JobNotFound, match="no job named 'any'"):
         jobs.get("any", "default")
+
+
+def test_the_data_directory_and_its_secrets_are_private(cluster: RunningControlPlane) -> None:
+    assert cluster.data_dir.stat().st_mode & 0o777 == 0o700
+    for name in ("state.db", "token", "kubeconfig", "pki/server.key"):
+        assert (cluster.data_dir / name).stat().st_mode & 0o777 == 0o600, name
+
+
+def test_a_cluster_with_an_unreadable_row_starts_and_reports_it(tmp_path: Path) -> None:
+    import orjson
+
+    from hyperpod.storage.revlog import OP_CREATE, RevisionLog
+    from support import start_control_plane
+
+    cp = start_control_plane(tmp_path / "cp")
+    cp.stop()
+    log = RevisionLog(cp.data_dir / "state.db")
+    poison = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "x", "ownerReferences": 3.5},
+    }
+    log.append("/configmaps/default/x", OP_CREATE, 0, orjson.dumps(poison))
+    log.close()
+    again = start_control_plane(cp.data_dir)
+    try:
+        assert again.get(CM_PATH + "/x")[0] == 404
+        code, body = again.get("/api/v1/namespaces/kube-system/events")
+        events = [e for e in json.loads(body)["items"] if e["reason"] == "Quarantined"]
+        assert code == 200 and [e["involvedObject"]["name"] for e in events] == ["x"]
+        assert "quarantined unreadable stored object /configmaps/default/x" in again.log()
+    finally:
+        again.stop()
