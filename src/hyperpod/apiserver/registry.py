@@ -521,7 +521,10 @@ class Registry:
         if rt.name == CRD_RESOURCE:
             self._crd_changed(obj, op)
         for fn in self._listeners:
-            fn(ev)
+            try:
+                fn(ev)
+            except Exception:  # the write is committed: a listener's failure must not undo it
+                log.exception("write listener %r failed on %s", fn, key)
         if self.log.rev - self.log.compacted > self.history * 2:
             self.log.compact(self.history)
         return obj
