@@ -110,7 +110,9 @@ SEEDS: list[tuple[str, dict[str, Any]]] = [
                 "resourceGroups": [
                     {
                         "coveredResources": ["cpu"],
-                        "flavors": [{"name": "f", "resources": [{"name": "cpu", "nominalQuota": 4}]}],
+                        "flavors": [
+                            {"name": "f", "resources": [{"name": "cpu", "nominalQuota": 4}]}
+                        ],
                     }
                 ],
             },
@@ -127,7 +129,11 @@ SEEDS: list[tuple[str, dict[str, Any]]] = [
     ),
     (
         "/apis/kueue.x-k8s.io/v1beta1/resourceflavors",
-        {"apiVersion": "kueue.x-k8s.io/v1beta1", "kind": "ResourceFlavor", "metadata": {"name": "f"}},
+        {
+            "apiVersion": "kueue.x-k8s.io/v1beta1",
+            "kind": "ResourceFlavor",
+            "metadata": {"name": "f"},
+        },
     ),
     (
         "/apis/kueue.x-k8s.io/v1beta1/namespaces/fuzz/workloads",
