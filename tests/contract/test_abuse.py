@@ -168,3 +168,16 @@ def test_a_cluster_with_an_unreadable_row_starts_and_reports_it(tmp_path: Path) 
         assert "quarantined unreadable stored object /configmaps/default/x" in again.log()
     finally:
         again.stop()
+
+
+def test_plain_http_to_the_tls_port_gets_a_400(cluster: RunningControlPlane) -> None:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", cluster.port), timeout=10) as s:
+        s.sendall(b"GET /version HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while chunk := s.recv(4096):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.0 400 Bad Request")
+    assert b"Client sent an HTTP request to an HTTPS server." in answer
+    assert cluster.get("/version")[0] == 200  # TLS clients are served as before

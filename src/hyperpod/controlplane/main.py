@@ -32,7 +32,7 @@ from hyperpod.apiserver.errors import AlreadyExists, ApiError
 from hyperpod.apiserver.inflight import InFlightLimit
 from hyperpod.apiserver.registry import CRD_RESOURCE, Registry
 from hyperpod.controlplane import components as components_mod
-from hyperpod.controlplane import repair
+from hyperpod.controlplane import repair, tlsport
 from hyperpod.controlplane.certs import ensure_certificates
 from hyperpod.controlplane.context import Component, ControlPlaneContext
 
@@ -185,7 +185,8 @@ class ControlPlane:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, ctx.stopping.set)
-        serve = loop.create_task(server.serve(sockets=[sock]), name="http")
+        # Our accept loop in front of uvicorn: plain HTTP on this TLS port gets a 400.
+        serve = loop.create_task(tlsport.serve(server, sock), name="http")
         for comp in comps:
             if comp.start is None or (comp.addon and not ctx.addon_enabled(comp.addon)):
                 continue
