@@ -551,3 +551,26 @@ def test_the_cluster_policy_config_map_turns_fair_sharing_on(reg: Registry) -> N
         assert share == {"weightedShare": 0}
 
     run(reg, body)
+
+
+def test_a_million_replica_job_gets_one_small_workload_and_waits_for_quota(reg: Registry) -> None:
+    setup_queue(reg)
+
+    async def body(mgr: KueueManager) -> None:
+        reg.create(ptj.RESOURCE, _job("huge", "1", workers=1_000_000))
+        wl_name = workload_name("huge")
+        msg = await eventually(
+            lambda: (
+                reg.try_get(WL, wl_name, NS)
+                and (cond(reg, wl_name, "QuotaReserved") or {}).get("message")
+            ),
+            "pending message",
+        )
+        wl = reg.get(WL, wl_name, NS)
+        assert [p["count"] for p in wl["spec"]["podSets"]] == [1, 1_000_000]
+        assert "insufficient" in msg.lower() or "quota" in msg.lower(), msg
+        assert not admitted(reg, wl_name)
+        assert reg.get(ptj.RESOURCE, "huge", NS)["spec"]["runPolicy"]["suspend"] is True
+        assert reg.list("pods", NS) == []
+
+    run(reg, body)
