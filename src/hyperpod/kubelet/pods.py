@@ -226,8 +226,10 @@ class PodWorker:
                 await self._idle()
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
             log.exception("pod worker %s crashed", self.key)
+            with contextlib.suppress(Exception):  # say so on the pod; never fail twice
+                self.event("Warning", "FailedSync", f"kubelet error: {type(exc).__name__}: {exc}")
             raise
         finally:
             for c in self.all():
