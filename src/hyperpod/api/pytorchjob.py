@@ -424,6 +424,8 @@ def _validate_replica(rtype: str, replica: Any) -> list[dict[str, str]]:
     count = replica.get("replicas", 1)
     if not _is_int(count):
         causes.append(_invalid(f"{path}.replicas", count, "must be an integer"))
+    elif count > 2**31 - 1:  # replicas is an int32, as upstream
+        causes.append(_invalid(f"{path}.replicas", count, "must be at most 2147483647"))
     elif rtype == MASTER and count != 1:
         causes.append(_invalid(f"{path}.replicas", count, "must be 1"))
     elif rtype == WORKER and count < 1:

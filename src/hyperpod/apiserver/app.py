@@ -18,10 +18,10 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 import orjson
-import yaml
 
 from hyperpod import __version__
 from hyperpod.apiserver import (
+    decoding,
     discovery,
     openapi,
     protobuf,
@@ -226,7 +226,8 @@ class ApiServer:
         if self.token is None:
             return
         auth = req.headers.get("authorization", "")
-        if auth.startswith("Bearer ") and hmac.compare_digest(auth[7:].strip(), self.token):
+        # The scheme is case-insensitive (RFC 7235), as kube-apiserver reads it.
+        if auth[:7].lower() == "bearer " and hmac.compare_digest(auth[7:].strip(), self.token):
             return
         raise Unauthorized("Unauthorized")
 
@@ -836,11 +837,12 @@ async def _read_body(
             return None
         raise BadRequest("the request body is empty")
     ctype = req.headers.get("content-type", "")
+    return decoding.check_bounds(await _decode_body(raw, ctype, yaml_ok))
+
+
+async def _decode_body(raw: bytes, ctype: str, yaml_ok: bool) -> Any:
     if "yaml" in ctype and yaml_ok:
-        try:
-            return yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            raise BadRequest(f"the request body is not valid YAML: {exc}") from exc
+        return await _load_yaml(raw)
     if "protobuf" in ctype:
         return protobuf.decode(raw)
     try:
@@ -848,10 +850,17 @@ async def _read_body(
     except orjson.JSONDecodeError as exc:
         if yaml_ok and "json" not in ctype:
             try:
-                return yaml.safe_load(raw)
-            except yaml.YAMLError:
+                return await _load_yaml(raw)
+            except BadRequest:
                 pass
         raise BadRequest(f"the request body is not valid JSON: {exc}") from exc
+
+
+async def _load_yaml(raw: bytes) -> Any:
+    """Bounded YAML; large documents are parsed off the event loop."""
+    if len(raw) < 16 * 1024:
+        return decoding.load_yaml(raw)
+    return await asyncio.to_thread(decoding.load_yaml, raw)
 
 
 async def _until_disconnect(receive: Receive) -> None:

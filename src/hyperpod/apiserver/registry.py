@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import builtins
+import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,16 @@ from typing import Any
 
 import orjson
 
-from hyperpod.apiserver import errors, fieldcheck, kinds, patching, schema, selectors, validation
+from hyperpod.apiserver import (
+    errors,
+    fieldcheck,
+    kinds,
+    patching,
+    schema,
+    selectors,
+    typecheck,
+    validation,
+)
 from hyperpod.apiserver.errors import (
     AlreadyExists,
     ApiError,
@@ -41,6 +51,8 @@ from hyperpod.storage.watchcache import (
     Subscriber,
     WatchHub,
 )
+
+log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 DefaultHook = Callable[[Obj], None]
@@ -152,6 +164,8 @@ class Registry:
             str, builtins.list[tuple[DefaultHook | None, ValidateHook | None]]
         ] = {}
         self._listeners: builtins.list[Listener] = []
+        # (key, reason) of rows moved aside at start-up; reported as Events once served.
+        self.quarantined: builtins.list[tuple[str, str]] = []
         self._load()
 
     # ------------------------------------------------------------------ start-up
@@ -163,25 +177,64 @@ class Registry:
             if row.key.startswith(crd_prefix):
                 try:
                     self.catalog.add(from_crd(orjson.loads(row.value)))
-                except (KeyError, IndexError, TypeError):
+                except (KeyError, IndexError, TypeError, AttributeError, ValueError):
                     continue
         for row in rows:
             resource = row.key.split("/", 2)[1]
             rt = self.catalog.get(resource)
             if rt is None:
                 continue
-            obj = orjson.loads(row.value)
-            self._index(
-                rt,
-                row.key,
-                Stored(
+            try:
+                obj = orjson.loads(row.value)
+                causes = typecheck.metadata_causes(obj)
+                if causes or not isinstance(obj.get("metadata"), dict):
+                    raise ValueError("; ".join(f"{c['field']}: {c['message']}" for c in causes))
+                st = Stored(
                     row.rev,
                     row.value,
                     *self._selectable(rt, obj),
                     obj["metadata"].get("uid", ""),
                     owner_uids(obj),
-                ),
-            )
+                )
+            except Exception as exc:  # one unreadable row must not stop the cluster
+                self._quarantine(row.key, f"{type(exc).__name__}: {exc}")
+                continue
+            self._index(rt, row.key, st)
+
+    def _quarantine(self, key: str, reason: str) -> None:
+        log.error(
+            "quarantined unreadable stored object %s (%s); list or purge it with "
+            "`hyp controlplane repair --data-dir <dir>`",
+            key,
+            reason,
+        )
+        self.log.quarantine(key, reason)
+        self.quarantined.append((key, reason))
+
+    def _report_quarantined(self) -> None:
+        """A Warning Event in kube-system for each object quarantined at start-up."""
+        for key, reason in self.quarantined:
+            parts = key.strip("/").split("/")
+            name = parts[-1][:200]
+            body = {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {"generateName": "quarantined-", "namespace": "kube-system"},
+                "involvedObject": {"kind": parts[0], "name": name},
+                "reason": "Quarantined",
+                "message": f"stored object {key} could not be read back and was moved aside "
+                f"({reason[:300]}); see `hyp controlplane repair`",
+                "type": "Warning",
+                "source": {"component": "kube-apiserver"},
+                "count": 1,
+                "firstTimestamp": now_rfc3339(),
+                "lastTimestamp": now_rfc3339(),
+            }
+            try:
+                self.create("events", body, "kube-system")
+            except ApiError:
+                log.exception("could not record the quarantine of %s", key)
+        self.quarantined.clear()
 
     def ensure_system_namespaces(self) -> None:
         for ns in SYSTEM_NAMESPACES:
@@ -190,6 +243,7 @@ class Registry:
                     "namespaces",
                     {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
                 )
+        self._report_quarantined()
 
     def close(self) -> None:
         self.log.close()
@@ -316,13 +370,20 @@ class Registry:
         skip_schema: bool = False,
     ) -> None:
         """Defaulting, pruning, validation and admission hooks; raises Invalid/BadRequest."""
-        causes: builtins.list[dict[str, str]] = []
+        # Built-in kinds: one schema walk gives both type errors and unknown fields.
+        found_unknown: builtins.list[str] = []
+        causes: builtins.list[dict[str, str]] = typecheck.precheck(
+            rt.kind, obj, builtin=not rt.crd, unknown=found_unknown
+        )
+        if causes:
+            raise errors.invalid(rt.kind, _meta(obj).get("name"), causes, rt.group)
         unknown: builtins.list[str] = []
         if rt.crd:
             sch = rt.schemas.get(rt.version)
             if sch and not skip_schema:
                 c, unknown = schema.apply_schema(obj, sch, prune=True)
-                causes.extend(c)
+                if c:  # admission hooks only ever see objects of the schema's types
+                    raise errors.invalid(rt.kind, _meta(obj).get("name"), c, rt.group)
         else:
             kinds.prepare(rt.kind, obj, old)
             validation.default_builtin(rt.kind, obj)
@@ -334,7 +395,7 @@ class Registry:
                     "kubernetes.io/metadata.name": str(md.get("name", "")),
                 }
             if field_validation in ("Strict", "Warn"):
-                unknown = fieldcheck.unknown_fields(rt.kind, obj)
+                unknown = found_unknown
         if unknown:
             if field_validation == "Strict":
                 raise BadRequest(
@@ -343,18 +404,26 @@ class Registry:
                 )
             if field_validation == "Warn" and warnings is not None:
                 warnings.extend(f'unknown field "{u.lstrip(".")}"' for u in unknown)
-        for default, _ in self._admission.get(rt.name, ()):
-            if default is not None:
-                default(obj)
-        if not rt.crd:
-            causes.extend(validation.validate_builtin(rt.kind, obj, old))
-        else:
-            causes.extend(fieldcheck.validate_object_meta(obj, rt.namespaced))
-        for _, validate in self._admission.get(rt.name, ()):
-            if validate is not None:
-                causes.extend(validate(obj, old))
-        if rt.name == CRD_RESOURCE:
-            causes.extend(self._validate_crd(obj, old))
+        try:
+            for default, _ in self._admission.get(rt.name, ()):
+                if default is not None:
+                    default(obj)
+            if not rt.crd:
+                causes.extend(validation.validate_builtin(rt.kind, obj, old))
+            else:
+                causes.extend(fieldcheck.validate_object_meta(obj, rt.namespaced))
+            for _, validate in self._admission.get(rt.name, ()):
+                if validate is not None:
+                    causes.extend(validate(obj, old))
+            if rt.name == CRD_RESOURCE:
+                causes.extend(self._validate_crd(obj, old))
+        except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+            # A shape no rule foresaw: refuse it (4xx), never store it, never answer 500.
+            log.warning("admission of %s %s refused on %r", rt.kind, _meta(obj).get("name"), exc)
+            raise BadRequest(
+                f"{rt.kind} {_meta(obj).get('name')!r} could not be validated: a field has an "
+                f"unexpected type or value ({type(exc).__name__}: {exc})"
+            ) from exc
         if causes:
             raise errors.invalid(rt.kind, _meta(obj).get("name"), causes, rt.group)
 
@@ -425,13 +494,18 @@ class Registry:
     def _commit(self, rt: ResourceType, key: str, op: int, obj: Obj, prev: Stored | None) -> Obj:
         rev = self.log.next_rev()
         md = obj["metadata"]
+        if op != OP_DELETE:
+            # The last guard before the row is written: what is stored must read back.
+            causes = typecheck.metadata_causes(obj)
+            if causes:
+                raise errors.invalid(rt.kind, md.get("name"), causes, rt.group)
         md["resourceVersion"] = str(rev)
         value = orjson.dumps(obj)
         labels, fields = self._selectable(rt, obj)
+        st = Stored(rev, value, labels, fields, md.get("uid", ""), owner_uids(obj))
         self.log.append(key, op, prev.rev if prev else 0, value, rev)
         if prev is not None:
             self._unindex(rt, key, prev)
-        st = Stored(rev, value, labels, fields, md.get("uid", ""), owner_uids(obj))
         if op == OP_DELETE:
             typ = DELETED
         else:
@@ -453,7 +527,10 @@ class Registry:
         if rt.name == CRD_RESOURCE:
             self._crd_changed(obj, op)
         for fn in self._listeners:
-            fn(ev)
+            try:
+                fn(ev)
+            except Exception:  # the write is committed: a listener's failure must not undo it
+                log.exception("write listener %r failed on %s", fn, key)
         if self.log.rev - self.log.compacted > self.history * 2:
             self.log.compact(self.history)
         return obj
@@ -758,6 +835,9 @@ class Registry:
         obj = _clone(obj)
         self._check_type(rt, obj, version)
         md = _meta(obj)
+        meta_causes = typecheck.metadata_causes(obj)
+        if meta_causes:
+            raise errors.invalid(rt.kind, None, meta_causes, rt.group)
         ns = self._ns_for(rt, namespace, obj)
         if rt.namespaced:
             md["namespace"] = ns
@@ -932,6 +1012,11 @@ class Registry:
         elif rt.crd and rt.schemas.get(rt.version):
             # Status writes of custom resources are checked against the schema too.
             causes, _ = schema.apply_schema(new, rt.schemas[rt.version], prune=True)
+            if causes:
+                raise errors.invalid(rt.kind, str(name), causes, rt.group)
+        elif not rt.crd:
+            # Status writes of built-in kinds: the types readers (kubelet, scheduler) rely on.
+            causes = typecheck.precheck(rt.kind, {"status": new.get("status")}, builtin=True)
             if causes:
                 raise errors.invalid(rt.kind, str(name), causes, rt.group)
         if _strip_for_generation(new) != _strip_for_generation(old):

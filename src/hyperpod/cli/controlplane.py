@@ -39,3 +39,33 @@ def serve(args: tuple[str, ...]) -> None:
 
     sys.argv = ["hyperpod.controlplane", "serve", *args]
     runpy.run_module("hyperpod.controlplane", run_name="__main__", alter_sys=True)
+
+
+@controlplane.command("repair", context_settings=CONTEXT_SETTINGS)
+@click.option("--data-dir", required=True, help="The cluster's data directory (stopped).")
+@click.option("--purge", is_flag=True, help="Drop every quarantined object.")
+@click.option("--purge-key", default=None, metavar="KEY", help="Drop one quarantined key.")
+@click.option("--show", default=None, metavar="KEY", help="Print a quarantined object.")
+def repair(data_dir: str, purge: bool, purge_key: str | None, show: str | None) -> None:
+    """Check a stopped cluster's store: list, show or purge objects that cannot be read back.
+
+    Stored objects that fail to load are moved aside at start (quarantined) so the cluster
+    still starts; this lists them (KEY, when, why) and can print or purge them.
+
+    \b
+    Example:
+      hyp controlplane repair --data-dir ~/.hyperpod/dev
+      hyp controlplane repair --data-dir ~/.hyperpod/dev --purge
+    """
+    import runpy
+    import sys
+
+    argv = ["hyperpod.controlplane", "repair", "--data-dir", data_dir]
+    if purge:
+        argv.append("--purge")
+    if purge_key:
+        argv += ["--purge-key", purge_key]
+    if show:
+        argv += ["--show", show]
+    sys.argv = argv
+    runpy.run_module("hyperpod.controlplane", run_name="__main__", alter_sys=True)

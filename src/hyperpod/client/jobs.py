@@ -89,6 +89,11 @@ class Jobs:
             return self._call(fn)
         except Exception as exc:
             code = _status_code(exc)
+            if code == 404 and not self._namespace_exists(namespace):
+                raise UserError(
+                    f"namespace {namespace!r} does not exist",
+                    "check -n/--namespace; `kubectl get namespaces` lists them",
+                ) from exc
             if code == 404:
                 raise JobNotFound(
                     f"no job named {name!r} in namespace {namespace!r}",
@@ -101,6 +106,13 @@ class Jobs:
                     f"-n {namespace}` first",
                 ) from exc
             raise
+
+    def _namespace_exists(self, namespace: str) -> bool:
+        try:
+            self._call(partial(self.kube.core().read_namespace, namespace))
+        except Exception as exc:
+            return _status_code(exc) != 404
+        return True
 
     def create(self, manifest: dict[str, Any]) -> dict[str, Any]:
         ns = manifest["metadata"]["namespace"]

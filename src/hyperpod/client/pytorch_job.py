@@ -382,7 +382,8 @@ def parse_list(flag: str, text: str) -> list[str]:
     text = text.strip()
     if text.startswith("["):
         try:
-            value = yaml.safe_load(text)
+            # BaseLoader keeps every scalar a string: true, yes, null and 010 stay as typed.
+            value = yaml.load(text, Loader=yaml.BaseLoader)
         except yaml.YAMLError:
             value = None
         if not isinstance(value, list):
@@ -403,7 +404,7 @@ def parse_mapping(flag: str, values: tuple[str, ...] | list[str]) -> dict[str, s
         text = text.strip()
         if text.startswith("{"):
             try:
-                value = yaml.safe_load(text)
+                value = yaml.load(text, Loader=yaml.BaseLoader)
             except yaml.YAMLError:
                 value = None
             if not isinstance(value, dict):

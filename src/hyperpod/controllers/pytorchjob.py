@@ -22,6 +22,7 @@ import copy
 import logging
 import random
 import socket
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +32,13 @@ from hyperpod.apiserver.errors import AlreadyExists, ApiError, NotFound
 from hyperpod.apiserver.patching import PatchType
 from hyperpod.apiserver.registry import Registry
 from hyperpod.controllers import pytorchjob_rules as rules
-from hyperpod.controllers.runtime import Controller, Informer, record_event, split_key
+from hyperpod.controllers.runtime import (
+    Controller,
+    Informer,
+    event_on_error,
+    record_event,
+    split_key,
+)
 from hyperpod.controlplane.context import Component, ControlPlaneContext
 
 log = logging.getLogger(__name__)
@@ -76,11 +83,17 @@ class PyTorchJobOperator:
 
     def __init__(self, reg: Registry) -> None:
         self.reg = reg
-        self.controller = Controller("pytorchjob-operator", self.reconcile)
+        self.controller = Controller(
+            "pytorchjob-operator",
+            self.reconcile,
+            on_error=event_on_error(reg, api.RESOURCE, COMPONENT),
+        )
         # Pods this operator deleted (or whose eviction it acted on), by uid; any other pod
         # found terminating was evicted or lost with its node.
         self.ours: set[str] = set()
         self.known_jobs: set[str] = set()
+        # Job uid -> when its next full creation batch may go (see _pace).
+        self._next_batch: dict[str, float] = {}
         self.jobs = Informer(reg, api.RESOURCE)
         self.pods = Informer(reg, "pods", label_selector=OWNED_SELECTOR)
         self.services = Informer(reg, "services", label_selector=OWNED_SELECTOR)
@@ -154,7 +167,8 @@ class PyTorchJobOperator:
             job = self.reg.update(api.STATUS_RESOURCE, {**job, "status": plan.status}, namespace)
         for event in plan.events:
             self._event(job, event.type, event.reason, event.message)
-        self._apply(job, plan)
+        self._pace(job, plan)
+        await self._apply(job, plan)
         if plan.delete_job:
             with contextlib.suppress(NotFound):
                 self.reg.delete(api.RESOURCE, name, namespace, propagation_policy="Background")
@@ -181,7 +195,28 @@ class PyTorchJobOperator:
         md = job["metadata"]
         return self.reg.patch(api.RESOURCE, md["name"], patch, PatchType.MERGE, md.get("namespace"))
 
-    def _apply(self, job: Obj, plan: rules.Plan) -> None:
+    def _pace(self, job: Obj, plan: rules.Plan) -> None:
+        """At most one full creation batch per job every ``CREATE_INTERVAL_SECONDS``.
+
+        Pod events requeue a job at once; without this a large job would create batch after
+        batch as fast as the loop turns. Small jobs (one batch) are never delayed.
+        """
+        if not plan.create_pods and not plan.create_services:
+            return
+        uid = str(job["metadata"].get("uid"))
+        now = time.monotonic()
+        wait = self._next_batch.get(uid, 0.0) - now
+        if wait > 0:
+            plan.create_pods, plan.create_services = [], []
+            plan.requeue(wait)
+            return
+        if max(len(plan.create_pods), len(plan.create_services)) >= rules.SLOW_START_BATCH:
+            self._next_batch[uid] = now + rules.CREATE_INTERVAL_SECONDS
+            if len(self._next_batch) > 10_000:
+                self._next_batch = {u: t for u, t in self._next_batch.items() if t > now}
+
+    async def _apply(self, job: Obj, plan: rules.Plan) -> None:
+        """Carry out the plan, letting HTTP requests and other work run between writes."""
         namespace = job["metadata"].get("namespace")
         for pod in plan.delete_pods:
             if self._delete("pods", pod, namespace):
@@ -191,9 +226,13 @@ class PyTorchJobOperator:
                 self._event(
                     job, rules.NORMAL, "SuccessfulDeleteService", f"Deleted service: {service}"
                 )
-        for new_service in plan.create_services:
+        for i, new_service in enumerate(plan.create_services):
+            if i:
+                await asyncio.sleep(0)
             self._create(job, "services", new_service, "Service")
-        for new_pod in plan.create_pods:
+        for i, new_pod in enumerate(plan.create_pods):
+            if i:
+                await asyncio.sleep(0)
             if not self._create(job, "pods", new_pod, "Pod"):
                 break  # workers start only after the master pod exists
 

@@ -77,6 +77,13 @@ class Plan:
         )
 
 
+SLOW_START_BATCH = 16
+MAX_CREATE_BATCH = 64
+MAX_PENDING_PODS = 512
+CREATE_INTERVAL_SECONDS = 0.5
+PENDING_RECHECK_SECONDS = 5.0
+
+
 @dataclass(frozen=True)
 class Failure:
     """Why one pod counts as failed."""
@@ -640,15 +647,34 @@ def _create_missing(
     existing_services = {svc["metadata"]["name"] for svc in services}
     name = job["metadata"]["name"]
     _delete_surplus(p, specs, by_type)
+    budget = create_budget(pods)
     for rtype, spec in specs.items():
         wanted = replica_count(spec)
         for index in range(wanted):
+            if len(p.create_pods) >= budget or len(p.create_services) >= budget:
+                # Slow start: the rest comes in later reconciles (a bounded plan); at the
+                # pending cap, pod events wake the job and the timer is only a fallback.
+                p.requeue(CREATE_INTERVAL_SECONDS if budget else PENDING_RECHECK_SECONDS)
+                break
             target = pod_name(name, rtype, index)
             if target not in existing_services:
                 p.create_services.append(build_service(job, rtype, index))
             if target not in existing_pods:
                 p.create_pods.append(build_pod(job, rtype, index))
     p.delete_services = [n for n in p.delete_services if n in existing_services]
+
+
+def create_budget(pods: list[Obj]) -> int:
+    """How many pods one reconcile may create, like the ReplicaSet's slow-start batches.
+
+    The batch grows with the pods that exist (16, 16, 32, 64 ... up to ``MAX_CREATE_BATCH``), and
+    no more are created while ``MAX_PENDING_PODS`` of the job's pods wait to run, so a job of a
+    million replicas costs a bounded amount of memory and work per second.
+    """
+    pending = sum(1 for pod in pods if phase(pod) == "Pending")
+    if pending >= MAX_PENDING_PODS:
+        return 0
+    return min(MAX_CREATE_BATCH, max(SLOW_START_BATCH, len(pods)), MAX_PENDING_PODS - pending)
 
 
 def _delete_surplus(p: Plan, specs: dict[str, Obj], by_type: dict[str, list[Obj]]) -> None:

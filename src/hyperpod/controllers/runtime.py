@@ -147,9 +147,18 @@ QUEUES: weakref.WeakSet[Controller] = weakref.WeakSet()
 class Controller:
     """A de-duplicating work queue of keys, processed one at a time by ``reconcile``."""
 
-    def __init__(self, name: str, reconcile: Reconcile, *, max_backoff: float = 30.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        reconcile: Reconcile,
+        *,
+        max_backoff: float = 30.0,
+        on_error: Callable[[str, Exception], None] | None = None,
+    ) -> None:
         self.name = name
         self.reconcile = reconcile
+        # Called on the first failure of a key (e.g. to put a Warning Event on the object).
+        self.on_error = on_error
         self.max_backoff = max_backoff
         self._queue: list[str] = []
         self._queued: set[str] = set()
@@ -198,9 +207,14 @@ class Controller:
                 self.enqueue_after(key, 0.01)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 n = self._failures.get(key, 0) + 1
                 self._failures[key] = n
+                if n == 1 and self.on_error is not None:
+                    try:
+                        self.on_error(key, exc)
+                    except Exception:  # reporting must never stop the queue
+                        log.exception("%s: reporting the failure of %s failed", self.name, key)
                 delay = min(self.max_backoff, 0.05 * (2 ** min(n, 12)))
                 log.exception(
                     "%s: reconcile of %s failed (attempt %d); retry in %.2fs",
@@ -215,6 +229,21 @@ class Controller:
 
 
 _EVENT_NAMES: dict[str, str] = {}
+
+
+def event_on_error(
+    reg: Registry, resource: str, component: str
+) -> Callable[[str, Exception], None]:
+    """An ``on_error`` for a Controller of ``resource``: a Warning Event ``ReconcileError``."""
+
+    def report(key: str, exc: Exception) -> None:
+        ns, _, name = key.rpartition("/")
+        obj = reg.try_get(resource, name, ns or None)
+        if obj is not None:
+            message = f"{component} could not reconcile this object: {type(exc).__name__}: {exc}"
+            record_event(reg, obj, "Warning", "ReconcileError", message[:1024], component)
+
+    return report
 
 
 def record_event(

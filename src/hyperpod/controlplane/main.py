@@ -19,6 +19,7 @@ import secrets
 import signal
 import socket
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,13 @@ import uvicorn
 import yaml
 
 from hyperpod.apiserver import services as cluster_services
+from hyperpod.apiserver import typecheck
 from hyperpod.apiserver.app import ApiServer
 from hyperpod.apiserver.errors import AlreadyExists, ApiError
+from hyperpod.apiserver.inflight import InFlightLimit
 from hyperpod.apiserver.registry import CRD_RESOURCE, Registry
 from hyperpod.controlplane import components as components_mod
+from hyperpod.controlplane import repair, tlsport
 from hyperpod.controlplane.certs import ensure_certificates
 from hyperpod.controlplane.context import Component, ControlPlaneContext
 
@@ -52,6 +56,7 @@ def load_token(data_dir: Path) -> str:
     """The bearer token of this cluster, created (0600) on first start."""
     path = data_dir / "token"
     if path.exists():
+        path.chmod(0o600)
         token = path.read_text().strip()
         if token:
             return token
@@ -130,6 +135,7 @@ class ControlPlane:
 
     async def run(self) -> int:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)  # it holds the token, keys and every Secret
         token = load_token(self.data_dir)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -173,7 +179,7 @@ class ControlPlane:
         )
         (self.data_dir / "port").write_text(f"{port}\n")
         config = uvicorn.Config(
-            app,
+            InFlightLimit(app),
             log_level="warning",
             lifespan="off",
             access_log=False,
@@ -192,7 +198,8 @@ class ControlPlane:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, ctx.stopping.set)
-        serve = loop.create_task(server.serve(sockets=[sock]), name="http")
+        # Our accept loop in front of uvicorn: plain HTTP on this TLS port gets a 400.
+        serve = loop.create_task(tlsport.serve(server, sock), name="http")
         for comp in comps:
             if comp.start is None or (comp.addon and not ctx.addon_enabled(comp.addon)):
                 continue
@@ -206,6 +213,7 @@ class ControlPlane:
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
         app.ready = True
+        threading.Thread(target=typecheck.warm_up, name="schema-warm-up", daemon=True).start()
         print(f"hyperpod control plane serving on {server_url}", flush=True)
         print(f"kubeconfig: {self.data_dir / 'kubeconfig'}", flush=True)
         stop_wait = loop.create_task(ctx.stopping.wait())
@@ -259,7 +267,11 @@ def main(argv: list[str] | None = None) -> int:
         help="control-plane config YAML (see docs/internals.md)",
     )
     serve.add_argument("--log-level", default="INFO")
+    repair.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "repair":
+        logging.basicConfig(level="WARNING", format="%(levelname)s %(message)s")
+        return repair.run(args)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -226,8 +226,10 @@ class PodWorker:
                 await self._idle()
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
             log.exception("pod worker %s crashed", self.key)
+            with contextlib.suppress(Exception):  # say so on the pod; never fail twice
+                self.event("Warning", "FailedSync", f"kubelet error: {type(exc).__name__}: {exc}")
             raise
         finally:
             for c in self.all():
@@ -613,7 +615,12 @@ class PodWorker:
         self.remove_sandbox()
 
     def remove_sandbox(self) -> None:
-        """Drop the pod's directory (logs, emptyDirs) once the pod is gone, as Kubernetes does."""
+        """Drop the pod's directory (logs, emptyDirs) once the pod is gone, as Kubernetes does.
+
+        Processes of the pod that escaped its process groups (``setsid``) go first, and the
+        root filesystems of its OCI containers are unmounted.
+        """
+        processes.kill_marked(self.sandbox)
         oci.release_all(self.sandbox)
         shutil.rmtree(self.sandbox, ignore_errors=True)
 

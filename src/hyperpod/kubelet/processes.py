@@ -5,6 +5,13 @@ container's sandbox directory ``<data_dir>/pods/<uid>/<container>/`` as ``<n>.js
 record) and ``<n>.log`` (its output, CRI format). The shim runs in a session of its own, so a
 control-plane restart leaves containers running; a new kubelet finds them again from these
 files (:func:`latest`) and keeps watching them exactly as if it had started them.
+
+Escapes: a container may start processes in a session of their own (``setsid``), out of reach
+of its process group. The shim is their child subreaper and ends every descendant with the
+container; and each container's environment carries ``HYPERPOD_SANDBOX=<sandbox dir>``, so
+:func:`kill_marked` finds what is left (even after the shim itself was killed) by scanning
+``/proc/*/environ`` when the pod is deleted or the cluster stopped. A process that clears its
+environment *and* outlives a killed shim is the one case this cannot catch without cgroups.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from typing import Any
 import psutil
 
 from hyperpod.kubelet import oci
+
+MARKER_ENV = "HYPERPOD_SANDBOX"
 
 
 @dataclass
@@ -205,7 +214,7 @@ def start(
     attempt.shim = subprocess.Popen(
         cmd,
         cwd=str(cwd),
-        env=env,
+        env={**env, MARKER_ENV: str(container_dir.parent)},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -243,13 +252,40 @@ def stop_all(data_dir: Path, grace_seconds: float = 5.0) -> int:
     are ended. Returns how many were running. Safe to call without a running control plane.
     """
     attempts = running_attempts(data_dir)
-    if not attempts:
-        return 0
 
     async def stop() -> None:
         await asyncio.gather(*(a.stop(grace_seconds) for a in attempts))
         for a in attempts:
             oci.release_attempt(a.container_dir, a.number)
 
-    asyncio.run(stop())
+    if attempts:
+        asyncio.run(stop())
+    kill_marked(Path(data_dir) / "pods")
     return len(attempts)
+
+
+def kill_marked(sandbox: Path | str) -> int:
+    """SIGKILL every process whose ``HYPERPOD_SANDBOX`` is ``sandbox`` or below it."""
+    root = str(sandbox).rstrip("/")
+    want = f"{MARKER_ENV}={root}".encode()
+    me = os.getpid()
+    killed = 0
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return 0
+    for entry in entries:
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as fh:
+                environ = fh.read()
+        except OSError:
+            continue
+        for var in environ.split(b"\0"):
+            if var == want or var.startswith(want + b"/"):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(int(entry), signal.SIGKILL)
+                    killed += 1
+                break
+    return killed

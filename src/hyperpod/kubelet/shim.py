@@ -7,12 +7,16 @@ format (``<RFC3339Nano> stdout|stderr F|P <text>``), and keeps RECORD (JSON, rep
 atomically) up to date: ``shimPid``, ``pid``/``pgid``, ``startedAt`` at start; ``exitCode``
 (128+signal when signalled), ``signal``, ``reason`` (Completed, Error, OOMKilled, StartError),
 ``message`` and ``finishedAt`` at the end. With ``--memory-limit`` it polls the resident set of
-the whole process group and SIGKILLs it past the limit (reported as OOMKilled). Imports stay
+the whole process group and SIGKILLs it past the limit (reported as OOMKilled). The shim is the
+child subreaper of the container, so descendants that left its process group (``setsid``) are
+still its descendants, and all of them are killed when the container ends. Imports stay
 minimal so a container starts fast.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -24,6 +28,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 POLL_S = 0.2
+PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
 
 
 def now_nano() -> str:
@@ -68,8 +73,31 @@ def _group_rss(pid: int) -> int:
     return total
 
 
+def become_subreaper() -> bool:
+    """Orphaned descendants (a ``setsid`` daemon whose parent exited) become our children."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+def signal_descendants(sig: int) -> None:
+    """``sig`` to every descendant, including those in sessions of their own."""
+    import psutil
+
+    try:
+        procs = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            p.send_signal(sig)
+
+
 def run(record_path: str, log_path: str, argv: list[str], memory_limit: int | None) -> int:
     record: dict[str, Any] = {"shimPid": os.getpid(), "startedAt": time.time()}
+    become_subreaper()
     log = open(log_path, "ab")  # noqa: SIM115 - closed at the end of run
     try:
         child = subprocess.Popen(
@@ -92,6 +120,7 @@ def run(record_path: str, log_path: str, argv: list[str], memory_limit: int | No
             os.killpg(child.pid, signum)
         except ProcessLookupError:
             pass
+        signal_descendants(signum)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
@@ -117,11 +146,14 @@ def run(record_path: str, log_path: str, argv: list[str], memory_limit: int | No
                     os.killpg(child.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-    # The container ends with its main process: whatever is left of the group goes too.
+    # The container ends with its main process: whatever is left of the group goes too,
+    # and so does every other descendant (setsid escapes included).
     try:
         os.killpg(child.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+    signal_descendants(signal.SIGKILL)
+    _reap()
     for t in pumps:
         t.join(timeout=2)
     finished = time.time()
@@ -138,6 +170,17 @@ def run(record_path: str, log_path: str, argv: list[str], memory_limit: int | No
     with lock:
         log.close()
     return 0
+
+
+def _reap() -> None:
+    """Collect the exit status of adopted orphans so none stays a zombie."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def main(args: list[str] | None = None) -> int:

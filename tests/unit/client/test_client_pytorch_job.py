@@ -153,3 +153,9 @@ def test_a_volume_without_its_path_is_refused() -> None:
     with pytest.raises(InvalidJobSpec) as info:
         pj.parse_volume("name=data,type=hostPath,mount_path=/data")
     assert "path=" in info.value.message
+
+
+def test_list_and_mapping_flags_keep_user_arguments_as_typed() -> None:
+    assert pj.parse_list("command", "[true]") == ["true"]
+    assert pj.parse_list("args", "[yes, null, 010, 1.0, '~']") == ["yes", "null", "010", "1.0", "~"]
+    assert pj.parse_mapping("environment", ["{A: yes, B: 010}"]) == {"A": "yes", "B": "010"}

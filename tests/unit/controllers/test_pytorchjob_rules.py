@@ -627,3 +627,17 @@ def test_a_missing_config_map_is_waited_for_not_failed() -> None:
     set_phase(pods, "digits-worker-0", "Pending", reason="CreateContainerConfigError")
     advance(job, pods, services)
     assert not rules.is_finished(job["status"])
+
+
+def test_a_million_replicas_are_created_in_bounded_slow_start_batches() -> None:
+    job, pods, services = make_job(workers=1_000_000), [], []
+    sizes = []
+    for _ in range(12):
+        result = advance(job, pods, services)
+        sizes.append(len(result.create_pods))
+        assert len(result.create_pods) <= rules.MAX_CREATE_BATCH
+        assert result.requeue_after is not None
+    assert sizes[:4] == [16, 16, 32, 64]
+    # New pods stay Pending (nothing schedules them): creation stops at the pending cap.
+    assert len(pods) == rules.MAX_PENDING_PODS
+    assert advance(job, pods, services).create_pods == []

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from hyperpod.kubelet.processes import Attempt, latest, start
 
 
@@ -91,3 +93,76 @@ def test_stop_all_ends_every_container_of_a_cluster(tmp_path: Path) -> None:
     assert stop_all(tmp_path, grace_seconds=5) == 2
     assert wait_finished(a)["exitCode"] == 143 and wait_finished(b)["exitCode"] == 143
     assert stop_all(tmp_path) == 0
+
+
+def _escaped_pid(pidfile: Path) -> int:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        text = pidfile.read_text().strip() if pidfile.exists() else ""
+        if text:
+            return int(text)
+        time.sleep(0.05)
+    raise AssertionError("the setsid grandchild never started")
+
+
+def _gone(pid: int, timeout: float = 10) -> bool:
+    from hyperpod.kubelet.processes import pid_running
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pid_running(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _setsid_script(pidfile: Path) -> list[str]:
+    # A grandchild in a session of its own, out of the container's process group.
+    return ["sh", "-c", f"setsid sh -c 'echo $$ > {pidfile}; exec sleep 300' & sleep 300"]
+
+
+def _shim_under_test_runs() -> bool:
+    """Whether containers run this checkout's shim (``-E`` ignores PYTHONPATH, so a virtualenv
+    installed from another checkout runs that checkout's shim)."""
+    import subprocess
+
+    import hyperpod.kubelet.shim as shim
+
+    out = subprocess.run(
+        [sys.executable, "-E", "-P", "-c", "import hyperpod.kubelet.shim as s; print(s.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd="/",
+    ).stdout.strip()
+    return out == shim.__file__
+
+
+def test_a_setsid_grandchild_ends_with_its_container(tmp_path: Path) -> None:
+    if not _shim_under_test_runs():
+        pytest.skip("containers run the shim of another checkout (see _shim_under_test_runs)")
+    pidfile = tmp_path / "escaped.pid"
+    a = start(tmp_path / "pods" / "u1" / "main", 0, _setsid_script(pidfile), env(), tmp_path)
+    escaped = _escaped_pid(pidfile)
+    assert os.getpgid(escaped) != a.pgid()
+    asyncio.run(a.stop(1.0))
+    assert _gone(escaped)
+
+
+def test_a_setsid_grandchild_is_found_by_its_marker_after_the_shim_was_killed(
+    tmp_path: Path,
+) -> None:
+    import signal
+
+    from hyperpod.kubelet.processes import stop_all
+
+    pidfile = tmp_path / "escaped.pid"
+    a = start(tmp_path / "pods" / "u1" / "main", 0, _setsid_script(pidfile), env(), tmp_path)
+    escaped = _escaped_pid(pidfile)
+    assert a.shim is not None
+    a.shim.kill()  # the shim dies without cleaning up (kill -9 of the whole machinery)
+    a.shim.wait()
+    os.killpg(a.pgid() or 0, signal.SIGKILL)
+    time.sleep(0.2)
+    assert not _gone(escaped, timeout=0.5)
+    stop_all(tmp_path, grace_seconds=1)
+    assert _gone(escaped)

@@ -30,6 +30,7 @@ from hyperpod.controllers.kueue.snapshot import condition, is_true
 from hyperpod.controllers.runtime import (
     Controller,
     Informer,
+    event_on_error,
     object_key,
     record_event,
     set_condition,
@@ -123,7 +124,9 @@ class JobIntegration:
     def __init__(self, mgr: KueueManager) -> None:
         self.mgr = mgr
         self.reg = mgr.reg
-        self.ctrl = Controller(COMPONENT, self.reconcile)
+        self.ctrl = Controller(
+            COMPONENT, self.reconcile, on_error=event_on_error(self.reg, ptj.RESOURCE, COMPONENT)
+        )
         self.jobs: Informer | None = None
 
     async def run(self, stopping: asyncio.Event) -> None:
@@ -198,7 +201,10 @@ class JobIntegration:
                 self._start(job, wl)
             else:
                 self._sync_pods_ready(job, wl)
-        elif not _suspended(job):
+            return None
+        if not admitted:
+            self._explain_pending(job, wl)
+        if not _suspended(job):
             evicted = condition(wl, "Evicted")
             why = (
                 f"Evicted: {evicted.get('message')}"
@@ -207,6 +213,14 @@ class JobIntegration:
             )
             self._suspend(job, wl, why)
         return None
+
+    def _explain_pending(self, job: Obj, wl: Obj) -> None:
+        """A Workload that can never be admitted as it is (no such LocalQueue or ClusterQueue)
+        gets a Warning Event on the job, so a suspended job says why it waits."""
+        c = condition(wl, "QuotaReserved") or {}
+        message = str(c.get("message") or "")
+        if c.get("status") == "False" and "doesn't exist" in message:
+            record_event(self.reg, job, "Warning", "Inadmissible", message, COMPONENT)
 
     def _create_workload(self, job: Obj, queue: str) -> None:
         md = job["metadata"]

@@ -422,6 +422,21 @@ def test_a_job_naming_a_missing_queue_stays_suspended_with_a_reason(reg: Registr
         )
         assert msg == f"LocalQueue nowhere doesn't exist in namespace {NS}"
         assert reg.get(ptj.RESOURCE, "lost", NS)["spec"]["runPolicy"]["suspend"] is True
+        # The job itself says why it waits (hyp describe and kubectl describe show events).
+        event = await eventually(
+            lambda: next(
+                (
+                    e
+                    for e in reg.list("events", NS)
+                    if e["involvedObject"].get("kind") == "PyTorchJob"
+                    and e["involvedObject"].get("name") == "lost"
+                    and e["reason"] == "Inadmissible"
+                ),
+                None,
+            ),
+            "event",
+        )
+        assert event["type"] == "Warning" and "LocalQueue nowhere doesn't exist" in event["message"]
 
     run(reg, body)
 
@@ -534,5 +549,28 @@ def test_the_cluster_policy_config_map_turns_fair_sharing_on(reg: Registry) -> N
             "weighted share in the status",
         )
         assert share == {"weightedShare": 0}
+
+    run(reg, body)
+
+
+def test_a_million_replica_job_gets_one_small_workload_and_waits_for_quota(reg: Registry) -> None:
+    setup_queue(reg)
+
+    async def body(mgr: KueueManager) -> None:
+        reg.create(ptj.RESOURCE, _job("huge", "1", workers=1_000_000))
+        wl_name = workload_name("huge")
+        msg = await eventually(
+            lambda: (
+                reg.try_get(WL, wl_name, NS)
+                and (cond(reg, wl_name, "QuotaReserved") or {}).get("message")
+            ),
+            "pending message",
+        )
+        wl = reg.get(WL, wl_name, NS)
+        assert [p["count"] for p in wl["spec"]["podSets"]] == [1, 1_000_000]
+        assert "insufficient" in msg.lower() or "quota" in msg.lower(), msg
+        assert not admitted(reg, wl_name)
+        assert reg.get(ptj.RESOURCE, "huge", NS)["spec"]["runPolicy"]["suspend"] is True
+        assert reg.list("pods", NS) == []
 
     run(reg, body)
