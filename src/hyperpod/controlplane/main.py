@@ -29,6 +29,7 @@ from hyperpod.apiserver.app import ApiServer
 from hyperpod.apiserver.errors import AlreadyExists, ApiError
 from hyperpod.apiserver.registry import CRD_RESOURCE, Registry
 from hyperpod.controlplane import components as components_mod
+from hyperpod.controlplane import security
 from hyperpod.controlplane.certs import ensure_certificates
 from hyperpod.controlplane.context import Component, ControlPlaneContext
 
@@ -150,6 +151,7 @@ class ControlPlane:
             for resource, (default, validate) in comp.admission.items():
                 reg.add_admission(resource, default, validate)
         install_crds(reg, comps, ctx)
+        security.install(reg, self.data_dir, token, ctx.services)  # RBAC, tokens, audit
         app = ApiServer(reg, token, services=ctx.services)
         ctx.services["api"] = app
         cluster = str(self.config.get("clusterName") or "hyperpod-local")
