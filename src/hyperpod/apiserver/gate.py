@@ -15,6 +15,7 @@ headers (``kubectl --as``, ``--as-group``) switch identity only when RBAC grants
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -50,6 +51,7 @@ class Gate:
         self.issuer = issuer
         self.authorizer = authz.Authorizer(reg)
         self.audit_log = audit_log
+        self._verified: dict[str, tokens.Claims] = {}
 
     # ------------------------------------------------------------------ authentication
     def authenticate(self, headers: dict[str, str]) -> UserInfo:
@@ -67,10 +69,18 @@ class Gate:
         raise Unauthorized("Unauthorized")
 
     def _service_account(self, token: str) -> UserInfo | None:
-        try:
-            claims = self.issuer.verify(token)
-        except tokens.TokenInvalid:
-            return None
+        now = time.time()
+        claims = self._verified.get(token)
+        if claims is None or now >= claims.expires:
+            try:
+                claims = self.issuer.verify(token, now=now)
+            except tokens.TokenInvalid:
+                return None
+            if len(self._verified) >= 4096:
+                self._verified.clear()
+            # A signature checks out forever; expiry and the account/pod lookups below are
+            # still done on every request, so a deleted account stops its tokens at once.
+            self._verified[token] = claims
         sa = self.reg.try_get("serviceaccounts", claims.name, claims.namespace)
         if sa is None or (sa.get("metadata") or {}).get("uid") != claims.uid:
             return None
