@@ -1,8 +1,8 @@
 """The default ClusterRoles and ClusterRoleBindings every cluster starts with.
 
 The user-facing roles ``cluster-admin``, ``admin``, ``edit`` and ``view`` and the ``system:*``
-basics (discovery, basic-user, public-info-viewer, service-account-issuer-discovery) carry the
-upstream rules; ``admin``/``edit``/``view`` are aggregated from ``system:aggregate-to-*`` roles
+basics (discovery, basic-user, public-info-viewer, monitoring, service-account-issuer-discovery)
+carry the upstream rules; ``admin``/``edit``/``view`` are aggregated from ``system:aggregate-to-*`` roles
 (plus the training-operator and Kueue roles that aggregate into them, as those add-ons ship
 them), so a ClusterRole labelled ``rbac.authorization.k8s.io/aggregate-to-edit: "true"`` extends
 ``edit``. All carry ``kubernetes.io/bootstrapping: rbac-defaults``.
@@ -242,6 +242,24 @@ def cluster_roles() -> list[dict[str, Any]]:
             ],
         ),
         _role(
+            "system:monitoring",
+            [
+                {
+                    "nonResourceURLs": [
+                        "/healthz",
+                        "/healthz/*",
+                        "/livez",
+                        "/livez/*",
+                        "/metrics",
+                        "/metrics/slis",
+                        "/readyz",
+                        "/readyz/*",
+                    ],
+                    "verbs": ["get"],
+                }
+            ],
+        ),
+        _role(
             "system:service-account-issuer-discovery",
             [
                 {
@@ -262,6 +280,7 @@ def cluster_role_bindings() -> list[dict[str, Any]]:
     return [
         _binding("cluster-admin", "cluster-admin", ["system:masters"]),
         _binding("system:discovery", "system:discovery", ["system:authenticated"]),
+        _binding("system:monitoring", "system:monitoring", ["system:monitoring"]),
         _binding("system:basic-user", "system:basic-user", ["system:authenticated"]),
         _binding(
             "system:public-info-viewer",
