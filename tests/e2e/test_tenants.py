@@ -154,7 +154,8 @@ def _pod(name: str, sa: str | None, *, automount: bool | None = None) -> str:
     script = """
 import json, os
 from kubernetes import client, config
-out = {"env": sorted(k for k in os.environ if k in ("KUBECONFIG", "AWS_SECRET_ACCESS_KEY", "MY_API_TOKEN"))}
+out = {"env": sorted(k for k in os.environ if k in ("AWS_SECRET_ACCESS_KEY", "MY_API_TOKEN"))}
+out["own-kubeconfig"] = os.environ.get("KUBECONFIG", "").startswith(os.environ.get("HYPERPOD_SERVICEACCOUNT_DIR", "-"))
 try:
     config.load_incluster_config()
 except config.ConfigException as exc:
@@ -224,11 +225,49 @@ def test_a_pods_in_cluster_client_has_exactly_its_service_accounts_rights(
     cp.kubectl("apply", "-f", "-", input=_pod("plain", None))
     cp.kubectl("apply", "-f", "-", input=_pod("sealed", "trainer", automount=False))
     trainer = _result(cp, "trainer")
-    assert trainer == {"env": [], "own-pods": 200, "own-secrets": 403, "other-pods": 403}
+    rights = {"own-pods": 200, "own-secrets": 403, "other-pods": 403}
+    assert trainer == {"env": [], "own-kubeconfig": True, **rights}
     plain = _result(cp, "plain")  # the namespace's default account has no rights at all
-    assert plain == {"env": [], "own-pods": 403, "own-secrets": 403, "other-pods": 403}
+    nothing = {"own-pods": 403, "own-secrets": 403, "other-pods": 403}
+    assert plain == {"env": [], "own-kubeconfig": True, **nothing}
     sealed = _result(cp, "sealed")
     assert sealed["env"] == [] and sealed["incluster"].startswith("no")
+    assert sealed["own-kubeconfig"] is False
+
+
+def test_kubectl_in_a_pod_acts_as_the_pods_account_not_the_admin(
+    cp: RunningControlPlane, members: dict[str, Path]
+) -> None:
+    cp.kubectl("create", "secret", "generic", "b-only", "--from-literal=k=v", "-n", "hyperpod-ns-b")
+    assert KUBECTL is not None
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "snoop", "namespace": "hyperpod-ns-a"},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [
+                {
+                    "name": "c",
+                    "image": "bitnami/kubectl",
+                    "command": [KUBECTL, "get", "secret", "b-only", "-n", "hyperpod-ns-b"],
+                }
+            ],
+        },
+    }
+    cp.kubectl("apply", "-f", "-", input=json.dumps(pod))
+    deadline = time.monotonic() + 60
+    phase = ""
+    while time.monotonic() < deadline and phase not in ("Succeeded", "Failed"):
+        time.sleep(0.5)
+        phase = cp.kubectl(
+            "get", "pod", "snoop", "-n", "hyperpod-ns-a", "-o", "jsonpath={.status.phase}"
+        ).stdout
+    logs = cp.kubectl("logs", "snoop", "-n", "hyperpod-ns-a").stdout
+    assert phase == "Failed"
+    assert (
+        'User "system:serviceaccount:hyperpod-ns-a:default" cannot get resource "secrets"' in logs
+    )
 
 
 def test_every_namespace_gets_a_default_service_account(cp: RunningControlPlane) -> None:

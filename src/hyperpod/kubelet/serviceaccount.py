@@ -2,23 +2,26 @@
 
 For every pod whose ``automountServiceAccountToken`` (pod, else its ServiceAccount, default
 true) allows it, the kubelet writes ``token`` (a TokenRequest JWT bound to the pod, one hour,
-renewed at 80 % of its life), ``ca.crt`` and ``namespace`` into
-``<data_dir>/pods/<uid>/serviceaccount/`` and sets ``KUBERNETES_SERVICE_HOST`` (127.0.0.1) and
-``KUBERNETES_SERVICE_PORT`` in every container, so ``kubernetes.config.load_incluster_config()``
-acts with the account's rights, and only those.
+renewed at 80 % of its life), ``ca.crt``, ``namespace`` and a ``kubeconfig`` that reads that
+token into ``<data_dir>/pods/<uid>/serviceaccount/`` and sets ``KUBERNETES_SERVICE_HOST``
+(127.0.0.1), ``KUBERNETES_SERVICE_PORT`` and ``KUBECONFIG`` (unless the pod sets it) in every
+container, so ``kubernetes.config.load_incluster_config()``, ``load_config()`` and kubectl act
+with the account's rights, and only those (never with the admin's ``~/.kube/config``).
 
 The official clients read the files from the fixed path ``/var/run/secrets/kubernetes.io/
 serviceaccount/``. When the kubelet runs as root (and ``unshare`` works) each container gets a
 mount namespace of its own with that directory bind-mounted there, read-only. Otherwise the
-path exists only through path substitution (``$(...)``-free: a mount path written in command,
-args or env is rewritten, see volumes.py) and ``HYPERPOD_SERVICEACCOUNT_DIR`` names the
-directory; a program can pass it to ``InClusterConfigLoader(token_filename=...,
-cert_filename=...)``, since ``load_incluster_config()``'s paths are constants of the client.
+path exists only through path substitution (written in command, args or env values it is
+rewritten to the directory, see volumes.py) and ``HYPERPOD_SERVICEACCOUNT_DIR`` names the
+directory; ``load_config()``/``load_kube_config()`` and kubectl still work through
+``KUBECONFIG``, while ``load_incluster_config()`` (whose paths are constants of the client)
+needs ``InClusterConfigLoader(token_filename=..., cert_filename=...)``.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -82,6 +85,8 @@ def project(
         "ca.crt": ca.read_bytes() if ca.exists() else b"",
         "namespace": ns.encode(),
     }
+    port = _port(data_dir)
+    files["kubeconfig"] = _kubeconfig(out, port, ns).encode()
     for fname, data in files.items():
         tmp = out / f".{fname}.tmp"
         fd = os.open(
@@ -102,13 +107,52 @@ def mount(directory: Path) -> Mount:
     return Mount(MOUNT_PATH, str(directory), True)
 
 
-def incluster_env(data_dir: Path, directory: Path) -> dict[str, str]:
-    """The variables Kubernetes gives every container for the ``kubernetes`` Service."""
+def _port(data_dir: Path) -> str:
     try:
-        port = (data_dir / "port").read_text().strip()
+        return (data_dir / "port").read_text().strip() or "6443"
     except OSError:
-        port = "6443"
+        return "6443"
+
+
+def _kubeconfig(directory: Path, port: str, namespace: str) -> str:
+    """A kubeconfig that reads the pod's (renewed) token file: kubectl and load_config() in a
+    container act as the pod's ServiceAccount, never as whoever owns ~/.kube/config."""
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "local",
+                    "cluster": {
+                        "server": f"https://127.0.0.1:{port}",
+                        "certificate-authority": str(directory / "ca.crt"),
+                    },
+                }
+            ],
+            "users": [{"name": "serviceaccount", "user": {"tokenFile": str(directory / "token")}}],
+            "contexts": [
+                {
+                    "name": "in-cluster",
+                    "context": {
+                        "cluster": "local",
+                        "user": "serviceaccount",
+                        "namespace": namespace,
+                    },
+                }
+            ],
+            "current-context": "in-cluster",
+        },
+        indent=2,
+    )
+
+
+def incluster_env(data_dir: Path, directory: Path) -> dict[str, str]:
+    """The variables Kubernetes gives every container for the ``kubernetes`` Service, plus
+    ``KUBECONFIG`` naming the pod's own kubeconfig (see :func:`_kubeconfig`)."""
+    port = _port(data_dir)
     return {
+        "KUBECONFIG": str(directory / "kubeconfig"),
         "KUBERNETES_SERVICE_HOST": "127.0.0.1",
         "KUBERNETES_SERVICE_PORT": port,
         "KUBERNETES_SERVICE_PORT_HTTPS": port,

@@ -3,6 +3,7 @@ wraps the command in a mount namespace only when it can."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,10 @@ def test_the_token_files_name_the_pod_and_its_account(tmp_path: Path) -> None:
     assert (out / "token").stat().st_mode & 0o777 == 0o600
     env = sa.incluster_env(tmp_path, out)
     assert env["KUBERNETES_SERVICE_HOST"] == "127.0.0.1" and env[sa.DIR_ENV] == str(out)
+    kubeconfig = json.loads((out / "kubeconfig").read_text())
+    assert env["KUBECONFIG"] == str(out / "kubeconfig")
+    assert kubeconfig["users"][0]["user"] == {"tokenFile": str(out / "token")}
+    assert kubeconfig["contexts"][0]["context"]["namespace"] == "team-a"
 
 
 def test_automount_false_on_the_pod_or_the_account_writes_nothing(tmp_path: Path) -> None:
