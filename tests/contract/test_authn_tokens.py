@@ -194,3 +194,40 @@ def test_the_audit_log_records_who_did_what_and_the_decision(
     assert ev["verb"] == "list" and ev["responseStatus"]["code"] == 403
     assert ev["objectRef"] == {"resource": "secrets", "apiGroup": "", "namespace": "kube-system"}
     assert ev["annotations"]["authorization.k8s.io/decision"] == "forbid"
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="needs kubectl")
+def test_a_client_certificate_names_the_user_and_its_organisations_the_groups(
+    cluster: RunningControlPlane, tmp_path: Any
+) -> None:
+    from hyperpod.controlplane import clientcerts
+
+    path = tmp_path / "carol.kubeconfig"
+    args = ["issue", "--data-dir", str(cluster.data_dir), "--user", "carol"]
+    assert clientcerts.main([*args, "--group", "cert-team", "-o", str(path)]) == 0
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert KUBECTL is not None
+
+    def as_carol(*a: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [KUBECTL, "--kubeconfig", str(path), *a], capture_output=True, text=True, timeout=30
+        )
+
+    who = as_carol("auth", "whoami").stdout
+    assert "carol" in who and "cert-team" in who and "system:authenticated" in who
+    assert 'User "carol" cannot list resource "configmaps"' in as_carol("get", "cm").stderr
+    cluster.kubectl(
+        "create", "rolebinding", "cert-team-view", "--clusterrole=view", "--group=cert-team",
+        "-n", "default",
+    )  # fmt: skip
+    assert as_carol("get", "cm", "-n", "default").returncode == 0
+    # A certificate from another CA is not a user: the request falls back to no credentials.
+    other = tmp_path / "pki"
+    cert, key = clientcerts.issue(other, "admin", ["system:masters"])
+    cfg = clientcerts.kubeconfig(cluster.data_dir, "admin", cert, key, "default")
+    forged = tmp_path / "forged.kubeconfig"
+    forged.write_text(json.dumps(cfg))
+    res = subprocess.run(
+        [KUBECTL, "--kubeconfig", str(forged), "get", "ns"], capture_output=True, text=True
+    )
+    assert res.returncode != 0

@@ -1,6 +1,8 @@
 """The request gate: authentication -> impersonation -> authorization -> audit, per request.
 
 Identities:
+- a client certificate signed by the cluster's client CA (controlplane/clientcerts.py): user =
+  Common Name, groups = Organizations;
 - the cluster's admin token (``<data_dir>/token``) is user ``admin`` in ``system:masters``;
 - a ServiceAccount JWT (TokenRequest API, see tokens.py) is
   ``system:serviceaccount:<ns>:<name>`` in ``system:serviceaccounts`` and
@@ -22,7 +24,7 @@ from typing import Any
 from hyperpod.apiserver import audit, authz, tokens
 from hyperpod.apiserver.audit import AuditLog
 from hyperpod.apiserver.errors import BadRequest, Forbidden, Invalid, NotFound, Unauthorized
-from hyperpod.apiserver.rbac import Attributes, UserInfo, forbidden_message
+from hyperpod.apiserver.rbac import MASTERS, Attributes, UserInfo, forbidden_message
 from hyperpod.apiserver.registry import Registry
 
 PUBLIC = {"/healthz", "/livez", "/readyz", "/version"}
@@ -35,6 +37,7 @@ OIDC_PATHS = {
 AUTHENTICATED = "system:authenticated"
 ADMIN = UserInfo("admin", ("system:masters", AUTHENTICATED))
 USER_KEY = "hyperpod.user"
+CLIENT_CERT = "hyperpod.client_cert"  # (CN, [O...]) set by controlplane/clientcerts.py
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -54,7 +57,13 @@ class Gate:
         self._verified: dict[str, tokens.Claims] = {}
 
     # ------------------------------------------------------------------ authentication
-    def authenticate(self, headers: dict[str, str]) -> UserInfo:
+    def authenticate(
+        self, headers: dict[str, str], client_cert: tuple[str, list[str]] | None = None
+    ) -> UserInfo:
+        if client_cert is not None:  # verified against the client CA by the TLS layer
+            name, orgs = client_cert
+            groups = tuple(dict.fromkeys([*orgs, AUTHENTICATED]))
+            return ADMIN if name == ADMIN.name and MASTERS in groups else UserInfo(name, groups)
         auth = headers.get("authorization", "")
         scheme, _, token = auth.partition(" ")
         token = token.strip()
@@ -191,7 +200,7 @@ class Gate:
             info["decision"] = ("allow", "public endpoint")
             scope[USER_KEY] = None
             return ADMIN
-        user = self.authenticate(headers)
+        user = self.authenticate(headers, scope.get(CLIENT_CERT))
         info["user"] = user
         acting = self.impersonate(user, scope.get("headers") or [])
         if acting is not None:

@@ -28,8 +28,8 @@ import yaml
 from hyperpod.apiserver.app import ApiServer
 from hyperpod.apiserver.errors import AlreadyExists, ApiError
 from hyperpod.apiserver.registry import CRD_RESOURCE, Registry
+from hyperpod.controlplane import clientcerts, security
 from hyperpod.controlplane import components as components_mod
-from hyperpod.controlplane import security
 from hyperpod.controlplane.certs import ensure_certificates
 from hyperpod.controlplane.context import Component, ControlPlaneContext
 
@@ -174,6 +174,7 @@ class ControlPlane:
             ssl_certfile=str(srv_crt),
             ssl_keyfile=str(srv_key),
         )
+        clientcerts.enable(config, self.data_dir / "pki")  # users from client certificates
         logging.getLogger("uvicorn.error").addFilter(_quiet_exec_refusals)
         server = self.server = uvicorn.Server(config)
         # Signals are ours: SIGTERM must stop the components before the HTTP server.
