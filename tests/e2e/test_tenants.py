@@ -280,3 +280,28 @@ def test_every_namespace_gets_a_default_service_account(cp: RunningControlPlane)
     cp.kubectl("delete", "sa", "default", "-n", "fresh")
     time.sleep(0.5)
     assert cp.kubectl("get", "sa", "default", "-n", "fresh", check=False).returncode == 0
+
+
+def test_a_kubeconfig_for_a_team_without_a_quota_is_refused_with_a_hint(
+    cp: RunningControlPlane,
+) -> None:
+    res = CliRunner().invoke(
+        cli,
+        ["--kubeconfig", str(cp.kubeconfig), "get", "kubeconfig", "--user", "x", "--team", "nope"],
+    )
+    assert res.exit_code != 0
+    assert "hyp create compute-quota --team nope" in res.output and "Traceback" not in res.output
+    res = CliRunner().invoke(
+        cli,
+        [
+            "--kubeconfig",
+            str(cp.kubeconfig),
+            "get",
+            "kubeconfig",
+            "--user",
+            "Bad Name",
+            "--team",
+            "a",
+        ],
+    )
+    assert res.exit_code != 0 and "invalid user name" in res.output
