@@ -231,3 +231,24 @@ def test_a_client_certificate_names_the_user_and_its_organisations_the_groups(
         [KUBECTL, "--kubeconfig", str(forged), "get", "ns"], capture_output=True, text=True
     )
     assert res.returncode != 0
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="needs kubectl")
+def test_a_baseline_namespace_refuses_a_host_path_pod(cluster: RunningControlPlane) -> None:
+    cluster.kubectl("create", "namespace", "guarded")
+    cluster.kubectl("label", "namespace", "guarded", "pod-security.kubernetes.io/enforce=baseline")
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "peek", "namespace": "guarded"},
+        "spec": {
+            "containers": [{"name": "c", "image": "x", "command": ["cat", "/host/etc/shadow"]}],
+            "volumes": [{"name": "root", "hostPath": {"path": "/"}}],
+        },
+    }
+    res = cluster.kubectl("apply", "-f", "-", input=json.dumps(pod), check=False)
+    assert res.returncode != 0
+    assert (
+        'pods "peek" is forbidden: violates PodSecurity "baseline:latest": '
+        'hostPath volumes (volumes "root")'
+    ) in res.stderr

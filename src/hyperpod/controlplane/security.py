@@ -2,10 +2,10 @@
 
 ``install`` seeds the default ClusterRoles/ClusterRoleBindings (rbac_defaults.py; roles marked
 ``rbac.authorization.kubernetes.io/autoupdate: "true"`` are brought back to the defaults at
-each start), creates the token signing key (``<data_dir>/pki/sa.key``) and the audit log
-(``<data_dir>/audit/audit.log``), and puts the request gate at ``services["gate"]``, where the
-HTTP layer and the kubelet find it. ``component`` runs the ServiceAccount and ClusterRole
-aggregation controllers.
+each start), registers Pod Security admission for pods (podsecurity.py), creates the token
+signing key (``<data_dir>/pki/sa.key``) and the audit log (``<data_dir>/audit/audit.log``),
+and puts the request gate at ``services["gate"]``, where the HTTP layer and the kubelet find
+it. ``component`` runs the ServiceAccount and ClusterRole aggregation controllers.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hyperpod.apiserver import rbac_defaults
+from hyperpod.apiserver import podsecurity, rbac_defaults
 from hyperpod.apiserver.audit import AuditLog
 from hyperpod.apiserver.errors import AlreadyExists
 from hyperpod.apiserver.gate import Gate
@@ -55,6 +55,7 @@ def install(
     reg: Registry, data_dir: Path, admin_token: str | None, services: dict[str, Any]
 ) -> Gate:
     seed_rbac(reg)
+    reg.add_admission("pods", None, podsecurity.validator(reg))
     issuer = TokenIssuer(data_dir / "pki" / "sa.key")
     gate = Gate(reg, admin_token, issuer, AuditLog(data_dir / "audit" / "audit.log"))
     services["gate"] = gate
