@@ -182,13 +182,15 @@ def test_the_audit_log_records_who_did_what_and_the_decision(
         _get(cluster, "/api/v1/namespaces/kube-system/secrets?limit=1", f"Bearer {token}")[0] == 403
     )
     path = cluster.data_dir / "audit" / "audit.log"
+    uri = "/api/v1/namespaces/kube-system/secrets?limit=1"
+    deadline = time.monotonic() + 10  # events are written in batches, within half a second
+    found: list[dict[str, Any]] = []
+    while not found and time.monotonic() < deadline:
+        time.sleep(0.1)
+        lines = path.read_text().splitlines() if path.exists() else []
+        found = [e for e in map(orjson.loads, lines) if e["requestURI"] == uri]
     assert path.stat().st_mode & 0o777 == 0o600
-    events = [orjson.loads(line) for line in path.read_text().splitlines()]
-    ev = next(
-        e
-        for e in reversed(events)
-        if e["requestURI"] == "/api/v1/namespaces/kube-system/secrets?limit=1"
-    )
+    ev = found[-1]
     assert ev["apiVersion"] == "audit.k8s.io/v1" and ev["level"] == "Metadata"
     assert ev["user"]["username"] == "system:serviceaccount:authn:robot"
     assert ev["verb"] == "list" and ev["responseStatus"]["code"] == 403
