@@ -10,6 +10,7 @@ it. ``component`` runs the ServiceAccount and ClusterRole aggregation controller
 
 from __future__ import annotations
 
+import atexit
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,9 @@ def install(
     seed_rbac(reg)
     reg.add_admission("pods", None, podsecurity.validator(reg))
     issuer = TokenIssuer(data_dir / "pki" / "sa.key")
-    gate = Gate(reg, admin_token, issuer, AuditLog(data_dir / "audit" / "audit.log"))
+    audit_log = AuditLog(data_dir / "audit" / "audit.log")
+    atexit.register(audit_log.close)  # the last batch, at a graceful stop
+    gate = Gate(reg, admin_token, issuer, audit_log)
     services["gate"] = gate
     return gate
 
