@@ -146,8 +146,13 @@ class ApiServer:
         tracked = self.metrics.begin(req, send)
         send = tracked.send
         warnings: list[str] = []
+        gate = self.services.get("gate")  # authn -> authz -> audit (apiserver/gate.py)
+        if gate is not None:
+            send = gate.audited(scope, send)
         try:
-            if req.path not in _PUBLIC:
+            if gate is not None:
+                gate.admit(scope, req.method, req.path, req.query, req.headers)
+            elif req.path not in _PUBLIC:
                 self._authenticate(req)
             await self._dispatch(req, receive, send, warnings)
         except ApiError as err:
@@ -166,7 +171,11 @@ class ApiServer:
         if msg["type"] != "websocket.connect":
             return
         try:
-            self._authenticate(req)
+            gate = self.services.get("gate")
+            if gate is not None:
+                gate.admit(scope, "GET", req.path, req.query, req.headers)
+            else:
+                self._authenticate(req)
             pod, backend, container = await self._exec_target(req)
             opts = streaming.ExecOptions.from_query(scope.get("query_string", b"").decode())
             protocol = streaming.choose_protocol(list(scope.get("subprotocols") or []))
@@ -255,6 +264,10 @@ class ApiServer:
                 raise MethodNotAllowed(f"{req.method} is not allowed on /metrics")
             body = self.metrics.render()
             await _respond(send, 200, body, content_type=METRICS_CONTENT_TYPE)
+            return
+        gate = self.services.get("gate")
+        if gate is not None and path in ("/.well-known/openid-configuration", "/openid/v1/jwks"):
+            await _respond(send, 200, orjson.dumps(gate.discovery(path, req.headers)))
             return
         parts = [p for p in path.split("/") if p]
         if not parts:
@@ -391,7 +404,13 @@ class ApiServer:
         if rt.virtual:
             if m != "POST" or name is not None:
                 raise MethodNotAllowed(f"{rt.plural}.{rt.group} can only be created")
-            review = reviews.answer(rt, _obj(await _read_body(req, receive)))
+            review = reviews.answer(
+                rt,
+                _obj(await _read_body(req, receive)),
+                user=req.scope.get("hyperpod.user"),
+                authorizer=getattr(self.services.get("gate"), "authorizer", None),
+                namespace=namespace,
+            )
             await _respond(send, 201, orjson.dumps(review))
             return
         if m == "GET":
@@ -422,6 +441,12 @@ class ApiServer:
             if sub in ("exec", *_UNSTREAMED):
                 await self._exec_over_http(req)
             body = await _read_body(req, receive)
+            if sub == "token" and rt.name == "serviceaccounts" and name and namespace:
+                if self.services.get("gate") is None:
+                    raise NotFound("the TokenRequest API is not served without authentication")
+                token = self.services["gate"].token_request(name, namespace, body)
+                await _respond(send, 201, orjson.dumps(token))
+                return
             if name is not None and sub not in ("binding", "eviction"):
                 raise MethodNotAllowed("POST is only allowed on collections")
             if sub in ("binding", "eviction"):

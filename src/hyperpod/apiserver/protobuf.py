@@ -2,9 +2,10 @@
 
 kubectl's imperative generators (``kubectl create namespace|configmap|secret|serviceaccount|
 role|rolebinding|clusterrole|clusterrolebinding|priorityclass|service|deployment|job``; the
-workload tables are in ``kinds/wire.py``), ``kubectl drain``'s evictions, ``kubectl auth
-can-i|whoami``'s reviews and the ``DeleteOptions`` of typed deletes (helm's uninstall) go
-through client-go's typed clients, which always encode the request body as
+workload tables are in ``kinds/wire.py``), ``kubectl drain``'s evictions, ``kubectl create
+token``'s TokenRequest, ``kubectl auth can-i|whoami``'s reviews and the ``DeleteOptions`` of
+typed deletes (helm's uninstall) go through client-go's typed clients, which always encode the
+request body as
 ``application/vnd.kubernetes.protobuf``. This server stores and answers JSON, so it decodes
 those bodies here and the rest of the request path never sees protobuf (responses stay JSON,
 which client-go accepts).
@@ -209,6 +210,28 @@ KINDS: dict[tuple[str, str], Table] = {
     ("authentication.k8s.io/v1", "SelfSubjectReview"): {
         1: ("metadata", "msg", OBJECT_META),
         2: ("status", "msg", _STATUS),
+    },
+    ("authentication.k8s.io/v1", "TokenRequest"): {
+        1: ("metadata", "msg", OBJECT_META),
+        2: (
+            "spec",
+            "msg",
+            {
+                1: ("audiences", "strs", None),
+                3: (
+                    "boundObjectRef",
+                    "msg",
+                    {
+                        1: ("kind", "str", None),
+                        2: ("apiVersion", "str", None),
+                        3: ("name", "str", None),
+                        4: ("uid", "str", None),
+                    },
+                ),
+                4: ("expirationSeconds", "int", None),
+            },
+        ),
+        3: ("status", "msg", _STATUS),
     },
     ("policy/v1", "Eviction"): {
         1: ("metadata", "msg", OBJECT_META),

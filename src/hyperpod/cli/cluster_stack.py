@@ -720,22 +720,43 @@ def delete_stack(
 @click.option(
     "--merge", is_flag=True, help="Merge into $KUBECONFIG or ~/.kube/config and make it current."
 )
+@click.option("--user", default=None, help="Issue a team member's kubeconfig (with --team).")
+@click.option("--team", default=None, help="The member's team (its hyperpod-ns-<team>).")
+@click.option(
+    "--duration",
+    type=click.IntRange(600, 172800),
+    default=86400,
+    show_default=True,
+    help="Seconds the member's token stays valid (with --user).",
+)
 @provider_options
 def get_kubeconfig(
     name: str | None,
     config_path: Path,
     out_file: Path | None,
     merge: bool,
+    user: str | None,
+    team: str | None,
+    duration: int,
     provider: str | None,
     region: str | None,
 ) -> None:
-    """Print or write the kubeconfig of a cluster stack.
+    """Print or write the kubeconfig of a cluster stack, or a team member's scoped one.
 
     \b
     Example:
       hyp get kubeconfig --output ./kubeconfig && kubectl --kubeconfig ./kubeconfig get nodes
+      hyp get kubeconfig --user alice --team ml-research -o alice.kubeconfig
     """
     from hyperpod.client import kubeconfig
+
+    if user or team:
+        if not (user and team):
+            raise click.UsageError("--user and --team go together: --user alice --team ml-research")
+        from hyperpod.cli.governance import tenant_kubeconfig
+
+        tenant_kubeconfig(click.get_current_context(), user, team, duration, out_file)
+        return
 
     prov, stack = resolve_stack(name, config_path, provider, region)
     cfg = prov.kubeconfig(stack)

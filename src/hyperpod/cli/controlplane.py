@@ -69,3 +69,33 @@ def repair(data_dir: str, purge: bool, purge_key: str | None, show: str | None) 
         argv += ["--show", show]
     sys.argv = argv
     runpy.run_module("hyperpod.controlplane", run_name="__main__", alter_sys=True)
+
+
+@controlplane.command("issue-cert", context_settings=CONTEXT_SETTINGS)
+@click.option("--data-dir", required=True, type=click.Path(file_okay=False), help="Cluster data.")
+@click.option("--user", required=True, help="User name (the certificate's Common Name).")
+@click.option("--group", "groups", multiple=True, help="A group (Organization); repeatable.")
+@click.option("--namespace", default="default", show_default=True, help="Context namespace.")
+@click.option("--days", type=click.IntRange(1, 3650), default=365, show_default=True)
+@click.option("--output", "-o", default=None, help="Write the kubeconfig to FILE (0600).")
+def issue_cert(
+    data_dir: str,
+    user: str,
+    groups: tuple[str, ...],
+    namespace: str,
+    days: int,
+    output: str | None,
+) -> None:
+    """Sign a client certificate (CN = user, O = groups) and print a kubeconfig that uses it.
+
+    \b
+    Example:
+      hyp controlplane issue-cert --data-dir ~/.hyperpod/dev --user carol --group ml -o carol.yaml
+    """
+    from hyperpod.controlplane import clientcerts
+
+    args = ["issue", "--data-dir", data_dir, "--user", user, "--namespace", namespace]
+    args += ["--days", str(days), *(a for g in groups for a in ("--group", g))]
+    code = clientcerts.main([*args, *(["-o", output] if output else [])])
+    if code:
+        raise SystemExit(code)

@@ -47,10 +47,45 @@ def _is_409(exc: Exception) -> bool:
     return _status(exc) == 409
 
 
+def _apply_access(kube: Any, obj: dict[str, Any]) -> str:
+    """Create or replace a Role, RoleBinding or ServiceAccount (team access, see tenants.py)."""
+    from kubernetes import client
+
+    kind, md = obj["kind"], obj["metadata"]
+    name, ns = md["name"], md["namespace"]
+    if kind == "ServiceAccount":
+        api: Any = kube.core()
+        create, replace, read = (
+            api.create_namespaced_service_account,
+            api.patch_namespaced_service_account,
+            None,
+        )
+    else:
+        api = client.RbacAuthorizationV1Api(kube.api_client())
+        suffix = "role" if kind == "Role" else "role_binding"
+        create = getattr(api, f"create_namespaced_{suffix}")
+        replace = getattr(api, f"replace_namespaced_{suffix}")
+        read = getattr(api, f"read_namespaced_{suffix}")
+    try:
+        create(ns, obj)
+        return "created"
+    except Exception as exc:
+        if not _is_409(exc):
+            raise
+    if read is None:
+        replace(name, ns, {"metadata": {"labels": md.get("labels") or {}}})
+    else:
+        rv = read(name, ns).metadata.resource_version
+        replace(name, ns, {**obj, "metadata": {**md, "resourceVersion": rv}})
+    return "configured"
+
+
 def apply(kube: Any, obj: dict[str, Any]) -> str:
     """Create ``obj`` or replace the existing one; returns ``created`` or ``configured``."""
     kind = obj["kind"]
     md = obj["metadata"]
+    if kind in ("Role", "RoleBinding", "ServiceAccount"):
+        return _apply_access(kube, obj)
     if kind in ("Namespace", "ConfigMap"):
         core = kube.core()
         try:
@@ -421,6 +456,74 @@ def delete_compute_quota(ctx: click.Context, team: str, delete_namespace: bool) 
     if delete_namespace:
         kube.core().delete_namespace(ns)
         click.echo(f"namespace/{ns} deleted")
+
+
+# --------------------------------------------------------------------------- member kubeconfig
+
+
+def tenant_kubeconfig(
+    ctx: click.Context, user: str, team: str, duration: int, out_file: Any | None
+) -> None:
+    """Issue a kubeconfig for ``user`` scoped to team ``team``'s namespace (tenants.py)."""
+    import base64
+
+    from hyperpod.client import governance as gov
+    from hyperpod.client import kubeconfig as kc
+    from hyperpod.client import tenants
+    from hyperpod.client.errors import UserError
+
+    tenants.check_user(user)
+    kube = _kube(ctx)
+    ns = gov.namespace_name(team)
+    try:
+        kube.core().read_namespace(ns)
+    except Exception as exc:
+        if not _is_404(exc):
+            raise
+        raise UserError(
+            f"team {team!r} has no namespace {ns}",
+            f"create the team first: hyp create compute-quota --team {team} ...",
+        ) from exc
+    for obj in tenants.team_access_objects(team, ns) + tenants.member_objects(team, user, ns):
+        apply(kube, obj)
+    answer = kube.core().create_namespaced_service_account_token(
+        user, ns, {"spec": {"expirationSeconds": duration}}
+    )
+    conf = kube.api_client().configuration
+    ca_data = None
+    if conf.ssl_ca_cert:
+        with open(conf.ssl_ca_cert, "rb") as fh:
+            ca_data = base64.b64encode(fh.read()).decode()
+    cluster = "hyperpod"
+    try:
+        from kubernetes import config as kconfig
+
+        _, current = kconfig.list_kube_config_contexts(
+            config_file=kube.kubeconfig or str(kc.default_path())
+        )
+        if ctx.find_root().obj and ctx.find_root().obj.get("context"):
+            current = {"context": {"cluster": ctx.find_root().obj["context"]}}
+        cluster = str((current or {}).get("context", {}).get("cluster") or cluster)
+    except Exception:  # only the entry's name depends on it
+        pass
+    cfg = tenants.scoped_kubeconfig(
+        cluster=cluster,
+        server=kube.server(),
+        ca_data=ca_data,
+        insecure=not conf.verify_ssl,
+        team=team,
+        user=user,
+        namespace=ns,
+        token=answer.status.token,
+    )
+    expires = answer.status.expiration_timestamp
+    if out_file is not None:
+        kc.write(out_file, cfg)
+        click.echo(
+            f"Wrote {out_file}: user {user} of team {team} (namespace {ns}), expires {expires}"
+        )
+        return
+    dump(cfg, "yaml")
 
 
 # --------------------------------------------------------------------------- queue view

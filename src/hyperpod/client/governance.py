@@ -2,7 +2,8 @@
 
 A team's compute quota becomes the namespace ``hyperpod-ns-<team>``, the LocalQueue
 ``hyperpod-ns-<team>-localqueue`` and the ClusterQueue ``hyperpod-ns-<team>-clusterqueue`` in
-one shared cohort, with one ResourceFlavor per instance type. The cluster scheduling policy
+one shared cohort, with one ResourceFlavor per instance type, plus the team's Role and
+RoleBinding (see tenants.py). The cluster scheduling policy
 becomes WorkloadPriorityClasses ``<name>-priority`` and a ConfigMap that turns fair sharing on.
 Nothing here does I/O: the CLI sends what these functions return, so ``--dry-run`` prints it.
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 from hyperpod.api import instance_types
 from hyperpod.api import kueue as api
+from hyperpod.client import tenants
 from hyperpod.client.errors import UserError
 
 Obj = dict[str, Any]
@@ -322,6 +324,7 @@ def quota_objects(quota: ComputeQuota) -> list[Obj]:
             },
             "spec": {"clusterQueue": cluster_queue_name(quota.team)},
         },
+        *tenants.team_access_objects(quota.team, ns),
     ]
 
 

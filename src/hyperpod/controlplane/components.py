@@ -16,6 +16,7 @@ COMPONENTS: list[str] = [
     "hyperpod.controlplane.core:garbage_collector",
     "hyperpod.controlplane.core:namespace_lifecycle",
     "hyperpod.controlplane.core:event_ttl",
+    "hyperpod.controlplane.security:component",
     "hyperpod.controllers.pytorchjob:component",
     "hyperpod.controllers.replicaset:component",
     "hyperpod.controllers.deployment:component",

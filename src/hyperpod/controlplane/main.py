@@ -32,8 +32,8 @@ from hyperpod.apiserver.app import ApiServer
 from hyperpod.apiserver.errors import AlreadyExists, ApiError
 from hyperpod.apiserver.inflight import InFlightLimit
 from hyperpod.apiserver.registry import CRD_RESOURCE, Registry
+from hyperpod.controlplane import clientcerts, repair, security, tlsport
 from hyperpod.controlplane import components as components_mod
-from hyperpod.controlplane import repair, tlsport
 from hyperpod.controlplane.certs import ensure_certificates
 from hyperpod.controlplane.context import Component, ControlPlaneContext
 
@@ -165,6 +165,7 @@ class ControlPlane:
             for resource, (default, validate) in comp.admission.items():
                 reg.add_admission(resource, default, validate)
         install_crds(reg, comps, ctx)
+        security.install(reg, self.data_dir, token, ctx.services)  # RBAC, tokens, audit
         app = ApiServer(reg, token, services=ctx.services)
         ctx.services["api"] = app
         cluster = str(self.config.get("clusterName") or "hyperpod-local")
@@ -191,6 +192,7 @@ class ControlPlane:
             ssl_certfile=str(srv_crt),
             ssl_keyfile=str(srv_key),
         )
+        clientcerts.enable(config, self.data_dir / "pki")  # users from client certificates
         logging.getLogger("uvicorn.error").addFilter(_quiet_exec_refusals)
         server = self.server = uvicorn.Server(config)
         # Signals are ours: SIGTERM must stop the components before the HTTP server.

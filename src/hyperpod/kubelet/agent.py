@@ -28,7 +28,7 @@ from hyperpod.controllers import nodes
 from hyperpod.controllers.runtime import Informer, object_key, record_event
 from hyperpod.controlplane.context import Component, ControlPlaneContext
 from hyperpod.kubelet import devices as devmod
-from hyperpod.kubelet import oci, processes
+from hyperpod.kubelet import hostenv, oci, processes
 from hyperpod.kubelet.exec_session import LocalExec
 from hyperpod.kubelet.images import ImageStore
 from hyperpod.kubelet.logs import open_log
@@ -48,7 +48,7 @@ class Kubelet:
         self.backoff_base = float(cfg.get("backoffBaseSeconds", 10))
         self.backoff_max = float(cfg.get("backoffMaxSeconds", 300))
         self.heartbeat = float(cfg.get("heartbeatSeconds", 10))
-        self.base_env = dict(os.environ)
+        self.base_env = hostenv.inherited(os.environ)  # an allow-list, see kubelet/hostenv.py
         self.merge = PatchType.MERGE
         self.devices: dict[str, list[devmod.Device]] = {}
         if ctx.addon_enabled("devicePlugins"):

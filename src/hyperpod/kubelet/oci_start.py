@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from hyperpod.apiserver.quantity import bytes_of
 from hyperpod.kubelet import devices as devmod
 from hyperpod.kubelet import oci, processes, pulling
+from hyperpod.kubelet import serviceaccount as sa_mod
 from hyperpod.kubelet.env import EnvError, container_env
 from hyperpod.kubelet.images import Image, ImageError
 from hyperpod.kubelet.volumes import VolumeError, mounts_for
@@ -120,6 +121,13 @@ async def start(w: PodWorker, c: Container) -> None:
     limits = (c.spec.get("resources") or {}).get("limits") or {}
     memory = bytes_of(limits["memory"]) if "memory" in limits else None
     binds = [(m.mount_path, m.host_path, m.read_only) for m in mounts]
+    if w.sa_dir is not None:
+        # The ServiceAccount's token, ca.crt and namespace where in-cluster clients look.
+        token = sa_mod.mount(w.sa_dir)
+        binds.append((token.mount_path, token.host_path, True))
+        for key, value in sa_mod.incluster_env(w.kl.data_dir, w.sa_dir).items():
+            if key.startswith("KUBERNETES_"):  # the others name host paths
+                env.setdefault(key, value)
     cwd = str(c.spec.get("workingDir") or image.working_dir or "/")
     spec = oci.runtime_spec(
         args,

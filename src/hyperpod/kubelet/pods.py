@@ -33,6 +33,7 @@ from hyperpod.apiserver.quantity import bytes_of
 from hyperpod.controllers.runtime import record_event
 from hyperpod.kubelet import devices as devmod
 from hyperpod.kubelet import oci, processes, progress_reader
+from hyperpod.kubelet import serviceaccount as sa_mod
 from hyperpod.kubelet.env import EnvError, container_env
 from hyperpod.kubelet.probes import run_probe
 from hyperpod.kubelet.volumes import Mount, VolumeError, mounts_for, prepare
@@ -120,6 +121,8 @@ class PodWorker:
             for c in self.apps:
                 c.state = {"waiting": {"reason": "PodInitializing"}}
         self.prepared = False
+        self.sa_dir: Path | None = None
+        self.sa_renew: float | None = None
         self.volumes: dict[str, str] = {}
         self.allocation: devmod.Allocation = {}
         self.next_prepare = 0.0
@@ -275,9 +278,26 @@ class PodWorker:
             )
             self.pod = md
         self.volumes = prepare(self.pod, self.sandbox, self.kl.data_dir, self.kl.lookup)
+        self._project_token()
+
+    def _project_token(self) -> None:
+        """The ServiceAccount token files and their renewal time (kubelet/serviceaccount.py)."""
+        gate = self.kl.ctx.services.get("gate")
+        if gate is None:
+            return
+        self.sa_dir, renew = sa_mod.project(
+            self.pod, self.sandbox, self.kl.data_dir, self.kl.lookup, gate.issuer
+        )
+        self.sa_renew = sa_mod.renew_at(renew) if self.sa_dir else None
 
     async def _step(self) -> None:
         now = time.monotonic()
+        if self.sa_renew is not None and now >= self.sa_renew:
+            try:
+                self._project_token()
+            except (VolumeError, OSError) as exc:  # the account is gone: keep the old token
+                log.warning("pod %s: token renewal failed: %s", self.key, exc)
+                self.sa_renew = now + 60.0
         if not self.prepared:
             if now < self.next_prepare:
                 return
@@ -329,6 +349,8 @@ class PodWorker:
     # ------------------------------------------------------------------ starting
     def _resolve(self, c: Container) -> tuple[list[str], dict[str, str], Path, list[Mount]]:
         mounts = mounts_for(c.spec, self.volumes)
+        if self.sa_dir is not None:
+            mounts = sorted([*mounts, sa_mod.mount(self.sa_dir)], key=lambda m: -len(m.mount_path))
         ns = self.pod["metadata"]["namespace"]
         env, argv = container_env(
             self.pod,
@@ -343,6 +365,9 @@ class PodWorker:
         # Where hyperpod.progress.report() writes (kubelet/progress_reader.py reads it).
         if not any(e.get("name") == progress_reader.ENV for e in c.spec.get("env") or []):
             env[progress_reader.ENV] = str(progress_reader.progress_path(self.sandbox, c.name))
+        if self.sa_dir is not None:
+            for k, v in sa_mod.incluster_env(self.kl.data_dir, self.sa_dir).items():
+                env.setdefault(k, v)  # what the pod sets itself wins
         wd = c.spec.get("workingDir")
         from hyperpod.kubelet.volumes import substitute
 
@@ -412,6 +437,7 @@ class PodWorker:
         limits = (c.spec.get("resources") or {}).get("limits") or {}
         memory = bytes_of(limits["memory"]) if "memory" in limits else None
         self.event("Normal", "Created", f"Created container: {c.name}")
+        argv = sa_mod.wrap(argv, self.sa_dir)  # own mount namespace with the token (root)
         attempt = processes.start(self.sandbox / c.name, c.restart_count, argv, env, cwd, memory)
         self._started(c, attempt, env, cwd)
 

@@ -19,6 +19,8 @@ def test_a_team_quota_creates_the_namespace_queues_and_flavor_hyperpod_names() -
         "ResourceFlavor",
         "ClusterQueue",
         "LocalQueue",
+        "Role",
+        "RoleBinding",
     ]
     k = _by_kind(objs)
     assert k["Namespace"]["metadata"]["name"] == "hyperpod-ns-ml-research"
