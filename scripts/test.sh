@@ -11,6 +11,12 @@ fi
 # The CPU build of torch lies on this machine's disk; pinning it avoids a multi-GB CUDA download.
 .venv/bin/python -m pip install -q torch==2.13.0
 .venv/bin/python -m pip install -q -e '.[examples,test]'
+# The real HyperPod CLI/SDK (PyPI sagemaker-hyperpod) for the contract tests that drive our
+# cluster with it unchanged. Its own venv: it installs a console script also named `hyp`.
+if [ ! -x .venv-hyperpod-cli/bin/hyp ]; then
+  "$PY" -m venv .venv-hyperpod-cli
+  .venv-hyperpod-cli/bin/python -m pip install -q sagemaker-hyperpod
+fi
 echo "== ruff"
 .venv/bin/ruff check src tests
 echo "== mypy"
