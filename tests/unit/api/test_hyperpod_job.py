@@ -10,7 +10,12 @@ from hyperpod.api import hyperpod_job as api
 def job(**spec: Any) -> dict[str, Any]:
     template = {"spec": {"containers": [{"name": "c", "image": "local/python"}]}}
     body = {"replicaSpecs": [{"name": "pod", "replicas": 2, "template": template}], **spec}
-    return {"apiVersion": api.API_VERSION, "kind": api.KIND, "metadata": {"name": "j"}, "spec": body}
+    return {
+        "apiVersion": api.API_VERSION,
+        "kind": api.KIND,
+        "metadata": {"name": "j"},
+        "spec": body,
+    }
 
 
 def walk(node: Any) -> list[dict[str, Any]]:
@@ -81,4 +86,6 @@ def test_validation_names_each_bad_field() -> None:
 def test_a_log_pattern_must_be_a_regular_expression() -> None:
     rule = {"name": "loss", "logPattern": "loss (", "expectedRecurringFrequencyInSeconds": 5}
     causes = api.validate(job(runPolicy={"logMonitoringConfiguration": [rule]}), None)
-    assert [c["field"] for c in causes] == ["spec.runPolicy.logMonitoringConfiguration[0].logPattern"]
+    assert [c["field"] for c in causes] == [
+        "spec.runPolicy.logMonitoringConfiguration[0].logPattern"
+    ]
