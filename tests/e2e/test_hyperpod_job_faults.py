@@ -41,7 +41,11 @@ def hpjob(name: str, command: list[str], replicas: int = 1, **run_policy: Any) -
             "nprocPerNode": "1",
             "runPolicy": run_policy,
             "replicaSpecs": [
-                {"name": "worker", "replicas": replicas, "template": {"spec": {"containers": [container]}}}
+                {
+                    "name": "worker",
+                    "replicas": replicas,
+                    "template": {"spec": {"containers": [container]}},
+                }
             ],
         },
     }
@@ -79,8 +83,10 @@ def rank_process(job: str, rank: str) -> psutil.Process | None:
             env = proc.environ()
         except (psutil.Error, OSError):
             continue
-        if env.get("JOB_NAME") == job and env.get("NODE_RANK") == rank and "digits" in " ".join(
-            proc.info["cmdline"] or []
+        if (
+            env.get("JOB_NAME") == job
+            and env.get("NODE_RANK") == rank
+            and "digits" in " ".join(proc.info["cmdline"] or [])
         ):
             return proc
     return None
@@ -115,7 +121,11 @@ def test_a_killed_rank_restarts_in_place_and_training_resumes_from_its_checkpoin
 def test_repeated_failures_escalate_to_a_full_job_restart_and_then_fail(
     cp: RunningControlPlane,
 ) -> None:
-    policy = {"evalPeriodSeconds": 600, "numRestartBeforeFullJobRestart": 2, "maxFullJobRestarts": 1}
+    policy = {
+        "evalPeriodSeconds": 600,
+        "numRestartBeforeFullJobRestart": 2,
+        "maxFullJobRestarts": 1,
+    }
     command = [sys.executable, "-c", "import sys; sys.exit(3)"]
     apply(cp, hpjob("crashy", command, jobMaxRetryCount=10, restartPolicy=policy))
     st = wait_finished(cp, "crashy")

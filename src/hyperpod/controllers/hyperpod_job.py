@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from hyperpod.api import hyperpod_job as api
@@ -24,6 +25,7 @@ from hyperpod.apiserver.registry import Registry
 from hyperpod.controllers import hyperpod_job_rules as rules
 from hyperpod.controllers.hyperpod_job_logs import LogMonitor
 from hyperpod.controllers.hyperpod_job_operator_pod import OperatorPod
+from hyperpod.controllers.hyperpod_job_restart import restart_in_place
 from hyperpod.controllers.pytorchjob import choose_port, owned_by
 from hyperpod.controllers.runtime import Controller, Informer, record_event, split_key
 from hyperpod.controlplane.context import Component, ControlPlaneContext
@@ -37,8 +39,11 @@ COMPONENT = "hyperpod-training-operator"
 class HyperPodJobOperator:
     """Reconciles every HyperPodPyTorchJob of the cluster."""
 
-    def __init__(self, reg: Registry, monitor: LogMonitor | None = None) -> None:
+    def __init__(
+        self, reg: Registry, monitor: LogMonitor | None = None, data_dir: Path | None = None
+    ) -> None:
         self.reg = reg
+        self.data_dir = data_dir
         self.monitor = monitor
         self.controller = Controller("hyperpod-training-operator", self.reconcile)
         self.jobs = Informer(reg, api.RESOURCE)
@@ -142,10 +147,24 @@ class HyperPodJobOperator:
 
     def _apply(self, job: Obj, plan: rules.Plan) -> None:
         namespace = job["metadata"].get("namespace")
-        for pod, count in plan.annotate_pods.items():
-            patch = {"metadata": {"annotations": {rules.ANNOTATION_COUNTED: str(count)}}}
+        for pod, notes in plan.annotate_pods.items():
+            patch = {"metadata": {"annotations": notes}}
             with contextlib.suppress(NotFound):
                 self.reg.patch("pods", pod, patch, PatchType.MERGE, namespace)
+        if plan.restart_in_place:
+            restarted = [
+                pod
+                for pod in plan.restart_in_place
+                if self.data_dir is not None
+                and restart_in_place(self.data_dir, self.reg.try_get("pods", pod, namespace))
+            ]
+            if restarted:
+                self._event(
+                    job,
+                    rules.NORMAL,
+                    "RestartedInPlace",
+                    f"Restarted the training process of {', '.join(restarted)} in place",
+                )
         for pod in plan.delete_pods:
             try:
                 self.reg.delete("pods", pod, namespace)
@@ -179,7 +198,7 @@ async def _start(ctx: ControlPlaneContext) -> None:
     await operator_pod.start(log)
     monitor = LogMonitor(operator_pod.job_log_reader)
     try:
-        await HyperPodJobOperator(ctx.reg, monitor).run(ctx.stopping)
+        await HyperPodJobOperator(ctx.reg, monitor, Path(ctx.data_dir)).run(ctx.stopping)
     finally:
         operator_pod.stop(log)
 

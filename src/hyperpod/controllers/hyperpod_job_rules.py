@@ -4,9 +4,13 @@ Pods are ``<job>-<group>-<i>``, one per node, ranked across ``replicaSpecs`` in 
 0 is the master). Restarts, in the order HyperPod's operator escalates them:
 
 - process-level: a pod's container that exits non-zero is restarted in place by the kubelet
-  (pod ``restartPolicy: OnFailure``, no rescheduling); the operator counts each restart
-  (annotation ``hyperpod.local/restarts-counted`` on the pod), in ``status.restartCount`` and
-  in ``status.restartStatus.restartCount`` for the current ``evalPeriodSeconds`` window;
+  (pod ``restartPolicy: OnFailure``, no rescheduling), and the operator restarts the training
+  processes of every other running pod in place too (it kills their current container; the
+  kubelet starts it again), so all ranks meet again at the same master as a launcher's
+  restart would. It counts each fault once (annotations ``hyperpod.local/restarts-counted``
+  and ``hyperpod.local/restarts-expected`` on the pod tell faults from restarts it caused), in
+  ``status.restartCount`` and in ``status.restartStatus.restartCount`` for the current
+  ``evalPeriodSeconds`` window;
 - full-job: after ``numRestartBeforeFullJobRestart`` restarts in one window, or when a log
   monitoring rule finds the job hanging, every pod is deleted and recreated (at most
   ``maxFullJobRestarts`` times);
@@ -40,6 +44,7 @@ from hyperpod.controllers.pytorchjob_rules import (
 
 Obj = dict[str, Any]
 ANNOTATION_COUNTED = "hyperpod.local/restarts-counted"
+ANNOTATION_EXPECTED = "hyperpod.local/restarts-expected"
 PROCESS_RESTART = "ProcessLevelRestart"
 FULL_RESTART = "FullJobRestart"
 
@@ -69,7 +74,8 @@ class Plan:
     create_pods: list[Obj] = field(default_factory=list)
     delete_pods: list[str] = field(default_factory=list)
     create_services: list[Obj] = field(default_factory=list)
-    annotate_pods: dict[str, int] = field(default_factory=dict)
+    annotate_pods: dict[str, dict[str, str]] = field(default_factory=dict)
+    restart_in_place: list[str] = field(default_factory=list)  # pods whose process to restart
     events: list[Event] = field(default_factory=list)
     delete_job: bool = False
     requeue_after: float | None = None
@@ -287,9 +293,13 @@ def build_service(job: Obj) -> Obj:
 # --- the reconcile ------------------------------------------------------------------------
 
 
-def _counted(pod: Obj) -> int:
-    raw = ((pod.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_COUNTED, "0")
+def _counted(pod: Obj, key: str = ANNOTATION_COUNTED) -> int:
+    raw = ((pod.get("metadata") or {}).get("annotations") or {}).get(key, "0")
     return int(raw) if str(raw).isdigit() else 0
+
+
+def _note(p: Plan, pod: Obj, key: str, value: int) -> None:
+    p.annotate_pods.setdefault(pod["metadata"]["name"], {})[key] = str(value)
 
 
 def _rank(pod: Obj) -> str:
@@ -414,10 +424,13 @@ def _handle_faults(p: Plan, job: Obj, live: list[Obj], faults: list[Fault], now:
     for pod in live:
         seen = restarts(pod)
         if seen > _counted(pod):
-            rs["restartCount"] += seen - _counted(pod)
-            status["restartCount"] += seen - _counted(pod)
-            p.annotate_pods[pod["metadata"]["name"]] = seen
-            restarted.append(pod)
+            # Restarts up to "expected" were the operator's own (restarting peers in place).
+            faults_seen = seen - max(_counted(pod), _counted(pod, ANNOTATION_EXPECTED))
+            _note(p, pod, ANNOTATION_COUNTED, seen)
+            if faults_seen > 0:
+                rs["restartCount"] += faults_seen
+                status["restartCount"] += faults_seen
+                restarted.append(pod)
         if phase(pod) == "Failed":
             failed.append(pod)
     limit = max_retries(job)
@@ -466,6 +479,8 @@ def _handle_faults(p: Plan, job: Obj, live: list[Obj], faults: list[Fault], now:
             f"({policy.get('evalPeriodSeconds')}s)"
         )
     if not full_reason:
+        if restarted:
+            _restart_peers(p, live, failed)
         return True
     max_full = policy.get("maxFullJobRestarts")
     max_full = max_full if isinstance(max_full, int) else (limit if not policy else 0)
@@ -491,6 +506,17 @@ def _handle_faults(p: Plan, job: Obj, live: list[Obj], faults: list[Fault], now:
     set_condition(status, "Restarting", "True", "FullJobRestart", full_reason, now)
     _clear(status, ("Running",), "FullJobRestart", now)
     return True
+
+
+def _restart_peers(p: Plan, live: list[Obj], failed: list[Obj]) -> None:
+    """Restart every rank's process in place: each running pod's container is killed once."""
+    gone = {x["metadata"]["name"] for x in failed}
+    for pod in live:
+        name = pod["metadata"]["name"]
+        if name in gone or phase(pod) not in ("Running", "Pending"):
+            continue
+        _note(p, pod, ANNOTATION_EXPECTED, restarts(pod) + 1)
+        p.restart_in_place.append(name)
 
 
 def _update_conditions(
