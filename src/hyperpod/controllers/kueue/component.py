@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from hyperpod.api import hyperpod_job as hpj
 from hyperpod.api import kueue as api
 from hyperpod.api import pytorchjob as ptj
+from hyperpod.controllers.kueue import hyperpod_jobs
 from hyperpod.controllers.kueue.jobs import JobIntegration, default_job
 from hyperpod.controllers.kueue.manager import KueueManager
 from hyperpod.controlplane.context import Component, ControlPlaneContext
@@ -24,7 +26,8 @@ async def start(ctx: ControlPlaneContext) -> None:
     mgr = KueueManager(ctx.reg, ctx.config)
     ctx.services["kueue"] = mgr
     jobs = JobIntegration(mgr)
-    await asyncio.gather(mgr.run(ctx.stopping), jobs.run(ctx.stopping))
+    hp_jobs = hyperpod_jobs.HyperPodJobIntegration(mgr)
+    await asyncio.gather(mgr.run(ctx.stopping), jobs.run(ctx.stopping), hp_jobs.run(ctx.stopping))
 
 
 def kueue() -> Component:
@@ -32,6 +35,7 @@ def kueue() -> Component:
         f"{plural}.{api.GROUP}": (api.default, api.validate) for plural in KINDS
     }
     admission[ptj.RESOURCE] = (default_job, None)
+    admission[hpj.RESOURCE] = (hyperpod_jobs.default_job, None)
     return Component(
         name="kueue",
         crds=api.crds,
