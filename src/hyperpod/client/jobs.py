@@ -1,4 +1,7 @@
-"""PyTorchJob operations over the Kubernetes API: create, get, list, delete, pods, logs, exec, wait.
+"""Training-job operations over the Kubernetes API: create, get, list, delete, pods, logs, exec, wait.
+
+Both kinds are served: Kubeflow ``PyTorchJob`` and HyperPod's ``HyperPodPyTorchJob``; a job is
+looked up by name in either (PyTorchJob first), and lists hold both.
 
 Results are plain dicts in wire form; errors are :mod:`hyperpod.client.errors` types.
 """
@@ -11,12 +14,18 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any, TextIO, TypeVar
 
+from hyperpod.client import hyperpod_job as hp
 from hyperpod.client import pytorch_job as pj
 from hyperpod.client.errors import ClusterUnreachable, JobExists, JobFailed, JobNotFound, UserError
 from hyperpod.client.kube import Kube
 
 T = TypeVar("T")
-TERMINAL = ("Succeeded", "Failed")
+TERMINAL = ("Succeeded", "Completed", "Failed")
+# (group, version, plural, label that names a job's pods) of each kind.
+KINDS = {
+    pj.KIND: (pj.GROUP, pj.VERSION, pj.PLURAL, pj.JOB_NAME_LABEL),
+    hp.KIND: (hp.GROUP, hp.VERSION, hp.PLURAL, hp.POD_LABEL),
+}
 
 
 def _status_code(exc: BaseException) -> int | None:
@@ -40,7 +49,7 @@ def job_state(job: dict[str, Any]) -> str:
     """The job's phase: the newest true condition (Created, Running, Restarting, Succeeded, Failed, Suspended)."""
     conditions = (job.get("status") or {}).get("conditions") or []
     true = [c for c in conditions if c.get("status") == "True"]
-    for final in ("Failed", "Succeeded"):
+    for final in ("Failed", "Succeeded", "Completed"):
         if any(c.get("type") == final for c in true):
             return final
     if true:
@@ -104,23 +113,46 @@ class Jobs:
 
     def create(self, manifest: dict[str, Any]) -> dict[str, Any]:
         ns = manifest["metadata"]["namespace"]
+        group, version, plural, _ = KINDS.get(manifest.get("kind", ""), KINDS[pj.KIND])
         custom = self.kube.custom()
-        call = partial(
-            custom.create_namespaced_custom_object, pj.GROUP, pj.VERSION, ns, pj.PLURAL, manifest
-        )
+        call = partial(custom.create_namespaced_custom_object, group, version, ns, plural, manifest)
         out: dict[str, Any] = self._on_job(call, manifest["metadata"]["name"], ns)
         return out
 
     def get(self, name: str, namespace: str) -> dict[str, Any]:
+        """The job of either kind named ``name`` (a PyTorchJob when both exist)."""
         custom = self.kube.custom()
-        call = partial(
-            custom.get_namespaced_custom_object, pj.GROUP, pj.VERSION, namespace, pj.PLURAL, name
-        )
-        out: dict[str, Any] = self._on_job(call, name, namespace)
-        return out
+        first: UserError | None = None
+        for group, version, plural, _ in KINDS.values():
+            call = partial(
+                custom.get_namespaced_custom_object, group, version, namespace, plural, name
+            )
+            try:
+                out: dict[str, Any] = self._on_job(call, name, namespace)
+            except (JobNotFound, UserError) as exc:
+                if isinstance(exc, ClusterUnreachable):
+                    raise
+                first = first or exc
+                continue
+            return out
+        assert first is not None
+        raise first
 
     def list_jobs(self, namespace: str | None, *, page_size: int = 500) -> list[dict[str, Any]]:
-        """Every job (in ``namespace``, or all namespaces for None), fetched page by page."""
+        """Every job of both kinds (in ``namespace``, or all namespaces for None)."""
+        items = self._list_kind(pj.KIND, namespace, page_size)
+        try:
+            items += self._list_kind(hp.KIND, namespace, page_size)
+        except UserError as exc:
+            if isinstance(exc, ClusterUnreachable):
+                raise
+        except Exception as exc:
+            if _status_code(exc) != 404:  # a cluster without HyperPod's operator
+                raise
+        return items
+
+    def _list_kind(self, kind: str, namespace: str | None, page_size: int) -> list[dict[str, Any]]:
+        group, version, plural, _ = KINDS[kind]
         custom = self.kube.custom()
         items: list[dict[str, Any]] = []
         token: str | None = None
@@ -129,10 +161,10 @@ class Jobs:
             if token:
                 kwargs["_continue"] = token
             if namespace is None:
-                call = partial(custom.list_cluster_custom_object, pj.GROUP, pj.VERSION, pj.PLURAL)
+                call = partial(custom.list_cluster_custom_object, group, version, plural)
             else:
                 call = partial(
-                    custom.list_namespaced_custom_object, pj.GROUP, pj.VERSION, namespace, pj.PLURAL
+                    custom.list_namespaced_custom_object, group, version, namespace, plural
                 )
             result = self._call(partial(call, **kwargs))
             items.extend(result.get("items", []))
@@ -142,13 +174,14 @@ class Jobs:
 
     def delete(self, name: str, namespace: str, *, wait: float | None = 60.0) -> None:
         """Delete the job (its pods go with it); wait up to ``wait`` s until it is gone."""
+        group, version, plural, _ = KINDS[self.get(name, namespace).get("kind", pj.KIND)]
         custom = self.kube.custom()
         call = partial(
             custom.delete_namespaced_custom_object,
-            pj.GROUP,
-            pj.VERSION,
+            group,
+            version,
             namespace,
-            pj.PLURAL,
+            plural,
             name,
             propagation_policy="Background",
         )
@@ -162,11 +195,15 @@ class Jobs:
             time.sleep(0.2)
 
     def pods(self, name: str, namespace: str) -> list[Any]:
-        selector = f"{pj.JOB_NAME_LABEL}={name}"
-        result = self._call(
-            lambda: self.kube.core().list_namespaced_pod(namespace, label_selector=selector)
-        )
-        return sorted(result.items, key=lambda p: p.metadata.name)
+        """The job's pods (PyTorchJob's label first, then HyperPod's ``HPJob``)."""
+        for *_, label in KINDS.values():
+            call = partial(
+                self.kube.core().list_namespaced_pod, namespace, label_selector=f"{label}={name}"
+            )
+            result = self._call(call)
+            if result.items:
+                return sorted(result.items, key=lambda p: p.metadata.name)
+        return []
 
     def events(self, name: str, namespace: str) -> list[Any]:
         """Events about the job and its pods (best effort: [] if the cluster cannot say)."""
@@ -314,7 +351,7 @@ class Jobs:
             if on_change is not None and summary != last:
                 on_change(job, state)
             last = summary
-            if state == "Succeeded":
+            if state in ("Succeeded", "Completed"):
                 return job
             if state == "Failed":
                 raise JobFailed(
