@@ -17,7 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from hyperpod.cli.main import cli
 from support import RunningControlPlane, start_control_plane
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -146,3 +148,52 @@ def test_the_real_sdk_lists_a_job_applied_with_kubectl(cp: RunningControlPlane) 
     out = real(cp, "-c", script, tool=REAL_PY)
     assert "hyperpod-digits worker" in out
     cp.kubectl("delete", "-f", str(manifest), "--wait=false")
+
+
+def ours(cp: RunningControlPlane, *args: str) -> str:
+    res = CliRunner().invoke(cli, ["--kubeconfig", str(cp.kubeconfig), *args])
+    assert res.exit_code == 0, res.output
+    return res.output
+
+
+def test_our_hyp_and_the_real_cli_see_each_others_jobs(cp: RunningControlPlane) -> None:
+    out = ours(
+        cp,
+        "create",
+        "hyp-pytorch-job",
+        "--kind",
+        "hyperpodpytorchjob",
+        "--job-name",
+        "ourjob",
+        "--image",
+        "local/python",
+        "--command",
+        "[sleep, 1]",
+        "--node-count",
+        "2",
+        "--wait",
+    )
+    assert "Created HyperPodPyTorchJob 'ourjob'" in out
+    listed = real(cp, "list", "hyp-pytorch-job")
+    assert "ourjob" in listed and "Completed" in listed
+    assert "ourjob-pod-1" in real(cp, "list-pods", "hyp-pytorch-job", "--job-name", "ourjob")
+    real(
+        cp,
+        "create",
+        "hyp-pytorch-job",
+        "--job-name",
+        "theirjob",
+        "--image",
+        "local/python",
+        "--command",
+        "[sleep, 1]",
+    )
+    rows = json.loads(ours(cp, "list", "hyp-pytorch-job", "-o", "json"))
+    assert {"ourjob", "theirjob"} <= {r["name"] for r in rows}
+    assert "Kind" in ours(cp, "describe", "hyp-pytorch-job", "--job-name", "theirjob")
+    pods = json.loads(
+        ours(cp, "list-pods", "hyp-pytorch-job", "--job-name", "theirjob", "-o", "json")
+    )
+    assert [p["name"] for p in pods] == ["theirjob-pod-0"]
+    ours(cp, "delete", "hyp-pytorch-job", "--job-name", "theirjob")
+    assert "theirjob" not in cp.kubectl("get", "hpjob", "-o", "name").stdout
