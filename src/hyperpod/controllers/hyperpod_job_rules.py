@@ -480,7 +480,7 @@ def _handle_faults(p: Plan, job: Obj, live: list[Obj], faults: list[Fault], now:
         )
     if not full_reason:
         if restarted:
-            _restart_peers(p, live, failed)
+            _restart_peers(p, live, failed + restarted)
         return True
     max_full = policy.get("maxFullJobRestarts")
     max_full = max_full if isinstance(max_full, int) else (limit if not policy else 0)
@@ -508,9 +508,13 @@ def _handle_faults(p: Plan, job: Obj, live: list[Obj], faults: list[Fault], now:
     return True
 
 
-def _restart_peers(p: Plan, live: list[Obj], failed: list[Obj]) -> None:
-    """Restart every rank's process in place: each running pod's container is killed once."""
-    gone = {x["metadata"]["name"] for x in failed}
+def _restart_peers(p: Plan, live: list[Obj], faulty: list[Obj]) -> None:
+    """Restart the other ranks' processes in place: each running pod's container is killed once.
+
+    The faulty pods are left alone: the kubelet already restarts them, and killing that fresh
+    process again would cost it the CrashLoopBackOff delay.
+    """
+    gone = {x["metadata"]["name"] for x in faulty}
     for pod in live:
         name = pod["metadata"]["name"]
         if name in gone or phase(pod) not in ("Running", "Pending"):
