@@ -258,8 +258,12 @@ def _follow(jobs: Jobs, name: str, namespace: str, timeout: float | None) -> Non
         status.update(line)
         con.print(f"[dim]{time.monotonic() - t0:6.1f}s[/dim] {line}")
 
+    def on_problems(lines: list[str]) -> None:
+        for line in lines:
+            con.print(f"[dim]{time.monotonic() - t0:6.1f}s[/dim] [yellow]{line}[/yellow]")
+
     with status:
-        jobs.wait(name, namespace, on_change=on_change, timeout=timeout)
+        jobs.wait(name, namespace, on_change=on_change, timeout=timeout, on_problems=on_problems)
     click.secho(f"Job {name!r} succeeded in {time.monotonic() - t0:.1f} s.", fg="green")
 
 

@@ -21,6 +21,10 @@ from hyperpod.client.kube import Kube
 
 T = TypeVar("T")
 TERMINAL = ("Succeeded", "Completed", "Failed")
+# --wait gives up on a job whose pod crash-loops this many times (the job itself keeps going).
+STUCK_RESTARTS = 3
+# Waiting reasons that mean a container will not start without a change by the user.
+CANNOT_START = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerError")
 # (group, version, plural, label that names a job's pods) of each kind.
 KINDS = {
     pj.KIND: (pj.GROUP, pj.VERSION, pj.PLURAL, pj.JOB_NAME_LABEL),
@@ -55,6 +59,37 @@ def job_state(job: dict[str, Any]) -> str:
     if true:
         return str(true[-1].get("type"))
     return "Pending"
+
+
+def pod_problems(pods: list[Any]) -> list[tuple[str, str, bool]]:
+    """(pod, what is wrong, whether it is stuck) for each pod that is not doing well.
+
+    Crash loops (with the restart count and the last exit code), containers that cannot
+    start, and pods the scheduler cannot place (with its message).
+    """
+    out: list[tuple[str, str, bool]] = []
+    for pod in pods:
+        name = pod.metadata.name
+        status = pod.status
+        for cond in (status.conditions if status else None) or []:
+            if cond.type == "PodScheduled" and cond.status == "False" and cond.reason:
+                out.append((name, f"{cond.reason}: {cond.message or ''}".strip(), False))
+        for cs in (status.container_statuses if status else None) or []:
+            waiting = cs.state.waiting if cs.state else None
+            if waiting is None or not waiting.reason or waiting.reason == "ContainerCreating":
+                continue
+            restarts = int(cs.restart_count or 0)
+            text = f"{waiting.reason} (restarts {restarts})"
+            last = cs.last_state.terminated if cs.last_state else None
+            if last is not None and last.exit_code is not None:
+                text += f", last exit code {last.exit_code}"
+            if waiting.message and waiting.reason != "CrashLoopBackOff":
+                text += f": {waiting.message}"
+            stuck = waiting.reason in CANNOT_START or (
+                waiting.reason == "CrashLoopBackOff" and restarts >= STUCK_RESTARTS
+            )
+            out.append((name, text, stuck))
+    return out
 
 
 def job_message(job: dict[str, Any]) -> str:
@@ -332,6 +367,20 @@ class Jobs:
             raise UserError(f"cannot exec in pod {pod!r}: {status}", "")
         return status
 
+    def _last_lines(self, pod: str, namespace: str, count: int = 5) -> str:
+        """The last lines the pod's failed container printed, as an indented block ("" if none)."""
+        core = self.kube.core()
+        for previous in (True, False):
+            try:
+                text = core.read_namespaced_pod_log(
+                    pod, namespace, previous=previous, tail_lines=count
+                )
+            except Exception:
+                continue
+            if text and str(text).strip():
+                return f"\n  last log lines of {pod}:" + _indent(str(text))
+        return ""
+
     def wait(
         self,
         name: str,
@@ -340,13 +389,34 @@ class Jobs:
         on_change: Callable[[dict[str, Any], str], None] | None = None,
         timeout: float | None = None,
         interval: float = 0.5,
+        on_problems: Callable[[list[str]], None] | None = None,
     ) -> dict[str, Any]:
-        """Poll until the job Succeeds or Fails; raise :class:`JobFailed` on failure."""
+        """Poll until the job Succeeds or Fails; raise :class:`JobFailed` on failure.
+
+        ``on_problems`` hears about crash-looping, unschedulable or unstartable pods as they
+        change; a pod stuck that way ends the wait with :class:`JobFailed` naming it and
+        showing its last log lines (the job itself is left running).
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         last = ""
+        seen: list[str] = []
         while True:
             job = self.get(name, namespace)
             state = job_state(job)
+            if state not in TERMINAL:
+                problems = pod_problems(self.pods(name, namespace))
+                lines = [f"{pod}: {text}" for pod, text, _ in problems]
+                if on_problems is not None and lines and lines != seen:
+                    on_problems(lines)
+                seen = lines
+                stuck = next(((pod, text) for pod, text, bad in problems if bad), None)
+                if stuck is not None:
+                    raise JobFailed(
+                        f"job {name!r} cannot make progress: pod {stuck[0]}: {stuck[1]}"
+                        + self._last_lines(stuck[0], namespace),
+                        f"fix the command or image, then `hyp delete hyp-pytorch-job --job-name "
+                        f"{name} -n {namespace}` and create it again (it is still on the cluster)",
+                    )
             summary = f"{state}|{replica_summary(job)}"
             if on_change is not None and summary != last:
                 on_change(job, state)
@@ -365,6 +435,10 @@ class Jobs:
                     "it keeps running; follow it with `hyp describe hyp-pytorch-job`",
                 )
             time.sleep(interval)
+
+
+def _indent(text: str) -> str:
+    return "".join(f"\n    {line}" for line in text.rstrip().splitlines())
 
 
 def replica_summary(job: dict[str, Any]) -> str:
