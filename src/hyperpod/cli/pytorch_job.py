@@ -62,16 +62,16 @@ def _age(timestamp: str | None) -> str:
 @click.option(
     "--command",
     "command",
-    default=None,
+    multiple=True,
     metavar="LIST",
-    help="Entrypoint, as '[python, train.py]' or a shell-quoted string.",
+    help="Entrypoint, as '[python, train.py]' or a shell-quoted string (repeats add up).",
 )
 @click.option(
     "--args",
     "args",
-    default=None,
+    multiple=True,
     metavar="LIST",
-    help="Arguments, as '[--epochs, 3]' or a string.",
+    help="Arguments, as '[--epochs, 3]' or a string (repeats add up).",
 )
 @click.option(
     "--environment",
@@ -193,8 +193,8 @@ def create_job(ctx: click.Context, **opts: Any) -> None:
     spec = pj.JobSpec(
         job_name=opts["job_name"],
         image=opts["image"],
-        command=pj.parse_list("command", opts["command"]) if opts["command"] else [],
-        args=pj.parse_list("args", opts["args"]) if opts["args"] else [],
+        command=[part for text in opts["command"] for part in pj.parse_list("command", text)],
+        args=[part for text in opts["args"] for part in pj.parse_list("args", text)],
         environment=pj.parse_mapping("environment", opts["environment"]),
         pull_policy=opts["pull_policy"],
         instance_type=opts["instance_type"],
