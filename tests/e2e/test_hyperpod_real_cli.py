@@ -85,6 +85,9 @@ def test_a_two_replica_job_created_by_the_real_cli_trains_with_both_ranks(
     assert "Using version" in out
     job = wait_state(cp, "digits", "Completed")
     assert job["status"]["masterAddr"] == "digits-pod-0"
+    header, row = cp.kubectl("get", "hpjob", "digits").stdout.splitlines()
+    assert header.split() == ["NAME", "STATE", "RESTARTS", "MASTER", "AGE"]
+    assert row.split()[:4] == ["digits", "Completed", "0", "digits-pod-0"]
     pods = json.loads(cp.kubectl("get", "pods", "-l", "HPJob=digits", "-o", "json").stdout)
     ranks = sorted(
         {e["name"]: e["value"] for e in p["spec"]["containers"][0]["env"]}["RANK"]
