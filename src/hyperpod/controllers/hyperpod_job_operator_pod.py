@@ -12,6 +12,7 @@ timestamps and follow as for any pod); every other pod goes to the kubelet's rea
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,6 +81,7 @@ class OperatorPod:
         self.uid = ""
         self.inner: Any = None
         self.handler: CriFileHandler | None = None
+        self.guard: asyncio.Task[None] | None = None
 
     def job_log_reader(self) -> Any:
         """The kubelet's log reader (for job pods), if a kubelet runs here."""
@@ -112,8 +114,20 @@ class OperatorPod:
         if logger.level == logging.NOTSET or logger.level > logging.INFO:
             logger.setLevel(logging.INFO)
         self._mark_running(pod)
-        self.inner = self.ctx.services.get("pod_logs")
-        self.ctx.services["pod_logs"] = self.read
+        self._wrap()
+        self.guard = asyncio.get_running_loop().create_task(self._keep_wrapped())
+
+    def _wrap(self) -> None:
+        current = self.ctx.services.get("pod_logs")
+        if current != self.read:
+            self.inner = current
+            self.ctx.services["pod_logs"] = self.read
+
+    async def _keep_wrapped(self) -> None:
+        """A kubelet that starts after the operator installs its reader; wrap that one too."""
+        for _ in range(100):
+            await asyncio.sleep(0.1)
+            self._wrap()
 
     def _mark_running(self, pod: Obj) -> None:
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -150,6 +164,8 @@ class OperatorPod:
         return self.inner(pod, container, **kw)
 
     def stop(self, logger: logging.Logger) -> None:
+        if self.guard is not None:
+            self.guard.cancel()
         if self.handler is not None:
             logger.removeHandler(self.handler)
             self.handler.close()
