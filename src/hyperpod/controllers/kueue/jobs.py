@@ -73,13 +73,6 @@ def _replica_specs(job: Obj) -> dict[str, Obj]:
     return (job.get("spec") or {}).get("pytorchReplicaSpecs") or {}
 
 
-def _replica_key(job: Obj, pod_set: str) -> str | None:
-    for key in _replica_specs(job):
-        if key.lower() == pod_set:
-            return key
-    return None
-
-
 def pod_sets_of(job: Obj) -> list[Obj]:
     """Pod sets ``master`` then ``worker``, count = replicas."""
     out = []
@@ -119,7 +112,33 @@ def _suspended(job: Obj) -> bool:
 
 
 class JobIntegration:
-    """Reconciles queued PyTorchJobs against their Workloads."""
+    """Reconciles queued PyTorchJobs against their Workloads.
+
+    The kind-specific parts are the attributes and small methods below; a subclass serves
+    another job kind (see ``hyperpod_jobs.py``).
+    """
+
+    resource = ptj.RESOURCE
+    kind = ptj.KIND
+    api_version = ptj.API_VERSION
+    finished_types = ("Succeeded", "Failed")
+    running_types = ("Running", "Succeeded")
+
+    def queue_name(self, job: Obj) -> str | None:
+        return queue_name_of(job)
+
+    def pod_sets(self, job: Obj) -> list[Obj]:
+        return pod_sets_of(job)
+
+    def replicas_by_pod_set(self, job: Obj) -> dict[str, Obj]:
+        """Pod-set name -> the job's replica spec (holding ``template``), in place."""
+        return {str(k).lower(): v for k, v in _replica_specs(job).items()}
+
+    def workload_name(self, job_name: str) -> str:
+        return workload_name(job_name)
+
+    def priority_class(self, job: Obj) -> tuple[str | None, str]:
+        return _priority_class(job)
 
     def __init__(self, mgr: KueueManager) -> None:
         self.mgr = mgr
@@ -130,11 +149,11 @@ class JobIntegration:
         self.jobs: Informer | None = None
 
     async def run(self, stopping: asyncio.Event) -> None:
-        while self.reg.catalog.get(ptj.RESOURCE) is None:
+        while self.reg.catalog.get(self.resource) is None:
             if stopping.is_set():
                 return
             await asyncio.sleep(1.0)
-        self.jobs = Informer(self.reg, ptj.RESOURCE)
+        self.jobs = Informer(self.reg, self.resource)
         self.jobs.add_handler(lambda typ, obj, old: self.ctrl.enqueue(object_key(obj)))
         self.mgr.on_workload_change.append(self._on_workload)
         self.jobs.start()
@@ -145,13 +164,13 @@ class JobIntegration:
 
     def _on_workload(self, wl: Obj) -> None:
         for ref in (wl.get("metadata") or {}).get("ownerReferences") or []:
-            if ref.get("kind") == ptj.KIND:
+            if ref.get("kind") == self.kind:
                 self.ctrl.enqueue(f"{wl['metadata'].get('namespace')}/{ref.get('name')}")
 
     def _workload_for(self, job: Obj) -> Obj | None:
         md = job["metadata"]
         inf = self.mgr.informers.get(WORKLOADS)
-        name = workload_name(md["name"])
+        name = self.workload_name(md["name"])
         wl = self.reg.try_get(WORKLOADS, name, md.get("namespace"))
         if wl is not None:
             owners = [r.get("uid") for r in wl["metadata"].get("ownerReferences") or []]
@@ -166,15 +185,15 @@ class JobIntegration:
 
     async def reconcile(self, key: str) -> float | None:
         ns, name = split_key(key)
-        job = self.reg.try_get(ptj.RESOURCE, name, ns)
+        job = self.reg.try_get(self.resource, name, ns)
         if job is None:
             return None
-        queue = queue_name_of(job)
+        queue = self.queue_name(job)
         if not queue:
             return None
         wl = self._workload_for(job)
         finished = next(
-            (t for t in ("Succeeded", "Failed") if is_true(job, t)),
+            (t for t in self.finished_types if is_true(job, t)),
             None,
         )
         if finished:
@@ -224,8 +243,8 @@ class JobIntegration:
 
     def _create_workload(self, job: Obj, queue: str) -> None:
         md = job["metadata"]
-        spec: Obj = {"queueName": queue, "podSets": pod_sets_of(job), "active": True}
-        pc, source = _priority_class(job)
+        spec: Obj = {"queueName": queue, "podSets": self.pod_sets(job), "active": True}
+        pc, source = self.priority_class(job)
         if pc:
             spec["priorityClassName"] = pc
             spec["priorityClassSource"] = source
@@ -246,13 +265,13 @@ class JobIntegration:
             "apiVersion": api.API_VERSION,
             "kind": "Workload",
             "metadata": {
-                "name": workload_name(md["name"]),
+                "name": self.workload_name(md["name"]),
                 "namespace": md.get("namespace"),
                 "labels": {api.JOB_UID_LABEL: md.get("uid", "")},
                 "ownerReferences": [
                     {
-                        "apiVersion": ptj.API_VERSION,
-                        "kind": ptj.KIND,
+                        "apiVersion": self.api_version,
+                        "kind": self.kind,
                         "name": md["name"],
                         "uid": md.get("uid", ""),
                         "controller": True,
@@ -281,12 +300,12 @@ class JobIntegration:
     def _start(self, job: Obj, wl: Obj) -> None:
         flavors = self.mgr.informers[FLAVORS].cache
         admission = wl["status"]["admission"]
-        specs = _replica_specs(job)
+        specs = self.replicas_by_pod_set(job)
         for psa in admission.get("podSetAssignments") or []:
-            rkey = _replica_key(job, psa.get("name", ""))
-            if rkey is None:
+            replica = specs.get(str(psa.get("name", "")))
+            if replica is None:
                 continue
-            tspec = specs[rkey].setdefault("template", {}).setdefault("spec", {})
+            tspec = replica.setdefault("template", {}).setdefault("spec", {})
             for fname in sorted(set((psa.get("flavors") or {}).values())):
                 fspec = (flavors.get(fname) or {}).get("spec") or {}
                 labels = fspec.get("nodeLabels") or {}
@@ -310,7 +329,7 @@ class JobIntegration:
                 if not tols:
                     tspec.pop("tolerations", None)
         job["spec"].setdefault("runPolicy", {})["suspend"] = False
-        self.reg.update(ptj.RESOURCE, job, job["metadata"].get("namespace"))
+        self.reg.update(self.resource, job, job["metadata"].get("namespace"))
         record_event(
             self.reg,
             job,
@@ -321,24 +340,24 @@ class JobIntegration:
         )
 
     def _suspend(self, job: Obj, wl: Obj | None, why: str) -> None:
-        specs = _replica_specs(job)
+        specs = self.replicas_by_pod_set(job)
         for ps in ((wl or {}).get("spec") or {}).get("podSets") or []:
-            rkey = _replica_key(job, ps.get("name", ""))
-            if rkey is None:
+            replica = specs.get(str(ps.get("name", "")))
+            if replica is None:
                 continue
             original = (ps.get("template") or {}).get("spec") or {}
-            tspec = specs[rkey].setdefault("template", {}).setdefault("spec", {})
+            tspec = replica.setdefault("template", {}).setdefault("spec", {})
             for field in ("nodeSelector", "tolerations"):
                 if original.get(field):
                     tspec[field] = copy.deepcopy(original[field])
                 else:
                     tspec.pop(field, None)
         job.setdefault("spec", {}).setdefault("runPolicy", {})["suspend"] = True
-        self.reg.update(ptj.RESOURCE, job, job["metadata"].get("namespace"))
+        self.reg.update(self.resource, job, job["metadata"].get("namespace"))
         record_event(self.reg, job, "Normal", "Stopped", why, COMPONENT)
 
     def _sync_pods_ready(self, job: Obj, wl: Obj) -> None:
-        running = is_true(job, "Running") or is_true(job, "Succeeded")
+        running = any(is_true(job, t) for t in self.running_types)
         current = condition(wl, "PodsReady")
         want = "True" if running else "False"
         if current is not None and current.get("status") == want:
