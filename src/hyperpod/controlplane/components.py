@@ -23,6 +23,7 @@ COMPONENTS: list[str] = [
     "hyperpod.kubelet.simulated:component",
     "hyperpod.controllers.node_lifecycle:component",
     "hyperpod.controllers.device_plugins:component",
+    "hyperpod.controllers.node_recovery:component",
 ]
 
 
