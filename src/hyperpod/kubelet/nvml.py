@@ -25,7 +25,7 @@ NVML_TEMPERATURE_GPU = 0
 NVML_MEMORY_ERROR_TYPE_UNCORRECTED = 1
 NVML_VOLATILE_ECC = 0
 NVML_AGGREGATE_ECC = 1
-nvmlEventTypeXidCriticalError = 8  # noqa: N816 - pynvml's name
+nvmlEventTypeXidCriticalError = 8
 
 
 def fake_uuid(index: int, seed: str = "") -> str:
@@ -58,8 +58,8 @@ class EventData:
     """``c_nvmlEventData_t`` fields the agent reads."""
 
     device: Any
-    eventType: int  # noqa: N815 - NVML's field name
-    eventData: int  # noqa: N815
+    eventType: int
+    eventData: int
 
 
 @dataclass
@@ -115,16 +115,16 @@ class FakeNvml:
         self.events.clear()
 
     # -- the pynvml API subset -----------------------------------------------------------
-    def nvmlInit(self) -> None:  # noqa: N802 - pynvml's names
+    def nvmlInit(self) -> None:
         return None
 
-    def nvmlShutdown(self) -> None:  # noqa: N802
+    def nvmlShutdown(self) -> None:
         return None
 
-    def nvmlDeviceGetCount(self) -> int:  # noqa: N802
+    def nvmlDeviceGetCount(self) -> int:
         return len(self.gpus)
 
-    def nvmlDeviceGetHandleByIndex(self, index: int) -> int:  # noqa: N802
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> int:
         if not 0 <= index < len(self.gpus):
             raise NVMLError(2)  # NVML_ERROR_INVALID_ARGUMENT
         return index
@@ -135,35 +135,35 @@ class FakeNvml:
             raise NVMLError(NVML_ERROR_GPU_IS_LOST)
         return gpu
 
-    def nvmlDeviceGetUUID(self, handle: int) -> str:  # noqa: N802
+    def nvmlDeviceGetUUID(self, handle: int) -> str:
         return self._alive(handle).uuid
 
-    def nvmlDeviceGetTemperature(self, handle: int, sensor: int) -> int:  # noqa: N802
+    def nvmlDeviceGetTemperature(self, handle: int, sensor: int) -> int:
         return self._alive(handle).temperature
 
-    def nvmlDeviceGetTotalEccErrors(self, handle: int, error_type: int, counter: int) -> int:  # noqa: N802
+    def nvmlDeviceGetTotalEccErrors(self, handle: int, error_type: int, counter: int) -> int:
         gpu = self._alive(handle)
         if error_type != NVML_MEMORY_ERROR_TYPE_UNCORRECTED:
             return 0
         return gpu.dbe_volatile if counter == NVML_VOLATILE_ECC else gpu.dbe_aggregate
 
-    def nvmlEventSetCreate(self) -> _EventSet:  # noqa: N802
+    def nvmlEventSetCreate(self) -> _EventSet:
         s = _EventSet()
         self.sets.append(s)
         return s
 
-    def nvmlDeviceRegisterEvents(self, handle: int, types: int, event_set: _EventSet) -> None:  # noqa: N802
+    def nvmlDeviceRegisterEvents(self, handle: int, types: int, event_set: _EventSet) -> None:
         self._alive(handle)
         event_set.devices.add(handle)
 
-    def nvmlEventSetWait_v2(self, event_set: _EventSet, timeout_ms: int) -> EventData:  # noqa: N802
+    def nvmlEventSetWait_v2(self, event_set: _EventSet, timeout_ms: int) -> EventData:
         for ev in list(self.events):
             if ev.device in event_set.devices:
                 self.events.remove(ev)
                 return ev
         raise NVMLError(NVML_ERROR_TIMEOUT)
 
-    def nvmlEventSetFree(self, event_set: _EventSet) -> None:  # noqa: N802
+    def nvmlEventSetFree(self, event_set: _EventSet) -> None:
         if event_set in self.sets:
             self.sets.remove(event_set)
 
