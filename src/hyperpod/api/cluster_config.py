@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from hyperpod.api import instance_types
+from hyperpod.api.health import HealthConfig
 
 TEMPLATE = "cluster-stack"
 TEMPLATE_VERSION = "1.0"
@@ -144,6 +145,14 @@ class LocalClusterConfig(_Model):
     )
     addons: Addons = Field(
         default_factory=lambda: Addons.model_validate({}), description="Add-ons to install"
+    )
+    node_recovery: Literal["Automatic", "None"] = Field(
+        "Automatic",
+        description="Automatic: faulty nodes are rebooted or replaced; None: only labelled",
+    )
+    health: HealthConfig = Field(
+        default_factory=lambda: HealthConfig.model_validate({}),
+        description="Health monitoring agent thresholds and which faults mean reboot or replace",
     )
 
     @field_validator("version")
