@@ -107,7 +107,7 @@ def _register_optional() -> None:
     """Commands other parts contribute (governance, aws), when their modules are present."""
     import importlib
 
-    for module in ("hyperpod.cli.governance", "hyperpod.cli.aws_commands"):
+    for module in ("hyperpod.cli.governance", "hyperpod.cli.aws_commands", "hyperpod.cli.nodes"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
