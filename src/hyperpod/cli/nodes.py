@@ -177,9 +177,22 @@ def register(cli: click.Group) -> None:
         if isinstance(group, click.Group):
             group.add_command(cmd)
     for verb, cmd, text in (
-        ("reboot", reboot_node, "Reboot nodes (BatchRebootClusterNodes)."),
-        ("replace", replace_node, "Replace nodes (BatchReplaceClusterNodes)."),
-        ("start", start_deep_health_check, "Start node operations such as deep health checks."),
+        (
+            "reboot",
+            reboot_node,
+            "Reboot nodes (BatchRebootClusterNodes).\n\n\b\nExample:\n  hyp reboot node --node p5-1",
+        ),
+        (
+            "replace",
+            replace_node,
+            "Replace nodes (BatchReplaceClusterNodes).\n\n\b\nExample:\n  hyp replace node --node p5-1",
+        ),
+        (
+            "start",
+            start_deep_health_check,
+            "Start node operations such as deep health checks.\n\n\b\nExample:\n"
+            "  hyp start deep-health-check --node p5-0",
+        ),
     ):
         group = cli.commands.get(verb)
         if not isinstance(group, click.Group):
