@@ -146,3 +146,19 @@ def test_reboot_clears_the_fault_and_the_local_node_cannot_be_replaced(
         "get", "events", "--field-selector", f"involvedObject.name={LOCAL}", "-o", "json"
     ).stdout
     assert "cannot be replaced" in events
+
+
+def test_a_deep_health_check_on_the_local_node_runs_the_real_checks(
+    cp: RunningControlPlane,
+) -> None:
+    deep = "sagemaker.amazonaws.com/deep-health-check-status"
+    hyp(cp, "start", "deep-health-check", "--node", "p5-0")
+    hyp(cp, "start", "deep-health-check", "--node", LOCAL)
+    until(lambda: node(cp, LOCAL)["metadata"]["labels"][deep] == "InProgress", timeout=30)
+    until(lambda: node(cp, LOCAL)["metadata"]["labels"][deep] == "Passed", timeout=150)
+    events = cp.kubectl(
+        "get", "events", "--field-selector", f"involvedObject.name={LOCAL}", "-o", "json"
+    ).stdout
+    assert "gloo all-reduce over 2 processes: ok" in events
+    assert "matmul 256x256" in events
+    until(lambda: node(cp, "p5-0")["metadata"]["labels"][deep] == "Passed")

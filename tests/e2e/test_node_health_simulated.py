@@ -261,3 +261,89 @@ async def _no_auto_resume(tmp_path: Path) -> None:
         inject(reg, victim, "gpu-xid-79")
         failed = await until(lambda: job_condition(reg, "plain", "Failed"))
         assert victim in failed["message"] and "XID 79" in failed["message"]
+
+
+def test_a_crashed_kubelet_means_reboot_and_the_node_comes_back_schedulable(
+    tmp_path: Path,
+) -> None:
+    asyncio.run(_kubelet_crash(tmp_path))
+
+
+async def _kubelet_crash(tmp_path: Path) -> None:
+    async with cluster(tmp_path, config("Automatic")) as ctx:
+        reg = ctx.reg
+        inject(reg, "p5-2", "kubelet-crash")
+        await until(lambda: label(reg, "p5-2") == h.PENDING_REBOOT)
+        await until(lambda: "NodeRebooted" in reasons(reg, "p5-2"))
+        await until(lambda: label(reg, "p5-2") == h.SCHEDULABLE)
+        node = reg.get("nodes", "p5-2")
+        assert h.HEARTBEAT_ANNOTATION not in node["metadata"]["annotations"]
+        story = reasons(reg, "p5-2")
+        assert story.index("KubeletUnhealthy") < story.index("RebootingNode")
+        assert story.index("RebootingNode") < story.index("NodeRebooted")
+
+
+def test_an_unresponsive_node_is_replaced_and_its_pods_are_not_stuck_terminating(
+    tmp_path: Path,
+) -> None:
+    asyncio.run(_unresponsive(tmp_path))
+
+
+async def _unresponsive(tmp_path: Path) -> None:
+    async with cluster(tmp_path, config("Automatic", deepHealthCheckSeconds=0.2)) as ctx:
+        reg = ctx.reg
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "sleeper", "namespace": "default"},
+            "spec": {
+                "nodeName": "p5-0",
+                "terminationGracePeriodSeconds": 1,
+                "containers": [{"name": "c", "image": "python"}],
+            },
+        }
+        reg.create("pods", pod, "default")
+        await until(
+            lambda: reg.get("pods", "sleeper", "default")["status"].get("phase") == "Running"
+        )
+        inject(reg, "p5-0", "node-unresponsive")
+        await until(lambda: reg.try_get("pods", "sleeper", "default") is None, timeout=60)
+        await until(lambda: reg.try_get("nodes", "p5-0") is None, timeout=60)
+        new = await until(
+            lambda: [
+                n
+                for n in reg.list("nodes")
+                if (n["metadata"].get("annotations") or {}).get(h.REPLACED_ANNOTATION) == "p5-0"
+            ]
+        )
+        name = new[0]["metadata"]["name"]
+        await until(lambda: label(reg, name) == h.SCHEDULABLE)
+        assert "NodeUnresponsive" in reasons(reg, "p5-0")
+
+
+def test_a_failed_deep_health_check_marks_the_node_for_replacement(tmp_path: Path) -> None:
+    asyncio.run(_deep_fail(tmp_path))
+
+
+async def _deep_fail(tmp_path: Path) -> None:
+    async with cluster(tmp_path, config("None")) as ctx:
+        reg = ctx.reg
+        reg.patch(
+            "nodes",
+            "p5-1",
+            {
+                "metadata": {
+                    "annotations": {
+                        h.DEEP_HEALTH_SIMULATE_ANNOTATION: "fail",
+                        h.DEEP_HEALTH_REQUEST_ANNOTATION: "requested",
+                    }
+                }
+            },
+            PatchType.MERGE,
+        )
+        await until(lambda: label(reg, "p5-1", h.DEEP_HEALTH_LABEL) == h.DEEP_IN_PROGRESS)
+        assert label(reg, "p5-1") == h.UNSCHEDULABLE
+        await until(lambda: label(reg, "p5-1", h.DEEP_HEALTH_LABEL) == h.DEEP_FAILED)
+        assert label(reg, "p5-1") == h.PENDING_REPLACEMENT
+        await asyncio.sleep(1)
+        assert reg.try_get("nodes", "p5-1") is not None  # nodeRecovery None: only labelled
