@@ -94,6 +94,54 @@ def test_a_single_gpu_ecc_fault_on_the_local_node_drops_allocatable_only(
     assert "volatile double-bit ECC" in desc and "3/4" in desc
 
 
+def test_a_pod_holding_a_gpu_that_fails_is_evicted_and_the_node_stays_schedulable(
+    cp: RunningControlPlane,
+) -> None:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "holder", "namespace": "default"},
+        "spec": {
+            "nodeSelector": {"kubernetes.io/hostname": LOCAL},
+            "terminationGracePeriodSeconds": 2,
+            "restartPolicy": "Never",
+            "containers": [
+                {
+                    "name": "c",
+                    "image": "python",
+                    "command": [sys.executable, "-c", "import time; time.sleep(600)"],
+                    "resources": {"limits": {"nvidia.com/gpu": "2"}},
+                }
+            ],
+        },
+    }
+    cp.kubectl("apply", "-f", "-", input=json.dumps(pod))
+
+    def held() -> list[str] | None:
+        p = json.loads(cp.kubectl("get", "pod", "holder", "-o", "json").stdout)
+        if p["status"].get("phase") != "Running":
+            return None
+        return list(
+            json.loads(p["metadata"]["annotations"]["hyperpod.local/devices"])["c"][
+                "nvidia.com/gpu"
+            ]
+        )
+
+    uuids = until(held)
+    indices = sorted(int(u.rsplit("-", 1)[1]) for u in uuids)
+    assert indices == [0, 2]  # GPU 1 is unhealthy since the test above: never handed out
+    index = indices[0]
+    hyp(cp, "inject-fault", "--node", LOCAL, "--fault", "gpu-ecc-dbe", "--gpu", str(index))
+    until(lambda: cp.kubectl("get", "pod", "holder", check=False).returncode != 0)
+    events = cp.kubectl(
+        "get", "events", "--field-selector", "involvedObject.name=holder", "-o", "json"
+    ).stdout
+    assert "a GPU it holds on node" in events and f"GPU {index}" in events
+    n = node(cp, LOCAL)
+    assert n["status"]["allocatable"]["nvidia.com/gpu"] == "2"
+    assert n["metadata"]["labels"][HEALTH] == "Schedulable"
+
+
 def test_bad_node_commands_get_one_line_errors(cp: RunningControlPlane) -> None:
     res = hyp(cp, "inject-fault", "--node", "nope", "--fault", "gpu-lost", check=False)
     assert res.returncode == 1 and "node 'nope' not found" in res.stderr

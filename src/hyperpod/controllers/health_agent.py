@@ -348,6 +348,8 @@ class HealthAgent:
         if patch:
             self.reg.patch("nodes", name, patch, PatchType.MERGE)
         self._set_status(name, found, bad_gpus)
+        if bad_gpus:
+            self._evict_device_holders(name, found, set(bad_gpus))
         if wanted in (h.PENDING_REBOOT, h.PENDING_REPLACEMENT):
             cause = "; ".join(f.message for f in node_wide) or "fault recorded earlier"
             pods = list(self.pods.cache.values())
@@ -359,6 +361,23 @@ class HealthAgent:
                 f"node {name} is {wanted} ({cause})",
             )
             health_eviction.force_clear(self.reg, pods, name, self.config.eviction_timeout_seconds)
+
+    def _evict_device_holders(self, name: str, found: list[checks.Finding], bad: set[str]) -> None:
+        """Pods holding a GPU that turned unhealthy lose it: they are evicted like on a faulty node."""
+        holders = []
+        for pod in self.pods.cache.values():
+            if (pod.get("spec") or {}).get("nodeName") != name:
+                continue
+            held = {uuid for per in devmod.allocation_of(pod).values() for uuid in per.get(GPU, [])}
+            if held & bad:
+                holders.append(pod)
+        if not holders:
+            return
+        cause = "; ".join(f.message for f in found if f.gpu in bad)
+        always = [{"key": h.HEALTH_LABEL, "value": "UnhealthyDevice", "effect": "NoExecute"}]
+        health_eviction.evict(
+            self.reg, holders, name, always, f"a GPU it holds on node {name} is unhealthy ({cause})"
+        )
 
     def _set_status(self, name: str, found: list[checks.Finding], bad_gpus: list[str]) -> None:
         node = self.reg.get("nodes", name)
