@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.support import RunningControlPlane, start_control_plane
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
