@@ -54,10 +54,7 @@ def discover_gpus(env: Mapping[str, str] | None = None) -> list[Device]:
     fake = env.get("HYPERPOD_FAKE_GPUS")
     if fake:
         n = _fake_count("HYPERPOD_FAKE_GPUS", fake)
-        return [
-            Device(fake_uuid(i), i, "Fake NVIDIA H100", 80 << 30)
-            for i in range(n)
-        ]
+        return [Device(fake_uuid(i), i, "Fake NVIDIA H100", 80 << 30) for i in range(n)]
     try:
         import pynvml
     except ImportError:
