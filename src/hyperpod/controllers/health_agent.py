@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import logging
 import time
@@ -124,6 +125,7 @@ class NodeMonitor:
         default_factory=set
     )  # efa-down, disk-full, node-unresponsive, kubelet-crash
     reported: set[str] = field(default_factory=set)  # findings already announced
+    consumed: str = ""  # resourceVersion of the node whose injection annotation was applied
 
 
 class HealthAgent:
@@ -346,8 +348,8 @@ class HealthAgent:
         if meta:
             patch["metadata"] = meta
         if patch:
-            self.reg.patch("nodes", name, patch, PatchType.MERGE)
-        self._set_status(name, found, bad_gpus)
+            node = self.reg.patch("nodes", name, patch, PatchType.MERGE)
+        self._set_status(node, found, bad_gpus)
         if bad_gpus:
             self._evict_device_holders(name, found, set(bad_gpus))
         if wanted in (h.PENDING_REBOOT, h.PENDING_REPLACEMENT):
@@ -379,8 +381,9 @@ class HealthAgent:
             self.reg, holders, name, always, f"a GPU it holds on node {name} is unhealthy ({cause})"
         )
 
-    def _set_status(self, name: str, found: list[checks.Finding], bad_gpus: list[str]) -> None:
-        node = self.reg.get("nodes", name)
+    def _set_status(self, node: Obj, found: list[checks.Finding], bad_gpus: list[str]) -> None:
+        """Conditions and allocatable; written only when they change (Conflict: next poll)."""
+        node = copy.deepcopy(node)
         status = node.setdefault("status", {})
         now = now_rfc3339()
 
@@ -388,7 +391,9 @@ class HealthAgent:
             return [f for f in found if f.check in kinds]
 
         wanted = {
-            h.GPU_CONDITION: about("gpu-xid", "gpu-ecc", "gpu-count", "gpu-temperature"),
+            h.GPU_CONDITION: about(
+                "gpu-xid", "gpu-ecc", "gpu-count", "gpu-temperature", "gpu-remap"
+            ),
             h.EFA_CONDITION: about("efa"),
             h.KUBELET_CONDITION: about("kubelet"),
             "DiskPressure": about("disk"),
@@ -446,10 +451,15 @@ class HealthAgent:
         if mon is None:
             return
         text = (node["metadata"].get("annotations") or {}).get(h.INJECT_ANNOTATION)
+        rv = str(node["metadata"].get("resourceVersion"))
+        if text and rv == mon.consumed:
+            text = None  # already injected; the cache has not seen the annotation go yet
         if text:
+            mon.consumed = rv
             self._inject(node, mon, text)
         found = self.findings(node, mon, time.time())
-        fresh = self.reg.try_get("nodes", name)
+        # After an injection read the node back (the cache may still hold the annotation).
+        fresh = self.reg.try_get("nodes", name) if text else node
         if fresh is not None:
             self.apply(fresh, mon, found)
 

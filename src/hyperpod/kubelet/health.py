@@ -1,5 +1,8 @@
 """Health checks of one node: GPUs through NVML, EFA presence, disk, memory, kubelet liveness.
 
+GPU checks: critical XID events, volatile/aggregate double-bit ECC, remapped rows (pending ->
+reboot, failed -> replace), GPUs answering vs expected, temperature.
+
 Each check returns :class:`Finding` objects; what a finding means (``device``, ``unschedulable``,
 ``reboot``, ``replace``) comes from :class:`hyperpod.api.health.HealthConfig`. GPU checks call
 only the ``pynvml`` API, so they run unchanged on a real driver and on
@@ -47,6 +50,7 @@ class Finding:
             "gpu-xid": "GpuXidError",
             "gpu-ecc": "GpuEccError",
             "gpu-count": "GpuLost",
+            "gpu-remap": "GpuRowRemapping",
             "gpu-temperature": "GpuOverheated",
             "efa": "EfaDeviceMissing",
             "disk": "DiskPressure",
@@ -110,6 +114,14 @@ class GpuMonitor:
                 continue
         return -1
 
+    def _remapped_rows(self, handle: Any, index: int, uuid: str | None) -> list[Finding]:
+        lib = self.lib
+        try:
+            _, _, pending, failure = lib.nvmlDeviceGetRemappedRows(handle)
+        except lib.NVMLError:
+            return []  # not supported before Ampere
+        return _remap_findings(bool(pending), bool(failure), index, uuid)
+
     def poll(self) -> list[Finding]:
         lib, cfg = self.lib, self.config
         self._drain_events()
@@ -150,6 +162,7 @@ class GpuMonitor:
                     continue
                 raise
             alive += 1
+            out += self._remapped_rows(h, i, uuid)
             for xid in self.xids.get(i, []):
                 action = (
                     "replace"
@@ -198,6 +211,14 @@ class GpuMonitor:
                 )
             )
         return out
+
+
+def _remap_findings(pending: bool, failure: bool, index: int, uuid: str | None) -> list[Finding]:
+    if failure:
+        return [Finding("gpu-remap", "replace", f"GPU {index}: row remapping failed", uuid)]
+    if pending:
+        return [Finding("gpu-remap", "reboot", f"GPU {index}: row remapping pending a reset", uuid)]
+    return []
 
 
 def efa_finding(present: int, expected: int, config: HealthConfig) -> Finding | None:

@@ -51,6 +51,8 @@ class _Gpu:
     dbe_volatile: int = 0
     dbe_aggregate: int = 0
     lost: bool = False
+    remap_pending: bool = False
+    remap_failure: bool = False
 
 
 @dataclass
@@ -101,6 +103,12 @@ class FakeNvml:
         gpu.dbe_volatile += count
         gpu.dbe_aggregate += count
 
+    def remap_rows(self, index: int, *, failure: bool = False) -> None:
+        """A row remapping pending (cleared by a reset) or failed (permanent)."""
+        gpu = self._check(index)
+        gpu.remap_pending = True
+        gpu.remap_failure = gpu.remap_failure or failure
+
     def lose(self, index: int) -> None:
         self._check(index).lost = True
 
@@ -112,6 +120,7 @@ class FakeNvml:
         for gpu in self.gpus:
             gpu.dbe_volatile = 0
             gpu.lost = False
+            gpu.remap_pending = False
         self.events.clear()
 
     # -- the pynvml API subset -----------------------------------------------------------
@@ -146,6 +155,11 @@ class FakeNvml:
         if error_type != NVML_MEMORY_ERROR_TYPE_UNCORRECTED:
             return 0
         return gpu.dbe_volatile if counter == NVML_VOLATILE_ECC else gpu.dbe_aggregate
+
+    def nvmlDeviceGetRemappedRows(self, handle: int) -> tuple[int, int, int, int]:
+        """(correctable rows, uncorrectable rows, pending, failure), as pynvml returns them."""
+        gpu = self._alive(handle)
+        return (0, int(gpu.remap_pending), int(gpu.remap_pending), int(gpu.remap_failure))
 
     def nvmlEventSetCreate(self) -> _EventSet:
         s = _EventSet()

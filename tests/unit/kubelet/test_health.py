@@ -124,3 +124,13 @@ def test_injecting_into_a_gpu_that_does_not_exist_is_refused() -> None:
     lib = FakeNvml(2)
     with pytest.raises(IndexError, match="GPU 5 does not exist"):
         lib.inject_xid(5, 79)
+
+
+def test_pending_row_remapping_means_reboot_and_a_failed_one_replace() -> None:
+    lib, mon = monitor()
+    lib.remap_rows(4)
+    assert [(f.check, f.action) for f in mon.poll()] == [("gpu-remap", "reboot")]
+    lib.reboot()
+    assert mon.poll() == []
+    lib.remap_rows(4, failure=True)
+    assert [(f.check, f.action) for f in mon.poll()] == [("gpu-remap", "replace")]
