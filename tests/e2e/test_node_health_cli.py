@@ -94,9 +94,20 @@ def test_a_single_gpu_ecc_fault_on_the_local_node_drops_allocatable_only(
     assert "volatile double-bit ECC" in desc and "3/4" in desc
 
 
+TRAINER = """
+import os, shutil, signal, sys, time
+def stop(*_):
+    shutil.copy(os.environ["HYPERPOD_EVICTION_FILE"], sys.argv[1])
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+time.sleep(600)
+"""
+
+
 def test_a_pod_holding_a_gpu_that_fails_is_evicted_and_the_node_stays_schedulable(
-    cp: RunningControlPlane,
+    cp: RunningControlPlane, tmp_path: Path
 ) -> None:
+    hint = tmp_path / "eviction.json"
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -109,7 +120,7 @@ def test_a_pod_holding_a_gpu_that_fails_is_evicted_and_the_node_stays_schedulabl
                 {
                     "name": "c",
                     "image": "python",
-                    "command": [sys.executable, "-c", "import time; time.sleep(600)"],
+                    "command": [sys.executable, "-c", TRAINER, str(hint)],
                     "resources": {"limits": {"nvidia.com/gpu": "2"}},
                 }
             ],
@@ -137,6 +148,10 @@ def test_a_pod_holding_a_gpu_that_fails_is_evicted_and_the_node_stays_schedulabl
         "get", "events", "--field-selector", "involvedObject.name=holder", "-o", "json"
     ).stdout
     assert "a GPU it holds on node" in events and f"GPU {index}" in events
+    # The trainer's SIGTERM handler found why it was stopped in $HYPERPOD_EVICTION_FILE.
+    told = json.loads(hint.read_text())
+    assert told["node"] == LOCAL and told["reason"] == "DeletionByNodeHealthAgent"
+    assert f"GPU {index}" in told["message"]
     n = node(cp, LOCAL)
     assert n["status"]["allocatable"]["nvidia.com/gpu"] == "2"
     assert n["metadata"]["labels"][HEALTH] == "Schedulable"

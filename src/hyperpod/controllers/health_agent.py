@@ -361,6 +361,7 @@ class HealthAgent:
                 name,
                 health_taints(wanted, now_rfc3339()),
                 f"node {name} is {wanted} ({cause})",
+                self.data_dir,
             )
             health_eviction.force_clear(self.reg, pods, name, self.config.eviction_timeout_seconds)
 
@@ -378,7 +379,12 @@ class HealthAgent:
         cause = "; ".join(f.message for f in found if f.gpu in bad)
         always = [{"key": h.HEALTH_LABEL, "value": "UnhealthyDevice", "effect": "NoExecute"}]
         health_eviction.evict(
-            self.reg, holders, name, always, f"a GPU it holds on node {name} is unhealthy ({cause})"
+            self.reg,
+            holders,
+            name,
+            always,
+            f"a GPU it holds on node {name} is unhealthy ({cause})",
+            self.data_dir,
         )
 
     def _set_status(self, node: Obj, found: list[checks.Finding], bad_gpus: list[str]) -> None:

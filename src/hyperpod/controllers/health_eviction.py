@@ -4,7 +4,10 @@ A pod that does not tolerate the node's NoExecute health taint gets the pod cond
 ``DisruptionTarget`` (reason ``DeletionByNodeHealthAgent``, the message names the node, its
 status and the fault) and is then deleted gracefully: its kubelet sends SIGTERM, waits the
 pod's ``terminationGracePeriodSeconds`` (the time a trainer has to checkpoint), then SIGKILL.
-Pods that tolerate the taint for ``tolerationSeconds`` are left to the taint manager
+Before the delete, a pod on the local node finds the reason in the JSON file named by its
+``HYPERPOD_EVICTION_FILE`` variable (``{"node", "reason", "message", "time"}``), so a trainer's
+SIGTERM handler can tell a node fault from an ordinary stop. Pods that tolerate the taint for
+``tolerationSeconds`` are left to the taint manager
 (``node_lifecycle``); pods that tolerate it for ever stay. A pod still Terminating
 ``eviction_timeout_seconds`` after its grace period ended (its node never confirmed) is
 removed with grace 0, so nothing is stuck on a dead node.
@@ -13,8 +16,11 @@ removed with grace 0, so nothing is stuck on a dead node.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from hyperpod.apiserver.errors import ApiError, Conflict, NotFound
@@ -50,7 +56,27 @@ def _mark(reg: Registry, pod: Obj, message: str) -> None:
         reg.update("pods/status", fresh, md["namespace"])
 
 
-def evict(reg: Registry, pods: Iterable[Obj], node: str, taints: list[Obj], message: str) -> int:
+def _hint(data_dir: Path | None, pod: Obj, node: str, message: str) -> None:
+    if data_dir is None:
+        return
+    sandbox = data_dir / "pods" / str(pod["metadata"].get("uid"))
+    if not sandbox.is_dir():
+        return  # not a pod of this machine (simulated node), or not started yet
+    body = {"node": node, "reason": DISRUPTION_REASON, "message": message, "time": now_rfc3339()}
+    tmp = sandbox / "eviction.json.tmp"
+    with contextlib.suppress(OSError):
+        tmp.write_text(json.dumps(body))
+        os.replace(tmp, sandbox / "eviction.json")
+
+
+def evict(
+    reg: Registry,
+    pods: Iterable[Obj],
+    node: str,
+    taints: list[Obj],
+    message: str,
+    data_dir: Path | None = None,
+) -> int:
     """Evict the pods of ``node`` that do not tolerate ``taints`` now; returns how many."""
     n = 0
     for pod in pods:
@@ -63,6 +89,7 @@ def evict(reg: Registry, pods: Iterable[Obj], node: str, taints: list[Obj], mess
             continue  # tolerated (for a while or for ever): the taint manager's business
         text = f"Evicting pod from node {node}: {message}"
         _mark(reg, pod, text)
+        _hint(data_dir, pod, node, text)
         record_event(
             reg, {**pod, "kind": "Pod", "apiVersion": "v1"}, "Warning", "Evicted", text, COMPONENT
         )

@@ -338,6 +338,8 @@ class PodWorker:
             devices=devmod.device_env(self.allocation.get(c.name, {}), self.kl.devices),
             node_allocatable=self.kl.allocatable,
         )
+        # Written by the health agent before an eviction (controllers/health_eviction.py).
+        env["HYPERPOD_EVICTION_FILE"] = str(self.sandbox / "eviction.json")
         wd = c.spec.get("workingDir")
         from hyperpod.kubelet.volumes import substitute
 
