@@ -1,7 +1,8 @@
 """Health checks of one node: GPUs through NVML, EFA presence, disk, memory, kubelet liveness.
 
 GPU checks: critical XID events, volatile/aggregate double-bit ECC, remapped rows (pending ->
-reboot, failed -> replace), GPUs answering vs expected, temperature.
+reboot, failed -> replace), NVLinks active vs at start (fewer -> reboot), GPUs answering vs
+expected, temperature. A counter the board does not support reads as 0.
 
 Each check returns :class:`Finding` objects; what a finding means (``device``, ``unschedulable``,
 ``reboot``, ``replace``) comes from :class:`hyperpod.api.health.HealthConfig`. GPU checks call
@@ -51,6 +52,7 @@ class Finding:
             "gpu-ecc": "GpuEccError",
             "gpu-count": "GpuLost",
             "gpu-remap": "GpuRowRemapping",
+            "gpu-nvlink": "NvLinkDown",
             "gpu-temperature": "GpuOverheated",
             "efa": "EfaDeviceMissing",
             "disk": "DiskPressure",
@@ -69,13 +71,14 @@ class GpuMonitor:
     config: HealthConfig
     xids: dict[int, list[int]] = field(default_factory=dict)  # index -> XIDs seen
     uuids: dict[int, str] = field(default_factory=dict)
+    links: dict[int, int] = field(default_factory=dict)  # index -> NVLinks active at start
     _events: Any = None
 
     def _error_code(self, exc: Exception) -> int:
         return int(getattr(exc, "value", -1))
 
     def start(self) -> None:
-        """Register for critical XID events on every GPU that answers."""
+        """Register for critical XID events on every GPU that answers; note its NVLinks."""
         lib = self.lib
         self._events = lib.nvmlEventSetCreate()
         for i in range(lib.nvmlDeviceGetCount()):
@@ -83,6 +86,7 @@ class GpuMonitor:
                 h = lib.nvmlDeviceGetHandleByIndex(i)
                 self.uuids[i] = str(lib.nvmlDeviceGetUUID(h))
                 lib.nvmlDeviceRegisterEvents(h, lib.nvmlEventTypeXidCriticalError, self._events)
+                self.links[i] = self._active_links(h)
             except lib.NVMLError as exc:
                 log.warning("GPU %d: cannot register for XID events: %s", i, exc)
 
@@ -114,6 +118,24 @@ class GpuMonitor:
                 continue
         return -1
 
+    def _active_links(self, handle: Any) -> int:
+        lib, n = self.lib, 0
+        for link in range(int(getattr(lib, "NVML_NVLINK_MAX_LINKS", 18))):
+            try:
+                n += int(lib.nvmlDeviceGetNvLinkState(handle, link) == lib.NVML_FEATURE_ENABLED)
+            except lib.NVMLError:
+                break  # no such link (or no NVLink at all)
+        return n
+
+    def _optional(self, fn: Any, *args: Any) -> int:
+        """An NVML counter, or 0 where the board does not support it (ECC off, no sensor)."""
+        try:
+            return int(fn(*args))
+        except self.lib.NVMLError as exc:
+            if self._error_code(exc) != self.lib.NVML_ERROR_NOT_SUPPORTED:
+                raise
+            return 0
+
     def _remapped_rows(self, handle: Any, index: int, uuid: str | None) -> list[Finding]:
         lib = self.lib
         try:
@@ -133,22 +155,14 @@ class GpuMonitor:
                 h = lib.nvmlDeviceGetHandleByIndex(i)
                 uuid = str(lib.nvmlDeviceGetUUID(h))
                 self.uuids[i] = uuid
-                temp = int(lib.nvmlDeviceGetTemperature(h, lib.NVML_TEMPERATURE_GPU))
-                try:
-                    dbe_vol = int(
-                        lib.nvmlDeviceGetTotalEccErrors(
-                            h, lib.NVML_MEMORY_ERROR_TYPE_UNCORRECTED, lib.NVML_VOLATILE_ECC
-                        )
-                    )
-                    dbe_agg = int(
-                        lib.nvmlDeviceGetTotalEccErrors(
-                            h, lib.NVML_MEMORY_ERROR_TYPE_UNCORRECTED, lib.NVML_AGGREGATE_ECC
-                        )
-                    )
-                except lib.NVMLError as exc:
-                    if self._error_code(exc) != lib.NVML_ERROR_NOT_SUPPORTED:
-                        raise
-                    dbe_vol = dbe_agg = 0  # ECC off on this board
+                temp = self._optional(lib.nvmlDeviceGetTemperature, h, lib.NVML_TEMPERATURE_GPU)
+                ecc = lib.NVML_MEMORY_ERROR_TYPE_UNCORRECTED
+                dbe_vol = self._optional(
+                    lib.nvmlDeviceGetTotalEccErrors, h, ecc, lib.NVML_VOLATILE_ECC
+                )
+                dbe_agg = self._optional(
+                    lib.nvmlDeviceGetTotalEccErrors, h, ecc, lib.NVML_AGGREGATE_ECC
+                )
             except lib.NVMLError as exc:
                 if self._error_code(exc) == lib.NVML_ERROR_GPU_IS_LOST:
                     out.append(
@@ -160,9 +174,22 @@ class GpuMonitor:
                         )
                     )
                     continue
-                raise
+                # Any other NVML answer is not proof of a fault: count the GPU, skip its checks.
+                log.warning("GPU %d: NVML query failed: %s", i, exc)
+                alive += 1
+                continue
             alive += 1
             out += self._remapped_rows(h, i, uuid)
+            links = self._active_links(h)
+            if links < self.links.get(i, 0):
+                out.append(
+                    Finding(
+                        "gpu-nvlink",
+                        "reboot",
+                        f"GPU {i}: {links} of {self.links[i]} NVLinks active",
+                        uuid,
+                    )
+                )
             for xid in self.xids.get(i, []):
                 action = (
                     "replace"

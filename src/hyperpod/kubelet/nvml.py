@@ -25,6 +25,8 @@ NVML_TEMPERATURE_GPU = 0
 NVML_MEMORY_ERROR_TYPE_UNCORRECTED = 1
 NVML_VOLATILE_ECC = 0
 NVML_AGGREGATE_ECC = 1
+NVML_NVLINK_MAX_LINKS = 36
+NVML_FEATURE_DISABLED, NVML_FEATURE_ENABLED = 0, 1
 nvmlEventTypeXidCriticalError = 8
 
 
@@ -53,6 +55,7 @@ class _Gpu:
     lost: bool = False
     remap_pending: bool = False
     remap_failure: bool = False
+    nvlinks: list[bool] = field(default_factory=list)  # per link: active
 
 
 @dataclass
@@ -80,10 +83,12 @@ class FakeNvml:
     NVML_MEMORY_ERROR_TYPE_UNCORRECTED = NVML_MEMORY_ERROR_TYPE_UNCORRECTED
     NVML_VOLATILE_ECC = NVML_VOLATILE_ECC
     NVML_AGGREGATE_ECC = NVML_AGGREGATE_ECC
+    NVML_NVLINK_MAX_LINKS = NVML_NVLINK_MAX_LINKS
+    NVML_FEATURE_ENABLED = NVML_FEATURE_ENABLED
     nvmlEventTypeXidCriticalError = nvmlEventTypeXidCriticalError
 
-    def __init__(self, count: int, seed: str = "") -> None:
-        self.gpus = [_Gpu(fake_uuid(i, seed)) for i in range(count)]
+    def __init__(self, count: int, seed: str = "", nvlinks: int = 18) -> None:
+        self.gpus = [_Gpu(fake_uuid(i, seed), nvlinks=[True] * nvlinks) for i in range(count)]
         self.events: deque[EventData] = deque()
         self.sets: list[_EventSet] = []
 
@@ -109,6 +114,9 @@ class FakeNvml:
         gpu.remap_pending = True
         gpu.remap_failure = gpu.remap_failure or failure
 
+    def nvlink_down(self, index: int, link: int = 0) -> None:
+        self._check(index).nvlinks[link] = False
+
     def lose(self, index: int) -> None:
         self._check(index).lost = True
 
@@ -121,6 +129,7 @@ class FakeNvml:
             gpu.dbe_volatile = 0
             gpu.lost = False
             gpu.remap_pending = False
+            gpu.nvlinks = [True] * len(gpu.nvlinks)
         self.events.clear()
 
     # -- the pynvml API subset -----------------------------------------------------------
@@ -160,6 +169,12 @@ class FakeNvml:
         """(correctable rows, uncorrectable rows, pending, failure), as pynvml returns them."""
         gpu = self._alive(handle)
         return (0, int(gpu.remap_pending), int(gpu.remap_pending), int(gpu.remap_failure))
+
+    def nvmlDeviceGetNvLinkState(self, handle: int, link: int) -> int:
+        gpu = self._alive(handle)
+        if link >= len(gpu.nvlinks):
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)  # a link this board does not have
+        return NVML_FEATURE_ENABLED if gpu.nvlinks[link] else NVML_FEATURE_DISABLED
 
     def nvmlEventSetCreate(self) -> _EventSet:
         s = _EventSet()

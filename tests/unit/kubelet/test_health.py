@@ -134,3 +134,28 @@ def test_pending_row_remapping_means_reboot_and_a_failed_one_replace() -> None:
     assert mon.poll() == []
     lib.remap_rows(4, failure=True)
     assert [(f.check, f.action) for f in mon.poll()] == [("gpu-remap", "replace")]
+
+
+def test_a_link_that_goes_down_means_reboot() -> None:
+    lib, mon = monitor()
+    lib.nvlink_down(6, link=3)
+    found = mon.poll()
+    assert [(f.check, f.action) for f in found] == [("gpu-nvlink", "reboot")]
+    assert found[0].message == "GPU 6: 17 of 18 NVLinks active"
+
+
+class _NoEcc(FakeNvml):
+    """A board with ECC off and no temperature sensor: NVML answers NOT_SUPPORTED."""
+
+    def nvmlDeviceGetTotalEccErrors(self, handle: int, error_type: int, counter: int) -> int:
+        raise NVMLError(3)
+
+    def nvmlDeviceGetTemperature(self, handle: int, sensor: int) -> int:
+        raise NVMLError(3)
+
+
+def test_unsupported_counters_are_not_faults() -> None:
+    lib = _NoEcc(2)
+    mon = checks.GpuMonitor(lib, 2, CFG)
+    mon.start()
+    assert mon.poll() == []
