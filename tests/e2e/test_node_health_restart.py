@@ -13,6 +13,7 @@ from tests.support import RunningControlPlane, start_control_plane
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 HEALTH = "sagemaker.amazonaws.com/node-health-status"
+DEEP = "sagemaker.amazonaws.com/deep-health-check-status"
 CONFIG: dict[str, Any] = {
     "nodes": {
         "local": {"enabled": False},
@@ -65,6 +66,8 @@ def test_a_replaced_node_does_not_come_back_after_a_restart(tmp_path: Path) -> N
                 nodes(cp)["p5-0"]["metadata"]["labels"][HEALTH] == "UnschedulablePendingReplacement"
             )
         )
+        # A deep health check cut short by the stop below is run again after the restart.
+        cp.kubectl("label", "node", "p5-2", "--overwrite", f"{DEEP}=InProgress")
     finally:
         cp.stop(keep_pods=True)
     cp = start_control_plane(data, CONFIG)
@@ -82,5 +85,7 @@ def test_a_replaced_node_does_not_come_back_after_a_restart(tmp_path: Path) -> N
             "NoSchedule",
             "NoExecute",
         }
+        until(lambda: nodes(cp)["p5-2"]["metadata"]["labels"][DEEP] == "Passed")
+        assert nodes(cp)["p5-2"]["metadata"]["labels"][HEALTH] == "Schedulable"
     finally:
         cp.stop()

@@ -113,6 +113,7 @@ class NodeRecovery:
         self.automatic = str(ctx.config.get("nodeRecovery") or "Automatic") == "Automatic"
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.refused: set[str] = set()  # local node: replacement refused once already
+        self.checking: set[str] = set()  # nodes whose deep health checks run now
 
     # ------------------------------------------------------------------ decisions
     def scan(self) -> None:
@@ -133,6 +134,12 @@ class NodeRecovery:
                 action = "replace"
             if ann.get(h.DEEP_HEALTH_REQUEST_ANNOTATION) and action is None:
                 action = "deep-health-check"
+            if (
+                action is None
+                and labels.get(h.DEEP_HEALTH_LABEL) == h.DEEP_IN_PROGRESS
+                and name not in self.checking
+            ):
+                action = "deep-health-check"  # interrupted (control-plane restart): run again
             if action is None:
                 continue
             if action == "replace" and labels.get(SIMULATED_LABEL) != "true":
@@ -293,6 +300,15 @@ class NodeRecovery:
         )
         self.agent.reset(name)
         await asyncio.sleep(self.config.replace_seconds)
+        self.checking.add(new_name)
+        self.agent.busy.add(new_name)
+        try:
+            await self._join(node, name, new_name, group)
+        finally:
+            self.checking.discard(new_name)
+            self.agent.busy.discard(new_name)
+
+    async def _join(self, node: Obj, name: str, new_name: str, group: str) -> None:
         created = self.reg.create("nodes", replacement_for(node, new_name))
         record_event(
             self.reg,
@@ -307,6 +323,13 @@ class NodeRecovery:
         )
 
     async def deep_check(self, name: str) -> None:
+        self.checking.add(name)
+        try:
+            await self._deep_check(name)
+        finally:
+            self.checking.discard(name)
+
+    async def _deep_check(self, name: str) -> None:
         node = self.reg.get("nodes", name)
         self._patch(name, {"metadata": {"annotations": {h.DEEP_HEALTH_REQUEST_ANNOTATION: None}}})
         simulated = (node["metadata"].get("labels") or {}).get(SIMULATED_LABEL) == "true"
