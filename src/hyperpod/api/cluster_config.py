@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from hyperpod.api import instance_types
+from hyperpod.api.health import HealthConfig
 
 TEMPLATE = "cluster-stack"
 TEMPLATE_VERSION = "1.0"
@@ -151,6 +152,14 @@ class LocalClusterConfig(_Model):
         "image is a label), oci (runc runs each container from its image) or auto (oci when a "
         "probe container starts here, else process); a pod's hyperpod.local/runtime annotation "
         "overrides it",
+    )
+    node_recovery: Literal["Automatic", "None"] = Field(
+        "Automatic",
+        description="Automatic: faulty nodes are rebooted or replaced; None: only labelled",
+    )
+    health: HealthConfig = Field(
+        default_factory=lambda: HealthConfig.model_validate({}),
+        description="Health monitoring agent thresholds and which faults mean reboot or replace",
     )
 
     @field_validator("version")

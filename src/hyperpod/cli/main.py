@@ -112,6 +112,7 @@ def _register_optional() -> None:
         "hyperpod.cli.aws_commands",
         "hyperpod.cli.monitoring",
         "hyperpod.cli.images",
+        "hyperpod.cli.nodes",
     ):
         try:
             mod = importlib.import_module(module)

@@ -34,6 +34,7 @@ LEASE_NS = "kube-node-lease"
 LEASE_SECONDS = 40
 SIMULATED_LABEL = "hyperpod.local/simulated"
 HEALTH_LABEL = "sagemaker.amazonaws.com/node-health-status"
+DEEP_HEALTH_LABEL = "sagemaker.amazonaws.com/deep-health-check-status"
 GROUP_LABEL = "sagemaker.amazonaws.com/instance-group-name"
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 
@@ -145,6 +146,9 @@ def base_labels(name: str, instance_type: str) -> dict[str, str]:
         "beta.kubernetes.io/arch": _arch(),
         INSTANCE_TYPE_LABEL: instance_type,
         HEALTH_LABEL: "Schedulable",
+        # Nodes the cluster starts with join as checked; replacements run the checks
+        # (controllers/deep_health.py).
+        DEEP_HEALTH_LABEL: "Passed",
     }
 
 
@@ -218,7 +222,13 @@ def register(reg: Registry, node: Obj) -> Obj:
         return reg.create("nodes", node)
     except AlreadyExists:
         pass
-    reg.patch("nodes", name, {"metadata": {"labels": node["metadata"]["labels"]}}, PatchType.MERGE)
+    # Health labels belong to the health agent once the node exists: a restart keeps a fault.
+    labels = {
+        k: v
+        for k, v in node["metadata"]["labels"].items()
+        if k not in (HEALTH_LABEL, DEEP_HEALTH_LABEL)
+    }
+    reg.patch("nodes", name, {"metadata": {"labels": labels}}, PatchType.MERGE)
     status = {k: node["status"][k] for k in ("capacity", "allocatable", "addresses", "nodeInfo")}
     status["conditions"] = node["status"]["conditions"]
     return reg.patch("nodes/status", name, {"status": status}, PatchType.MERGE)

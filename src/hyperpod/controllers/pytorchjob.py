@@ -94,6 +94,9 @@ class PyTorchJobOperator:
         self.known_jobs: set[str] = set()
         # Job uid -> when its next full creation batch may go (see _pace).
         self._next_batch: dict[str, float] = {}
+        # Pods the node health agent evicted that were gone before a reconcile saw them
+        # terminating (a simulated node confirms at once), by job key: still a node fault.
+        self.vanished: dict[str, list[Obj]] = {}
         self.jobs = Informer(reg, api.RESOURCE)
         self.pods = Informer(reg, "pods", label_selector=OWNED_SELECTOR)
         self.services = Informer(reg, "services", label_selector=OWNED_SELECTOR)
@@ -111,11 +114,21 @@ class PyTorchJobOperator:
 
     def _on_owned(self, event_type: str, obj: Obj, old: Obj | None) -> None:
         md = obj.get("metadata") or {}
+        lost = (
+            event_type == "DELETED"
+            and str(md.get("uid")) not in self.ours
+            and rules.node_fault(obj) is not None
+        )
         if event_type == "DELETED":
             self.ours.discard(str(md.get("uid")))
         for ref in md.get("ownerReferences") or []:
             if ref.get("kind") == api.KIND and ref.get("controller"):
-                self.controller.enqueue(f"{md.get('namespace')}/{ref.get('name')}")
+                key = f"{md.get('namespace')}/{ref.get('name')}"
+                if lost:
+                    stamp = md.get("deletionTimestamp") or rules.rfc3339(datetime.now(UTC))
+                    gone = {**obj, "metadata": {**md, "deletionTimestamp": stamp}}
+                    self.vanished.setdefault(key, []).append(gone)
+                self.controller.enqueue(key)
 
     # --- running --------------------------------------------------------------------------
 
@@ -154,6 +167,10 @@ class PyTorchJobOperator:
             for s in self.reg.list("services", namespace, label_selector=selector)
             if owned_by(s, job)
         ]
+        names = {p["metadata"]["name"] for p in pods}
+        for gone in self.vanished.pop(key, []):
+            if gone["metadata"]["name"] not in names and owned_by(gone, job):
+                pods.append(gone)
         if job["metadata"].get("uid") not in self.known_jobs:
             # First look since this process started: pods already terminating were ours.
             self.known_jobs.add(job["metadata"].get("uid"))

@@ -476,6 +476,14 @@ def pod_failure(pod: Obj) -> Failure | None:
     return None
 
 
+def node_fault(pod: Obj) -> str | None:
+    """The health agent's eviction message (pod condition DisruptionTarget), if any."""
+    for c in (pod.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "DisruptionTarget" and c.get("reason") == "DeletionByNodeHealthAgent":
+            return str(c.get("message") or "evicted by the node health agent")
+    return None
+
+
 def restarts(pod: Obj) -> int:
     status = pod.get("status") or {}
     every = (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or [])
@@ -747,10 +755,18 @@ def _check_failures(
             pod["metadata"]["name"],
             None,
             "Evicted",
-            "deleted while running (eviction or node fault)",
+            node_fault(pod) or "deleted while running (eviction or node fault)",
         )
         for pod in evicted
     ]
+    faulted = [pod for pod in evicted if node_fault(pod)]
+    if not enabled and faulted:
+        # Without auto-resume a pod lost to a node fault fails the job, naming node and fault.
+        pod = faulted[0]
+        return (
+            f"PyTorchJob {full} has failed because pod {pod['metadata']['name']} was evicted: "
+            f"{node_fault(pod)} (enable auto-resume to restart on healthy nodes)"
+        )
     if enabled and retryable:
         p.acknowledged += [str(pod["metadata"].get("uid")) for pod in evicted]
         done = int(status.get("restartCount") or 0)

@@ -34,6 +34,7 @@ COMPONENTS: list[str] = [
     "hyperpod.controllers.device_plugins:component",
     "hyperpod.controlplane.observability:component",
     "hyperpod.controllers.hyperpod_job:component",
+    "hyperpod.controllers.node_recovery:component",
 ]
 
 

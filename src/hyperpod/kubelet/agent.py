@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import os
 import shutil
@@ -125,6 +126,15 @@ class Kubelet:
             for per in alloc.values():
                 for ids in per.values():
                     used.update(ids)
+        # GPUs the health agent marked unhealthy are never handed out.
+        node = self.reg.try_get("nodes", self.node_name)
+        raw = (
+            ((node or {}).get("metadata") or {})
+            .get("annotations", {})
+            .get("hyperpod.local/unhealthy-devices")
+        )
+        with contextlib.suppress(ValueError, TypeError):
+            used.update(str(x) for x in json.loads(raw or "[]"))
         return used
 
     def worker_done(self, worker: PodWorker) -> None:
@@ -236,8 +246,11 @@ class Kubelet:
                 if self.ctx.stopping.is_set():
                     break
                 try:
-                    nodes.renew_lease(self.reg, self.node_name)
                     node = self.reg.try_get("nodes", self.node_name)
+                    ann = ((node or {}).get("metadata") or {}).get("annotations") or {}
+                    if ann.get("hyperpod.local/simulate-heartbeat") == "false":
+                        continue  # a simulated crash or reboot (fault injection, node recovery)
+                    nodes.renew_lease(self.reg, self.node_name)
                     if node is None:
                         self.register()
                     else:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperpod.api.instance_types import EFA, GPU
+from hyperpod.kubelet.nvml import fake_uuid
 
 log = logging.getLogger(__name__)
 ANNOTATION = "hyperpod.local/devices"
@@ -53,10 +54,7 @@ def discover_gpus(env: Mapping[str, str] | None = None) -> list[Device]:
     fake = env.get("HYPERPOD_FAKE_GPUS")
     if fake:
         n = _fake_count("HYPERPOD_FAKE_GPUS", fake)
-        return [
-            Device(f"GPU-00000000-fake-4000-8000-{i:012d}", i, "Fake NVIDIA H100", 80 << 30)
-            for i in range(n)
-        ]
+        return [Device(fake_uuid(i), i, "Fake NVIDIA H100", 80 << 30) for i in range(n)]
     try:
         import pynvml
     except ImportError:

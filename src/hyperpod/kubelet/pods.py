@@ -368,6 +368,8 @@ class PodWorker:
         if self.sa_dir is not None:
             for k, v in sa_mod.incluster_env(self.kl.data_dir, self.sa_dir).items():
                 env.setdefault(k, v)  # what the pod sets itself wins
+        # Written by the health agent before an eviction (controllers/health_eviction.py).
+        env["HYPERPOD_EVICTION_FILE"] = str(self.sandbox / "eviction.json")
         wd = c.spec.get("workingDir")
         from hyperpod.kubelet.volumes import substitute
 

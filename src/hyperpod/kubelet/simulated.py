@@ -8,7 +8,9 @@ Never. A malformed annotation fails the pod at once (reason ``InvalidSimulation`
 names the annotation). Under OnFailure (non-zero) and Always it restarts like a real container (restartCount,
 lastState). Deletion is immediate (there is nothing to stop). No events are written and no
 logs kept, so thousands of pods stay cheap; timers are loop callbacks, not tasks. The simulated
-kubelet also registers the nodes of ``nodes.simulated`` and renews their Leases.
+kubelet also registers the nodes of ``nodes.simulated`` and renews their Leases; it follows
+simulated nodes that join later (replacements made by node recovery) and skips config nodes that
+an existing node's ``hyperpod.local/replaced-nodes`` says were replaced.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 DURATION = "hyperpod.local/simulate-duration"
 EXIT_CODE = "hyperpod.local/simulate-exit-code"
+REPLACED = "hyperpod.local/replaced-nodes"
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "": 1.0}
 
 
@@ -61,7 +64,11 @@ class SimulatedKubelet:
         self.node_objs = nodes.simulated_nodes(ctx.config)
         self.names = {n["metadata"]["name"] for n in self.node_objs}
         self.pods = Informer(self.reg, "pods")
+        self.node_informer = Informer(
+            self.reg, "nodes", label_selector=f"{nodes.SIMULATED_LABEL}=true"
+        )
         self.timers: dict[str, asyncio.TimerHandle] = {}
+        self.names_changed = False
         self.paused: set[str] = set()  # nodes whose heartbeat is switched off (annotation)
 
     # ------------------------------------------------------------------ pods
@@ -271,7 +278,9 @@ class SimulatedKubelet:
     def _beat(self, names: list[str]) -> None:
         for name in names:
             node = self.reg.try_get("nodes", name)
-            ann = ((node or {}).get("metadata") or {}).get("annotations") or {}
+            if node is None:
+                continue  # removed (replaced): no Lease for a node that is gone
+            ann = (node.get("metadata") or {}).get("annotations") or {}
             if ann.get("hyperpod.local/simulate-heartbeat") == "false":
                 self.paused.add(name)
                 continue
@@ -283,20 +292,45 @@ class SimulatedKubelet:
             except ApiError:
                 log.exception("heartbeat of simulated node %s failed", name)
 
+    def _on_node(self, typ: str, node: Obj, old: Obj | None) -> None:
+        name = node["metadata"]["name"]
+        before = len(self.names)
+        if typ == "DELETED":
+            self.names.discard(name)
+        else:
+            self.names.add(name)
+        self.names_changed |= len(self.names) != before
+
+    def _replaced(self) -> set[str]:
+        out: set[str] = set()
+        for node in self.reg.list("nodes", label_selector=f"{nodes.SIMULATED_LABEL}=true"):
+            ann = node["metadata"].get("annotations") or {}
+            out.update(n for n in (ann.get(REPLACED) or "").split(",") if n)
+        return out
+
     async def run(self) -> None:
-        order = sorted(self.names)
+        replaced = self._replaced()
+        self.node_objs = [n for n in self.node_objs if n["metadata"]["name"] not in replaced]
+        self.names -= replaced
         for i, node in enumerate(self.node_objs):
             nodes.register(self.reg, node)
             if i % 50 == 49:
                 await asyncio.sleep(0)  # let the API answer while hundreds of nodes register
         self.pods.add_handler(self._on_pod)
         self.pods.start()
+        self.node_informer.add_handler(self._on_node)
+        self.node_informer.start()
+        order = sorted(self.names)
         # Spread the heartbeats: a slice of the nodes every tick, all of them per period.
         tick = min(1.0, self.heartbeat)
         per_tick = max(1, math.ceil(len(order) * tick / self.heartbeat))
         nxt = 0
         try:
             while not self.ctx.stopping.is_set():
+                if self.names_changed:
+                    self.names_changed = False
+                    order = sorted(self.names)
+                    per_tick = max(1, math.ceil(len(order) * tick / self.heartbeat))
                 self._beat(
                     [order[(nxt + i) % len(order)] for i in range(min(per_tick, len(order)))]
                 )
@@ -307,6 +341,7 @@ class SimulatedKubelet:
             for t in self.timers.values():
                 t.cancel()
             await self.pods.stop()
+            await self.node_informer.stop()
 
 
 async def _run(ctx: ControlPlaneContext) -> None:

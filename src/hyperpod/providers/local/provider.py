@@ -72,6 +72,8 @@ def controlplane_config(cfg: LocalClusterConfig) -> dict[str, Any]:
             "devicePlugins": cfg.addons.device_plugins,
             "healthAgent": cfg.addons.health_agent,
         },
+        "nodeRecovery": cfg.node_recovery,
+        "health": cfg.health.model_dump(by_alias=True),
     }
 
 
