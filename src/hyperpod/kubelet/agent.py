@@ -7,7 +7,8 @@ running (they belong to their shims); deleting a pod is what stops them.
 
 Config (``ctx.config``): ``nodes.local`` (name, instanceType; ``enabled: false`` turns the local
 node off), ``kubelet.backoffBaseSeconds`` (10), ``kubelet.backoffMaxSeconds`` (300) and
-``kubelet.runtime`` (``process`` | ``oci`` | ``auto``; see kubelet/oci.py).
+``kubelet.runtime`` (``process`` | ``oci`` | ``auto``; see kubelet/oci.py) and
+``kubelet.podIPRange`` (``127.112.0.0/12``; see kubelet/podnet.py).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from hyperpod.controllers import nodes
 from hyperpod.controllers.runtime import Informer, object_key, record_event
 from hyperpod.controlplane.context import Component, ControlPlaneContext
 from hyperpod.kubelet import devices as devmod
-from hyperpod.kubelet import oci, processes
+from hyperpod.kubelet import oci, podnet, processes
 from hyperpod.kubelet.exec_session import LocalExec
 from hyperpod.kubelet.images import ImageStore
 from hyperpod.kubelet.logs import open_log
@@ -55,6 +56,13 @@ class Kubelet:
             self.devices = {GPU: devmod.discover_gpus(), EFA: devmod.discover_efa()}
         self.allocatable: dict[str, str] = {}
         self.workers: dict[str, PodWorker] = {}
+        try:
+            self.addresses = podnet.PodAddresses(
+                self.data_dir / "pods", str(cfg.get("podIPRange") or podnet.DEFAULT_RANGE)
+            )
+        except ValueError as exc:
+            log.error("%s; using %s", exc, podnet.DEFAULT_RANGE)
+            self.addresses = podnet.PodAddresses(self.data_dir / "pods")
         self.allocated: dict[
             str, devmod.Allocation
         ] = {}  # pod uid -> devices, before the watch echoes it
@@ -105,6 +113,32 @@ class Kubelet:
             return {s["metadata"]["name"] for s in self.reg.list("services", namespace)}
         except ApiError:
             return set()
+
+    def service_addresses(self, namespace: str) -> dict[str, str]:
+        """Service name -> clusterIP ("None" for headless) in ``namespace``."""
+        try:
+            services = self.reg.list("services", namespace)
+        except ApiError:
+            return {}
+        return {
+            s["metadata"]["name"]: str((s.get("spec") or {}).get("clusterIP") or "None")
+            for s in services
+        }
+
+    def pod_address(self, worker: PodWorker) -> str:
+        """The worker's pod IP (allocated once, kept in its sandbox) and its hosts file."""
+        if podnet.host_network(worker.pod):
+            ip = podnet.LOOPBACK
+        else:
+            ip = self.addresses.ensure(worker.uid, worker.sandbox)
+        ns = worker.pod["metadata"]["namespace"]
+        with contextlib.suppress(OSError):
+            text = podnet.hosts_text(worker.pod, ip, {ns: self.service_addresses(ns)})
+            (worker.sandbox / podnet.HOSTS_FILE).write_text(text)
+        return ip
+
+    def release_address(self, uid: str) -> None:
+        self.addresses.release(uid)
 
     def devices_in_use(self, exclude_uid: str) -> set[str]:
         used: set[str] = set()

@@ -121,6 +121,7 @@ class PodWorker:
                 c.state = {"waiting": {"reason": "PodInitializing"}}
         self.prepared = False
         self.volumes: dict[str, str] = {}
+        self.ip: str | None = None  # the pod IP (kubelet/podnet.py), once the sandbox exists
         self.allocation: devmod.Allocation = {}
         self.next_prepare = 0.0
         self.failed = False
@@ -251,6 +252,7 @@ class PodWorker:
     # ------------------------------------------------------------------ preparation
     def _prepare(self, allocate: bool = True) -> None:
         self.sandbox.mkdir(parents=True, exist_ok=True)
+        self.ip = self.kl.pod_address(self)
         self.allocation = devmod.allocation_of(self.pod)
         needs = any(devmod.device_requests(c.spec) for c in self.all())
         if needs and not self.allocation and allocate:
@@ -326,14 +328,15 @@ class PodWorker:
 
     # ------------------------------------------------------------------ starting
     def _resolve(self, c: Container) -> tuple[list[str], dict[str, str], Path, list[Mount]]:
+        self.ip = self.kl.pod_address(self)  # refreshes the hosts file too
         mounts = mounts_for(c.spec, self.volumes)
         ns = self.pod["metadata"]["namespace"]
         env, argv = container_env(
-            self.pod,
+            self.downward_pod(),
             c.spec,
             base=self.kl.base_env,
             lookup=self.kl.lookup,
-            services={ns: self.kl.service_names(ns)},
+            services={ns: self.kl.service_addresses(ns)},
             mounts=mounts,
             devices=devmod.device_env(self.allocation.get(c.name, {}), self.kl.devices),
             node_allocatable=self.kl.allocatable,
@@ -343,6 +346,13 @@ class PodWorker:
 
         cwd = Path(substitute(wd, mounts)) if wd else self.sandbox
         return argv, env, cwd, mounts
+
+    def downward_pod(self) -> Obj:
+        """The pod as the downward API sees it: ``status.podIP`` is this pod's address."""
+        if self.ip is None:
+            return self.pod
+        status = {**(self.pod.get("status") or {}), "podIP": self.ip, "podIPs": [{"ip": self.ip}]}
+        return {**self.pod, "status": status}
 
     def _start_error(self, c: Container, message: str) -> None:
         """A container that could not be started: recorded like an attempt that ended."""
@@ -613,6 +623,7 @@ class PodWorker:
         """Drop the pod's directory (logs, emptyDirs) once the pod is gone, as Kubernetes does."""
         oci.release_all(self.sandbox)
         shutil.rmtree(self.sandbox, ignore_errors=True)
+        self.kl.release_address(self.uid)
 
     # ------------------------------------------------------------------ status
     def _conditions(self, phase: str) -> list[Obj]:
@@ -696,20 +707,21 @@ class PodWorker:
             for c in self.all():
                 if "waiting" in c.state and self.failed:
                     c.state = {"waiting": c.state["waiting"]}
-        ip = "127.0.0.1"
+        host = "127.0.0.1"
         status: Obj = {
             "phase": phase,
             "conditions": self._conditions(phase),
-            "hostIP": ip,
-            "hostIPs": [{"ip": ip}],
-            "podIP": ip,
-            "podIPs": [{"ip": ip}],
+            "hostIP": host,
+            "hostIPs": [{"ip": host}],
             "startTime": self.start_time
             or (self.pod.get("status") or {}).get("startTime")
             or rfc3339(time.time()),
             "qosClass": qos_class(self.pod),
             "containerStatuses": [self._container_status(c) for c in self.apps],
         }
+        if self.ip is not None:
+            status["podIP"] = self.ip
+            status["podIPs"] = [{"ip": self.ip}]
         if self.inits:
             status["initContainerStatuses"] = [self._container_status(c) for c in self.inits]
         if self.failed and self.failed_reason:
