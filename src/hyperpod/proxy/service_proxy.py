@@ -1,0 +1,246 @@
+"""The service proxy, in the control plane: kube-proxy's job for one machine, in user space.
+
+For every TCP port of every Service with a clusterIP it listens on ``clusterIP:port`` (the
+service range lies in 127.0.0.0/8, so binding needs no interface change on Linux), and for
+NodePort and LoadBalancer Services also on ``127.0.0.1:<nodePort>``. Each accepted connection
+goes to the next ready endpoint (round robin) of that Service port, read from the Service's
+EndpointSlices as they change (from its Endpoints for Services without a selector, such as
+``default/kubernetes``); an endpoint that refuses is skipped. A Service port with no ready
+endpoint closes the connection at once (kube-proxy rejects it). UDP is not forwarded.
+A port that cannot be bound (another program, or another local cluster using the same ranges)
+is logged and retried every ``RETRY_S`` seconds. Stopping closes every listener and
+connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from hyperpod.controllers.endpointslices import SERVICE_NAME, SLICES
+from hyperpod.controllers.runtime import Informer
+from hyperpod.controlplane.context import Component, ControlPlaneContext
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+Address = tuple[str, int]
+Route = tuple[str, str, str]  # namespace, service, port name
+RETRY_S = 10.0
+CONNECT_TIMEOUT_S = 3.0
+CHUNK = 256 * 1024
+NODE_HOST = "127.0.0.1"
+
+
+@dataclass
+class Listener:
+    server: asyncio.Server
+    route: Route
+
+
+def routes(services: list[Obj]) -> dict[Address, Route]:
+    """Every address the proxy should listen on, and the Service port behind it."""
+    out: dict[Address, Route] = {}
+    for svc in services:
+        md = svc.get("metadata") or {}
+        spec = svc.get("spec") or {}
+        kind = spec.get("type") or "ClusterIP"
+        ip = spec.get("clusterIP") or ""
+        if kind == "ExternalName" or ip in ("", "None"):
+            continue
+        try:
+            if not ipaddress.ip_address(ip).is_loopback:
+                continue
+        except ValueError:
+            continue
+        for p in spec.get("ports") or []:
+            if (p.get("protocol") or "TCP") != "TCP" or not p.get("port"):
+                continue
+            route = (str(md.get("namespace")), str(md.get("name")), str(p.get("name") or ""))
+            out[(ip, int(p["port"]))] = route
+            if kind in ("NodePort", "LoadBalancer") and p.get("nodePort"):
+                out[(NODE_HOST, int(p["nodePort"]))] = route
+    return out
+
+
+def slice_backends(slices: list[Obj], port_name: str) -> list[Address]:
+    """Ready endpoints of one Service port, in a stable order."""
+    out: list[Address] = []
+    for sl in sorted(slices, key=lambda s: str(s["metadata"]["name"])):
+        ports = [
+            p
+            for p in sl.get("ports") or []
+            if (p.get("name") or "") == port_name and (p.get("protocol") or "TCP") == "TCP"
+        ]
+        if not ports or not ports[0].get("port"):
+            continue
+        number = int(ports[0]["port"])
+        for ep in sl.get("endpoints") or []:
+            if (ep.get("conditions") or {}).get("ready") is False:
+                continue
+            for addr in (ep.get("addresses") or [])[:1]:
+                out.append((str(addr), number))
+    return out
+
+
+def endpoints_backends(ep: Obj | None, port_name: str) -> list[Address]:
+    out: list[Address] = []
+    for subset in (ep or {}).get("subsets") or []:
+        ports = [p for p in subset.get("ports") or [] if (p.get("name") or "") == port_name]
+        if not ports:
+            continue
+        for addr in subset.get("addresses") or []:
+            out.append((str(addr.get("ip")), int(ports[0]["port"])))
+    return out
+
+
+class ServiceProxy:
+    def __init__(self, ctx: ControlPlaneContext) -> None:
+        self.ctx = ctx
+        self.reg = ctx.reg
+        self.services = Informer(self.reg, "services")
+        self.slices = Informer(self.reg, SLICES)
+        self.listeners: dict[Address, Listener] = {}
+        self.failed: dict[Address, float] = {}  # address -> when to try binding again
+        self.next: dict[Route, int] = {}
+        self.conns: set[asyncio.Task[None]] = set()
+        self.wake = asyncio.Event()
+        self.services.add_handler(lambda *_: self.wake.set())
+
+    # ------------------------------------------------------------------ endpoints
+    def backends(self, route: Route) -> list[Address]:
+        ns, name, port_name = route
+        slices = [
+            s
+            for s in self.slices.list()
+            if s["metadata"].get("namespace") == ns
+            and (s["metadata"].get("labels") or {}).get(SERVICE_NAME) == name
+        ]
+        if slices:
+            return slice_backends(slices, port_name)
+        return endpoints_backends(self.reg.try_get("endpoints", name, ns), port_name)
+
+    def _order(self, route: Route, backends: list[Address]) -> Iterator[Address]:
+        start = self.next.get(route, 0) % len(backends)
+        self.next[route] = start + 1
+        for i in range(len(backends)):
+            yield backends[(start + i) % len(backends)]
+
+    # ------------------------------------------------------------------ connections
+    async def _handle(
+        self, address: Address, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self.conns.add(task)
+        try:
+            listener = self.listeners.get(address)
+            backends = self.backends(listener.route) if listener is not None else []
+            if listener is None or not backends:
+                return
+            for backend in self._order(listener.route, backends):
+                try:
+                    up_r, up_w = await asyncio.wait_for(
+                        asyncio.open_connection(*backend), CONNECT_TIMEOUT_S
+                    )
+                except (OSError, TimeoutError):
+                    continue
+                try:
+                    await asyncio.gather(_pipe(reader, up_w), _pipe(up_r, writer))
+                finally:
+                    up_w.close()
+                return
+        finally:
+            writer.close()
+            if task is not None:
+                self.conns.discard(task)
+
+    # ------------------------------------------------------------------ listeners
+    async def sync(self) -> None:
+        want = routes(self.services.list())
+        for address in [a for a in self.listeners if a not in want]:
+            self.listeners.pop(address).server.close()
+        for address in [a for a in self.failed if a not in want]:
+            del self.failed[address]
+        now = time.monotonic()
+        for address, route in want.items():
+            if address in self.listeners:
+                self.listeners[address].route = route
+                continue
+            if self.failed.get(address, 0.0) > now:
+                continue
+            host, port = address
+            try:
+                server = await asyncio.start_server(
+                    lambda r, w, a=address: self._handle(a, r, w), host, port
+                )
+            except OSError as exc:
+                if address not in self.failed:
+                    log.warning(
+                        "service %s/%s: cannot listen on %s:%d: %s (retrying)",
+                        route[0],
+                        route[1],
+                        host,
+                        port,
+                        exc.strerror,
+                    )
+                self.failed[address] = now + RETRY_S
+                continue
+            self.failed.pop(address, None)
+            self.listeners[address] = Listener(server, route)
+
+    async def run(self) -> None:
+        self.services.start()
+        self.slices.start()
+        await self.services.synced.wait()
+        await self.slices.synced.wait()
+        try:
+            while not self.ctx.stopping.is_set():
+                await self.sync()
+                self.wake.clear()
+                stop = asyncio.ensure_future(self.ctx.stopping.wait())
+                woken = asyncio.ensure_future(self.wake.wait())
+                await asyncio.wait(
+                    [stop, woken], timeout=RETRY_S, return_when=asyncio.FIRST_COMPLETED
+                )
+                for f in (stop, woken):
+                    f.cancel()
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        for listener in self.listeners.values():
+            listener.server.close()
+        self.listeners.clear()
+        for task in list(self.conns):
+            task.cancel()
+        for task in list(self.conns):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.services.stop()
+        await self.slices.stop()
+
+
+async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    """Copy until end of stream, then half-close the other side."""
+    try:
+        while data := await src.read(CHUNK):
+            dst.write(data)
+            await dst.drain()
+        if dst.can_write_eof():
+            dst.write_eof()
+    except (ConnectionError, OSError):
+        dst.close()
+
+
+async def _run(ctx: ControlPlaneContext) -> None:
+    await ServiceProxy(ctx).run()
+
+
+def component() -> Component:
+    return Component(name="service-proxy", start=_run)
