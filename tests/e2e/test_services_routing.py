@@ -115,7 +115,7 @@ def wait(cp: RunningControlPlane, what: str, fn: Callable[[], Any], timeout: flo
     while time.monotonic() < deadline:
         try:
             last = fn()
-        except Exception as exc:  # noqa: BLE001 - retried until the deadline
+        except Exception as exc:
             last = exc
         if last and not isinstance(last, Exception):
             return last
@@ -159,7 +159,9 @@ def test_two_replicas_behind_a_service_answer_through_cluster_ip_and_node_port(
     cluster_ip, node_port = svc["spec"]["clusterIP"], svc["spec"]["ports"][0]["nodePort"]
     assert 30000 <= node_port <= 32767
     seen_cluster = {wait(cp, "clusterIP answers", lambda: fetch(cluster_ip, 80)) for _ in range(6)}
-    seen_node = {wait(cp, "nodePort answers", lambda: fetch("127.0.0.1", node_port)) for _ in range(6)}
+    seen_node = {
+        wait(cp, "nodePort answers", lambda: fetch("127.0.0.1", node_port)) for _ in range(6)
+    }
     by_pod = {line.split()[0] for line in seen_cluster | seen_node}
     assert by_pod == {"web-a", "web-b"}
     # Each replica listened on its own pod IP, and the Service name became the clusterIP.
@@ -177,9 +179,11 @@ def test_a_pod_that_is_not_ready_gets_no_traffic(cp: RunningControlPlane, tmp_pa
     pod_c = wait(
         cp,
         "web-c running with an IP",
-        lambda: (p := get(cp, "pod", "web-c"))["status"].get("podIP")
-        and p["status"].get("phase") == "Running"
-        and p,
+        lambda: (
+            (p := get(cp, "pod", "web-c"))["status"].get("podIP")
+            and p["status"].get("phase") == "Running"
+            and p
+        ),
     )
     ip_c = pod_c["status"]["podIP"]
 

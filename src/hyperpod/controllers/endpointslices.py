@@ -160,7 +160,8 @@ def desired_subsets(slices: Mapping[str, Obj]) -> list[Obj]:
     for body in slices.values():
         if not body["endpoints"]:
             continue
-        ready, not_ready = [], []
+        ready: list[Obj] = []
+        not_ready: list[Obj] = []
         for ep in body["endpoints"]:
             addr = {"ip": ep["addresses"][0], "targetRef": ep["targetRef"]}
             if ep.get("nodeName"):

@@ -212,5 +212,7 @@ def container_env(
         env["HYPERPOD_MOUNTS"] = mounts_env(mounts)
     env.update(devices or {})
     argv = [*(container.get("command") or []), *(container.get("args") or [])]
-    argv = [substitute(rewrite_services(expand(str(a), defined), pattern, target), mounts) for a in argv]
+    argv = [
+        substitute(rewrite_services(expand(str(a), defined), pattern, target), mounts) for a in argv
+    ]
     return env, argv

@@ -34,7 +34,7 @@ class PodAddresses:
 
     def __init__(self, pods_dir: Path, cidr: str = DEFAULT_RANGE) -> None:
         net = ipaddress.ip_network(cidr, strict=False)
-        loopback = ipaddress.ip_network("127.0.0.0/8")
+        loopback = ipaddress.IPv4Network("127.0.0.0/8")
         if not isinstance(net, ipaddress.IPv4Network) or not net.subnet_of(loopback):
             raise ValueError(f"kubelet.podIPRange {cidr!r} must lie inside 127.0.0.0/8")
         if ipaddress.ip_address(LOOPBACK) in net:
@@ -115,7 +115,7 @@ def hosts_text(
             if not ip or ip == "None":
                 continue
             fq = f"{name}.{svc_ns}"
-            names = [name] if svc_ns == ns else []
-            names += [fq, f"{fq}.svc", f"{fq}.svc.cluster.local"]
-            lines.append(f"{ip}\t{' '.join(names)}")
+            aliases = [name] if svc_ns == ns else []
+            aliases += [fq, f"{fq}.svc", f"{fq}.svc.cluster.local"]
+            lines.append(f"{ip}\t{' '.join(aliases)}")
     return "\n".join(lines) + "\n"

@@ -107,9 +107,7 @@ async def run_probe(
             return await _exec([*wrap, *cmd] if cmd else cmd, env, cwd, timeout)
         if "tcpSocket" in probe:
             spec = probe["tcpSocket"] or {}
-            return await _tcp(
-                spec.get("host") or host, _port(spec.get("port"), container), timeout
-            )
+            return await _tcp(spec.get("host") or host, _port(spec.get("port"), container), timeout)
         if "httpGet" in probe:
             spec = probe["httpGet"] or {}
             return await _http(

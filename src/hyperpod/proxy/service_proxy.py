@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import logging
 import time
@@ -132,7 +133,7 @@ class ServiceProxy:
             yield backends[(start + i) % len(backends)]
 
     # ------------------------------------------------------------------ connections
-    async def _handle(
+    async def _serve(
         self, address: Address, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         task = asyncio.current_task()
@@ -177,7 +178,7 @@ class ServiceProxy:
             host, port = address
             try:
                 server = await asyncio.start_server(
-                    lambda r, w, a=address: self._handle(a, r, w), host, port
+                    functools.partial(self._serve, address), host, port
                 )
             except OSError as exc:
                 if address not in self.failed:
