@@ -6,7 +6,9 @@ NodePort and LoadBalancer Services also on ``127.0.0.1:<nodePort>``. Each accept
 goes to the next ready endpoint (round robin) of that Service port, read from the Service's
 EndpointSlices as they change (from its Endpoints for Services without a selector, such as
 ``default/kubernetes``); an endpoint that refuses is skipped. A Service port with no ready
-endpoint closes the connection at once (kube-proxy rejects it). UDP is not forwarded.
+endpoint closes the connection at once (kube-proxy rejects it). UDP is not forwarded. The
+data path (listeners, connections, copying) runs on its own thread and event loop; the control
+side on the control plane's loop only recomputes the routing table when objects change.
 A port that cannot be bound (another program, or another local cluster using the same ranges)
 is logged and retried every ``RETRY_S`` seconds. Stopping closes every listener and
 connection.
@@ -19,10 +21,10 @@ import contextlib
 import functools
 import ipaddress
 import logging
+import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
 
 from hyperpod.controllers.endpointslices import SERVICE_NAME, SLICES
 from hyperpod.controllers.runtime import Informer
@@ -36,12 +38,7 @@ RETRY_S = 10.0
 CONNECT_TIMEOUT_S = 3.0
 CHUNK = 256 * 1024
 NODE_HOST = "127.0.0.1"
-
-
-@dataclass
-class Listener:
-    server: asyncio.Server
-    route: Route
+T = TypeVar("T")
 
 
 def routes(services: list[Obj]) -> dict[Address, Route]:
@@ -100,31 +97,55 @@ def endpoints_backends(ep: Obj | None, port_name: str) -> list[Address]:
     return out
 
 
-class ServiceProxy:
-    def __init__(self, ctx: ControlPlaneContext) -> None:
-        self.ctx = ctx
-        self.reg = ctx.reg
-        self.services = Informer(self.reg, "services")
-        self.slices = Informer(self.reg, SLICES)
-        self.listeners: dict[Address, Listener] = {}
-        self.failed: dict[Address, float] = {}  # address -> when to try binding again
+class DataPath:
+    """The forwarding side: listeners and connections on a thread and event loop of their own,
+    so traffic through Services never queues behind API requests (and the reverse). It reads
+    only ``table`` and ``backends``, which the control side replaces whole."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, name="service-proxy", daemon=True)
+        self.table: dict[Address, Route] = {}
+        self.backends: dict[Route, list[Address]] = {}
+        self.servers: dict[Address, asyncio.Server] = {}
         self.next: dict[Route, int] = {}
         self.conns: set[asyncio.Task[None]] = set()
-        self.wake = asyncio.Event()
-        self.services.add_handler(lambda *_: self.wake.set())
 
-    # ------------------------------------------------------------------ endpoints
-    def backends(self, route: Route) -> list[Address]:
-        ns, name, port_name = route
-        slices = [
-            s
-            for s in self.slices.list()
-            if s["metadata"].get("namespace") == ns
-            and (s["metadata"].get("labels") or {}).get(SERVICE_NAME) == name
-        ]
-        if slices:
-            return slice_backends(slices, port_name)
-        return endpoints_backends(self.reg.try_get("endpoints", name, ns), port_name)
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+        self.loop.close()
+
+    def start(self) -> None:
+        self.thread.start()
+
+    async def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the data path's loop and wait for it from the caller's loop."""
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+    async def listen(self, address: Address) -> None:
+        host, port = address
+        server = await asyncio.start_server(functools.partial(self._serve, address), host, port)
+        self.servers[address] = server
+
+    async def unlisten(self, address: Address) -> None:
+        server = self.servers.pop(address, None)
+        if server is not None:
+            server.close()
+
+    async def close(self) -> None:
+        for address in list(self.servers):
+            await self.unlisten(address)
+        for task in list(self.conns):
+            task.cancel()
+        for task in list(self.conns):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=5)
 
     def _order(self, route: Route, backends: list[Address]) -> Iterator[Address]:
         start = self.next.get(route, 0) % len(backends)
@@ -132,7 +153,6 @@ class ServiceProxy:
         for i in range(len(backends)):
             yield backends[(start + i) % len(backends)]
 
-    # ------------------------------------------------------------------ connections
     async def _serve(
         self, address: Address, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
@@ -140,11 +160,11 @@ class ServiceProxy:
         if task is not None:
             self.conns.add(task)
         try:
-            listener = self.listeners.get(address)
-            backends = self.backends(listener.route) if listener is not None else []
-            if listener is None or not backends:
+            route = self.table.get(address)
+            backends = self.backends.get(route, []) if route is not None else []
+            if route is None or not backends:
                 return
-            for backend in self._order(listener.route, backends):
+            for backend in self._order(route, backends):
                 try:
                     up_r, up_w = await asyncio.wait_for(
                         asyncio.open_connection(*backend), CONNECT_TIMEOUT_S
@@ -161,49 +181,73 @@ class ServiceProxy:
             if task is not None:
                 self.conns.discard(task)
 
-    # ------------------------------------------------------------------ listeners
+
+class ServiceProxy:
+    """The control side, on the control plane's loop: watches Services, EndpointSlices and
+    Endpoints and tells the data path what to listen on and where to forward."""
+
+    def __init__(self, ctx: ControlPlaneContext) -> None:
+        self.ctx = ctx
+        self.reg = ctx.reg
+        self.services = Informer(self.reg, "services")
+        self.slices = Informer(self.reg, SLICES)
+        self.endpoints = Informer(self.reg, "endpoints")
+        self.data = DataPath()
+        self.failed: dict[Address, float] = {}  # address -> when to try binding again
+        self.wake = asyncio.Event()
+        for inf in (self.services, self.slices, self.endpoints):
+            inf.add_handler(lambda *_: self.wake.set())
+
+    def backends(self, route: Route) -> list[Address]:
+        ns, name, port_name = route
+        slices = [
+            s
+            for s in self.slices.list()
+            if s["metadata"].get("namespace") == ns
+            and (s["metadata"].get("labels") or {}).get(SERVICE_NAME) == name
+        ]
+        if slices:
+            return slice_backends(slices, port_name)
+        return endpoints_backends(self.endpoints.get(f"{ns}/{name}"), port_name)
+
     async def sync(self) -> None:
         want = routes(self.services.list())
-        for address in [a for a in self.listeners if a not in want]:
-            self.listeners.pop(address).server.close()
+        self.data.backends = {route: self.backends(route) for route in set(want.values())}
+        self.data.table = want
+        for address in [a for a in self.data.servers if a not in want]:
+            await self.data.call(self.data.unlisten(address))
         for address in [a for a in self.failed if a not in want]:
             del self.failed[address]
         now = time.monotonic()
         for address, route in want.items():
-            if address in self.listeners:
-                self.listeners[address].route = route
+            if address in self.data.servers or self.failed.get(address, 0.0) > now:
                 continue
-            if self.failed.get(address, 0.0) > now:
-                continue
-            host, port = address
             try:
-                server = await asyncio.start_server(
-                    functools.partial(self._serve, address), host, port
-                )
+                await self.data.call(self.data.listen(address))
             except OSError as exc:
                 if address not in self.failed:
                     log.warning(
                         "service %s/%s: cannot listen on %s:%d: %s (retrying)",
                         route[0],
                         route[1],
-                        host,
-                        port,
+                        address[0],
+                        address[1],
                         exc.strerror,
                     )
                 self.failed[address] = now + RETRY_S
                 continue
             self.failed.pop(address, None)
-            self.listeners[address] = Listener(server, route)
 
     async def run(self) -> None:
-        self.services.start()
-        self.slices.start()
-        await self.services.synced.wait()
-        await self.slices.synced.wait()
+        for inf in (self.services, self.slices, self.endpoints):
+            inf.start()
+        self.data.start()
         try:
+            for inf in (self.services, self.slices, self.endpoints):
+                await inf.synced.wait()
             while not self.ctx.stopping.is_set():
-                await self.sync()
                 self.wake.clear()
+                await self.sync()
                 stop = asyncio.ensure_future(self.ctx.stopping.wait())
                 woken = asyncio.ensure_future(self.wake.wait())
                 await asyncio.wait(
@@ -212,19 +256,11 @@ class ServiceProxy:
                 for f in (stop, woken):
                     f.cancel()
         finally:
-            await self.close()
-
-    async def close(self) -> None:
-        for listener in self.listeners.values():
-            listener.server.close()
-        self.listeners.clear()
-        for task in list(self.conns):
-            task.cancel()
-        for task in list(self.conns):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        await self.services.stop()
-        await self.slices.stop()
+            with contextlib.suppress(Exception):
+                await self.data.call(self.data.close())
+            self.data.stop()
+            for inf in (self.services, self.slices, self.endpoints):
+                await inf.stop()
 
 
 async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
