@@ -59,8 +59,9 @@ _JSON = [(b"content-type", b"application/json")]
 # Pod streams the local cluster does not serve, and what to do instead.
 _UNSTREAMED = {
     "portforward": (
-        "port-forward is not needed on the local cluster: pods share this machine's network, "
-        "so connect to 127.0.0.1:<container port> directly"
+        "port-forward is not served by the local cluster: pods share this machine's network, "
+        "so connect to the pod's IP (kubectl get pod -o wide), the Service's cluster IP or "
+        "127.0.0.1:<nodePort> directly"
     ),
     "attach": (
         "attach is not served by the local cluster: follow the output with kubectl logs -f, "
