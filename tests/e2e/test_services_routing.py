@@ -8,7 +8,10 @@ both; a pod whose readiness probe fails gets no traffic; kubectl shows the Endpo
 from __future__ import annotations
 
 import json
+import os
 import random
+import socket
+import subprocess
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -211,3 +214,96 @@ def _ready_pods(cp: RunningControlPlane) -> list[dict[str, Any]]:
             for c in p["status"].get("conditions", [])
         )
     ]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _port_forward(cp: RunningControlPlane, target: str, remote: int) -> tuple[Any, int]:
+    local = _free_port()
+    assert KUBECTL is not None
+    proc = subprocess.Popen(
+        [KUBECTL, "port-forward", target, f"{local}:{remote}"],
+        env={**os.environ, "KUBECONFIG": str(cp.kubeconfig)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return proc, local
+
+
+def test_kubectl_port_forward_reaches_a_pod_and_a_service(
+    cp: RunningControlPlane, tmp_path: Path
+) -> None:
+    apply(cp, SERVICE, tmp_path / "svc.yaml")
+    for name in ("web-a", "web-b"):
+        apply(cp, web_pod(name), tmp_path / f"{name}.yaml")
+    wait(cp, "both pods ready", lambda: len(_ready_pods(cp)) >= 2)
+    proc, local = _port_forward(cp, "pod/web-a", 8080)
+    try:
+        first = wait(cp, "pod port-forward answers", lambda: fetch("127.0.0.1", local))
+        assert first.split()[0] == "web-a"
+        # Several connections over the same forwarding session.
+        assert {fetch("127.0.0.1", local).split()[0] for _ in range(3)} == {"web-a"}
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=10)
+    assert f"Forwarding from 127.0.0.1:{local} -> 8080" in out, err
+    proc, local = _port_forward(cp, "svc/web", 80)
+    try:
+        answer = wait(cp, "service port-forward answers", lambda: fetch("127.0.0.1", local))
+        assert answer.split()[0] in ("web-a", "web-b")
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+
+
+def test_port_forward_to_a_closed_port_reports_the_refusal(
+    cp: RunningControlPlane, tmp_path: Path
+) -> None:
+    apply(cp, web_pod("web-a"), tmp_path / "web-a.yaml")
+    wait(cp, "web-a ready", lambda: any(p["metadata"]["name"] == "web-a" for p in _ready_pods(cp)))
+    proc, local = _port_forward(cp, "pod/web-a", 9)
+    try:
+        wait(cp, "forwarding started", lambda: _listening(local))
+        with pytest.raises(OSError):
+            fetch("127.0.0.1", local)
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert "error forwarding port 9 to pod web-a" in err and "connection refused" in err
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def test_the_official_client_port_forwards_over_the_channel_protocol(
+    cp: RunningControlPlane, tmp_path: Path
+) -> None:
+    from kubernetes import client
+    from kubernetes.stream import portforward
+
+    apply(cp, web_pod("web-a"), tmp_path / "web-a.yaml")
+    wait(cp, "web-a ready", lambda: any(p["metadata"]["name"] == "web-a" for p in _ready_pods(cp)))
+    api = client.CoreV1Api(cp.api_client())
+    pf = portforward(api.connect_get_namespaced_pod_portforward, "web-a", "default", ports="8080")
+    try:
+        sock = pf.socket(8080)
+        sock.settimeout(10)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        while b"web-a" not in data:
+            chunk = sock.recv(4096)
+            assert chunk, data
+            data += chunk
+        assert data.startswith(b"HTTP/1.0 200")
+    finally:
+        pf.close()

@@ -29,6 +29,7 @@ from hyperpod.apiserver import services as cluster_services
 from hyperpod.apiserver.app import ApiServer
 from hyperpod.apiserver.errors import AlreadyExists, ApiError
 from hyperpod.apiserver.registry import CRD_RESOURCE, Registry
+from hyperpod.apiserver.ws_protocol import KubeWebSocketProtocol
 from hyperpod.controlplane import components as components_mod
 from hyperpod.controlplane.certs import ensure_certificates
 from hyperpod.controlplane.context import Component, ControlPlaneContext
@@ -174,6 +175,7 @@ class ControlPlane:
         (self.data_dir / "port").write_text(f"{port}\n")
         config = uvicorn.Config(
             app,
+            ws=KubeWebSocketProtocol,  # accepts kubectl's SPDY/3.1+portforward.k8s.io
             log_level="warning",
             lifespan="off",
             access_log=False,

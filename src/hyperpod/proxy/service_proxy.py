@@ -271,7 +271,7 @@ async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             await dst.drain()
         if dst.can_write_eof():
             dst.write_eof()
-    except (ConnectionError, OSError):
+    except (ConnectionError, OSError, RuntimeError):
         dst.close()
 
 
