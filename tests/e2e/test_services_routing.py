@@ -307,3 +307,19 @@ def test_the_official_client_port_forwards_over_the_channel_protocol(
         assert data.startswith(b"HTTP/1.0 200")
     finally:
         pf.close()
+
+
+def test_the_example_serves_both_replicas_through_its_service(cp: RunningControlPlane) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "service-two-replicas.yaml"
+    cp.kubectl("apply", "-f", str(example))
+    svc = get(cp, "service", "hello")
+    ip, node_port = svc["spec"]["clusterIP"], svc["spec"]["ports"][0]["nodePort"]
+
+    def both() -> set[str]:
+        seen = {fetch(ip, 80).split()[2] for _ in range(4)}
+        return seen if seen == {"hello-a", "hello-b"} else set()
+
+    wait(cp, "both replicas answer through the clusterIP", both)
+    assert fetch("127.0.0.1", node_port).startswith("hello from hello-")
+    described = cp.kubectl("describe", "service", "hello").stdout
+    assert "Endpoints:" in described and ":8080" in described
