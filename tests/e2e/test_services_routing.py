@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from hyperpod.kubelet import podnet
 from support import KUBECTL, RunningControlPlane, start_control_plane
 
 pytestmark = [
@@ -30,13 +31,18 @@ pytestmark = [
 ]
 
 SERVER = """
-import http.server, os, sys
+import http.server, os, socket, sys
 name = os.environ["HOSTNAME"]
+try:
+    resolved = socket.gethostbyname("web.default.svc.cluster.local")
+except OSError:
+    resolved = "-"
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/ready" and os.environ.get("UNREADY"):
             self.send_response(503); self.end_headers(); return
-        body = f"{name} {self.server.server_address[0]} {os.environ.get('PEER', '')}".encode()
+        addr = self.server.server_address[0]
+        body = f"{name} {addr} {os.environ.get('PEER', '')} {resolved}".encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -170,6 +176,9 @@ def test_two_replicas_behind_a_service_answer_through_cluster_ip_and_node_port(
     # Each replica listened on its own pod IP, and the Service name became the clusterIP.
     assert {line.split()[1] for line in seen_cluster} == ips
     assert {line.split()[2] for line in seen_cluster} == {f"{cluster_ip}:80"}
+    # Where the kubelet can give a process its own /etc/hosts, the name resolves too.
+    resolves = podnet.probe_hosts_mount(tmp_path / "probe") is not None
+    assert {line.split()[3] for line in seen_cluster} == {cluster_ip if resolves else "-"}
     hosts = (cp.data_dir / "pods" / pods[0]["metadata"]["uid"] / "hosts").read_text()
     assert f"{cluster_ip}\tweb web.default web.default.svc web.default.svc.cluster.local" in hosts
 

@@ -8,7 +8,8 @@ running (they belong to their shims); deleting a pod is what stops them.
 Config (``ctx.config``): ``nodes.local`` (name, instanceType; ``enabled: false`` turns the local
 node off), ``kubelet.backoffBaseSeconds`` (10), ``kubelet.backoffMaxSeconds`` (300) and
 ``kubelet.runtime`` (``process`` | ``oci`` | ``auto``; see kubelet/oci.py) and
-``kubelet.podIPRange`` (``127.112.0.0/12``; see kubelet/podnet.py).
+``kubelet.podIPRange`` (``127.112.0.0/12``) and ``kubelet.podHostsFile`` (``auto`` | ``off``;
+see kubelet/podnet.py).
 """
 
 from __future__ import annotations
@@ -74,9 +75,15 @@ class Kubelet:
             False, "", "the OCI runtime was not asked for (runtime: process)"
         )
         self.default_runtime = "process"
+        self.hosts_setting = str(cfg.get("podHostsFile") or "auto")
+        self.unshare: list[str] | None = None  # set by probe_runtime where mount namespaces work
+        self.host_hosts = podnet.host_lines()
 
     def probe_runtime(self) -> None:
         """Decide the node's default runtime once: ``auto`` picks OCI only if a probe starts."""
+        if self.hosts_setting != "off":
+            self.unshare = podnet.probe_hosts_mount(self.data_dir / "hosts-probe")
+            log.info("per-pod /etc/hosts: %s", "on" if self.unshare else "off (no unshare/mount)")
         if self.runtime_setting == "process":
             return
         self.oci_probe = oci.probe(self.data_dir / "runc-probe")
@@ -133,7 +140,8 @@ class Kubelet:
             ip = self.addresses.ensure(worker.uid, worker.sandbox)
         ns = worker.pod["metadata"]["namespace"]
         with contextlib.suppress(OSError):
-            text = podnet.hosts_text(worker.pod, ip, {ns: self.service_addresses(ns)})
+            services = {ns: self.service_addresses(ns)}
+            text = podnet.hosts_text(worker.pod, ip, services, self.host_hosts)
             (worker.sandbox / podnet.HOSTS_FILE).write_text(text)
         return ip
 

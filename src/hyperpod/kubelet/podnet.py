@@ -10,15 +10,22 @@ configuration): ``kubelet.podIPRange``, default ``127.112.0.0/12``, clear of the
 
 The address is written to the pod's sandbox (``<data_dir>/pods/<uid>/pod-ip``), so a control
 plane restart keeps it, and is free again when the sandbox goes with the pod. The kubelet also
-writes ``<sandbox>/hosts``: the pod's own name and the Services' names with their clusterIPs,
-in ``/etc/hosts`` form, for runtimes that mount it and apps that read it (the host's
-``/etc/hosts`` is never touched).
+writes ``<sandbox>/hosts``: the machine's own ``/etc/hosts`` lines, then the pod's name and the
+Services' names with their clusterIPs. Where the kubelet may make mount namespaces (root with
+``unshare``; probed once, ``kubelet.podHostsFile: auto|off``), a process container starts as
+``unshare --mount sh -c 'mount --bind <sandbox>/hosts /etc/hosts; exec "$@"' ...``: the
+process (same pid, its process group unchanged) sees that file as ``/etc/hosts`` in a mount
+namespace of its own, so ``getaddrinfo("svc.ns.svc.cluster.local")`` answers the clusterIP. The
+host's ``/etc/hosts`` is never touched.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import shlex
+import shutil
+import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -89,8 +96,50 @@ def host_network(pod: Mapping[str, Any]) -> bool:
     return bool((pod.get("spec") or {}).get("hostNetwork"))
 
 
+def with_hosts(hosts: Path, argv: list[str], wrapper: list[str]) -> list[str]:
+    """``argv`` started in a mount namespace of its own, where ``hosts`` is ``/etc/hosts``.
+
+    ``wrapper`` comes from :func:`probe_hosts_mount`.
+    """
+    return [*wrapper, str(hosts), *argv]
+
+
+def _wrapper(unshare: str, mount: str) -> list[str]:
+    script = f'{shlex.quote(mount)} --bind "$0" /etc/hosts 2>/dev/null; exec "$@"'
+    return [unshare, "--mount", "--propagation", "private", "/bin/sh", "-c", script]
+
+
+def probe_hosts_mount(work: Path) -> list[str] | None:
+    """The command prefix that gives a process its own ``/etc/hosts``, if a probe saw it work."""
+    unshare, mount = shutil.which("unshare"), shutil.which("mount")
+    if unshare is None or mount is None or not Path("/bin/sh").exists():
+        return None
+    wrapper = _wrapper(unshare, mount)
+    work.mkdir(parents=True, exist_ok=True)
+    probe = work / "hosts-probe"
+    probe.write_text("127.0.0.1\thyperpod-hosts-probe\n")
+    check = ["/bin/sh", "-c", "grep -q hyperpod-hosts-probe /etc/hosts"]
+    try:
+        done = subprocess.run(with_hosts(probe, check, wrapper), capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return wrapper if done.returncode == 0 else None
+
+
+def host_lines(path: Path = Path("/etc/hosts")) -> str:
+    """The machine's own hosts file, kept at the top of every pod's (its host name included)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return text if text.endswith("\n") or not text else text + "\n"
+
+
 def hosts_text(
-    pod: Mapping[str, Any], pod_ip: str, services: Mapping[str, Mapping[str, str]]
+    pod: Mapping[str, Any],
+    pod_ip: str,
+    services: Mapping[str, Mapping[str, str]],
+    base: str = "",
 ) -> str:
     """``/etc/hosts`` lines for a pod: itself, then every Service with a clusterIP.
 
@@ -102,6 +151,7 @@ def hosts_text(
     spec = pod.get("spec") or {}
     own = [str(spec.get("hostname") or md.get("name") or "")]
     lines = [
+        *base.splitlines(),
         "# Kubernetes-managed hosts file (written by the hyperpod kubelet).",
         f"{LOOPBACK}\tlocalhost",
         f"{pod_ip}\t{' '.join(n for n in own if n)}",

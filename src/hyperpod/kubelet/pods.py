@@ -32,7 +32,7 @@ from hyperpod.apiserver.errors import ApiError, NotFound
 from hyperpod.apiserver.quantity import bytes_of
 from hyperpod.controllers.runtime import record_event
 from hyperpod.kubelet import devices as devmod
-from hyperpod.kubelet import oci, processes
+from hyperpod.kubelet import oci, podnet, processes
 from hyperpod.kubelet.env import EnvError, container_env
 from hyperpod.kubelet.probes import run_probe
 from hyperpod.kubelet.volumes import Mount, VolumeError, mounts_for, prepare
@@ -417,6 +417,8 @@ class PodWorker:
         limits = (c.spec.get("resources") or {}).get("limits") or {}
         memory = bytes_of(limits["memory"]) if "memory" in limits else None
         self.event("Normal", "Created", f"Created container: {c.name}")
+        if self.kl.unshare and not podnet.host_network(self.pod):
+            argv = podnet.with_hosts(self.sandbox / podnet.HOSTS_FILE, argv, self.kl.unshare)
         attempt = processes.start(self.sandbox / c.name, c.restart_count, argv, env, cwd, memory)
         self._started(c, attempt, env, cwd)
 
