@@ -332,3 +332,51 @@ def test_the_example_serves_both_replicas_through_its_service(cp: RunningControl
     assert fetch("127.0.0.1", node_port).startswith("hello from hello-")
     described = cp.kubectl("describe", "service", "hello").stdout
     assert "Endpoints:" in described and ":8080" in described
+
+
+LOOKUP = """
+import socket, time
+while True:
+    try:
+        print(socket.gethostbyname("late.default.svc.cluster.local"), flush=True)
+    except OSError:
+        print("-", flush=True)
+    time.sleep(0.3)
+"""
+
+
+def test_a_service_created_after_the_pod_started_resolves_in_it(
+    cp: RunningControlPlane, tmp_path: Path
+) -> None:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "lookup"},
+        "spec": {
+            "containers": [
+                {"name": "c", "image": "python:3.11", "command": ["python3", "-c", LOOKUP]}
+            ]
+        },
+    }
+    apply(cp, pod, tmp_path / "lookup.yaml")
+    uid = wait(
+        cp,
+        "lookup running",
+        lambda: (
+            (p := get(cp, "pod", "lookup"))["status"].get("phase") == "Running"
+            and p["metadata"]["uid"]
+        ),
+    )
+    late = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "late"},
+        "spec": {"selector": {"app": "none"}, "ports": [{"port": 80}]},
+    }
+    apply(cp, late, tmp_path / "late.yaml")
+    ip = get(cp, "service", "late")["spec"]["clusterIP"]
+    hosts = cp.data_dir / "pods" / uid / "hosts"
+    wait(cp, "hosts file updated", lambda: f"{ip}\tlate " in hosts.read_text())
+    if podnet.probe_hosts_mount(tmp_path / "probe") is None:
+        pytest.skip("no mount namespaces here: the hosts file is not the process's /etc/hosts")
+    wait(cp, "the name resolves", lambda: ip in cp.kubectl("logs", "lookup", "--tail=1").stdout)

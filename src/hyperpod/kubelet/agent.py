@@ -68,6 +68,7 @@ class Kubelet:
             str, devmod.Allocation
         ] = {}  # pod uid -> devices, before the watch echoes it
         self.informer = Informer(self.reg, "pods", field_selector=f"spec.nodeName={self.node_name}")
+        self.services = Informer(self.reg, "services")  # hosts files follow Services
         self.images = ImageStore(self.data_dir)
         runtime = str(cfg.get("runtime") or "process")
         self.runtime_setting = runtime if runtime in oci.RUNTIMES else "process"
@@ -138,12 +139,23 @@ class Kubelet:
             ip = podnet.LOOPBACK
         else:
             ip = self.addresses.ensure(worker.uid, worker.sandbox)
+        self._write_hosts(worker, ip)
+        return ip
+
+    def _write_hosts(self, worker: PodWorker, ip: str) -> None:
         ns = worker.pod["metadata"]["namespace"]
         with contextlib.suppress(OSError):
             services = {ns: self.service_addresses(ns)}
             text = podnet.hosts_text(worker.pod, ip, services, self.host_hosts)
             (worker.sandbox / podnet.HOSTS_FILE).write_text(text)
-        return ip
+
+    def _on_service(self, typ: str, svc: Obj, old: Obj | None) -> None:
+        """Keep running pods' hosts files current, as cluster DNS would be."""
+        ns = svc["metadata"].get("namespace")
+        for w in list(self.workers.values()):
+            mine = w.pod["metadata"].get("namespace") == ns
+            if mine and w.ip is not None and w.sandbox.is_dir() and not w.finished():
+                self._write_hosts(w, w.ip)
 
     def release_address(self, uid: str) -> None:
         self.addresses.release(uid)
@@ -270,6 +282,8 @@ class Kubelet:
         self.register()
         self.informer.add_handler(self._on_pod)
         self.informer.start()
+        self.services.add_handler(self._on_service)
+        self.services.start()
         reaper = asyncio.get_running_loop().create_task(self.reap_orphans())
         try:
             while not self.ctx.stopping.is_set():
@@ -289,6 +303,7 @@ class Kubelet:
         finally:
             reaper.cancel()
             await self.informer.stop()
+            await self.services.stop()
             tasks = [w.task for w in self.workers.values() if w.task is not None]
             for t in tasks:
                 t.cancel()
