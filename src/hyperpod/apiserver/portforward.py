@@ -14,8 +14,9 @@ Two subprotocols are spoken:
   errors, each first sending the port as two little-endian bytes; one connection per port.
 
 The target is the pod's IP (``status.podIP``): pods of the local node listen on loopback
-addresses of this machine. Pods that are not Running, or that run on simulated nodes, are
-refused with the Status kube-apiserver gives.
+addresses of this machine. Pods that are not Running are refused with the Status
+kube-apiserver gives. (Simulated nodes' pods report 127.0.0.1 and run no process: a forward
+to one reaches whatever listens on that port of 127.0.0.1.)
 """
 
 from __future__ import annotations
@@ -102,8 +103,8 @@ def target(pod: Mapping[str, Any]) -> str:
     ip = str(status.get("podIP") or "")
     if not ip.startswith("127."):
         raise BadRequest(
-            f'pod "{(pod.get("metadata") or {}).get("name")}" runs on a simulated node: '
-            "it has no process to forward to"
+            f'pod "{(pod.get("metadata") or {}).get("name")}" has no address on this machine '
+            "to forward to"
         )
     return ip
 
