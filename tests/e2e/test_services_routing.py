@@ -380,3 +380,33 @@ def test_a_service_created_after_the_pod_started_resolves_in_it(
     if podnet.probe_hosts_mount(tmp_path / "probe") is None:
         pytest.skip("no mount namespaces here: the hosts file is not the process's /etc/hosts")
     wait(cp, "the name resolves", lambda: ip in cp.kubectl("logs", "lookup", "--tail=1").stdout)
+
+
+def test_a_load_balancer_service_gets_127_0_0_1_as_its_external_ip(
+    cp: RunningControlPlane, tmp_path: Path
+) -> None:
+    for name in ("web-a", "web-b"):
+        apply(cp, web_pod(name), tmp_path / f"{name}.yaml")
+    port = _free_port()
+    lb = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web-lb"},
+        "spec": {
+            "type": "LoadBalancer",
+            "selector": {"app": "web"},
+            "ports": [{"name": "web", "port": port, "targetPort": "http"}],
+        },
+    }
+    apply(cp, lb, tmp_path / "lb.yaml")
+    ingress = wait(
+        cp,
+        "ingress published",
+        lambda: get(cp, "service", "web-lb")["status"]["loadBalancer"].get("ingress"),
+    )
+    assert ingress == [{"ip": "127.0.0.1", "ipMode": "Proxy"}]
+    assert "127.0.0.1" in cp.kubectl("get", "service", "web-lb").stdout
+    answers = {
+        wait(cp, "LB answers", lambda: fetch("127.0.0.1", port)).split()[0] for _ in range(4)
+    }
+    assert answers == {"web-a", "web-b"}

@@ -2,9 +2,11 @@
 
 For every TCP port of every Service with a clusterIP it listens on ``clusterIP:port`` (the
 service range lies in 127.0.0.0/8, so binding needs no interface change on Linux), and for
-NodePort and LoadBalancer Services also on ``127.0.0.1:<nodePort>``. Each accepted connection
-goes to the next ready endpoint (round robin) of that Service port, read from the Service's
-EndpointSlices as they change (from its Endpoints for Services without a selector, such as
+NodePort and LoadBalancer Services also on ``127.0.0.1:<nodePort>``; a LoadBalancer Service
+also listens on ``127.0.0.1:<port>`` and, once every port is bound there, reports
+``status.loadBalancer.ingress: [{ip: 127.0.0.1}]`` (its EXTERNAL-IP; pending otherwise).
+Each accepted connection goes to the next ready endpoint (round robin) of that Service port,
+read from the Service's EndpointSlices as they change (from its Endpoints for Services without a selector, such as
 ``default/kubernetes``); an endpoint that refuses is skipped. A Service port with no ready
 endpoint closes the connection at once (kube-proxy rejects it). UDP is not forwarded. The
 data path (listeners, connections, copying) runs on its own thread and event loop; the control
@@ -26,6 +28,7 @@ import time
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
+from hyperpod.apiserver.errors import ApiError
 from hyperpod.controllers.endpointslices import SERVICE_NAME, SLICES
 from hyperpod.controllers.runtime import Informer
 from hyperpod.controlplane.context import Component, ControlPlaneContext
@@ -63,7 +66,22 @@ def routes(services: list[Obj]) -> dict[Address, Route]:
             out[(ip, int(p["port"]))] = route
             if kind in ("NodePort", "LoadBalancer") and p.get("nodePort"):
                 out[(NODE_HOST, int(p["nodePort"]))] = route
+            if kind == "LoadBalancer":
+                out.setdefault((NODE_HOST, int(p["port"])), route)
     return out
+
+
+def load_balancer_ingress(svc: Obj, bound: set[Address]) -> list[Obj]:
+    """``status.loadBalancer.ingress`` of a LoadBalancer Service: 127.0.0.1 once every TCP port
+    listens on 127.0.0.1:<port> (like k3s' ServiceLB), else empty (pending)."""
+    ports = [
+        int(p["port"])
+        for p in (svc.get("spec") or {}).get("ports") or []
+        if (p.get("protocol") or "TCP") == "TCP" and p.get("port")
+    ]
+    if ports and all((NODE_HOST, port) in bound for port in ports):
+        return [{"ip": NODE_HOST, "ipMode": "Proxy"}]
+    return []
 
 
 def slice_backends(slices: list[Obj], port_name: str) -> list[Address]:
@@ -238,6 +256,26 @@ class ServiceProxy:
                 continue
             self.failed.pop(address, None)
 
+    def publish_ingress(self) -> None:
+        """Report which LoadBalancer Services answer on 127.0.0.1 (their EXTERNAL-IP)."""
+        bound = set(self.data.servers)
+        for svc in self.services.list():
+            spec, md = svc.get("spec") or {}, svc["metadata"]
+            if spec.get("type") != "LoadBalancer":
+                continue
+            want = load_balancer_ingress(svc, bound)
+            status = svc.get("status") or {}
+            if ((status.get("loadBalancer") or {}).get("ingress") or []) == want:
+                continue
+            fresh = self.reg.try_get("services", md["name"], md["namespace"])
+            if fresh is None:
+                continue
+            fresh.setdefault("status", {})["loadBalancer"] = {"ingress": want} if want else {}
+            try:
+                self.reg.update("services/status", fresh, md["namespace"])
+            except ApiError as exc:
+                log.info("service %s/%s: ingress not written: %s", md["namespace"], md["name"], exc)
+
     async def run(self) -> None:
         for inf in (self.services, self.slices, self.endpoints):
             inf.start()
@@ -248,6 +286,7 @@ class ServiceProxy:
             while not self.ctx.stopping.is_set():
                 self.wake.clear()
                 await self.sync()
+                self.publish_ingress()
                 stop = asyncio.ensure_future(self.ctx.stopping.wait())
                 woken = asyncio.ensure_future(self.wake.wait())
                 await asyncio.wait(

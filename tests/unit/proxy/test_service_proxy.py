@@ -14,6 +14,7 @@ from hyperpod.controlplane.context import ControlPlaneContext
 from hyperpod.proxy.service_proxy import (
     ServiceProxy,
     endpoints_backends,
+    load_balancer_ingress,
     routes,
     slice_backends,
 )
@@ -149,3 +150,17 @@ def test_the_proxy_forwards_to_ready_endpoints_in_turn_and_closes_on_stop(
             s.close()
 
     asyncio.run(scenario())
+
+
+def test_a_load_balancer_answers_on_127_0_0_1_at_its_port_once_bound() -> None:
+    lb = svc(
+        "lb",
+        type="LoadBalancer",
+        clusterIP="127.96.0.6",
+        ports=[{"name": "http", "port": 8081, "nodePort": 30081}],
+    )
+    assert routes([lb])[("127.0.0.1", 8081)] == ("ns", "lb", "http")
+    assert load_balancer_ingress(lb, {("127.0.0.1", 30081)}) == []
+    assert load_balancer_ingress(lb, {("127.0.0.1", 8081)}) == [
+        {"ip": "127.0.0.1", "ipMode": "Proxy"}
+    ]
