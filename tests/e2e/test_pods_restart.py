@@ -41,6 +41,8 @@ def test_a_running_pod_survives_a_control_plane_restart(tmp_path: Path) -> None:
         while v1.read_namespaced_pod("long", "default").status.phase != "Running":
             assert time.monotonic() < deadline
             time.sleep(0.1)
+        pod_ip = v1.read_namespaced_pod("long", "default").status.pod_ip
+        assert pod_ip.startswith("127.") and pod_ip != "127.0.0.1"
     finally:
         cp.stop(keep_pods=True)
     cp = start_control_plane(tmp_path, CONFIG)
@@ -52,6 +54,7 @@ def test_a_running_pod_survives_a_control_plane_restart(tmp_path: Path) -> None:
             assert time.monotonic() < deadline
             time.sleep(0.1)
         assert pod.status.container_statuses[0].restart_count == 0
+        assert pod.status.pod_ip == pod_ip  # the address was kept in the sandbox
         assert v1.read_namespaced_pod_log("long", "default") == "a\nb\n"
     finally:
         cp.stop()

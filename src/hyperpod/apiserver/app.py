@@ -9,6 +9,7 @@ Every failure becomes a ``Status`` body; client input never yields a 500.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import time
@@ -24,6 +25,7 @@ from hyperpod.apiserver import (
     decoding,
     discovery,
     openapi,
+    portforward,
     protobuf,
     reviews,
     streaming,
@@ -62,10 +64,6 @@ LogReader = Callable[..., AsyncIterator[bytes]]
 _JSON = [(b"content-type", b"application/json")]
 # Pod streams the local cluster does not serve, and what to do instead.
 _UNSTREAMED = {
-    "portforward": (
-        "port-forward is not needed on the local cluster: pods share this machine's network, "
-        "so connect to 127.0.0.1:<container port> directly"
-    ),
     "attach": (
         "attach is not served by the local cluster: follow the output with kubectl logs -f, "
         "or open a shell with kubectl exec -it"
@@ -170,6 +168,9 @@ class ApiServer:
         msg = await receive()
         if msg["type"] != "websocket.connect":
             return
+        if req.path.rstrip("/").endswith("/portforward"):
+            await self._port_forward(req, scope, receive, send)
+            return
         try:
             gate = self.services.get("gate")
             if gate is not None:
@@ -212,11 +213,38 @@ class ApiServer:
         await send({"type": "websocket.send", "bytes": body})
         await send({"type": "websocket.close", "code": 1000})
 
+    async def _port_forward(self, req: Request, scope: Scope, receive: Receive, send: Send) -> None:
+        """``pods/portforward`` over WebSocket (see portforward.py)."""
+        query = scope.get("query_string", b"").decode()
+        try:
+            self._authenticate(req)
+            parts = [p for p in req.path.split("/") if p]
+            if len(parts) != 7 or parts[:3] != ["api", "v1", "namespaces"] or parts[4] != "pods":
+                raise NotFound("the server could not find the requested resource")
+            pod = self.reg.get("pods", parts[5], parts[3])
+            offered = list(scope.get("subprotocols") or [])
+            protocol = portforward.check(pod, portforward.choose(offered), query)
+        except ApiError as err:
+            await streaming.deny(scope, send, err)
+            return
+        await send({"type": "websocket.accept", "subprotocol": protocol})
+        try:
+            await portforward.serve(pod, protocol, query, receive, send)
+        except ApiError as err:
+            body = bytes([1]) + orjson.dumps(err.status())
+            with contextlib.suppress(OSError, RuntimeError):
+                await send({"type": "websocket.send", "bytes": body})
+        with contextlib.suppress(OSError, RuntimeError):
+            await send({"type": "websocket.close", "code": 1000})
+
     async def _exec_target(self, req: Request) -> tuple[dict[str, Any], streaming.ExecBackend, str]:
         """(pod, backend, container) of an exec request, or the API error that refuses it."""
         parts = [p for p in req.path.split("/") if p]
         if len(parts) != 7 or parts[:3] != ["api", "v1", "namespaces"] or parts[4] != "pods":
             raise NotFound("the server could not find the requested resource")
+        if parts[6] == "portforward":  # reached over HTTP: kubectl's SPDY retry
+            portforward.target(self.reg.get("pods", parts[5], parts[3]))
+            raise BadRequest(portforward.HTTP_REFUSAL)
         if parts[6] in _UNSTREAMED:
             self.reg.get("pods", parts[5], parts[3])  # a missing pod is still a 404
             raise BadRequest(_UNSTREAMED[parts[6]])

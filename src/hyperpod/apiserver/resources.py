@@ -124,6 +124,9 @@ def builtin_types() -> list[ResourceType]:
         _core("ServiceAccount", "serviceaccounts", True, ["sa"], ["token"]),
         ResourceType("coordination.k8s.io", "v1", "Lease", "leases", "lease", True),
         ResourceType(
+            "discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", True
+        ),
+        ResourceType(
             "scheduling.k8s.io",
             "v1",
             "PriorityClass",

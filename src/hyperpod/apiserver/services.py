@@ -5,8 +5,8 @@ the service CIDR (``services.clusterIPRange`` in the control-plane config, defau
 ``127.96.0.0/16``: inside 127.0.0.0/8, so addresses stay on this machine, and clear of
 127.0.0.1), plus ``clusterIPs``, ``ipFamilies: [IPv4]``, ``ipFamilyPolicy: SingleStack`` and
 ``status: {loadBalancer: {}}``. A requested ``clusterIP`` must lie in the range and be free. The first address of the range belongs to ``default/kubernetes``, whose
-Endpoints point at this API server (127.0.0.1 and its port). Nothing forwards traffic to a
-cluster IP here: that belongs to the workloads' networking.
+Endpoints point at this API server (127.0.0.1 and its port). NodePort and LoadBalancer
+Services get node ports (``apiserver/nodeports.py``); ``hyperpod.proxy`` forwards the traffic.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import ipaddress
 from typing import Any
 
 from hyperpod.apiserver.errors import cause
+from hyperpod.apiserver.nodeports import NodePorts
 from hyperpod.apiserver.registry import Registry
 
 Obj = dict[str, Any]
@@ -147,6 +148,8 @@ def install(reg: Registry, config: dict[str, Any], port: int) -> ClusterIPs:
     cidr = str(((config.get("services") or {}).get("clusterIPRange")) or DEFAULT_RANGE)
     ips = ClusterIPs(reg, cidr)
     reg.add_admission("services", ips.default, ips.validate)
+    node_ports = NodePorts(reg)
+    reg.add_admission("services", node_ports.default, node_ports.validate)
     labels = {"component": "apiserver", "provider": "kubernetes"}
     ports = [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}]
     svc: Obj = {

@@ -572,6 +572,18 @@ def _endpoints(obj: Obj) -> str:
     return ",".join(out[:3]) + (f" + {len(out) - 3} more..." if len(out) > 3 else "")
 
 
+def _slice_ports(obj: Obj) -> str:
+    ports = [str(_d(p).get("port")) for p in _l(obj.get("ports")) if _d(p).get("port")]
+    return ",".join(ports) if ports else "<unset>"
+
+
+def _slice_endpoints(obj: Obj) -> str:
+    out = [str(a) for ep in _l(obj.get("endpoints")) for a in _l(_d(ep).get("addresses"))]
+    if not out:
+        return "<unset>"
+    return ",".join(out[:3]) + (f" + {len(out) - 3} more..." if len(out) > 3 else "")
+
+
 _TABLES: dict[str, tuple[list[Obj], Callable[[Obj, datetime], list[Any]]]] = {
     "Pod": (_POD_COLUMNS, _pod_row),
     "Node": (_NODE_COLUMNS, _node_row),
@@ -587,6 +599,11 @@ _TABLES: dict[str, tuple[list[Obj], Callable[[Obj, datetime], list[Any]]]] = {
     ),
     "ServiceAccount": _simple(("Secrets", "integer", lambda o: len(_l(o.get("secrets"))))),
     "Endpoints": _simple(("Endpoints", "string", _endpoints)),
+    "EndpointSlice": _simple(
+        ("AddressType", "string", lambda o: o.get("addressType") or ""),
+        ("Ports", "string", _slice_ports),
+        ("Endpoints", "string", _slice_endpoints),
+    ),
     "Lease": _simple(("Holder", "string", lambda o: _d(o.get("spec")).get("holderIdentity") or "")),
     "PriorityClass": _simple(
         ("Value", "integer", lambda o: o.get("value", 0)),

@@ -29,6 +29,8 @@ COMPONENTS: list[str] = [
     "hyperpod.controllers.kueue.component:kueue",
     "hyperpod.scheduler.scheduler:component",
     "hyperpod.kubelet.agent:component",
+    "hyperpod.controllers.endpointslices:component",
+    "hyperpod.proxy.service_proxy:component",
     "hyperpod.kubelet.simulated:component",
     "hyperpod.controllers.node_lifecycle:component",
     "hyperpod.controllers.device_plugins:component",

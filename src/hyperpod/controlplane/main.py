@@ -32,6 +32,7 @@ from hyperpod.apiserver.app import ApiServer
 from hyperpod.apiserver.errors import AlreadyExists, ApiError
 from hyperpod.apiserver.inflight import InFlightLimit
 from hyperpod.apiserver.registry import CRD_RESOURCE, Registry
+from hyperpod.apiserver.ws_protocol import KubeWebSocketProtocol
 from hyperpod.controlplane import clientcerts, repair, security, tlsport
 from hyperpod.controlplane import components as components_mod
 from hyperpod.controlplane.certs import ensure_certificates
@@ -181,6 +182,7 @@ class ControlPlane:
         (self.data_dir / "port").write_text(f"{port}\n")
         config = uvicorn.Config(
             InFlightLimit(app),
+            ws=KubeWebSocketProtocol,  # accepts kubectl's SPDY/3.1+portforward.k8s.io
             log_level="warning",
             lifespan="off",
             access_log=False,

@@ -7,7 +7,9 @@ running (they belong to their shims); deleting a pod is what stops them.
 
 Config (``ctx.config``): ``nodes.local`` (name, instanceType; ``enabled: false`` turns the local
 node off), ``kubelet.backoffBaseSeconds`` (10), ``kubelet.backoffMaxSeconds`` (300) and
-``kubelet.runtime`` (``process`` | ``oci`` | ``auto``; see kubelet/oci.py).
+``kubelet.runtime`` (``process`` | ``oci`` | ``auto``; see kubelet/oci.py) and
+``kubelet.podIPRange`` (``127.112.0.0/12``) and ``kubelet.podHostsFile`` (``auto`` | ``off``;
+see kubelet/podnet.py).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from hyperpod.controllers import nodes
 from hyperpod.controllers.runtime import Informer, object_key, record_event
 from hyperpod.controlplane.context import Component, ControlPlaneContext
 from hyperpod.kubelet import devices as devmod
-from hyperpod.kubelet import hostenv, oci, processes
+from hyperpod.kubelet import hostenv, oci, podnet, processes
 from hyperpod.kubelet.exec_session import LocalExec
 from hyperpod.kubelet.images import ImageStore
 from hyperpod.kubelet.logs import open_log
@@ -56,10 +58,18 @@ class Kubelet:
             self.devices = {GPU: devmod.discover_gpus(), EFA: devmod.discover_efa()}
         self.allocatable: dict[str, str] = {}
         self.workers: dict[str, PodWorker] = {}
+        try:
+            self.addresses = podnet.PodAddresses(
+                self.data_dir / "pods", str(cfg.get("podIPRange") or podnet.DEFAULT_RANGE)
+            )
+        except ValueError as exc:
+            log.error("%s; using %s", exc, podnet.DEFAULT_RANGE)
+            self.addresses = podnet.PodAddresses(self.data_dir / "pods")
         self.allocated: dict[
             str, devmod.Allocation
         ] = {}  # pod uid -> devices, before the watch echoes it
         self.informer = Informer(self.reg, "pods", field_selector=f"spec.nodeName={self.node_name}")
+        self.services = Informer(self.reg, "services")  # hosts files follow Services
         self.images = ImageStore(self.data_dir)
         runtime = str(cfg.get("runtime") or "process")
         self.runtime_setting = runtime if runtime in oci.RUNTIMES else "process"
@@ -67,9 +77,15 @@ class Kubelet:
             False, "", "the OCI runtime was not asked for (runtime: process)"
         )
         self.default_runtime = "process"
+        self.hosts_setting = str(cfg.get("podHostsFile") or "auto")
+        self.unshare: list[str] | None = None  # set by probe_runtime where mount namespaces work
+        self.host_hosts = podnet.host_lines()
 
     def probe_runtime(self) -> None:
         """Decide the node's default runtime once: ``auto`` picks OCI only if a probe starts."""
+        if self.hosts_setting != "off":
+            self.unshare = podnet.probe_hosts_mount(self.data_dir / "hosts-probe")
+            log.info("per-pod /etc/hosts: %s", "on" if self.unshare else "off (no unshare/mount)")
         if self.runtime_setting == "process":
             return
         self.oci_probe = oci.probe(self.data_dir / "runc-probe")
@@ -106,6 +122,44 @@ class Kubelet:
             return {s["metadata"]["name"] for s in self.reg.list("services", namespace)}
         except ApiError:
             return set()
+
+    def service_addresses(self, namespace: str) -> dict[str, str]:
+        """Service name -> clusterIP ("None" for headless) in ``namespace``."""
+        try:
+            services = self.reg.list("services", namespace)
+        except ApiError:
+            return {}
+        return {
+            s["metadata"]["name"]: str((s.get("spec") or {}).get("clusterIP") or "None")
+            for s in services
+        }
+
+    def pod_address(self, worker: PodWorker) -> str:
+        """The worker's pod IP (allocated once, kept in its sandbox) and its hosts file."""
+        if podnet.host_network(worker.pod):
+            ip = podnet.LOOPBACK
+        else:
+            ip = self.addresses.ensure(worker.uid, worker.sandbox)
+        self._write_hosts(worker, ip)
+        return ip
+
+    def _write_hosts(self, worker: PodWorker, ip: str) -> None:
+        ns = worker.pod["metadata"]["namespace"]
+        with contextlib.suppress(OSError):
+            services = {ns: self.service_addresses(ns)}
+            text = podnet.hosts_text(worker.pod, ip, services, self.host_hosts)
+            (worker.sandbox / podnet.HOSTS_FILE).write_text(text)
+
+    def _on_service(self, typ: str, svc: Obj, old: Obj | None) -> None:
+        """Keep running pods' hosts files current, as cluster DNS would be."""
+        ns = svc["metadata"].get("namespace")
+        for w in list(self.workers.values()):
+            mine = w.pod["metadata"].get("namespace") == ns
+            if mine and w.ip is not None and w.sandbox.is_dir() and not w.finished():
+                self._write_hosts(w, w.ip)
+
+    def release_address(self, uid: str) -> None:
+        self.addresses.release(uid)
 
     def devices_in_use(self, exclude_uid: str) -> set[str]:
         used: set[str] = set()
@@ -238,6 +292,8 @@ class Kubelet:
         self.register()
         self.informer.add_handler(self._on_pod)
         self.informer.start()
+        self.services.add_handler(self._on_service)
+        self.services.start()
         reaper = asyncio.get_running_loop().create_task(self.reap_orphans())
         try:
             while not self.ctx.stopping.is_set():
@@ -260,6 +316,7 @@ class Kubelet:
         finally:
             reaper.cancel()
             await self.informer.stop()
+            await self.services.stop()
             tasks = [w.task for w in self.workers.values() if w.task is not None]
             for t in tasks:
                 t.cancel()

@@ -5,7 +5,10 @@ started the cluster: PATH, virtualenv), ``HOSTNAME`` = pod name, ``envFrom``, ``
 ``$(VAR)`` expansion and ``valueFrom``), then the device plugin's variables. Afterwards values
 and arguments are rewritten for the local machine: Service names of the pod's namespace
 (``svc``, ``svc.ns``, ``svc.ns.svc``, ``svc.ns.svc.cluster.local``, optionally ``:port``) become
-``127.0.0.1`` and volume mount paths become host directories (see ``kubelet.volumes``).
+the Service's clusterIP (where ``services`` maps names to addresses and the Service has one;
+the control plane's service proxy forwards it) or ``127.0.0.1`` (headless Services such as a
+PyTorchJob's, whose pods listen on every address), and volume mount paths become host
+directories (see ``kubelet.volumes``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import base64
 import math
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from hyperpod.apiserver.quantity import parse_quantity
@@ -138,8 +141,29 @@ def _service_pattern(
     return re.compile(r"(?:(?<=^)|(?<=[=/@\s,]))(?:" + "|".join(alts) + r")(?=$|[:/\s,])")
 
 
-def rewrite_services(text: str, pattern: re.Pattern[str] | None) -> str:
-    return pattern.sub("127.0.0.1", text) if pattern is not None else text
+def _target(
+    services: Mapping[str, Collection[str]], namespace: str
+) -> Callable[[re.Match[str]], str]:
+    """The address a matched Service name becomes: its clusterIP where known, else loopback."""
+
+    def repl(m: re.Match[str]) -> str:
+        name, _, rest = m.group(0).partition(".")
+        ns = rest.split(".", 1)[0] if rest else namespace
+        names = services.get(ns)
+        ip = names.get(name) if isinstance(names, Mapping) else None
+        return str(ip) if ip and ip != "None" else "127.0.0.1"
+
+    return repl
+
+
+def rewrite_services(
+    text: str,
+    pattern: re.Pattern[str] | None,
+    target: Callable[[re.Match[str]], str] | None = None,
+) -> str:
+    if pattern is None:
+        return text
+    return pattern.sub(target or "127.0.0.1", text)
 
 
 def container_env(
@@ -179,13 +203,16 @@ def container_env(
             defined[key] = expand(str(item.get("value") or ""), defined)
     mounts = mounts or []
     pattern = _service_pattern(services or {}, ns)
+    target = _target(services or {}, ns)
     env = dict(base)
     env["HOSTNAME"] = meta.get("name", "")
     for k, v in defined.items():
-        env[k] = substitute(rewrite_services(v, pattern), mounts)
+        env[k] = substitute(rewrite_services(v, pattern, target), mounts)
     if mounts:
         env["HYPERPOD_MOUNTS"] = mounts_env(mounts)
     env.update(devices or {})
     argv = [*(container.get("command") or []), *(container.get("args") or [])]
-    argv = [substitute(rewrite_services(expand(str(a), defined), pattern), mounts) for a in argv]
+    argv = [
+        substitute(rewrite_services(expand(str(a), defined), pattern, target), mounts) for a in argv
+    ]
     return env, argv

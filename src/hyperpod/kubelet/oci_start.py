@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from hyperpod.apiserver.quantity import bytes_of
 from hyperpod.kubelet import devices as devmod
-from hyperpod.kubelet import oci, processes, pulling
+from hyperpod.kubelet import oci, podnet, processes, pulling
 from hyperpod.kubelet import serviceaccount as sa_mod
 from hyperpod.kubelet.env import EnvError, container_env
 from hyperpod.kubelet.images import Image, ImageError
@@ -98,13 +98,14 @@ async def start(w: PodWorker, c: Container) -> None:
     pod_spec = w.pod.get("spec") or {}
     ns = w.pod["metadata"]["namespace"]
     try:
+        w.ip = w.kl.pod_address(w)  # the pod IP and its hosts file (kubelet/podnet.py)
         mounts = mounts_for(c.spec, w.volumes)
         env, argv = container_env(
-            w.pod,
+            w.downward_pod(),
             c.spec,
             base={},
             lookup=w.kl.lookup,
-            services={ns: w.kl.service_names(ns)},
+            services={ns: w.kl.service_addresses(ns)},
             devices=devmod.device_env(w.allocation.get(c.name, {}), w.kl.devices),
             node_allocatable=w.kl.allocatable,
         )
@@ -121,6 +122,9 @@ async def start(w: PodWorker, c: Container) -> None:
     limits = (c.spec.get("resources") or {}).get("limits") or {}
     memory = bytes_of(limits["memory"]) if "memory" in limits else None
     binds = [(m.mount_path, m.host_path, m.read_only) for m in mounts]
+    hosts = w.sandbox / podnet.HOSTS_FILE
+    if hosts.is_file() and not podnet.host_network(w.pod):
+        binds.append(("/etc/hosts", str(hosts), True))  # Service names resolve in the container
     if w.sa_dir is not None:
         # The ServiceAccount's token, ca.crt and namespace where in-cluster clients look.
         token = sa_mod.mount(w.sa_dir)

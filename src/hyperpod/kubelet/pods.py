@@ -32,7 +32,7 @@ from hyperpod.apiserver.errors import ApiError, NotFound
 from hyperpod.apiserver.quantity import bytes_of
 from hyperpod.controllers.runtime import record_event
 from hyperpod.kubelet import devices as devmod
-from hyperpod.kubelet import oci, processes, progress_reader
+from hyperpod.kubelet import oci, podnet, processes, progress_reader
 from hyperpod.kubelet import serviceaccount as sa_mod
 from hyperpod.kubelet.env import EnvError, container_env
 from hyperpod.kubelet.probes import run_probe
@@ -124,6 +124,7 @@ class PodWorker:
         self.sa_dir: Path | None = None
         self.sa_renew: float | None = None
         self.volumes: dict[str, str] = {}
+        self.ip: str | None = None  # the pod IP (kubelet/podnet.py), once the sandbox exists
         self.allocation: devmod.Allocation = {}
         self.next_prepare = 0.0
         self.failed = False
@@ -256,6 +257,7 @@ class PodWorker:
     # ------------------------------------------------------------------ preparation
     def _prepare(self, allocate: bool = True) -> None:
         self.sandbox.mkdir(parents=True, exist_ok=True)
+        self.ip = self.kl.pod_address(self)
         self.allocation = devmod.allocation_of(self.pod)
         needs = any(devmod.device_requests(c.spec) for c in self.all())
         if needs and not self.allocation and allocate:
@@ -348,16 +350,17 @@ class PodWorker:
 
     # ------------------------------------------------------------------ starting
     def _resolve(self, c: Container) -> tuple[list[str], dict[str, str], Path, list[Mount]]:
+        self.ip = self.kl.pod_address(self)  # refreshes the hosts file too
         mounts = mounts_for(c.spec, self.volumes)
         if self.sa_dir is not None:
             mounts = sorted([*mounts, sa_mod.mount(self.sa_dir)], key=lambda m: -len(m.mount_path))
         ns = self.pod["metadata"]["namespace"]
         env, argv = container_env(
-            self.pod,
+            self.downward_pod(),
             c.spec,
             base=self.kl.base_env,
             lookup=self.kl.lookup,
-            services={ns: self.kl.service_names(ns)},
+            services={ns: self.kl.service_addresses(ns)},
             mounts=mounts,
             devices=devmod.device_env(self.allocation.get(c.name, {}), self.kl.devices),
             node_allocatable=self.kl.allocatable,
@@ -375,6 +378,13 @@ class PodWorker:
 
         cwd = Path(substitute(wd, mounts)) if wd else self.sandbox
         return argv, env, cwd, mounts
+
+    def downward_pod(self) -> Obj:
+        """The pod as the downward API sees it: ``status.podIP`` is this pod's address."""
+        if self.ip is None:
+            return self.pod
+        status = {**(self.pod.get("status") or {}), "podIP": self.ip, "podIPs": [{"ip": self.ip}]}
+        return {**self.pod, "status": status}
 
     def _start_error(self, c: Container, message: str) -> None:
         """A container that could not be started: recorded like an attempt that ended."""
@@ -440,6 +450,8 @@ class PodWorker:
         memory = bytes_of(limits["memory"]) if "memory" in limits else None
         self.event("Normal", "Created", f"Created container: {c.name}")
         argv = sa_mod.wrap(argv, self.sa_dir)  # own mount namespace with the token (root)
+        if self.kl.unshare and not podnet.host_network(self.pod):
+            argv = podnet.with_hosts(self.sandbox / podnet.HOSTS_FILE, argv, self.kl.unshare)
         attempt = processes.start(self.sandbox / c.name, c.restart_count, argv, env, cwd, memory)
         self._started(c, attempt, env, cwd)
 
@@ -558,7 +570,8 @@ class PodWorker:
         while c.attempt is attempt and c.running:
             info = oci.marker(attempt.container_dir, attempt.number)
             wrap = oci.exec_argv(info, [], tty=False) if info else []
-            ok, message = await run_probe(probe, c.spec, c.env, c.cwd, wrap=wrap)
+            host = self.ip if self.ip and not info else "127.0.0.1"
+            ok, message = await run_probe(probe, c.spec, c.env, c.cwd, wrap=wrap, host=host)
             if not (c.attempt is attempt and c.running):
                 return False
             if ok:
@@ -651,6 +664,7 @@ class PodWorker:
         processes.kill_marked(self.sandbox)
         oci.release_all(self.sandbox)
         shutil.rmtree(self.sandbox, ignore_errors=True)
+        self.kl.release_address(self.uid)
 
     # ------------------------------------------------------------------ status
     def _conditions(self, phase: str) -> list[Obj]:
@@ -734,20 +748,21 @@ class PodWorker:
             for c in self.all():
                 if "waiting" in c.state and self.failed:
                     c.state = {"waiting": c.state["waiting"]}
-        ip = "127.0.0.1"
+        host = "127.0.0.1"
         status: Obj = {
             "phase": phase,
             "conditions": self._conditions(phase),
-            "hostIP": ip,
-            "hostIPs": [{"ip": ip}],
-            "podIP": ip,
-            "podIPs": [{"ip": ip}],
+            "hostIP": host,
+            "hostIPs": [{"ip": host}],
             "startTime": self.start_time
             or (self.pod.get("status") or {}).get("startTime")
             or rfc3339(time.time()),
             "qosClass": qos_class(self.pod),
             "containerStatuses": [self._container_status(c) for c in self.apps],
         }
+        if self.ip is not None:
+            status["podIP"] = self.ip
+            status["podIPs"] = [{"ip": self.ip}]
         if self.inits:
             status["initContainerStatuses"] = [self._container_status(c) for c in self.inits]
         if self.failed and self.failed_reason:

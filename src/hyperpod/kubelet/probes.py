@@ -92,10 +92,13 @@ async def run_probe(
     env: Mapping[str, str],
     cwd: Path,
     wrap: Sequence[str] = (),
+    host: str = "127.0.0.1",
 ) -> tuple[bool, str]:
     """Run one probe once; the message is what the Unhealthy event reports.
 
-    ``wrap`` prefixes an exec probe's command (``runc exec ID`` for an OCI container).
+    ``wrap`` prefixes an exec probe's command (``runc exec ID`` for an OCI container);
+    ``host`` is where tcpSocket and httpGet probes connect without their own ``host`` (the pod
+    IP, as in Kubernetes).
     """
     timeout = float(probe.get("timeoutSeconds") or 1)
     try:
@@ -104,13 +107,11 @@ async def run_probe(
             return await _exec([*wrap, *cmd] if cmd else cmd, env, cwd, timeout)
         if "tcpSocket" in probe:
             spec = probe["tcpSocket"] or {}
-            return await _tcp(
-                spec.get("host") or "127.0.0.1", _port(spec.get("port"), container), timeout
-            )
+            return await _tcp(spec.get("host") or host, _port(spec.get("port"), container), timeout)
         if "httpGet" in probe:
             spec = probe["httpGet"] or {}
             return await _http(
-                spec.get("host") or "127.0.0.1",
+                spec.get("host") or host,
                 _port(spec.get("port"), container),
                 spec.get("path") or "/",
                 spec.get("scheme") or "HTTP",

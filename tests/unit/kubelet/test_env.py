@@ -110,3 +110,22 @@ def test_service_names_resolve_to_loopback_and_mount_paths_to_host_directories()
         "--ckpt",
         "/tmp/sandbox/ckpt/run1",
     ]
+
+
+def test_service_names_with_a_cluster_ip_resolve_to_it_and_headless_ones_to_loopback() -> None:
+    c = {
+        "name": "main",
+        "command": ["curl", "http://web.team.svc.cluster.local:80/"],
+        "env": [
+            {"name": "WEB", "value": "web:80"},
+            {"name": "MASTER_ADDR", "value": "job-master-0"},
+            {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        ],
+    }
+    pod = {**POD, "status": {"podIP": "127.112.0.9"}}
+    services = {"team": {"web": "127.96.0.7", "job-master-0": "None"}}
+    env, argv = container_env(pod, c, base={}, lookup=lookup, services=services)
+    assert env["WEB"] == "127.96.0.7:80"
+    assert env["MASTER_ADDR"] == "127.0.0.1"
+    assert env["POD_IP"] == "127.112.0.9"
+    assert argv == ["curl", "http://127.96.0.7:80/"]
