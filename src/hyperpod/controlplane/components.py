@@ -25,6 +25,7 @@ COMPONENTS: list[str] = [
     "hyperpod.controllers.statefulset:component",
     "hyperpod.controllers.disruption:component",
     "hyperpod.controllers.cronjob:component",
+    "hyperpod.controllers.volumes_provisioner:component",
     "hyperpod.controllers.kueue.component:kueue",
     "hyperpod.scheduler.scheduler:component",
     "hyperpod.kubelet.agent:component",

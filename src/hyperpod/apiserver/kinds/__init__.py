@@ -33,6 +33,9 @@ REGISTERED: list[str] = [
     "hyperpod.apiserver.kinds.poddisruptionbudget:STRATEGY",
     "hyperpod.apiserver.kinds.cronjob:STRATEGY",
     "hyperpod.apiserver.kinds.podtemplate:STRATEGY",
+    "hyperpod.apiserver.kinds.persistentvolume:STRATEGY",
+    "hyperpod.apiserver.kinds.persistentvolumeclaim:STRATEGY",
+    "hyperpod.apiserver.kinds.storageclass:STRATEGY",
 ]
 
 
