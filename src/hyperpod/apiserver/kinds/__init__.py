@@ -36,6 +36,8 @@ REGISTERED: list[str] = [
     "hyperpod.apiserver.kinds.persistentvolume:STRATEGY",
     "hyperpod.apiserver.kinds.persistentvolumeclaim:STRATEGY",
     "hyperpod.apiserver.kinds.storageclass:STRATEGY",
+    "hyperpod.apiserver.kinds.resourcequota:STRATEGY",
+    "hyperpod.apiserver.kinds.limitrange:STRATEGY",
 ]
 
 
