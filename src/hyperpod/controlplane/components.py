@@ -27,6 +27,7 @@ COMPONENTS: list[str] = [
     "hyperpod.controllers.cronjob:component",
     "hyperpod.controllers.volumes_provisioner:component",
     "hyperpod.controllers.resourcequota:component",
+    "hyperpod.controllers.horizontal:component",
     "hyperpod.controllers.kueue.component:kueue",
     "hyperpod.scheduler.scheduler:component",
     "hyperpod.kubelet.agent:component",
