@@ -83,7 +83,7 @@ def test_a_pod_count_quota_refuses_the_pod_past_the_cap_with_upstreams_message(
     cp: RunningControlPlane,
 ) -> None:
     ns = namespace(cp, "count-cap")
-    apply(cp, quota(ns, pods="2"))
+    cp.kubectl("create", "quota", "team", "-n", ns, "--hard=pods=2")
     wait_for("the quota status", lambda: used(cp, ns) == {"pods": "0"})
     apply(cp, pod("a", ns), pod("b", ns))
     message = refused(cp, pod("c", ns))

@@ -1,6 +1,7 @@
-"""Protobuf field tables of Ingress and autoscaling/v1 HorizontalPodAutoscaler.
+"""Protobuf field tables of Ingress, autoscaling/v1 HorizontalPodAutoscaler and ResourceQuota.
 
-``kubectl create ingress`` and ``kubectl autoscale`` send these kinds as protobuf. Field
+``kubectl create ingress``, ``kubectl autoscale`` and ``kubectl create quota`` send these kinds
+as protobuf (quantities as ``Quantity`` messages: the ``mapq`` reader added here). Field
 numbers are those of Kubernetes' ``generated.proto`` (networking/v1, autoscaling/v1). The
 rule's inline ``IngressRuleValue`` (field 2) arrives under ``ingressRuleValue`` and is
 flattened by the Ingress strategy.
@@ -8,7 +9,25 @@ flattened by the Ingress strategy.
 
 from __future__ import annotations
 
+from typing import Any
+
+from hyperpod.apiserver import protobuf
 from hyperpod.apiserver.protobuf import OBJECT_META, Table
+
+
+def _read_quantity_map(
+    out: dict[str, Any], name: str, v: int | bytes, _t: Table | None, w: str
+) -> None:
+    """A ``map<string, Quantity>`` entry; the Quantity message's field 1 is its string."""
+    key, value = protobuf._entry(v, w)
+    text = ""
+    for number, _, part in protobuf._fields(value):
+        if number == 1:
+            text = protobuf._text(part, f"{w}[{key}]")
+    out.setdefault(name, {})[key] = text
+
+
+protobuf._READERS["mapq"] = _read_quantity_map
 
 _STATUS: Table = {}
 BACKEND: Table = {
@@ -52,7 +71,14 @@ HPA_V1_SPEC: Table = {
     4: ("targetCPUUtilizationPercentage", "int!", None),
 }
 
+QUOTA_SPEC: Table = {1: ("hard", "mapq", None), 2: ("scopes", "strs", None)}
+
 NETWORKING_KINDS: dict[tuple[str, str], Table] = {
+    ("v1", "ResourceQuota"): {
+        1: ("metadata", "msg", OBJECT_META),
+        2: ("spec", "msg", QUOTA_SPEC),
+        3: ("status", "msg", _STATUS),
+    },
     ("networking.k8s.io/v1", "Ingress"): {
         1: ("metadata", "msg", OBJECT_META),
         2: ("spec", "msg", INGRESS_SPEC),
