@@ -102,7 +102,7 @@ class ResourceQuotaController:
         if quota is None or quota["metadata"].get("deletionTimestamp") or not ns:
             return None
         hard = dict((quota.get("spec") or {}).get("hard") or {})
-        used = resourcequota.usage(self.reg, ns, hard)
+        used = resourcequota.usage(self.reg, ns, hard, quota.get("spec") or {})
         status = {
             "hard": hard,
             "used": {k: resourcequota.show(k, v) for k, v in used.items()},

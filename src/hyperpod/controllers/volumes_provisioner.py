@@ -265,7 +265,6 @@ class VolumesController:
             "metadata": {
                 "name": pv_name,
                 "annotations": {PROVISIONED_BY: PROVISIONER},
-                "finalizers": [],
             },
             "spec": {
                 "capacity": {"storage": spec["resources"]["requests"]["storage"]},

@@ -102,3 +102,38 @@ def test_an_autoscaling_v1_body_is_stored_as_v2_and_read_back_as_v1(registry: Re
     v1 = registry.get("horizontalpodautoscalers.autoscaling", "web", "default", version="v1")
     assert v1["apiVersion"] == "autoscaling/v1"
     assert v1["spec"]["targetCPUUtilizationPercentage"] == 60 and "metrics" not in v1["spec"]
+
+
+def test_a_scoped_quota_counts_only_the_pods_its_scopes_select(registry: Registry) -> None:
+    install_admission(registry)
+    registry.create("namespaces", {"metadata": {"name": "team"}})
+    high = {
+        "metadata": {"name": "high"},
+        "spec": {
+            "hard": {"pods": "1"},
+            "scopeSelector": {
+                "matchExpressions": [
+                    {"scopeName": "PriorityClass", "operator": "In", "values": ["high"]}
+                ]
+            },
+        },
+    }
+    best_effort = {
+        "metadata": {"name": "be"},
+        "spec": {"hard": {"pods": "2"}, "scopes": ["BestEffort"]},
+    }
+    registry.create("resourcequotas", high, "team")
+    registry.create("resourcequotas", best_effort, "team")
+    urgent = pod("urgent", container("c", cpu="1"))
+    urgent["spec"]["priorityClassName"] = "high"
+    registry.create("pods", urgent, "team")
+    second = pod("urgent-2", container("c", cpu="1"))
+    second["spec"]["priorityClassName"] = "high"
+    with pytest.raises(Forbidden, match="exceeded quota: high"):
+        registry.create("pods", second, "team")
+    registry.create("pods", pod("normal", container("c", cpu="1")), "team")
+    plain = {"name": "c", "image": "x"}
+    registry.create("pods", pod("be-1", plain), "team")
+    registry.create("pods", pod("be-2", plain), "team")
+    with pytest.raises(Forbidden, match="exceeded quota: be"):
+        registry.create("pods", pod("be-3", plain), "team")

@@ -9,7 +9,9 @@ storage (``requests.storage``, ``<class>.storageclass.storage.k8s.io/requests.st
 A create that would take usage past a hard limit is refused with 403 and upstream's message
 (``exceeded quota: NAME, requested: ..., used: ..., limited: ...``); usage is computed from the
 stored objects at admission, so it is exact even before ``controllers/resourcequota.py``
-writes ``status.used``. Quotas with ``scopes``/``scopeSelector`` are stored but not applied.
+writes ``status.used``. Scoped quotas (``scopes`` and ``scopeSelector``: Terminating,
+NotTerminating, BestEffort, NotBestEffort, PriorityClass) count and check only the pods they
+select; CrossNamespacePodAffinity selects nothing here.
 """
 
 from __future__ import annotations
@@ -117,16 +119,55 @@ def contribution(resource: str, obj: Obj, name: str) -> Decimal:
     return Decimal(0)
 
 
-def usage(reg: Registry, namespace: str, names: Iterable[str]) -> dict[str, Decimal]:
+def _scope_matches(scope: str, op: str, values: list[Any], pod: Obj) -> bool:
+    spec = cols.d(pod.get("spec"))
+    if scope == "PriorityClass":
+        name = spec.get("priorityClassName")
+        if op == "Exists":
+            return bool(name)
+        if op == "DoesNotExist":
+            return not name
+        return (str(name or "") in values) == (op == "In")
+    from hyperpod.apiserver.validation import qos_class
+
+    truth = {
+        "Terminating": spec.get("activeDeadlineSeconds") is not None,
+        "NotTerminating": spec.get("activeDeadlineSeconds") is None,
+        "BestEffort": qos_class(pod) == "BestEffort",
+        "NotBestEffort": qos_class(pod) != "BestEffort",
+    }.get(scope, False)
+    return truth if op != "DoesNotExist" else not truth
+
+
+def selects(quota_spec: Obj, resource: str, obj: Obj) -> bool:
+    """Whether a quota with this spec counts ``obj`` (scoped quotas count selected pods only)."""
+    scopes = [str(s) for s in quota_spec.get("scopes") or []]
+    exprs = [
+        cols.d(e) for e in cols.d(quota_spec.get("scopeSelector")).get("matchExpressions") or []
+    ]
+    if not scopes and not exprs:
+        return True
+    if resource != "pods":
+        return False
+    return all(_scope_matches(s, "Exists", [], obj) for s in scopes) and all(
+        _scope_matches(
+            str(e.get("scopeName")), str(e.get("operator")), list(e.get("values") or []), obj
+        )
+        for e in exprs
+    )
+
+
+def usage(
+    reg: Registry, namespace: str, names: Iterable[str], quota_spec: Obj | None = None
+) -> dict[str, Decimal]:
     """Current usage in ``namespace`` of each quota resource in ``names``."""
     out: dict[str, Decimal] = {}
     listed: dict[str, list[Obj]] = {}
     for name in names:
         resource = tracked_resources(name) or ""
         if resource not in listed:
-            listed[resource] = (
-                reg.list(resource, namespace) if reg.catalog.get(resource) is not None else []
-            )
+            found = reg.list(resource, namespace) if reg.catalog.get(resource) is not None else []
+            listed[resource] = [o for o in found if selects(quota_spec or {}, resource, o)]
         out[name] = sum((contribution(resource, o, name) for o in listed[resource]), Decimal(0))
     return out
 
@@ -164,7 +205,7 @@ def admit(reg: Registry, resource: str, obj: Obj) -> None:
         return
     for quota in reg.list(RESOURCE, str(ns)):
         spec = cols.d(quota.get("spec"))
-        if spec.get("scopes") or spec.get("scopeSelector"):
+        if not selects(spec, resource, obj):
             continue
         hard = {k: _q(v) for k, v in cols.d(spec.get("hard")).items()}
         relevant = [n for n in hard if tracked_resources(n) == resource]
@@ -180,7 +221,7 @@ def admit(reg: Registry, resource: str, obj: Obj) -> None:
         delta = {n: v for n, v in delta.items() if v > 0}
         if not delta:
             continue
-        used = usage(reg, str(ns), delta)
+        used = usage(reg, str(ns), delta, spec)
         over = [n for n in delta if used[n] + delta[n] > hard[n]]
         if over:
             raise errors.Forbidden(
