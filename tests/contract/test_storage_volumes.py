@@ -285,3 +285,55 @@ def test_statefulset_claim_templates_make_one_claim_per_replica_kept_on_scale_do
     assert phase(cp, "pvc", "data-db-1") == "Bound"
     cp.kubectl("delete", "statefulset", "db")
     assert phase(cp, "pvc", "data-db-0") == "Bound"
+
+
+def test_statefulset_claims_go_with_scale_down_when_the_policy_says_delete(
+    cp: RunningControlPlane,
+) -> None:
+    apply(
+        cp,
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": "cache"},
+            "spec": {
+                "serviceName": "cache",
+                "replicas": 2,
+                "podManagementPolicy": "Parallel",
+                "persistentVolumeClaimRetentionPolicy": {
+                    "whenScaled": "Delete",
+                    "whenDeleted": "Delete",
+                },
+                "selector": {"matchLabels": {"app": "cache"}},
+                "template": {
+                    "metadata": {"labels": {"app": "cache"}},
+                    "spec": {
+                        "nodeSelector": {"type": "kwok"},
+                        "containers": [{"name": "c", "image": "redis:7"}],
+                    },
+                },
+                "volumeClaimTemplates": [
+                    {
+                        "metadata": {"name": "data"},
+                        "spec": {
+                            "accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": "1Gi"}},
+                        },
+                    }
+                ],
+            },
+        },
+    )
+    for i in (0, 1):
+        wait_for(f"data-cache-{i}", lambda: phase(cp, "pvc", f"data-cache-{i}") == "Bound")  # noqa: B023
+    cp.kubectl("scale", "statefulset", "cache", "--replicas=1")
+    wait_for(
+        "data-cache-1 to go",
+        lambda: cp.kubectl("get", "pvc", "data-cache-1", check=False).returncode != 0,
+    )
+    assert phase(cp, "pvc", "data-cache-0") == "Bound"
+    cp.kubectl("delete", "statefulset", "cache")
+    wait_for(
+        "data-cache-0 to go with the set",
+        lambda: cp.kubectl("get", "pvc", "data-cache-0", check=False).returncode != 0,
+    )

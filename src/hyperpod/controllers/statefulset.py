@@ -24,7 +24,7 @@ from hyperpod.controllers import workloads as wl
 from hyperpod.controllers.deployment_rules import template_hash
 from hyperpod.controllers.revisions import HASH_LABEL, record_revision
 from hyperpod.controllers.runtime import Controller, Informer, record_event, split_key
-from hyperpod.controllers.statefulset_claims import ensure_claims
+from hyperpod.controllers.statefulset_claims import ensure_claims, release_claims
 from hyperpod.controlplane.context import Component, ControlPlaneContext
 
 log = logging.getLogger(__name__)
@@ -119,6 +119,7 @@ class StatefulSetController:
         for i in extra:
             if not pods[i]["metadata"].get("deletionTimestamp"):
                 self._delete(pods[i])
+                release_claims(self.reg, sts, i)
             if ordered:
                 break
         self._roll(sts, pods, replicas, revision)

@@ -4,7 +4,8 @@ The claim of template ``data`` for pod ``web-2`` is ``data-web-2``; it is create
 pod, labelled with the set's selector labels, and the pod's volume ``data`` points at it.
 Claims are kept when the set scales down or is deleted (the default ``Retain`` retention
 policy, as upstream); ``whenDeleted: Delete`` makes the set their owner so the garbage
-collector removes them with it. ``whenScaled: Delete`` is not acted on yet.
+collector removes them with it, and ``whenScaled: Delete`` deletes a removed ordinal's claims
+(their ``pvc-protection`` finalizer holds them until the pod is gone).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from hyperpod.apiserver.errors import AlreadyExists
+from hyperpod.apiserver.errors import AlreadyExists, NotFound
 from hyperpod.apiserver.metadata import owner_reference
 from hyperpod.apiserver.registry import Registry
 
@@ -62,3 +63,20 @@ def ensure_claims(reg: Registry, sts: Obj, pod: Obj, ordinal: int) -> None:
                 pass
         volumes.append({"name": tmd.get("name"), "persistentVolumeClaim": {"claimName": name}})
     pod["spec"]["volumes"] = volumes
+
+
+def release_claims(reg: Registry, sts: Obj, ordinal: int) -> None:
+    """Delete a scaled-away ordinal's claims when the retention policy says ``whenScaled: Delete``."""
+    spec = sts.get("spec") or {}
+    if (spec.get("persistentVolumeClaimRetentionPolicy") or {}).get("whenScaled") != "Delete":
+        return
+    for template in spec.get("volumeClaimTemplates") or []:
+        if isinstance(template, dict):
+            try:
+                reg.delete(
+                    "persistentvolumeclaims",
+                    claim_name(template, sts, ordinal),
+                    sts["metadata"].get("namespace"),
+                )
+            except NotFound:
+                pass
