@@ -137,3 +137,56 @@ def test_a_scoped_quota_counts_only_the_pods_its_scopes_select(registry: Registr
     registry.create("pods", pod("be-2", plain), "team")
     with pytest.raises(Forbidden, match="exceeded quota: be"):
         registry.create("pods", pod("be-3", plain), "team")
+
+
+MALFORMED: list[Any] = ["x", 1, [], {}, None, [1], {"a": 1}, True, [{}]]
+VALID: dict[str, dict[str, Any]] = {
+    "persistentvolumeclaims": {
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+    },
+    "persistentvolumes": {
+        "spec": {
+            "capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteOnce"],
+            "hostPath": {"path": "/tmp/x"},
+        }
+    },
+    "resourcequotas": {"spec": {"hard": {"pods": "100000"}}},
+    "limitranges": {"spec": {"limits": [{"type": "Container", "max": {"cpu": "1"}}]}},
+    "ingresses.networking.k8s.io": {
+        "spec": {"defaultBackend": {"resource": {"kind": "X", "name": "y"}}}
+    },
+    "networkpolicies.networking.k8s.io": {"spec": {"podSelector": {}}},
+    "horizontalpodautoscalers.autoscaling": {
+        "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "x"}, "maxReplicas": 2}
+    },
+}
+FIELDS = {
+    "persistentvolumeclaims": ["accessModes", "resources", "storageClassName", "volumeName"],
+    "persistentvolumes": ["accessModes", "hostPath", "capacity", "claimRef"],
+    "resourcequotas": ["hard", "scopes", "scopeSelector"],
+    "limitranges": ["limits"],
+    "ingresses.networking.k8s.io": ["rules", "defaultBackend", "tls"],
+    "networkpolicies.networking.k8s.io": ["podSelector", "ingress", "egress", "policyTypes"],
+    "horizontalpodautoscalers.autoscaling": ["metrics", "scaleTargetRef", "maxReplicas"],
+}
+
+
+def test_malformed_fields_are_refused_cleanly_and_never_break_later_creates(
+    registry: Registry,
+) -> None:
+    install_admission(registry)
+    n = 0
+    for resource, fields in FIELDS.items():
+        for field in [None, *fields]:
+            for value in MALFORMED:
+                obj: dict[str, Any] = {**VALID[resource], "metadata": {"name": f"m{n}"}}
+                obj["spec"] = dict(obj["spec"]) if field else value
+                if field:
+                    obj["spec"][field] = value
+                n += 1
+                try:
+                    registry.create(resource, obj, "default")
+                except (Invalid, Forbidden):
+                    pass
+                registry.create("pods", pod(f"p{n}", {"name": "c", "image": "x"}), "default")

@@ -40,8 +40,8 @@ def _metric_cell(spec_metric: Any, status_metric: Any) -> str:
 
 
 def targets(o: Obj) -> str:
-    metrics = cols.d(o.get("spec")).get("metrics") or []
-    current = cols.d(o.get("status")).get("currentMetrics") or []
+    metrics = cols.ls(cols.d(o.get("spec")).get("metrics"))
+    current = cols.ls(cols.d(o.get("status")).get("currentMetrics"))
     cells = [_metric_cell(m, current[i] if i < len(current) else {}) for i, m in enumerate(metrics)]
     if len(cells) > 2:
         return f"{', '.join(cells[:2])} + {len(cells) - 2} more..."
@@ -96,13 +96,13 @@ class HorizontalPodAutoscalerStrategy(Strategy):
         if version != "v1":
             return
         spec = cols.d(obj.get("spec"))
-        for metric in spec.pop("metrics", None) or []:
+        for metric in cols.ls(spec.pop("metrics", None)):
             name, target, _ = _target(cols.d(metric))
             if name == "cpu" and target.get("type") == "Utilization":
                 spec["targetCPUUtilizationPercentage"] = target.get("averageUtilization")
         spec.pop("behavior", None)
         status = cols.d(obj.get("status"))
-        for metric in status.pop("currentMetrics", None) or []:
+        for metric in cols.ls(status.pop("currentMetrics", None)):
             name, _, current = _target(cols.d(metric))
             if name == "cpu" and current.get("averageUtilization") is not None:
                 status["currentCPUUtilizationPercentage"] = current["averageUtilization"]
@@ -148,7 +148,8 @@ class HorizontalPodAutoscalerStrategy(Strategy):
                     f"Invalid value: {high}: must be greater than or equal to `minReplicas`",
                 )
             )
-        for i, metric in enumerate(spec.get("metrics") or []):
+        causes += cols.not_a_list(spec.get("metrics"), "spec.metrics")
+        for i, metric in enumerate(cols.ls(spec.get("metrics"))):
             typ = cols.d(metric).get("type")
             if typ not in METRIC_TYPES:
                 causes.append(

@@ -51,7 +51,7 @@ def _backend(backend: Any, at: str) -> list[Cause]:
 
 def _flatten_rules(obj: Obj) -> None:
     """Inline a rule's ``ingressRuleValue`` (how the protobuf form nests ``http``)."""
-    for rule in cols.d(obj.get("spec")).get("rules") or []:
+    for rule in cols.ls(cols.d(obj.get("spec")).get("rules")):
         if isinstance(rule, dict) and isinstance(rule.get("ingressRuleValue"), dict):
             rule.update(rule.pop("ingressRuleValue"))
 
@@ -81,7 +81,9 @@ class IngressStrategy(Strategy):
     def validate(self, obj: Obj, old: Obj | None) -> list[Cause]:
         spec = cols.d(obj.get("spec"))
         causes: list[Cause] = []
-        rules = spec.get("rules") or []
+        rules = cols.ls(spec.get("rules"))
+        causes += cols.not_a_list(spec.get("rules"), "spec.rules")
+        causes += cols.not_a_list(spec.get("tls"), "spec.tls")
         if not rules and "defaultBackend" not in spec:
             causes.append(
                 errors.cause(
@@ -102,7 +104,7 @@ class IngressStrategy(Strategy):
                         f'Invalid value: "{host}": must be a DNS name, not an IP address',
                     )
                 )
-            for j, path in enumerate(cols.d(rule.get("http")).get("paths") or []):
+            for j, path in enumerate(cols.ls(cols.d(rule.get("http")).get("paths"))):
                 path = cols.d(path)
                 at = f"spec.rules[{i}].http.paths[{j}]"
                 typ = path.get("pathType")
@@ -135,12 +137,13 @@ class IngressStrategy(Strategy):
     def table(self) -> tuple[list[Obj], Row]:
         def hosts(o: Obj) -> str:
             found = [
-                str(cols.d(r).get("host") or "*") for r in cols.d(o.get("spec")).get("rules") or []
+                str(cols.d(r).get("host") or "*")
+                for r in cols.ls(cols.d(o.get("spec")).get("rules"))
             ]
             return ",".join(found) or "*"
 
         def address(o: Obj) -> str:
-            lb = cols.d(cols.d(o.get("status")).get("loadBalancer")).get("ingress") or []
+            lb = cols.ls(cols.d(cols.d(o.get("status")).get("loadBalancer")).get("ingress"))
             return ",".join(str(cols.d(x).get("ip") or cols.d(x).get("hostname") or "") for x in lb)
 
         def ports(o: Obj) -> str:

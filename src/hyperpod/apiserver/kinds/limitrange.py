@@ -41,7 +41,7 @@ def _items(reg: Registry, ns: str, typ: str) -> list[Obj]:
     return [
         cols.d(item)
         for lr in reg.list(RESOURCE, ns)
-        for item in cols.d(lr.get("spec")).get("limits") or []
+        for item in cols.ls(cols.d(lr.get("spec")).get("limits"))
         if cols.d(item).get("type") == typ
     ]
 
@@ -57,7 +57,7 @@ def apply_defaults(reg: Registry, pod: Obj) -> None:
         return
     spec = cols.d(pod.get("spec"))
     notes: list[str] = []
-    for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+    for c in cols.ls(spec.get("containers")) + cols.ls(spec.get("initContainers")):
         if not isinstance(c, dict):
             continue
         res = c.setdefault("resources", {})
@@ -138,7 +138,7 @@ def admit_pod(reg: Registry, pod: Obj) -> None:
     spec = cols.d(pod.get("spec"))
     problems: list[str] = []
     containers = [
-        cols.d(c) for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])
+        cols.d(c) for c in cols.ls(spec.get("containers")) + cols.ls(spec.get("initContainers"))
     ]
     for item in _items(reg, ns, "Container"):
         for c in containers:
@@ -149,7 +149,7 @@ def admit_pod(reg: Registry, pod: Obj) -> None:
     for item in _items(reg, ns, "Pod"):
         total: dict[str, Obj] = {"requests": {}, "limits": {}}
         for kind, store in total.items():
-            for c in spec.get("containers") or []:
+            for c in cols.ls(spec.get("containers")):
                 for name, v in cols.d(cols.d(cols.d(c).get("resources")).get(kind)).items():
                     q = _q(v)
                     if q is not None:
@@ -172,7 +172,7 @@ class LimitRangeStrategy(Strategy):
         return ResourceType("", "v1", "LimitRange", RESOURCE, "limitrange", True, ["limits"])
 
     def default(self, obj: Obj) -> None:
-        for item in cols.d(obj.get("spec")).get("limits") or []:
+        for item in cols.ls(cols.d(obj.get("spec")).get("limits")):
             if not isinstance(item, dict) or item.get("type") != "Container":
                 continue
             for name, value in cols.d(item.get("max")).items():

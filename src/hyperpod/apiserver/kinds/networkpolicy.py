@@ -42,7 +42,7 @@ def _peer_causes(peer: Any, at: str) -> list[Cause]:
                     f"{at}.ipBlock.cidr", f'Invalid value: "{cidr}": must be a valid CIDR'
                 ),
             ]
-        for k, ex in enumerate(cols.d(block).get("except") or []):
+        for k, ex in enumerate(cols.ls(cols.d(block).get("except"))):
             try:
                 inner = ipaddress.ip_network(str(ex), strict=False)
                 inside = inner.version == net.version and inner.subnet_of(net)  # type: ignore[arg-type]
@@ -66,7 +66,7 @@ def _peer_causes(peer: Any, at: str) -> list[Cause]:
 
 def _ports(ports: Any, at: str) -> list[Cause]:
     causes: list[Cause] = []
-    for k, port in enumerate(ports or []):
+    for k, port in enumerate(cols.ls(ports)):
         proto = cols.d(port).get("protocol", "TCP")
         if proto not in PROTOCOLS:
             causes.append(
@@ -98,8 +98,8 @@ class NetworkPolicyStrategy(Strategy):
         if "policyTypes" not in spec:
             spec["policyTypes"] = ["Ingress"] + (["Egress"] if spec.get("egress") else [])
         for rules, _peers in (("ingress", "from"), ("egress", "to")):
-            for rule in spec.get(rules) or []:
-                for port in cols.d(rule).get("ports") or []:
+            for rule in cols.ls(spec.get(rules)):
+                for port in cols.ls(cols.d(rule).get("ports")):
                     if isinstance(port, dict):
                         port.setdefault("protocol", "TCP")
 
@@ -113,7 +113,9 @@ class NetworkPolicyStrategy(Strategy):
                 label_selector_from_dict(spec["podSelector"])
             except ValueError as exc:
                 causes.append(errors.cause("spec.podSelector", str(exc)))
-        for i, typ in enumerate(spec.get("policyTypes") or []):
+        for field in ("policyTypes", "ingress", "egress"):
+            causes += cols.not_a_list(spec.get(field), f"spec.{field}")
+        for i, typ in enumerate(cols.ls(spec.get("policyTypes"))):
             if typ not in ("Ingress", "Egress"):
                 causes.append(
                     errors.cause(
@@ -123,10 +125,10 @@ class NetworkPolicyStrategy(Strategy):
                     )
                 )
         for rules, peers in (("ingress", "from"), ("egress", "to")):
-            for i, rule in enumerate(spec.get(rules) or []):
+            for i, rule in enumerate(cols.ls(spec.get(rules))):
                 rule = cols.d(rule)
                 causes += _ports(rule.get("ports"), f"spec.{rules}[{i}].ports")
-                for j, peer in enumerate(rule.get(peers) or []):
+                for j, peer in enumerate(cols.ls(rule.get(peers))):
                     causes += _peer_causes(peer, f"spec.{rules}[{i}].{peers}[{j}]")
         return causes
 

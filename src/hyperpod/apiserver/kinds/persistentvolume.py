@@ -40,7 +40,7 @@ SOURCES = (
 
 def access_modes(modes: Any) -> str:
     """kubectl's ACCESS MODES cell: ``RWO,RWX``."""
-    return ",".join(ACCESS_MODES.get(str(m), str(m)) for m in modes or [])
+    return ",".join(ACCESS_MODES.get(str(m), str(m)) for m in cols.ls(modes))
 
 
 def access_mode_causes(path: str, modes: Any) -> list[Cause]:
@@ -57,7 +57,16 @@ def access_mode_causes(path: str, modes: Any) -> list[Cause]:
             "FieldValueNotSupported",
         )
         for i, m in enumerate(modes)
-        if m not in ACCESS_MODES
+        if not isinstance(m, str) or m not in ACCESS_MODES
+    ]
+
+
+def string_causes(spec: Obj, at: str, fields: tuple[str, ...]) -> list[Cause]:
+    """Causes for ``fields`` of ``spec`` that are present but not strings."""
+    return [
+        errors.cause(f"{at}.{f}", f"Invalid value: {spec[f]!r}: must be a string")
+        for f in fields
+        if spec.get(f) is not None and not isinstance(spec[f], str)
     ]
 
 
@@ -111,6 +120,9 @@ class PersistentVolumeStrategy(Strategy):
                 )
             )
         causes.extend(access_mode_causes("spec.accessModes", spec.get("accessModes")))
+        if spec.get("claimRef") is not None and not isinstance(spec.get("claimRef"), dict):
+            causes.append(errors.cause("spec.claimRef", "Invalid value: must be an object"))
+        causes.extend(string_causes(spec, "spec", ("storageClassName",)))
         found = [s for s in SOURCES if s in spec]
         if not found:
             causes.append(

@@ -13,7 +13,11 @@ from typing import Any
 from hyperpod.apiserver import errors
 from hyperpod.apiserver.kinds import Cause, Obj, Row, Strategy
 from hyperpod.apiserver.kinds import columns as cols
-from hyperpod.apiserver.kinds.persistentvolume import access_mode_causes, access_modes
+from hyperpod.apiserver.kinds.persistentvolume import (
+    access_mode_causes,
+    access_modes,
+    string_causes,
+)
 from hyperpod.apiserver.quantity import is_quantity
 from hyperpod.apiserver.resources import ALL_VERBS, ResourceType
 
@@ -47,6 +51,7 @@ class PersistentVolumeClaimStrategy(Strategy):
     def validate(self, obj: Obj, old: Obj | None) -> list[Cause]:
         spec = cols.d(obj.get("spec"))
         causes = access_mode_causes("spec.accessModes", spec.get("accessModes"))
+        causes += string_causes(spec, "spec", ("storageClassName", "volumeName"))
         storage = cols.d(cols.d(spec.get("resources")).get("requests")).get("storage")
         if storage is None:
             causes.append(

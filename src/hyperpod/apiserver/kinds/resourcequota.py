@@ -81,8 +81,8 @@ def _pod_amount(spec: Obj, kind: str, res: str) -> Decimal:
     def of(c: Any) -> Decimal:
         return _q(cols.d(cols.d(cols.d(c).get("resources")).get(kind)).get(res, 0))
 
-    app = sum((of(c) for c in spec.get("containers") or []), Decimal(0))
-    init = max((of(c) for c in spec.get("initContainers") or []), default=Decimal(0))
+    app = sum((of(c) for c in cols.ls(spec.get("containers"))), Decimal(0))
+    init = max((of(c) for c in cols.ls(spec.get("initContainers"))), default=Decimal(0))
     overhead = _q(cols.d(spec.get("overhead")).get(res, 0))
     return max(app, init) + overhead
 
@@ -115,8 +115,84 @@ def contribution(resource: str, obj: Obj, name: str) -> Decimal:
         if name == "services.loadbalancers":
             return Decimal(1 if typ == "LoadBalancer" else 0)
         if name == "services.nodeports" and typ in ("NodePort", "LoadBalancer"):
-            return Decimal(len(spec.get("ports") or []))
+            return Decimal(len(cols.ls(spec.get("ports"))))
     return Decimal(0)
+
+
+SCOPES = (
+    "Terminating",
+    "NotTerminating",
+    "BestEffort",
+    "NotBestEffort",
+    "PriorityClass",
+    "CrossNamespacePodAffinity",
+)
+OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _scope_causes(spec: Obj) -> list[Cause]:
+    causes: list[Cause] = []
+    scopes = spec.get("scopes")
+    if scopes is not None and not isinstance(scopes, list):
+        causes.append(errors.cause("spec.scopes", "Invalid value: must be a list of scopes"))
+    for i, scope in enumerate(_list(scopes)):
+        if scope not in SCOPES:
+            causes.append(
+                errors.cause(
+                    f"spec.scopes[{i}]",
+                    f'Unsupported value: "{scope}": supported values: '
+                    + ", ".join(f'"{s}"' for s in SCOPES),
+                    "FieldValueNotSupported",
+                )
+            )
+    selector = spec.get("scopeSelector")
+    if selector is None:
+        return causes
+    exprs = cols.d(selector).get("matchExpressions")
+    if not isinstance(selector, dict) or not isinstance(exprs, list):
+        return [
+            *causes,
+            errors.cause(
+                "spec.scopeSelector.matchExpressions", "Required value", "FieldValueRequired"
+            ),
+        ]
+    for i, e in enumerate(exprs):
+        at = f"spec.scopeSelector.matchExpressions[{i}]"
+        e = cols.d(e)
+        if e.get("scopeName") not in SCOPES:
+            causes.append(
+                errors.cause(
+                    f"{at}.scopeName",
+                    f'Unsupported value: "{e.get("scopeName")}"',
+                    "FieldValueNotSupported",
+                )
+            )
+        if e.get("operator") not in OPERATORS:
+            causes.append(
+                errors.cause(
+                    f"{at}.operator",
+                    f'Unsupported value: "{e.get("operator")}": supported values: "DoesNotExist", "Exists", "In", "NotIn"',
+                    "FieldValueNotSupported",
+                )
+            )
+        values = e.get("values")
+        if values is not None and not (
+            isinstance(values, list) and all(isinstance(v, str) for v in values)
+        ):
+            causes.append(errors.cause(f"{at}.values", "Invalid value: must be a list of strings"))
+        elif e.get("operator") in ("In", "NotIn") and not values:
+            causes.append(
+                errors.cause(
+                    f"{at}.values",
+                    "Required value: must be at least one value when `operator` is 'In' or 'NotIn'",
+                    "FieldValueRequired",
+                )
+            )
+    return causes
 
 
 def _scope_matches(scope: str, op: str, values: list[Any], pod: Obj) -> bool:
@@ -141,9 +217,9 @@ def _scope_matches(scope: str, op: str, values: list[Any], pod: Obj) -> bool:
 
 def selects(quota_spec: Obj, resource: str, obj: Obj) -> bool:
     """Whether a quota with this spec counts ``obj`` (scoped quotas count selected pods only)."""
-    scopes = [str(s) for s in quota_spec.get("scopes") or []]
+    scopes = [str(s) for s in _list(quota_spec.get("scopes"))]
     exprs = [
-        cols.d(e) for e in cols.d(quota_spec.get("scopeSelector")).get("matchExpressions") or []
+        cols.d(e) for e in _list(cols.d(quota_spec.get("scopeSelector")).get("matchExpressions"))
     ]
     if not scopes and not exprs:
         return True
@@ -151,7 +227,7 @@ def selects(quota_spec: Obj, resource: str, obj: Obj) -> bool:
         return False
     return all(_scope_matches(s, "Exists", [], obj) for s in scopes) and all(
         _scope_matches(
-            str(e.get("scopeName")), str(e.get("operator")), list(e.get("values") or []), obj
+            str(e.get("scopeName")), str(e.get("operator")), cols.ls(e.get("values")), obj
         )
         for e in exprs
     )
@@ -179,7 +255,7 @@ def _pretty(values: dict[str, Decimal]) -> str:
 def _missing(pod: Obj, names: Iterable[str]) -> list[str]:
     spec = cols.d(pod.get("spec"))
     containers = [
-        cols.d(c) for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])
+        cols.d(c) for c in cols.ls(spec.get("containers")) + cols.ls(spec.get("initContainers"))
     ]
     out: dict[str, list[str]] = {}
     for name in names:
@@ -262,8 +338,11 @@ class ResourceQuotaStrategy(Strategy):
         obj.pop("status", None)
 
     def validate(self, obj: Obj, old: Obj | None) -> list[Cause]:
-        causes: list[Cause] = []
-        hard = cols.d(obj.get("spec")).get("hard")
+        spec = obj.get("spec")
+        if spec is not None and not isinstance(spec, dict):
+            return [errors.cause("spec", "Invalid value: must be an object")]
+        causes = _scope_causes(cols.d(spec))
+        hard = cols.d(spec).get("hard")
         if hard is not None and not isinstance(hard, dict):
             return [errors.cause("spec.hard", "Invalid value: must be a map")]
         for k, v in (hard or {}).items():
