@@ -337,3 +337,29 @@ def test_statefulset_claims_go_with_scale_down_when_the_policy_says_delete(
         "data-cache-0 to go with the set",
         lambda: cp.kubectl("get", "pvc", "data-cache-0", check=False).returncode != 0,
     )
+
+
+def test_a_claims_data_survives_a_control_plane_restart(tmp_path: Path) -> None:
+    plane = start_control_plane(tmp_path / "restart")
+    try:
+        apply(plane, claim("ckpt"), writer("first", "ckpt", "epoch 3"))
+        wait_for("the writer", lambda: phase(plane, "pod", "first") == "Succeeded")
+        volume = get_json(plane, "pvc", "ckpt")["spec"]["volumeName"]
+    finally:
+        plane.stop()
+    plane = start_control_plane(tmp_path / "restart")
+    try:
+        assert get_json(plane, "pvc", "ckpt")["spec"]["volumeName"] == volume
+        reader = writer("second", "ckpt", "")
+        reader["spec"]["containers"][0]["command"] = [
+            "python",
+            "-c",
+            "print(open('/data/out.txt').read())",
+        ]
+        apply(plane, reader)
+        wait_for("the reader", lambda: phase(plane, "pod", "second") == "Succeeded")
+        assert plane.kubectl("logs", "second").stdout.strip() == "epoch 3"
+        classes = get_json(plane, "storageclass")["items"]
+        assert [c["metadata"]["name"] for c in classes] == ["hyperpod-local-path"]
+    finally:
+        plane.stop()
