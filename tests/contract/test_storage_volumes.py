@@ -363,3 +363,22 @@ def test_a_claims_data_survives_a_control_plane_restart(tmp_path: Path) -> None:
         assert [c["metadata"]["name"] for c in classes] == ["hyperpod-local-path"]
     finally:
         plane.stop()
+
+
+def test_a_data_directory_from_before_claims_is_adopted_by_its_claim(
+    cp: RunningControlPlane,
+) -> None:
+    legacy = cp.data_dir / "volumes" / "default" / "old-ckpt"
+    legacy.mkdir(parents=True)
+    (legacy / "out.txt").write_text("from an older release")
+    reader = writer("old-reader", "old-ckpt", "")
+    reader["spec"]["containers"][0]["command"] = [
+        "python",
+        "-c",
+        "print(open('/data/out.txt').read())",
+    ]
+    apply(cp, claim("old-ckpt"), reader)
+    wait_for("the reader", lambda: phase(cp, "pod", "old-reader") == "Succeeded")
+    assert cp.kubectl("logs", "old-reader").stdout.strip() == "from an older release"
+    pv = get_json(cp, "pv", get_json(cp, "pvc", "old-ckpt")["spec"]["volumeName"])
+    assert pv["spec"]["hostPath"]["path"] == str(legacy)
