@@ -210,3 +210,22 @@ def test_invalid_autoscalers_are_rejected(cp: RunningControlPlane) -> None:
     res = apply(cp, bad, check=False)
     assert res.returncode != 0
     assert "spec.scaleTargetRef.name" in res.stderr and "spec.maxReplicas" in res.stderr
+
+
+def test_an_ingress_without_a_class_gets_the_default_ingress_class(
+    cp: RunningControlPlane,
+) -> None:
+    apply(
+        cp,
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "IngressClass",
+            "metadata": {
+                "name": "house",
+                "annotations": {"ingressclass.kubernetes.io/is-default-class": "true"},
+            },
+            "spec": {"controller": "example.com/house"},
+        },
+    )
+    cp.kubectl("create", "ingress", "classless", "--rule=/=web:80")
+    assert get_json(cp, "ingress", "classless")["spec"]["ingressClassName"] == "house"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from typing import Any
 
 from hyperpod.apiserver.errors import NotFound
@@ -27,8 +28,17 @@ RESOURCE = resourcequota.RESOURCE
 RESYNC = 10.0
 
 
+_INSTALLED: weakref.WeakSet[Registry] = weakref.WeakSet()
+
+
 def install_admission(reg: Registry) -> None:
-    """LimitRange first (its defaults feed the quota), then quota for every namespaced kind."""
+    """LimitRange first (its defaults feed the quota), then quota for every namespaced kind.
+
+    Once per registry: a restarted component must not add its hooks twice.
+    """
+    if reg in _INSTALLED:
+        return
+    _INSTALLED.add(reg)
 
     def limit_default(obj: Obj) -> None:
         limitrange.apply_defaults(reg, obj)

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import shutil
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
 BOUND_BY_CONTROLLER = "pv.kubernetes.io/bind-completed"
 SELECTED_NODE = "volume.kubernetes.io/selected-node"
 TERMINAL = ("Succeeded", "Failed")
+_HOOKED: weakref.WeakSet[Registry] = weakref.WeakSet()
 
 
 def default_class() -> Obj:
@@ -385,7 +387,9 @@ class VolumesController:
 
 async def _start(ctx: ControlPlaneContext) -> None:
     ctrl = VolumesController(ctx.reg, ctx.data_dir)
-    ctx.reg.add_admission(PVC, ctrl.default_claim, None)
+    if ctx.reg not in _HOOKED:  # once per registry, even when the component restarts
+        _HOOKED.add(ctx.reg)
+        ctx.reg.add_admission(PVC, ctrl.default_claim, None)
     await ctrl.run(ctx.stopping)
 
 

@@ -28,6 +28,7 @@ COMPONENTS: list[str] = [
     "hyperpod.controllers.volumes_provisioner:component",
     "hyperpod.controllers.resourcequota:component",
     "hyperpod.controllers.horizontal:component",
+    "hyperpod.controllers.ingressclass_default:component",
     "hyperpod.controllers.kueue.component:kueue",
     "hyperpod.scheduler.scheduler:component",
     "hyperpod.kubelet.agent:component",
