@@ -24,6 +24,7 @@ from hyperpod import __version__
 from hyperpod.apiserver import (
     decoding,
     discovery,
+    kinds,
     openapi,
     portforward,
     protobuf,
@@ -610,6 +611,7 @@ class ApiServer:
     ) -> None:
         if version and version != rt.version and obj.get("kind") == rt.kind:
             obj["apiVersion"] = rt.api_version_for(version)
+            kinds.from_storage(rt.kind, obj, version)
         if _wants_table(req) and obj.get("kind") == rt.kind:
             body = orjson.dumps(self._table(req, rt, [obj], version))
         else:
@@ -660,6 +662,7 @@ class ApiServer:
             for v in values:
                 o = orjson.loads(v)
                 o["apiVersion"] = api_version
+                kinds.from_storage(rt.kind, o, version)
                 fixed.append(orjson.dumps(o))
             values = fixed
         body = head[:-1] + b',"items":[' + b",".join(values) + b"]}"

@@ -41,6 +41,9 @@ _MODEL_BY_KIND = {
     ("", "EventList"): "CoreV1EventList",
     ("events.k8s.io", "Event"): "EventsV1Event",
     ("events.k8s.io", "EventList"): "EventsV1EventList",
+    # Stored as autoscaling/v2 (unknown-field checks look kinds up without their group).
+    ("", "HorizontalPodAutoscaler"): "V2HorizontalPodAutoscaler",
+    ("autoscaling", "HorizontalPodAutoscaler"): "V2HorizontalPodAutoscaler",
 }
 _PRIMITIVES: dict[str, Schema] = {
     "str": {"type": "string"},

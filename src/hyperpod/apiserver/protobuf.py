@@ -504,3 +504,6 @@ def _kind_list() -> str:
 from hyperpod.apiserver.kinds.wire import WORKLOAD_KINDS  # noqa: E402
 
 KINDS.update(WORKLOAD_KINDS)
+from hyperpod.apiserver.kinds.wire_networking import NETWORKING_KINDS  # noqa: E402
+
+KINDS.update(NETWORKING_KINDS)

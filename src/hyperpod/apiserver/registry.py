@@ -318,6 +318,7 @@ class Registry:
         obj: Obj = orjson.loads(value)
         if version and version != rt.version:
             obj["apiVersion"] = rt.api_version_for(version)
+            kinds.from_storage(rt.kind, obj, version)
         return obj
 
     def _ns_for(self, rt: ResourceType, namespace: str | None, obj: Obj | None = None) -> str:
@@ -905,6 +906,8 @@ class Registry:
                 f"the API version in the data ({api_version}) and kind ({kind}) do not match "
                 f"the resource {rt.api_version_for(version or rt.version)}, Kind={rt.kind}"
             )
+        if api_version != rt.api_version:
+            kinds.to_storage(rt.kind, obj, str(api_version).rsplit("/", 1)[-1])
         obj["apiVersion"] = rt.api_version
 
     def _crd_status(self, crd: Obj) -> Obj:

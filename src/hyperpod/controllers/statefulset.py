@@ -5,7 +5,7 @@ Running and Ready, and removes them from the highest ordinal down; Parallel crea
 removes them all at once. A RollingUpdate replaces pods from the highest ordinal down to
 ``partition``, one at a time and only while every pod is Ready; OnDelete replaces a pod when
 someone deletes it. Templates are kept as ControllerRevisions (``currentRevision``,
-``updateRevision``). volumeClaimTemplates are stored but no PersistentVolumeClaims are made.
+``updateRevision``). volumeClaimTemplates make one claim per pod (``statefulset_claims.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from hyperpod.controllers import workloads as wl
 from hyperpod.controllers.deployment_rules import template_hash
 from hyperpod.controllers.revisions import HASH_LABEL, record_revision
 from hyperpod.controllers.runtime import Controller, Informer, record_event, split_key
+from hyperpod.controllers.statefulset_claims import ensure_claims, release_claims
 from hyperpod.controlplane.context import Component, ControlPlaneContext
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ class StatefulSetController:
         for i in extra:
             if not pods[i]["metadata"].get("deletionTimestamp"):
                 self._delete(pods[i])
+                release_claims(self.reg, sts, i)
             if ordered:
                 break
         self._roll(sts, pods, replicas, revision)
@@ -150,6 +152,7 @@ class StatefulSetController:
         if service:
             pod["spec"]["subdomain"] = service
         try:
+            ensure_claims(self.reg, sts, pod, i)
             self.reg.create("pods", pod, sts["metadata"].get("namespace"))
         except AlreadyExists:
             return

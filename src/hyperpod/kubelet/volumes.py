@@ -7,8 +7,11 @@ Processes share the host filesystem, so nothing is mounted. Each volume is a rea
   ``FileOrCreate``; checked for ``Directory``, ``File`` and the others);
 - ``configMap`` / ``secret`` / ``downwardAPI``: files written into
   ``<data_dir>/pods/<uid>/volumes/<name>/`` (keys or ``items[].path``, ``defaultMode``);
-- ``persistentVolumeClaim``: ``<data_dir>/volumes/<namespace>/<claimName>/``, which outlives
-  the pod, so checkpoints survive a job restart.
+- ``persistentVolumeClaim``: the ``hostPath``/``local`` directory of the PersistentVolume
+  bound to the claim (provisioned under ``<data_dir>/storage/``; a pre-PVC data directory
+  ``<data_dir>/volumes/<namespace>/<claimName>/`` is adopted by the provisioner), which outlives
+  the pod, so checkpoints survive a job restart. An unbound or missing claim keeps the pod
+  waiting (``ContainerCreating``) with the reason in the message.
 
 A container sees a volume through **path substitution**: every ``volumeMounts[].mountPath``
 (plus ``subPath``) that appears in ``command``, ``args``, ``workingDir`` or an env value — at the
@@ -186,14 +189,38 @@ def _resolve_one(
         return str(local)
     if "persistentVolumeClaim" in vol:
         claim = (vol["persistentVolumeClaim"] or {}).get("claimName", "")
-        path = data_dir / "volumes" / ns / claim
-        path.mkdir(parents=True, exist_ok=True)
-        return str(path)
+        return claim_directory(ns, claim, lookup)
     kinds = [k for k in vol if k != "name"]
     raise VolumeError(
         f"volume {name!r}: unsupported volume type {', '.join(kinds) or '(none)'} on the local "
         f"cluster (supported: {', '.join(SUPPORTED)})"
     )
+
+
+def claim_directory(ns: str, claim: str, lookup: Lookup) -> str:
+    """The directory of the PersistentVolume bound to claim ``ns/claim`` (hostPath or local)."""
+    pvc = lookup("persistentvolumeclaims", ns, claim)
+    if pvc is None:
+        raise VolumeError(f'persistentvolumeclaim "{claim}" not found', "ContainerCreating")
+    volume = str((pvc.get("spec") or {}).get("volumeName") or "")
+    if (pvc.get("status") or {}).get("phase") != "Bound" or not volume:
+        raise VolumeError(
+            f'persistentvolumeclaim "{claim}" is not bound yet (phase '
+            f"{(pvc.get('status') or {}).get('phase', 'Pending')}): waiting for a volume to be "
+            "provisioned or bound",
+            "ContainerCreating",
+        )
+    pv = lookup("persistentvolumes", "", volume)
+    spec = (pv or {}).get("spec") or {}
+    path = (spec.get("hostPath") or spec.get("local") or {}).get("path")
+    if not path:
+        raise VolumeError(
+            f'persistentvolume "{volume}" of claim "{claim}" has no hostPath or local path '
+            "(only those can be mounted on the local cluster)",
+            "ContainerCreating",
+        )
+    Path(path).mkdir(parents=True, exist_ok=True)
+    return str(path)
 
 
 def prepare(

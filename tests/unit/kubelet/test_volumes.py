@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,16 @@ def lookup(res: str, ns: str, name: str) -> dict[str, Any] | None:
         return {"data": {"config.yaml": "lr: 0.1\n", "other": "x"}}
     if (res, name) == ("secrets", "tok"):
         return {"data": {"token": base64.b64encode(b"s3cret").decode()}}
+    if (res, name) == ("persistentvolumeclaims", "shared"):
+        return {"spec": {"volumeName": "pv-1"}, "status": {"phase": "Bound"}}
+    if (res, name) == ("persistentvolumeclaims", "pending"):
+        return {"spec": {}, "status": {"phase": "Pending"}}
+    if (res, name) == ("persistentvolumes", "pv-1"):
+        return {"spec": {"hostPath": {"path": PV_DIR}}}
     return None
+
+
+PV_DIR = str(Path(tempfile.gettempdir()) / f"hyperpod-test-pv-{os.getpid()}")
 
 
 def pod(*volumes: dict[str, Any]) -> dict[str, Any]:
@@ -50,7 +61,19 @@ def test_each_supported_volume_becomes_a_directory(tmp_path: Path) -> None:
     assert not (Path(vols["cfg"]) / "other").exists()
     assert (Path(vols["tok"]) / "token").read_bytes() == b"s3cret"
     assert (Path(vols["info"]) / "labels").read_text() == 'app="x"'
-    assert vols["data"] == str(tmp_path / "volumes" / "ns" / "shared")
+    assert vols["data"] == PV_DIR and Path(PV_DIR).is_dir()
+    Path(PV_DIR).rmdir()
+
+
+def test_a_claim_that_is_missing_or_unbound_keeps_the_pod_waiting(tmp_path: Path) -> None:
+    for claim, message in (
+        ("nope", 'persistentvolumeclaim "nope" not found'),
+        ("pending", "not bound yet"),
+    ):
+        vol = {"name": "d", "persistentVolumeClaim": {"claimName": claim}}
+        with pytest.raises(VolumeError, match=message) as info:
+            prepare(pod(vol), tmp_path, tmp_path, lookup)
+        assert info.value.reason == "ContainerCreating"
 
 
 def test_unknown_volume_types_and_missing_sources_are_clear_errors(tmp_path: Path) -> None:

@@ -33,6 +33,15 @@ REGISTERED: list[str] = [
     "hyperpod.apiserver.kinds.poddisruptionbudget:STRATEGY",
     "hyperpod.apiserver.kinds.cronjob:STRATEGY",
     "hyperpod.apiserver.kinds.podtemplate:STRATEGY",
+    "hyperpod.apiserver.kinds.persistentvolume:STRATEGY",
+    "hyperpod.apiserver.kinds.persistentvolumeclaim:STRATEGY",
+    "hyperpod.apiserver.kinds.storageclass:STRATEGY",
+    "hyperpod.apiserver.kinds.resourcequota:STRATEGY",
+    "hyperpod.apiserver.kinds.limitrange:STRATEGY",
+    "hyperpod.apiserver.kinds.ingress:STRATEGY",
+    "hyperpod.apiserver.kinds.ingressclass:STRATEGY",
+    "hyperpod.apiserver.kinds.networkpolicy:STRATEGY",
+    "hyperpod.apiserver.kinds.horizontalpodautoscaler:STRATEGY",
 ]
 
 
@@ -62,6 +71,12 @@ class Strategy:
     def selectable_fields(self) -> dict[str, Callable[[Obj], str]]:
         """Field selectors beyond metadata.name/namespace: field path -> value reader."""
         return {}
+
+    def to_storage(self, obj: Obj, version: str) -> None:
+        """Convert a body sent as served ``version`` to the storage version's shape, in place."""
+
+    def from_storage(self, obj: Obj, version: str) -> None:
+        """Convert a stored object to served ``version``'s shape, in place."""
 
 
 _BY_KIND: dict[str, Strategy] | None = None
@@ -105,6 +120,20 @@ def admit_eviction(reg: Any, pod: Obj, dry_run: bool) -> None:
     from hyperpod.apiserver.kinds.poddisruptionbudget import admit_eviction as check
 
     check(reg, pod, dry_run)
+
+
+def to_storage(kind: str, obj: Obj, version: str) -> None:
+    """Conversion hook for writes of a kind served in several versions (``version``: v1...)."""
+    strategy = strategy_for(kind)
+    if strategy is not None:
+        strategy.to_storage(obj, version)
+
+
+def from_storage(kind: str, obj: Obj, version: str) -> None:
+    """Conversion hook for reads of a kind served in several versions."""
+    strategy = strategy_for(kind)
+    if strategy is not None:
+        strategy.from_storage(obj, version)
 
 
 def selectable_field_names(kind: str) -> tuple[str, ...]:

@@ -59,3 +59,21 @@ def selector(obj: Obj) -> str:
             f"{e.get('key')} {str(e.get('operator', '')).lower()} ({','.join(e.get('values') or [])})"
         )
     return ",".join(parts) or "<none>"
+
+
+def ls(value: Any) -> list[Any]:
+    """``value`` when it is a list, else [] (for reading fields that may be malformed)."""
+    return value if isinstance(value, list) else []
+
+
+def not_a_list(value: Any, field: str) -> list[dict[str, str]]:
+    """A cause when a list field holds something else (None is fine: absent)."""
+    if value is None or isinstance(value, list):
+        return []
+    return [
+        {
+            "reason": "FieldValueInvalid",
+            "message": f"Invalid value: must be a list, not {type(value).__name__}",
+            "field": field,
+        }
+    ]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hyperpod.apiserver import errors
 from hyperpod.apiserver.kinds import Cause, Obj, Row, Strategy
 from hyperpod.apiserver.kinds import columns as cols
@@ -18,6 +20,20 @@ _MUTABLE = (
     "ordinals",
     "revisionHistoryLimit",
 )
+
+
+def _with_claim_volumes(spec: Obj) -> Any:
+    """The template as its pods will be: each volumeClaimTemplate is a volume of the pod."""
+    template = spec.get("template")
+    claims = [cols.d(t) for t in spec.get("volumeClaimTemplates") or []]
+    if not isinstance(template, dict) or not claims or not isinstance(template.get("spec"), dict):
+        return template
+    names = [cols.d(t.get("metadata")).get("name") for t in claims]
+    pod_spec = dict(template["spec"])
+    pod_spec["volumes"] = [
+        v for v in pod_spec.get("volumes") or [] if cols.d(v).get("name") not in names
+    ] + [{"name": n, "persistentVolumeClaim": {"claimName": str(n)}} for n in names if n]
+    return {**template, "spec": pod_spec}
 
 
 class StatefulSetStrategy(Strategy):
@@ -62,7 +78,7 @@ class StatefulSetStrategy(Strategy):
     def validate(self, obj: Obj, old: Obj | None) -> list[Cause]:
         spec = cols.d(obj.get("spec"))
         causes = pt.non_negative(obj, "spec", "replicas")
-        causes += pt.validate_template(spec.get("template"), spec.get("selector"))
+        causes += pt.validate_template(_with_claim_volumes(spec), spec.get("selector"))
         policy = spec.get("podManagementPolicy")
         if policy not in ("OrderedReady", "Parallel"):
             causes.append(
