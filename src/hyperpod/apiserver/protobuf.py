@@ -464,6 +464,11 @@ _READERS: dict[str, Callable[[dict[str, Any], str, int | bytes, Table | None, st
 }
 
 
+# Per-kind changes that turn a decoded message into its JSON form where the two differ (a
+# message embedded inline in Go has a field number of its own in protobuf).
+FIXUPS: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {}
+
+
 def decode(raw: bytes) -> dict[str, Any]:
     """The JSON form of a protobuf-encoded object of one of the kinds in :data:`KINDS`."""
     if not raw.startswith(MAGIC):
@@ -491,6 +496,9 @@ def decode(raw: bytes) -> dict[str, Any]:
                 f"{kind or '(no kind)'} {api_version}; {_USE_A_MANIFEST} instead"
             )
         obj = _message(body, table, kind)
+        fixup = FIXUPS.get((api_version, kind))
+        if fixup is not None:
+            fixup(obj)
     except _Truncated as exc:
         raise BadRequest("protobuf body: it is truncated or malformed") from exc
     return {"apiVersion": api_version, "kind": kind, **obj}

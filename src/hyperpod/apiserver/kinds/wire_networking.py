@@ -4,7 +4,7 @@
 as protobuf (quantities as ``Quantity`` messages: the ``mapq`` reader added here). Field
 numbers are those of Kubernetes' ``generated.proto`` (networking/v1, autoscaling/v1). The
 rule's inline ``IngressRuleValue`` (field 2) arrives under ``ingressRuleValue`` and is
-flattened by the Ingress strategy.
+flattened right after decoding (``protobuf.FIXUPS``), before unknown fields are checked.
 """
 
 from __future__ import annotations
@@ -90,3 +90,12 @@ NETWORKING_KINDS: dict[tuple[str, str], Table] = {
         3: ("status", "msg", _STATUS),
     },
 }
+
+
+def _inline_rule_values(obj: dict[str, Any]) -> None:
+    for rule in (obj.get("spec") or {}).get("rules") or []:
+        if isinstance(rule, dict) and isinstance(rule.get("ingressRuleValue"), dict):
+            rule.update(rule.pop("ingressRuleValue"))
+
+
+protobuf.FIXUPS[("networking.k8s.io/v1", "Ingress")] = _inline_rule_values
