@@ -125,6 +125,9 @@ class ApiServer:
         self.requests = 0
         # GET /metrics (Prometheus); components register their own collectors here.
         self.metrics = ApiMetrics(reg.object_counts)
+        # The web dashboard (hyperpod.dashboard) mounts itself here; it serves /dashboard/
+        # with its own cookie sessions instead of the bearer token.
+        self.dashboard: Callable[[Request, Receive, Send], Awaitable[None]] | None = None
 
     # ------------------------------------------------------------------ ASGI entry
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -147,6 +150,9 @@ class ApiServer:
         send = tracked.send
         warnings: list[str] = []
         try:
+            if self.dashboard is not None and (req.path + "/").startswith("/dashboard/"):
+                await self.dashboard(req, receive, send)
+                return
             if req.path not in _PUBLIC:
                 self._authenticate(req)
             await self._dispatch(req, receive, send, warnings)

@@ -32,6 +32,7 @@ COMPONENTS: list[str] = [
     "hyperpod.controllers.node_lifecycle:component",
     "hyperpod.controllers.device_plugins:component",
     "hyperpod.controlplane.observability:component",
+    "hyperpod.dashboard.component:component",
 ]
 
 

@@ -1,0 +1,77 @@
+"""Change notifications for the live pages, fed by the registry's watch.
+
+One in-process watch per resource the pages show (started with the control plane, not per
+browser): each event bumps that resource's counter and wakes every open page stream, which
+re-renders if a resource it depends on moved. Nothing is polled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable
+
+from hyperpod.apiserver.errors import ApiError
+from hyperpod.apiserver.registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+class ChangeFeed:
+    def __init__(self, reg: Registry, resources: Iterable[str]) -> None:
+        self.reg = reg
+        self.resources = list(resources)
+        self.versions: Counter[str] = Counter()
+        self.last_change = 0.0
+        self._event = asyncio.Event()
+
+    def snapshot(self, deps: Iterable[str]) -> dict[str, int]:
+        return {d: self.versions[d] for d in deps}
+
+    def bump(self, resource: str) -> None:
+        self.versions[resource] += 1
+        self.last_change = time.monotonic()
+        event, self._event = self._event, asyncio.Event()
+        event.set()
+
+    async def changed(self, seen: dict[str, int], timeout: float) -> bool:
+        """Wait until a resource in ``seen`` moved past its count (True) or ``timeout`` (False)."""
+        deadline = time.monotonic() + timeout
+        while not any(self.versions[d] != n for d, n in seen.items()):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._event.wait(), left)
+            except TimeoutError:
+                return False
+        return True
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        tasks = [asyncio.ensure_future(self._watch(r, stopping)) for r in self.resources]
+        try:
+            await stopping.wait()
+        finally:
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+
+    async def _watch(self, resource: str, stopping: asyncio.Event) -> None:
+        """Follow one resource; a resource not served yet (a CRD) is looked for again later."""
+        while not stopping.is_set():
+            if self.reg.catalog.get(resource) is None:
+                await asyncio.sleep(2.0)
+                continue
+            try:
+                watch = self.reg.watch(resource, resource_version=str(self.reg.revision))
+                async for _ in watch:
+                    self.bump(resource)
+            except ApiError as err:  # fell behind (410) or the CRD went away: start over
+                log.debug("dashboard watch of %s restarts: %s", resource, err)
+                self.bump(resource)
+                await asyncio.sleep(0.5)
