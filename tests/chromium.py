@@ -68,9 +68,8 @@ class Browser:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
             targets = json.loads(r.read())
         page = next(t for t in targets if t.get("type") == "page")
-        self.ws: ClientConnection = connect(
-            page["webSocketDebuggerUrl"], max_size=None, open_timeout=10
-        )
+        conn = connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=10)
+        self.ws: ClientConnection = conn.__enter__()  # closed in close()
         self._ids = itertools.count(1)
         self.events: list[dict[str, Any]] = []
         self.call("Page.enable")
