@@ -40,10 +40,24 @@ def login_link(t: Target, timeout: float = 10.0) -> tuple[str, int]:
             if err.code == 401
             else "this cluster serves no dashboard (is it a local hyperpod cluster?)"
         )
-        raise ClusterUnreachable(f"cannot get a dashboard login link: HTTP {err.code}", hint) from err
+        raise ClusterUnreachable(
+            f"cannot get a dashboard login link: HTTP {err.code}", hint
+        ) from err
     except (OSError, ValueError) as exc:
         raise ClusterUnreachable(
             f"cannot reach {t.server} for a dashboard login link: {exc}",
             "start the cluster with `hyp create` (or check --kubeconfig/--context)",
         ) from exc
     return t.server.rstrip("/") + str(body["path"]), int(body.get("expiresInSeconds", 0))
+
+
+def login_hint(kubeconfig: str | None = None, context: str | None = None) -> str:
+    """One line for ``hyp create``: a fresh login link, or how to get one later."""
+    from hyperpod.client.errors import UserError
+    from hyperpod.client.monitoring import target
+
+    try:
+        url, seconds = login_link(target(kubeconfig, context))
+    except UserError:
+        return "Dashboard: run `hyp get-monitoring` for a login link"
+    return f"Dashboard: {url}\n  (one-time login link, valid {seconds // 60} min; `hyp get-monitoring` prints a new one)"
