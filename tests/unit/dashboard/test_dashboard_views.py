@@ -74,10 +74,11 @@ def test_pending_workloads_come_in_admission_order_with_the_reason_each_waits(
     reg: Registry,
 ) -> None:
     local_queue(reg, "team-a")
-    workload(reg, "team-a", "low", 0, "insufficient quota for nvidia.com/gpu")
+    workload(reg, "team-a", "low", 10, "insufficient quota for nvidia.com/gpu")
     workload(reg, "team-a", "high", 100, "insufficient quota for cpu")
     workload(reg, "team-a", "later", 0, None)
     d = views.queues(Reader(reg, ADMIN, admin_only))
+    # Kueue's order: priority first (then creation time, then uid, for equal priorities).
     pending = d["unqueued"]  # no ClusterQueue "cq" exists: listed apart, still in order
     assert [w["name"] for w in pending] == ["high", "low", "later"]
     assert pending[0]["reason"] == "insufficient quota for cpu"
@@ -168,3 +169,11 @@ def test_names_are_escaped_in_the_html() -> None:
     }
     html = pages.nodes([row], set())
     assert "<script>x" not in html and "&lt;script&gt;" in html
+
+
+def test_the_dashboards_event_streams_count_as_long_running_requests() -> None:
+    from hyperpod.apiserver.metrics import request_labels
+
+    assert request_labels("GET", "/dashboard/stream", {"page": "jobs"})["verb"] == "WATCH"
+    assert request_labels("GET", "/dashboard/logs", {})["verb"] == "WATCH"
+    assert request_labels("GET", "/dashboard/jobs", {})["verb"] == "GET"
