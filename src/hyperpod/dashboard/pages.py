@@ -252,7 +252,7 @@ def job(j: Obj | None, hidden: set[str]) -> str:
             f"<td>{e(p['node'])}</td><td>{p['restarts']}</td><td>{logs}</td></tr>"
         )
     events = [
-        f'<tr class="{e(ev["type"])}"><td>{e(ev["last"])}</td><td>{e(ev["type"])}</td>'
+        f'<tr class="{e(ev["type"])}"><td class=time>{e(ev["last"])}</td><td>{e(ev["type"])}</td>'
         f"<td>{e(ev['reason'])}</td><td>{e(ev['object'])}</td><td>{e(ev['message'])}</td>"
         f"<td>{ev['count']}</td></tr>"
         for ev in reversed(j["events"])
