@@ -170,3 +170,10 @@ def test_hyp_get_monitoring_prints_a_working_login_link(cluster: RunningControlP
     u = urlsplit(link)
     code, headers, _ = request(cluster, "GET", f"{u.path}?{u.query}")
     assert code == 200 and "hyperpod_dashboard=" in headers["set-cookie"]
+
+
+def test_logging_out_ends_the_session(cluster: RunningControlPlane, cookie: str) -> None:
+    assert request(cluster, "GET", "/dashboard/", {"Cookie": cookie})[0] == 200
+    code, headers, _ = request(cluster, "GET", "/dashboard/logout", {"Cookie": cookie})
+    assert code == 200 and "Max-Age=0" in headers["set-cookie"]
+    assert request(cluster, "GET", "/dashboard/", {"Cookie": cookie})[0] == 401

@@ -37,7 +37,8 @@ def layout(title: str, page: str, main: str, identity: str) -> str:
         '<link rel=stylesheet href="/dashboard/static/dashboard.css">'
         '<script defer src="/dashboard/static/dashboard.js"></script></head><body>'
         f'<header><b>hyperpod</b><nav>{nav}</nav><span id=conn class=off title="live updates">'
-        f"offline</span><span class=who>{e(identity)}</span></header>"
+        f"offline</span><span class=who>{e(identity)} · "
+        '<a href="/dashboard/logout">log out</a></span></header>'
         f'<main id=live data-page="{e(page)}">{main}</main>'
         "<section id=logpanel hidden><h2 id=logtitle></h2>"
         "<button id=logclose>close</button><pre id=logtext></pre></section></body></html>"
