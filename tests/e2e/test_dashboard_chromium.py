@@ -126,7 +126,11 @@ def browser(
 
 def open_page(b: chromium.Browser, cp: RunningControlPlane, page: str) -> None:
     b.navigate(f"{cp.url}/dashboard/{page}")
-    b.wait_for("document.getElementById('conn').textContent === 'live'", "the live stream")
+    b.wait_for(
+        "document.getElementById('conn').textContent === 'live' && "
+        "document.getElementById('live').dataset.updated",
+        "the live stream's first page",
+    )
 
 
 def row_text(b: chromium.Browser, key: str) -> str:
@@ -235,6 +239,7 @@ def test_the_page_updates_live_without_reloading(
         "document.querySelector('tr[data-key=\"default/trainer\"] progress') !== null", "row"
     )
     browser.evaluate("window.__notReloaded = 42")
+    browser.evaluate("document.querySelector('#live table').__kept = true")
     first = page_step(browser)
     browser.wait_for(
         f"(/\\((\\d+)\\/{STEPS}\\)/.exec(document.querySelector("
@@ -242,6 +247,8 @@ def test_the_page_updates_live_without_reloading(
         "the progress to move on",
     )
     assert browser.evaluate("window.__notReloaded") == 42
+    # Only the job's row was replaced: the table itself (and every other row) stayed.
+    assert browser.evaluate("document.querySelector('#live table').__kept === true")
     assert browser.evaluate("document.getElementById('live').dataset.updated")
 
 

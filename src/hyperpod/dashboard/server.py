@@ -265,9 +265,10 @@ class Dashboard:
                     await _chunk(send, b": keep-alive\n\n")
                     continue
                 # One render for a burst of changes; a page that is costly to render (thousands
-                # of rows) is re-rendered at most every 2x its cost, so rendering keeps under
-                # a third of the process's time however fast objects change.
-                await asyncio.sleep(max(DEBOUNCE, 2 * cost))
+                # of rows) waits 2x its cost after the previous render, so rendering keeps
+                # under a third of the process's time however fast objects change.
+                wait = max(DEBOUNCE, started + 3 * cost - time.monotonic())
+                await asyncio.sleep(wait)
                 seen = self.feed.snapshot(deps)
         except (OSError, asyncio.CancelledError):
             pass
@@ -307,11 +308,14 @@ class Dashboard:
 
         async def pump() -> None:
             nonlocal pending
-            async for data in stream:
-                pending += data
-                if b"\n" in pending:
-                    done, _, pending = pending.rpartition(b"\n")
-                    await _event(send, "log", done.decode("utf-8", "replace"))
+            try:
+                async for data in stream:
+                    pending += data
+                    if b"\n" in pending:
+                        done, _, pending = pending.rpartition(b"\n")
+                        await _event(send, "log", done.decode("utf-8", "replace"))
+            except ApiError as err:  # e.g. the container has not started: say so, then end
+                pending += f"\n[{err}]".encode()
             if pending:
                 await _event(send, "log", pending.decode("utf-8", "replace"))
             await _event(send, "end", "log ended")
@@ -394,7 +398,8 @@ async def _start_events(send: Send) -> None:
 
 
 async def _event(send: Send, name: str, data: str) -> None:
-    lines = "".join(f"data: {line}\n" for line in data.split("\n"))
+    # A bare CR would end an SSE line too: drop it (log progress bars use it to redraw).
+    lines = "".join(f"data: {line}\n" for line in data.replace("\r", "").split("\n"))
     await _chunk(send, f"event: {name}\n{lines}\n".encode())
 
 

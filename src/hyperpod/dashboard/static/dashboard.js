@@ -14,10 +14,37 @@
   const es = new EventSource("/dashboard/stream?page=" + encodeURIComponent(page));
   es.addEventListener("open", function () { state(true); });
   es.addEventListener("error", function () { state(false); });
+  // Rows with a data-key are patched one by one when nothing else on the page changed, so a
+  // progress tick on a page of 1,000 jobs re-lays out one row, not the whole table.
+  let shown = null; // {skeleton, keys, rows} of what is on screen
+  function update(html) {
+    const t = document.createElement("template");
+    t.innerHTML = html;
+    const trs = Array.from(t.content.querySelectorAll("tr[data-key]"));
+    const rows = trs.map(function (tr) { return tr.outerHTML; });
+    const keys = trs.map(function (tr) { return tr.dataset.key; }).join("\n");
+    trs.forEach(function (tr) { tr.textContent = ""; });
+    const box = document.createElement("div");
+    box.appendChild(t.content);
+    const next = { skeleton: box.innerHTML, keys: keys, rows: rows };
+    const onScreen = live.querySelectorAll("tr[data-key]");
+    if (shown && rows.length && shown.keys === keys && shown.skeleton === next.skeleton &&
+        onScreen.length === rows.length) {
+      for (let i = 0; i < rows.length; i++) {
+        if (rows[i] === shown.rows[i]) continue;
+        const one = document.createElement("template");
+        one.innerHTML = "<table><tbody>" + rows[i] + "</tbody></table>";
+        onScreen[i].replaceWith(one.content.querySelector("tr"));
+      }
+    } else {
+      live.innerHTML = html;
+    }
+    shown = next;
+    live.dataset.updated = String(Date.now());
+  }
   es.addEventListener("main", function (ev) {
     state(true);
-    live.innerHTML = ev.data;
-    live.dataset.updated = String(Date.now());
+    update(ev.data);
   });
 
   // Live logs of one container (job pages): a second stream, followed until closed.
