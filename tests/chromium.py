@@ -126,12 +126,16 @@ class Browser:
 
     def wait_for(self, expression: str, what: str, timeout: float = 30) -> Any:
         deadline = time.monotonic() + timeout
+        error = ""
         while True:
-            value = self.evaluate(expression)
+            try:
+                value = self.evaluate(expression)
+            except RuntimeError as exc:  # e.g. the next document is not there yet
+                value, error = None, str(exc)
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what} ({expression})")
+                raise AssertionError(f"timed out waiting for {what} ({expression}) {error}")
             time.sleep(0.1)
 
     def screenshot(self, path: Path) -> Path:
