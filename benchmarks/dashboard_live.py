@@ -108,7 +108,11 @@ def main() -> None:
         link = mint()
         with chromium.Browser(Path(tmp) / "chromium") as b:
             b.navigate(link)
-            b.wait_for("location.pathname === '/dashboard/'", "login")
+            b.wait_for(
+                "location.pathname === '/dashboard/' && "
+                "document.getElementById('live').dataset.updated",
+                "the login page to move on to the live overview",
+            )
             paints, lives, sizes = [], [], []
             for _ in range(3):
                 w = time.time()

@@ -120,7 +120,10 @@ def browser(
         link = hyp(cp, "get-monitoring", "--dashboard-login").strip()
         assert link.startswith(f"{cp.url}/dashboard/login?token=")
         b.navigate(link)
-        b.wait_for("location.pathname === '/dashboard/'", "the login page to move on")
+        b.wait_for(
+            "location.pathname === '/dashboard/' && document.getElementById('live').dataset.updated",
+            "the login page to move on to the live overview",
+        )
         yield b
 
 
