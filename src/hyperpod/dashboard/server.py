@@ -90,7 +90,7 @@ class Dashboard:
         self.services = services if services is not None else {}
         self.can_list = can_list
         self.sessions = sessions or Sessions()
-        self.feed = ChangeFeed(reg, WATCHED)
+        self.feed = ChangeFeed(reg, WATCHED, cached=[r for r in WATCHED if r != "events"])
         self._gpu_cache: tuple[float, dict[str, list[Obj]]] = (0.0, {})
         self._rendered: dict[tuple[str, str], tuple[tuple[tuple[str, int], ...], str]] = {}
 
@@ -175,7 +175,7 @@ class Dashboard:
     # ------------------------------------------------------------------ pages
     def render(self, page: str, identity: str) -> tuple[str, int]:
         """(the page's ``<main>`` markup, HTTP status) as ``identity`` may see it."""
-        r = Reader(self.reg, identity, self.can_list)
+        r = Reader(self.reg, identity, self.can_list, self.feed.objects)
         parts = page.split("/") if page else []
         if not parts:
             return pages.overview(views.overview(r), r.hidden), 200
@@ -278,7 +278,7 @@ class Dashboard:
 
     async def _logs(self, req: Any, receive: Receive, send: Send, identity: str) -> None:
         ns, name, container = req.q("namespace") or "", req.q("pod") or "", req.q("container")
-        r = Reader(self.reg, identity, self.can_list)
+        r = Reader(self.reg, identity, self.can_list, self.feed.objects)
         pod = r.get("pods", name, ns) if r.allowed("pods/log", ns) else None
         if pod is None:
             raise NotFound(f'pod "{name}" not found in namespace "{ns}" (or not yours to read)')
