@@ -90,7 +90,7 @@ def test_a_session_reads_the_pages(cluster: RunningControlPlane, cookie: str) ->
         code, headers, body = request(cluster, "GET", f"/dashboard/{page}", {"Cookie": cookie})
         assert code == 200, page
         assert "default-src 'self'" in headers["content-security-policy"]
-        assert b'<main id=live data-page="' + page.encode() + b'">' in body
+        assert b'<main id=live data-page="' + page.encode() + b'" data-stamp="' in body
     assert request(cluster, "GET", "/dashboard/nope", {"Cookie": cookie})[0] == 404
     assert (
         request(cluster, "GET", "/dashboard/jobs/pytorchjob/default/none", {"Cookie": cookie})[0]
@@ -177,3 +177,19 @@ def test_logging_out_ends_the_session(cluster: RunningControlPlane, cookie: str)
     code, headers, _ = request(cluster, "GET", "/dashboard/logout", {"Cookie": cookie})
     assert code == 200 and "Max-Age=0" in headers["set-cookie"]
     assert request(cluster, "GET", "/dashboard/", {"Cookie": cookie})[0] == 401
+
+
+def test_a_stream_opened_with_the_pages_stamp_sends_no_copy_of_an_unchanged_page(
+    cluster: RunningControlPlane, cookie: str
+) -> None:
+    _, _, body = request(cluster, "GET", "/dashboard/queues", {"Cookie": cookie})
+    stamp = body.split(b'data-stamp="')[1].split(b'"')[0].decode()
+    same = Events(cluster, f"/dashboard/stream?page=queues&stamp={stamp}", cookie)
+    stale = Events(cluster, "/dashboard/stream?page=queues&stamp=old", cookie)
+    try:
+        assert same.next()[0] == "same"
+        name, html = stale.next()
+        assert name == "main" and "Team queues" in html
+    finally:
+        same.close()
+        stale.close()

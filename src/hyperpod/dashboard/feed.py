@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -31,6 +32,7 @@ class ChangeFeed:
         # resource -> key -> object, for the cached resources whose watch is running
         self._cache: dict[str, dict[str, Obj]] = {}
         self.versions: Counter[str] = Counter()
+        self.epoch = secrets.token_hex(4)  # tells this process's counts from a previous one's
         self.last_change = 0.0
         self._event = asyncio.Event()
 

@@ -25,7 +25,7 @@ def eta(seconds: Any) -> str:
     return f"{s}s"
 
 
-def layout(title: str, page: str, main: str, identity: str) -> str:
+def layout(title: str, page: str, main: str, identity: str, stamp: str = "") -> str:
     nav = "".join(
         f'<a href="/dashboard/{p}"{" class=on" if page.split("/")[0] == p else ""}>{e(t)}</a>'
         for p, t in NAV
@@ -39,7 +39,7 @@ def layout(title: str, page: str, main: str, identity: str) -> str:
         f'<header><b>hyperpod</b><nav>{nav}</nav><span id=conn class=off title="live updates">'
         f"offline</span><span class=who>{e(identity)} · "
         '<a href="/dashboard/logout">log out</a></span></header>'
-        f'<main id=live data-page="{e(page)}">{main}</main>'
+        f'<main id=live data-page="{e(page)}" data-stamp="{e(stamp)}">{main}</main>'
         "<section id=logpanel hidden><h2 id=logtitle></h2>"
         "<button id=logclose>close</button><pre id=logtext></pre></section></body></html>"
     )

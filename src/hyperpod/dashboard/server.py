@@ -137,8 +137,10 @@ class Dashboard:
             await self._logs(req, receive, send, identity)
             return
         page = "/".join(unquote(p) for p in rest.split("/")) if rest else ""
+        deps = DEPS.get("job" if page.startswith("jobs/") else page)
+        stamp = self._stamp(deps) if deps else ""
         main, status = self.render(page, identity)
-        await _html(send, status, pages.layout(_title(page), rest, main, identity))
+        await _html(send, status, pages.layout(_title(page), rest, main, identity, stamp))
 
     # ------------------------------------------------------------------ login
     async def _mint(self, req: Any, send: Send) -> None:
@@ -191,6 +193,10 @@ class Dashboard:
                 j = views.job(r, kind, parts[2], parts[3])
                 return pages.job(j, r.hidden), 200 if j is not None else 404
         return "<h1>Not found</h1><p>No such dashboard page.</p>", 404
+
+    def _stamp(self, deps: list[str]) -> str:
+        """Where the objects a page shows stand: equal stamps, equal pages."""
+        return self.feed.epoch + ":" + ".".join(str(self.feed.versions[d]) for d in deps)
 
     def _render_shared(self, page: str, key: str, identity: str, seen: dict[str, int]) -> str:
         """The page as of ``seen``, rendered once for every stream showing it to ``identity``."""
@@ -249,6 +255,14 @@ class Dashboard:
         last = ""
         try:
             seen = self.feed.snapshot(deps)
+            if key != "nodes" and req.q("stamp") == self._stamp(deps):
+                # Nothing moved since the page was rendered: it is current as it is.
+                await _event(send, "same", "")
+                waiter = asyncio.ensure_future(self.feed.changed(seen, 1e9))
+                await asyncio.wait([waiter, gone], return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                await asyncio.sleep(DEBOUNCE)
+                seen = self.feed.snapshot(deps)
             while not gone.done():
                 started = time.monotonic()
                 main = self._render_shared(page, key, identity, seen)

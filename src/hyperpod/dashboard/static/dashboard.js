@@ -11,24 +11,29 @@
     conn.className = on ? "on" : "off";
   }
   const page = live.dataset.page || "";
-  const es = new EventSource("/dashboard/stream?page=" + encodeURIComponent(page));
+  const es = new EventSource("/dashboard/stream?page=" + encodeURIComponent(page) +
+    "&stamp=" + encodeURIComponent(live.dataset.stamp || ""));
   es.addEventListener("open", function () { state(true); });
   es.addEventListener("error", function () { state(false); });
   // Rows with a data-key are patched one by one when nothing else on the page changed, so a
   // progress tick on a page of 1,000 jobs re-lays out one row, not the whole table.
   let shown = null; // {skeleton, keys, rows} of what is on screen
-  function update(html) {
-    const t = document.createElement("template");
-    t.innerHTML = html;
-    const trs = Array.from(t.content.querySelectorAll("tr[data-key]"));
+  function remember(root) {
+    const box = document.createElement("div");
+    root.childNodes.forEach(function (n) { box.appendChild(n.cloneNode(true)); });
+    const trs = Array.from(box.querySelectorAll("tr[data-key]"));
     const rows = trs.map(function (tr) { return tr.outerHTML; });
     const keys = trs.map(function (tr) { return tr.dataset.key; }).join("\n");
     trs.forEach(function (tr) { tr.textContent = ""; });
-    const box = document.createElement("div");
-    box.appendChild(t.content);
-    const next = { skeleton: box.innerHTML, keys: keys, rows: rows };
+    return { skeleton: box.innerHTML, keys: keys, rows: rows };
+  }
+  function update(html) {
+    const t = document.createElement("template");
+    t.innerHTML = html;
+    const next = remember(t.content);
+    const rows = next.rows;
     const onScreen = live.querySelectorAll("tr[data-key]");
-    if (shown && rows.length && shown.keys === keys && shown.skeleton === next.skeleton &&
+    if (shown && rows.length && shown.keys === next.keys && shown.skeleton === next.skeleton &&
         onScreen.length === rows.length) {
       for (let i = 0; i < rows.length; i++) {
         if (rows[i] === shown.rows[i]) continue;
@@ -42,6 +47,12 @@
     shown = next;
     live.dataset.updated = String(Date.now());
   }
+  // The page as served is already current: keep it, and remember it for row patches.
+  es.addEventListener("same", function () {
+    state(true);
+    shown = remember(live);
+    live.dataset.updated = String(Date.now());
+  });
   es.addEventListener("main", function (ev) {
     state(true);
     update(ev.data);
