@@ -156,6 +156,7 @@ def main() -> None:
                 seen = b.evaluate("window.__seen", await_promise=True, timeout=60)
                 latencies.append(int(seen) / 1000 - sent)
                 time.sleep(0.5)
+    print("update latencies in order (ms):", " ".join(f"{v * 1000:.0f}" for v in latencies))
     report(
         [
             ("figure", "measured", "target", "anchor"),
