@@ -9,13 +9,14 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # Debian tools some tests drive (each test says so and skips when its tool is missing):
 # runc + busybox-static for the OCI container runtime; shellcheck for the lifecycle script;
-# prometheus for tests/e2e/test_prometheus.py.
+# prometheus for tests/e2e/test_prometheus.py; chromium for the dashboard tests and benchmark.
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   need=()
   command -v runc >/dev/null || need+=(runc)
   dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
   command -v shellcheck >/dev/null || need+=(shellcheck)
   command -v prometheus >/dev/null || need+=(prometheus)
+  command -v chromium >/dev/null || need+=(chromium)
   if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   fi

@@ -127,6 +127,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
 def test_create_starts_a_ready_cluster_and_merges_its_context(env: Env) -> None:
     res = env.hyp("create")
     assert "is ready at https://127.0.0.1:" in res.stdout
+    assert "/dashboard/login?token=" in res.stdout  # a one-time dashboard login link
     cfg = env.kubeconfig
     assert {c["name"] for c in cfg["contexts"]} == {"prod", "local"}
     assert cfg["current-context"] == "local"

@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "hyperpod"
-SERVER = ("apiserver", "storage", "controllers", "scheduler", "kubelet", "controlplane", "proxy")
+SERVER = (
+    "apiserver",
+    "storage",
+    "controllers",
+    "scheduler",
+    "kubelet",
+    "controlplane",
+    "proxy",
+    "dashboard",
+)
 CLIENT_SIDE = ("cli", "client")
 # api holds our typed objects; it may use the shared Status/cause vocabulary and nothing else
 # of the server side.

@@ -124,6 +124,9 @@ class ApiServer:
         self.requests = 0
         # GET /metrics (Prometheus); components register their own collectors here.
         self.metrics = ApiMetrics(reg.object_counts)
+        # The web dashboard (hyperpod.dashboard) mounts itself here; it serves /dashboard/
+        # with its own cookie sessions instead of the bearer token.
+        self.dashboard: Callable[[Request, Receive, Send], Awaitable[None]] | None = None
 
     # ------------------------------------------------------------------ ASGI entry
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -149,6 +152,9 @@ class ApiServer:
         if gate is not None:
             send = gate.audited(scope, send)
         try:
+            if self.dashboard is not None and (req.path + "/").startswith("/dashboard/"):
+                await self.dashboard(req, receive, send)  # its own login and session cookie
+                return
             if gate is not None:
                 gate.admit(scope, req.method, req.path, req.query, req.headers)
             elif req.path not in _PUBLIC:

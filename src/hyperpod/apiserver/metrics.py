@@ -50,6 +50,9 @@ def request_labels(
         labels["version"], rest = parts[1], parts[2:]
     elif parts[:1] == ["apis"] and len(parts) >= 3:
         labels["group"], labels["version"], rest = parts[1], parts[2], parts[3:]
+    elif parts[:2] in (["dashboard", "stream"], ["dashboard", "logs"]):
+        labels["verb"] = "WATCH"  # the dashboard's event streams are long-running, like watches
+        return labels
     else:
         return labels  # a non-resource URL (/healthz, /metrics, /openapi/v3 ...)
     scope = "cluster"

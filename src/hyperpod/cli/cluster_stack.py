@@ -471,6 +471,9 @@ def create(ctx: click.Context, config_path: Path, dry_run: bool, timeout: float)
         f"(python: {info.details.get('python')})."
     )
     click.echo(f"Record of this run: {run_dir}")
+    from hyperpod.client.dashboard import login_hint
+
+    click.echo(login_hint())  # the live web dashboard (hyperpod.dashboard)
     click.echo(
         "Next:\n  kubectl get nodes\n"
         "  hyp create hyp-pytorch-job --job-name demo --image local/python "

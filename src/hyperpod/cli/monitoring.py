@@ -26,6 +26,12 @@ DASHBOARDS = Path(__file__).resolve().parents[3] / "dashboards"
 )
 @click.option("--prometheus", "only_prometheus", is_flag=True, help="Print only the /metrics URL.")
 @click.option("--grafana", "only_grafana", is_flag=True, help="Print only the dashboards folder.")
+@click.option(
+    "--dashboard-login",
+    "only_login",
+    is_flag=True,
+    help="Print only a fresh one-time login link to the live web dashboard.",
+)
 @click.pass_context
 def get_monitoring(
     ctx: click.Context,
@@ -33,12 +39,14 @@ def get_monitoring(
     interval: str,
     only_prometheus: bool,
     only_grafana: bool,
+    only_login: bool,
 ) -> None:
     """Show where the cluster's metrics are and how to scrape them.
 
     \b
     Example:
       hyp get-monitoring
+      hyp get-monitoring --dashboard-login     # a fresh one-time dashboard login link
       hyp get-monitoring --scrape-config ./prom && prometheus --config.file=./prom/prometheus.yml
     """
     from hyperpod.client import monitoring
@@ -50,6 +58,11 @@ def get_monitoring(
         return
     if only_grafana:
         click.echo(str(DASHBOARDS))
+        return
+    if only_login:
+        from hyperpod.client import dashboard
+
+        click.echo(dashboard.login_link(t)[0])
         return
     if scrape_dir is not None:
         path = monitoring.write_scrape_config(t, scrape_dir, interval)
@@ -64,8 +77,20 @@ def get_monitoring(
         ("Scrape config", "hyp get-monitoring --scrape-config DIR"),
         ("Grafana dashboards", f"{DASHBOARDS} (import the JSON files; Grafana 10+)"),
         ("Training progress", f"hyperpod.progress.report() or '{monitoring.FORMAT_NOTE}' lines"),
-        ("Live web dashboard", "not available yet"),
     ]
+    if t.local:
+        from hyperpod.client import dashboard
+        from hyperpod.client.errors import ClusterUnreachable
+
+        rows.append(("Live web dashboard", dashboard.dashboard_url(t)))
+        try:
+            url, seconds = dashboard.login_link(t)
+            login = f"{url} (one-time link, valid {seconds // 60} min)"
+        except ClusterUnreachable as exc:
+            login = f"unavailable: {exc}"
+        rows.append(("Dashboard login", login))
+    else:
+        rows.append(("Live web dashboard", "served by local clusters only"))
     if not t.local:
         rows.append(
             (

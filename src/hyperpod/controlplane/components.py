@@ -41,6 +41,7 @@ COMPONENTS: list[str] = [
     "hyperpod.controlplane.observability:component",
     "hyperpod.controllers.hyperpod_job:component",
     "hyperpod.controllers.node_recovery:component",
+    "hyperpod.dashboard.component:component",
 ]
 
 

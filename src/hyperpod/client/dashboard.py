@@ -1,0 +1,63 @@
+"""One-time login links to the control plane's web dashboard (``hyp get-monitoring``).
+
+The control plane mints a link when asked with the kubeconfig's bearer token
+(``POST /dashboard/login-links``); the link works once and for a few minutes, and opens a
+browser session as the token's identity.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import urllib.error
+import urllib.request
+
+from hyperpod.client.errors import ClusterUnreachable
+from hyperpod.client.monitoring import Target
+
+
+def dashboard_url(t: Target) -> str:
+    return t.server.rstrip("/") + "/dashboard/"
+
+
+def login_link(t: Target, timeout: float = 10.0) -> tuple[str, int]:
+    """(a fresh one-time login URL, seconds it stays valid) for the dashboard of ``t``."""
+    ctx = ssl.create_default_context(cadata=t.ca_pem.decode() if t.ca_pem else None)
+    if t.ca_pem is None:
+        ctx = ssl.create_default_context()
+    req = urllib.request.Request(
+        t.server.rstrip("/") + "/dashboard/login-links",
+        method="POST",
+        data=b"",
+        headers={"Authorization": f"Bearer {t.token or ''}"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout, context=ctx) as resp:
+            body = json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        hint = (
+            "the kubeconfig's token was refused"
+            if err.code == 401
+            else "this cluster serves no dashboard (is it a local hyperpod cluster?)"
+        )
+        raise ClusterUnreachable(
+            f"cannot get a dashboard login link: HTTP {err.code}", hint
+        ) from err
+    except (OSError, ValueError) as exc:
+        raise ClusterUnreachable(
+            f"cannot reach {t.server} for a dashboard login link: {exc}",
+            "start the cluster with `hyp create` (or check --kubeconfig/--context)",
+        ) from exc
+    return t.server.rstrip("/") + str(body["path"]), int(body.get("expiresInSeconds", 0))
+
+
+def login_hint(kubeconfig: str | None = None, context: str | None = None) -> str:
+    """One line for ``hyp create``: a fresh login link, or how to get one later."""
+    from hyperpod.client.errors import UserError
+    from hyperpod.client.monitoring import target
+
+    try:
+        url, seconds = login_link(target(kubeconfig, context))
+    except UserError:
+        return "Dashboard: run `hyp get-monitoring` for a login link"
+    return f"Dashboard: {url}\n  (one-time login link, valid {seconds // 60} min; `hyp get-monitoring` prints a new one)"
