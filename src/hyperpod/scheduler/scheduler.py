@@ -62,7 +62,7 @@ class ShapeHeap:
     fit, or score higher).
     """
 
-    __slots__ = ("entries", "latest", "dirty")
+    __slots__ = ("dirty", "entries", "latest")
 
     def __init__(self) -> None:
         self.entries: list[tuple[float, str, int]] = []
