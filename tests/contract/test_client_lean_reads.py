@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,7 @@ import yaml
 
 from hyperpod.client import lean
 from hyperpod.client.errors import ClusterUnreachable, JobNotFound
-from hyperpod.client.jobs import Jobs
+from hyperpod.client.jobs import Jobs, event_time
 from hyperpod.client.kube import Kube
 from support import RunningControlPlane
 
@@ -85,3 +87,36 @@ def test_contexts_it_cannot_serve_fall_back_to_the_official_client(tmp_path: Pat
     assert lean.from_kubeconfig(str(path), None) is not None
     assert lean.from_kubeconfig(str(path), "no-such-context") is None
     assert lean.from_kubeconfig(str(tmp_path / "missing"), None) is None
+
+
+def _pod_view(pod: object) -> tuple[object, ...]:
+    md, st, sp = pod.metadata, pod.status, pod.spec  # type: ignore[attr-defined]
+    restarts = [c.restart_count for c in st.container_statuses or []]
+    conds = [(c.type, c.status, c.reason, c.message) for c in st.conditions or []]
+    return md.name, md.creation_timestamp, st.phase, sp.node_name, restarts, conds
+
+
+def test_pods_and_events_read_like_the_official_models(cluster: RunningControlPlane) -> None:
+    jobs = Jobs(Kube(str(cluster.kubeconfig)))
+    ref = Jobs(official(cluster.kubeconfig))
+    job = json.loads(json.dumps(JOB))
+    job["metadata"]["name"] = "leanpods"
+    spec = job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]
+    spec["containers"][0]["command"] = ["sleep", "300"]  # a steady state to read twice
+    jobs.create(job)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+            p.status.phase == "Running" for p in jobs.pods("leanpods", "default")
+        ):
+            time.sleep(0.2)
+        mine, theirs = jobs.pods("leanpods", "default"), ref.pods("leanpods", "default")
+        assert mine, "the operator made no pod"
+        assert [_pod_view(p) for p in mine] == [_pod_view(p) for p in theirs]
+        assert mine[0].status.pod_ip == theirs[0].status.pod_ip
+        ev_mine, ev_theirs = jobs.events("leanpods", "default"), ref.events("leanpods", "default")
+        assert [(e.reason, e.involved_object.name, e.count, event_time(e)) for e in ev_mine] == [
+            (e.reason, e.involved_object.name, e.count, event_time(e)) for e in ev_theirs
+        ]
+    finally:
+        jobs.delete("leanpods", "default", wait=None)

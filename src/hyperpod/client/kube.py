@@ -62,6 +62,12 @@ class Kube:
         return str(self.api_client().configuration.host)
 
     def core(self) -> Any:
+        rest = self.lean()
+        if rest is not None:
+            return lean.LeanCoreV1(rest, self._official_core)
+        return self._official_core()
+
+    def _official_core(self) -> Any:
         from kubernetes import client
 
         return client.CoreV1Api(self.api_client())

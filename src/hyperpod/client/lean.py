@@ -205,3 +205,80 @@ def _build(cluster: dict[str, Any], user: dict[str, Any], base: Path) -> LeanRes
     if not token and user.get("tokenFile"):
         token = _resolve(base, user["tokenFile"]).read_text().strip()
     return LeanRest(server=str(cluster["server"]), context=ctx, token=str(token) if token else None)
+
+
+# Keys whose snake_case attribute name does not camel-case back the regular way.
+_IRREGULAR = {"pod_ip": "podIP", "pod_i_ps": "podIPs", "host_ip": "hostIP", "host_i_ps": "hostIPs"}
+_TIME_SUFFIXES = ("Timestamp", "Time", "At")
+
+
+def _camel(name: str) -> str:
+    special = _IRREGULAR.get(name)
+    if special is not None:
+        return special
+    head, *rest = name.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def _wrap(key: str, value: Any) -> Any:
+    if isinstance(value, dict):
+        return View(value)
+    if isinstance(value, list):
+        return [_wrap(key, v) for v in value]
+    if isinstance(value, str) and key.endswith(_TIME_SUFFIXES):
+        from datetime import datetime
+
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+class View:
+    """A JSON object read like the official client's models: ``pod.status.container_statuses``.
+
+    Attribute names are the models' snake_case names; absent fields read as None, timestamps
+    as timezone-aware datetimes, nested objects as views. Read-only.
+    """
+
+    __slots__ = ("_doc",)
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self._doc = doc
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        key = _camel(name)
+        return _wrap(key, self._doc.get(key))
+
+    def __repr__(self) -> str:
+        return f"View({self._doc!r})"
+
+
+class LeanCoreV1:
+    """The reads of ``CoreV1Api`` that job commands make (pods, events, a namespace) over
+    :class:`LeanRest`, answering :class:`View` objects; the rest is delegated."""
+
+    def __init__(self, rest: LeanRest, official: Any) -> None:
+        self._rest = rest
+        self._official = official
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._official(), name)
+
+    def list_namespaced_pod(self, namespace: str, **kw: Any) -> View:
+        path = f"/api/v1/namespaces/{quote(namespace, safe='')}/pods"
+        return View(self._rest.get_json(path, LeanCustomObjects._query(kw)))
+
+    def list_namespaced_event(self, namespace: str, **kw: Any) -> View:
+        path = f"/api/v1/namespaces/{quote(namespace, safe='')}/events"
+        return View(self._rest.get_json(path, LeanCustomObjects._query(kw)))
+
+    def read_namespaced_pod(self, name: str, namespace: str) -> View:
+        ns, nm = quote(namespace, safe=""), quote(name, safe="")
+        return View(self._rest.get_json(f"/api/v1/namespaces/{ns}/pods/{nm}"))
+
+    def read_namespace(self, name: str) -> View:
+        return View(self._rest.get_json(f"/api/v1/namespaces/{quote(name, safe='')}"))
