@@ -104,6 +104,7 @@ def test_pods_and_events_read_like_the_official_models(cluster: RunningControlPl
     spec = job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]
     spec["containers"][0]["command"] = ["sleep", "300"]  # a steady state to read twice
     jobs.create(job)
+    jobs.create(JOB)  # another job's pods must not show up
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not any(
@@ -113,6 +114,7 @@ def test_pods_and_events_read_like_the_official_models(cluster: RunningControlPl
         mine, theirs = jobs.pods("leanpods", "default"), ref.pods("leanpods", "default")
         assert mine, "the operator made no pod"
         assert [_pod_view(p) for p in mine] == [_pod_view(p) for p in theirs]
+        assert {p.metadata.name for p in mine} == {"leanpods-master-0"}  # the selector was sent
         assert mine[0].status.pod_ip == theirs[0].status.pod_ip
         ev_mine, ev_theirs = jobs.events("leanpods", "default"), ref.events("leanpods", "default")
         assert [(e.reason, e.involved_object.name, e.count, event_time(e)) for e in ev_mine] == [
@@ -120,3 +122,4 @@ def test_pods_and_events_read_like_the_official_models(cluster: RunningControlPl
         ]
     finally:
         jobs.delete("leanpods", "default", wait=None)
+        jobs.delete("lean", "default", wait=None)

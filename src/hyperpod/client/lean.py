@@ -110,9 +110,15 @@ class LeanCustomObjects:
 
     @staticmethod
     def _query(kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The official client's keyword arguments as query parameters (``label_selector`` ->
+        ``labelSelector``, ``_continue`` -> ``continue``); its own options (``_request_timeout``)
+        are not sent."""
         out = {}
         for key, value in kwargs.items():
-            out["continue" if key == "_continue" else key] = value
+            if key == "_continue":
+                out["continue"] = value
+            elif not key.startswith("_"):
+                out[_camel(key)] = value
         return out
 
     def list_cluster_custom_object(self, group: str, version: str, plural: str, **kw: Any) -> Any:
