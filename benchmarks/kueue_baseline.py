@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import orjson
+import psutil
 import yaml
 from _cluster import Pool
 
@@ -117,6 +118,7 @@ def start_control_plane(
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        env={**os.environ, **({"HYPERPOD_PROFILE": profile} if profile else {})},
     )
     log.close()
     port_file = data_dir / "port"
@@ -504,8 +506,14 @@ def main() -> None:
     proc, url, token, ca = start_control_plane(data_dir, args.profile)
     try:
         wall = asyncio.run(main_async(url, token, ca, run))
+        times = psutil.Process(proc.pid).cpu_times()
+        cpu = times.user + times.system
     finally:
         stop(proc)
+    print(
+        f"control-plane CPU: {cpu:.1f} s, {cpu / run.total * 1000:.2f} ms per workload "
+        f"(created, admitted, finished); load average {os.getloadavg()[0]:.1f}"
+    )
     print(
         f"Kueue baseline scenario: {run.cohorts} cohort(s) x {run.queues_per_cohort} ClusterQueues, {run.total} workloads"
     )

@@ -120,7 +120,7 @@ def explain(exc: BaseException) -> tuple[str, str, int]:
         )
     name = type(exc).__name__
     module = type(exc).__module__
-    if module.startswith("kubernetes") and any(
+    if module.startswith(("kubernetes", "hyperpod.client.lean")) and any(
         c.__name__ == "ApiException" for c in type(exc).__mro__
     ):
         msg, hint = _api_message(exc)

@@ -40,8 +40,18 @@ def split_key(key: str) -> tuple[str | None, str]:
     return (ns or None), name
 
 
+SHARED_RESOURCES = frozenset({"pods"})
+
+
 class Informer:
-    """A cache of one resource kept current by a watch; handlers run on every change."""
+    """A cache of one resource kept current by a watch; handlers run on every change.
+
+    Informers of a resource in :data:`SHARED_RESOURCES` (pods: a dozen components watch them)
+    with the same registry, namespace and selectors share one watch and one cache, like
+    client-go's shared informers: each object is decoded once, not once per component. Objects
+    in the cache and those handed to handlers are therefore shared: read them, never change
+    them in place (copy first, as the controllers already do before writing).
+    """
 
     def __init__(
         self,
@@ -56,10 +66,15 @@ class Informer:
         self.namespace = namespace
         self.label_selector = label_selector
         self.field_selector = field_selector
-        self.cache: dict[str, Obj] = {}
         self._handlers: list[Handler] = []
         self.synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._shared: _SharedWatch | None = None
+        if resource in SHARED_RESOURCES:
+            self._shared = _SharedWatch.of(self)
+            self.cache: dict[str, Obj] = self._shared.cache
+        else:
+            self.cache = {}
 
     def add_handler(self, fn: Handler) -> None:
         self._handlers.append(fn)
@@ -71,6 +86,9 @@ class Informer:
         return list(self.cache.values())
 
     def start(self) -> asyncio.Task[None]:
+        if self._shared is not None:
+            self._task = self._shared.join(self)
+            return self._task
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"informer:{self.resource}"
@@ -78,6 +96,10 @@ class Informer:
         return self._task
 
     async def stop(self) -> None:
+        if self._shared is not None:
+            self._task = None
+            await self._shared.leave(self)
+            return
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -92,49 +114,120 @@ class Informer:
                 log.exception("informer handler for %s failed", self.resource)
 
     async def _run(self) -> None:
-        while True:
-            try:
-                # Start from current state: the watch sends ADDED for everything first.
-                seen: set[str] = set()
-                watch = self.reg.watch(
-                    self.resource,
-                    self.namespace,
-                    label_selector=self.label_selector,
-                    field_selector=self.field_selector,
-                )
-                backlog = len(watch._backlog)
-                count = 0
-                if backlog == 0:
-                    self._resync(seen)
-                async for ev in watch:
-                    key = object_key(ev.object)
-                    old = self.cache.get(key)
-                    if ev.type == DELETED:
-                        self.cache.pop(key, None)
-                        self._emit(DELETED, ev.object, old)
-                    else:
-                        self.cache[key] = ev.object
-                        self._emit(MODIFIED if old is not None else ADDED, ev.object, old)
-                    if count < backlog:
-                        seen.add(key)
-                        count += 1
-                        if count == backlog:
-                            self._resync(seen)
-                return
-            except Expired:
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("informer for %s failed; restarting", self.resource)
-                await asyncio.sleep(0.5)
+        await _watch_loop(self.reg, self, self.cache, [self])
 
     def _resync(self, seen: set[str]) -> None:
         """After the initial listing: forget objects that vanished while we were away."""
-        for key in [k for k in self.cache if k not in seen]:
-            old = self.cache.pop(key)
-            self._emit(DELETED, old, old)
-        self.synced.set()
+        _resync(self.cache, seen, [self])
+
+
+def _resync(cache: dict[str, Obj], seen: set[str], members: list[Informer]) -> None:
+    for key in [k for k in cache if k not in seen]:
+        old = cache.pop(key)
+        for m in members:
+            m._emit(DELETED, old, old)
+    for m in members:
+        m.synced.set()
+
+
+async def _watch_loop(
+    reg: Registry, spec: Informer, cache: dict[str, Obj], members: list[Informer]
+) -> None:
+    """List + watch ``spec``'s resource into ``cache``, emitting every change to ``members``."""
+    while True:
+        try:
+            # Start from current state: the watch sends ADDED for everything first.
+            seen: set[str] = set()
+            watch = reg.watch(
+                spec.resource,
+                spec.namespace,
+                label_selector=spec.label_selector,
+                field_selector=spec.field_selector,
+            )
+            backlog = len(watch._backlog)
+            count = 0
+            if backlog == 0:
+                _resync(cache, seen, members)
+            async for ev in watch:
+                key = object_key(ev.object)
+                old = cache.get(key)
+                if ev.type == DELETED:
+                    cache.pop(key, None)
+                    for m in members:
+                        m._emit(DELETED, ev.object, old)
+                else:
+                    cache[key] = ev.object
+                    typ = MODIFIED if old is not None else ADDED
+                    for m in members:
+                        m._emit(typ, ev.object, old)
+                if count < backlog:
+                    seen.add(key)
+                    count += 1
+                    if count == backlog:
+                        _resync(cache, seen, members)
+            return
+        except Expired:
+            continue
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("informer for %s failed; restarting", spec.resource)
+            await asyncio.sleep(0.5)
+
+
+_SHARED: weakref.WeakKeyDictionary[
+    Registry, dict[tuple[str, str | None, str | None, str | None], _SharedWatch]
+] = weakref.WeakKeyDictionary()
+
+
+class _SharedWatch:
+    """One watch and cache for every started informer with the same registry and selectors."""
+
+    def __init__(self, reg: Registry, key: tuple[str, str | None, str | None, str | None]) -> None:
+        self.reg = reg
+        self.key = key
+        self.cache: dict[str, Obj] = {}
+        self.members: list[Informer] = []
+        self.task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def of(cls, inf: Informer) -> _SharedWatch:
+        key = (inf.resource, inf.namespace, inf.label_selector, inf.field_selector)
+        by_key = _SHARED.setdefault(inf.reg, {})
+        shared = by_key.get(key)
+        if shared is None:
+            shared = by_key[key] = cls(inf.reg, key)
+        return shared
+
+    def join(self, inf: Informer) -> asyncio.Task[None]:
+        if self.task is not None and self.task.done():
+            self.task = None  # its loop ended: start over
+            self.members.clear()
+            self.cache.clear()
+        if inf not in self.members:
+            # What the others have seen so far arrives first, as a fresh watch would send it.
+            for obj in list(self.cache.values()):
+                inf._emit(ADDED, obj, None)
+            self.members.append(inf)
+            if self.task is not None and self.members[0].synced.is_set():
+                inf.synced.set()
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(
+                _watch_loop(self.reg, inf, self.cache, self.members),
+                name=f"informer:{inf.resource}",
+            )
+        return self.task
+
+    async def leave(self, inf: Informer) -> None:
+        if inf in self.members:
+            self.members.remove(inf)
+        if self.members or self.task is None:
+            return
+        task, self.task = self.task, None
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        self.cache.clear()
 
 
 Reconcile = Callable[[str], Awaitable[float | None]]

@@ -182,6 +182,31 @@ class PodInfo:
         )
 
 
+_ALLOCATABLE: dict[tuple[tuple[str, str], ...], Resources] = {}
+
+
+def _allocatable(alloc: Mapping[str, Any]) -> Resources:
+    """Parsed allocatable, shared by every node with the same quantities (one instance type).
+
+    Thousands of nodes of a few instance types parse a handful of distinct maps; the result is
+    read-only for callers.
+    """
+    key = tuple(sorted((str(k), str(v)) for k, v in alloc.items()))
+    hit = _ALLOCATABLE.get(key)
+    if hit is not None:
+        return hit
+    out: Resources = {}
+    for k, v in alloc.items():
+        try:
+            out[k] = resource_units(k, v)
+        except ValueError:
+            continue
+    if len(_ALLOCATABLE) > 1024:
+        _ALLOCATABLE.clear()
+    _ALLOCATABLE[key] = out
+    return out
+
+
 @dataclass
 class NodeInfo:
     """A node's schedulable view plus the sum of requests of the pods bound to it."""
@@ -200,18 +225,22 @@ class NodeInfo:
         spec = node.get("spec") or {}
         status = node.get("status") or {}
         alloc = status.get("allocatable") or status.get("capacity") or {}
-        allocatable: Resources = {}
-        for k, v in alloc.items():
-            try:
-                allocatable[k] = resource_units(k, v)
-            except ValueError:
-                continue
+        allocatable = _allocatable(alloc)
         return cls(
             name=meta.get("name", ""),
             labels=dict(meta.get("labels") or {}),
             taints=list(spec.get("taints") or []),
             allocatable=allocatable,
             unschedulable=bool(spec.get("unschedulable")),
+        )
+
+    def same_view(self, other: NodeInfo) -> bool:
+        """Whether placement sees no difference (usage aside) between the two views."""
+        return (
+            self.allocatable == other.allocatable
+            and self.unschedulable == other.unschedulable
+            and self.labels == other.labels
+            and self.taints == other.taints
         )
 
     def add(self, requests: Mapping[str, int], sign: int = 1) -> None:

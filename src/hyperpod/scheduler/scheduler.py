@@ -18,6 +18,7 @@ pod); it binds once they are gone.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import heapq
 import logging
@@ -50,7 +51,24 @@ Obj = dict[str, Any]
 COMPONENT = "default-scheduler"
 RETRY_UNSCHEDULABLE_S = 30.0
 FLUSH_EVERY_S = 0.5
+SLICE_S = 0.005  # the most time spent placing pods before yielding to the event loop
 TERMINAL = ("Succeeded", "Failed")
+
+
+class ShapeHeap:
+    """Nodes scored for one pod shape: (-score, node, node version) entries, best first.
+
+    ``latest`` is the version of each node's newest entry (older ones are skipped when they
+    surface); ``dirty`` names nodes whose usage went down since, to score again (they may newly
+    fit, or score higher).
+    """
+
+    __slots__ = ("dirty", "entries", "latest")
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[float, str, int]] = []
+        self.latest: dict[str, int] = {}
+        self.dirty: set[str] = set()
 
 
 class Scheduler:
@@ -72,7 +90,8 @@ class Scheduler:
         self.messages: dict[str, str] = {}
         self.wake = asyncio.Event()
         self.static_cache: dict[str, list[NodeInfo]] = {}
-        self.heaps: dict[str, list[tuple[float, str, int]]] = {}
+        self.static_names: dict[str, set[str]] = {}
+        self.heaps: dict[str, ShapeHeap] = {}
         self.bindings = 0
         self.flush_wanted = False
         self.last_flush = 0.0
@@ -87,7 +106,7 @@ class Scheduler:
             info = self.nodes.get(prev[0])
             if info is not None:
                 info.add(prev[1], -1)
-                self.heaps.clear()
+                self._freed(prev[0])
             del self.bound[uid]
             self.bound_keys.pop(uid, None)
             self.anti_holders.discard(uid)
@@ -113,7 +132,7 @@ class Scheduler:
                 info = self.nodes.get(prev[0])
                 if info is not None:
                     info.add(prev[1], -1)
-                    self.heaps.clear()
+                    self._freed(prev[0])
                 self._flush_unschedulable()
             key = object_key(pod)
             self.unschedulable.pop(key, None)
@@ -126,23 +145,38 @@ class Scheduler:
                 self.unschedulable.pop(key, None)
                 self._push(pod)
 
+    def _freed(self, node: str) -> None:
+        """A node's usage went down: every shape's heap re-scores it at its next placement."""
+        for heap in self.heaps.values():
+            heap.dirty.add(node)
+
     def _on_node(self, typ: str, node: Obj, old: Obj | None) -> None:
         name = node["metadata"]["name"]
+        prev = self.nodes.get(name)
         if typ == "DELETED":
-            self.nodes.pop(name, None)
+            if prev is None:
+                return
+            del self.nodes[name]
+            i = bisect.bisect_left(self.order, name)
+            if i < len(self.order) and self.order[i] == name:
+                del self.order[i]
         else:
             info = NodeInfo.from_node(node)
-            prev = self.nodes.get(name)
+            if prev is not None and prev.same_view(info):
+                return  # a status or annotation change placement does not read
             if prev is not None:
                 info.requested = prev.requested
+                info.version = prev.version + 1
             else:
+                bisect.insort(self.order, name)
                 for n, req in self.bound.values():
                     if n == name:
                         info.add(req)
             self.nodes[name] = info
-        self.order = sorted(self.nodes)
-        self.static_cache.clear()
-        self.heaps.clear()
+        if self.static_cache or self.heaps:
+            self.static_cache.clear()
+            self.static_names.clear()
+            self.heaps.clear()
         self._flush_unschedulable()
 
     def _pending(self, pod: Obj) -> bool:
@@ -204,6 +238,7 @@ class Scheduler:
                 self.nodes[n] for n in self.order if static_reason(info, self.nodes[n]) is None
             ]
             self.static_cache[sig] = nodes
+            self.static_names[sig] = {n.name for n in nodes}
         return nodes
 
     def _score(self, info: PodInfo, node: NodeInfo) -> float | None:
@@ -278,28 +313,49 @@ class Scheduler:
             or constraints(pod)
         ):
             return self._place_interpod(info, pod)
-        shape = signature(info) + repr(sorted(info.requests.items()))
+        sig = signature(info)
+        shape = sig + repr(sorted(info.requests.items()))
         heap = self.heaps.get(shape)
         if heap is None:
             if len(self.heaps) > 256:
                 self.heaps.clear()
-            heap = []
+            heap = ShapeHeap()
             for node in self._candidates(info):
                 score = self._score(info, node)
                 if score is not None:
-                    heap.append((-score, node.name, node.version))
-            heapq.heapify(heap)
+                    heap.entries.append((-score, node.name, node.version))
+                    heap.latest[node.name] = node.version
+            heapq.heapify(heap.entries)
             self.heaps[shape] = heap
-        while heap:
-            _, name, version = heap[0]
+        elif heap.dirty:
+            self._candidates(info)
+            names = self.static_names[sig]
+            for name in heap.dirty:
+                current = self.nodes.get(name)
+                if current is None or name not in names:
+                    continue
+                if heap.latest.get(name) == current.version:
+                    continue
+                score = self._score(info, current)
+                if score is not None:
+                    heapq.heappush(heap.entries, (-score, name, current.version))
+                    heap.latest[name] = current.version
+            heap.dirty.clear()
+        entries, latest = heap.entries, heap.latest
+        while entries:
+            _, name, version = entries[0]
             current = self.nodes.get(name)
             if current is not None and current.version == version:
                 return Placement(name)
-            heapq.heappop(heap)
-            if current is not None:
-                score = self._score(info, current)
-                if score is not None:
-                    heapq.heappush(heap, (-score, name, current.version))
+            heapq.heappop(entries)
+            if current is None or latest.get(name) != version:
+                continue  # a newer entry for this node is in the heap (or it left)
+            score = self._score(info, current)
+            if score is None:
+                del latest[name]
+            else:
+                heapq.heappush(entries, (-score, name, current.version))
+                latest[name] = current.version
         reasons: Counter[str] = Counter()
         for name in self.order:
             reasons.update(filter_node(info, self.nodes[name]))
@@ -466,14 +522,20 @@ class Scheduler:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self.wake.wait(), wait)
                     continue
-                _, key = heapq.heappop(self.queue)
-                self.queued.discard(key)
-                try:
-                    self.schedule_one(key)
-                except Exception:
-                    log.exception("scheduling %s failed", key)
-                    self.unschedulable[key] = time.monotonic()
-                # Yield to the API server and the other components between pods.
+                # A slice of pods per turn: one pod per turn falls behind while the API serves
+                # a burst of creates (each loop turn runs every ready request).
+                until = time.perf_counter() + SLICE_S
+                while self.queue:
+                    _, key = heapq.heappop(self.queue)
+                    self.queued.discard(key)
+                    try:
+                        self.schedule_one(key)
+                    except Exception:
+                        log.exception("scheduling %s failed", key)
+                        self.unschedulable[key] = time.monotonic()
+                    if time.perf_counter() >= until:
+                        break
+                # Yield to the API server and the other components between slices.
                 await asyncio.sleep(0)
         finally:
             for inf in (self.pods, self.nodes_inf, self.classes):

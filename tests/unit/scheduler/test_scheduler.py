@@ -47,3 +47,41 @@ def test_same_shape_pods_spread_fill_up_and_see_freed_room(tmp_path: Path) -> No
     sched._on_pod("DELETED", pod("p0", "u0", 1, placed[0]), None)
     assert sched.place(PodInfo.from_pod(pod("p4", "u4", 1))).node == placed[0]
     reg.close()
+
+
+def test_freed_room_is_seen_without_rebuilding_the_shape_heap(tmp_path: Path) -> None:
+    reg = Registry(tmp_path / "state.db")
+    sched = Scheduler(ControlPlaneContext(reg=reg, config={}, data_dir=tmp_path))
+    for n in ("a", "b", "c"):
+        sched._on_node("ADDED", node(n, 1), None)
+    for i in range(3):
+        p = pod(f"p{i}", f"u{i}", 1)
+        where = sched.place(PodInfo.from_pod(p)).node
+        assert where is not None
+        sched._account(pod(f"p{i}", f"u{i}", 1, where))
+    heaps = dict(sched.heaps)
+    assert sched.place(PodInfo.from_pod(pod("p3", "u3", 1))).node is None
+    done = pod("p1", "u1", 1, sched.bound["u1"][0])
+    done["status"] = {"phase": "Succeeded"}
+    sched._on_pod("MODIFIED", done, None)
+    assert sched.place(PodInfo.from_pod(pod("p3", "u3", 1))).node == done["spec"]["nodeName"]
+    assert sched.heaps == heaps  # the same heap objects, updated in place
+    reg.close()
+
+
+def test_a_node_status_change_placement_does_not_read_keeps_the_caches(tmp_path: Path) -> None:
+    reg = Registry(tmp_path / "state.db")
+    sched = Scheduler(ControlPlaneContext(reg=reg, config={}, data_dir=tmp_path))
+    sched._on_node("ADDED", node("a", 2), None)
+    assert sched.place(PodInfo.from_pod(pod("p0", "u0", 1))).node == "a"
+    assert sched.heaps
+    beat = node("a", 2)
+    beat["status"]["conditions"] = [{"type": "Ready", "status": "True"}]
+    sched._on_node("MODIFIED", beat, None)
+    assert sched.heaps
+    tainted = node("a", 2)
+    tainted["spec"]["taints"] = [{"key": "k", "effect": "NoSchedule"}]
+    sched._on_node("MODIFIED", tainted, None)
+    assert not sched.heaps
+    assert sched.place(PodInfo.from_pod(pod("p0", "u0", 1))).node is None
+    reg.close()
