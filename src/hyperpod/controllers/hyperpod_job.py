@@ -25,7 +25,7 @@ from hyperpod.apiserver.registry import Registry
 from hyperpod.controllers import hyperpod_job_rules as rules
 from hyperpod.controllers.hyperpod_job_logs import LogMonitor
 from hyperpod.controllers.hyperpod_job_operator_pod import OperatorPod
-from hyperpod.controllers.hyperpod_job_restart import restart_in_place
+from hyperpod.controllers.hyperpod_job_restart import hand_over, restart_in_place
 from hyperpod.controllers.pytorchjob import choose_port, owned_by
 from hyperpod.controllers.runtime import Controller, Informer, record_event, split_key
 from hyperpod.controlplane.context import Component, ControlPlaneContext
@@ -147,6 +147,17 @@ class HyperPodJobOperator:
 
     def _apply(self, job: Obj, plan: rules.Plan) -> None:
         namespace = job["metadata"].get("namespace")
+        if plan.annotate_job:
+            md = job["metadata"]
+            patch_job = {"metadata": {"annotations": plan.annotate_job}}
+            with contextlib.suppress(NotFound):
+                self.reg.patch(api.RESOURCE, md["name"], patch_job, PatchType.MERGE, namespace)
+        for spare, env in plan.promote.items():
+            if self.data_dir is not None:
+                hand_over(self.data_dir, self.reg.try_get("pods", spare, namespace), env)
+        for pod, patch_pod in plan.patch_pods.items():
+            with contextlib.suppress(NotFound):
+                self.reg.patch("pods", pod, patch_pod, PatchType.MERGE, namespace)
         for pod, notes in plan.annotate_pods.items():
             patch = {"metadata": {"annotations": notes}}
             with contextlib.suppress(NotFound):
