@@ -74,6 +74,7 @@ STANDBY_MODULE = "hyperpod.controllers.hyperpod_job_standby"
 SPARE_ASSIGNMENT = "spare-assignment.json"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 REPEAT_OFFENDER_FAULTS = 2
+RANK_ENV = ("NODE_RANK", "RANK", "PET_NODE_RANK")
 
 
 @dataclass(frozen=True)
@@ -354,9 +355,8 @@ def build_spare(job: Obj, group: str, index: int, avoid: list[str] | None = None
     program = [str(x) for x in [*(first.get("command") or []), *(first.get("args") or [])]]
     first["command"] = [_python(program), "-m", STANDBY_MODULE, "--", *program]
     first.pop("args", None)
-    rank_only = {"NODE_RANK", "RANK", "PET_NODE_RANK"}
     for container in containers:
-        container["env"] = [e for e in container.get("env") or [] if e["name"] not in rank_only]
+        container["env"] = [e for e in container.get("env") or [] if e["name"] not in RANK_ENV]
     labels = pod["metadata"]["labels"]
     labels.pop(api.LABEL_NODE_RANK, None)
     labels[LABEL_ROLE] = ROLE_SPARE
@@ -797,7 +797,9 @@ def _take_over(p: Plan, job: Obj, spares: list[Obj], faulty: list[Obj]) -> list[
         sname = spare["metadata"]["name"]
         template = group_spec(job, slot.group).get("template") or {}
         env = job_env(job, slot, nproc_per_node(job, template))
-        p.promote[sname] = {e["name"]: e["value"] for e in env}
+        # Only the rank's own variables: the spare already has the rest, as its kubelet
+        # rewrote them (Service names such as MASTER_ADDR become 127.0.0.1 locally).
+        p.promote[sname] = {e["name"]: e["value"] for e in env if e["name"] in RANK_ENV}
         p.patch_pods[sname] = {
             "metadata": {
                 "labels": {LABEL_ROLE: ROLE_RANK, api.LABEL_NODE_RANK: str(slot.rank)},
