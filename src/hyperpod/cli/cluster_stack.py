@@ -196,18 +196,21 @@ def _schema_options() -> list[click.Option]:
 class SchemaCommand(click.Command):
     """A command whose ``--<field>`` options are generated from the config schema when needed."""
 
-    _generated: list[click.Parameter] | None = None
+    _generated: dict[bool, list[click.Parameter]] | None = None
 
     def get_params(self, ctx: click.Context) -> list[click.Parameter]:
-        if self._generated is None:
-            from hyperpod.cli import job_template
+        from hyperpod.cli import job_template
 
-            job = job_template.is_job_config(Path(DEFAULT_CONFIG))
+        # A hyp-pytorch-job config.yaml here (hyp init hyp-pytorch-job) has the job's fields.
+        job = job_template.is_job_config(Path(DEFAULT_CONFIG))
+        if self._generated is None:
+            self._generated = {}
+        if job not in self._generated:
             generated: list[click.Parameter] = []
             generated += job_template.options() if job else _schema_options()
-            self._generated = generated
+            self._generated[job] = generated
         params = super().get_params(ctx)  # the last one is --help: keep it last
-        return [*params[:-1], *self._generated, *params[-1:]]
+        return [*params[:-1], *self._generated[job], *params[-1:]]
 
 
 def _typed(raw: str, info: Any) -> Any:

@@ -9,12 +9,17 @@ With ``--kind pytorchjob`` (a Kubeflow PyTorchJob) they are refused with a hint.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from hyperpod.api.topology import LABELS as TOPOLOGY_LABELS
 from hyperpod.client.errors import InvalidJobSpec
-from hyperpod.client.hyperpod_job import SCHEMA_VERSIONS, TOPOLOGY_LABELS, HyperPodOptions
+
+if TYPE_CHECKING:
+    from hyperpod.client.hyperpod_job import HyperPodOptions
+
+SCHEMA_VERSIONS = ("1.0", "1.1")
 
 FLAGS: dict[str, str] = {
     "deep_health_check_passed_nodes_only": "--deep-health-check-passed-nodes-only",
@@ -82,6 +87,8 @@ def hyperpod_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def hyperpod_extra(opts: dict[str, Any]) -> HyperPodOptions:
+    from hyperpod.client.hyperpod_job import HyperPodOptions
+
     return HyperPodOptions(**{key: opts[key] for key in FLAGS})
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hyperpod.api import accelerator_partitions as partitions
-from hyperpod.api import instance_types
+from hyperpod.api import instance_types, topology
 from hyperpod.client import pytorch_job as pj
 from hyperpod.client.errors import InvalidJobSpec
 
@@ -30,13 +30,7 @@ REPLICA_NAME = "pod"
 DEEP_HEALTH_LABEL = "sagemaker.amazonaws.com/deep-health-check-status"
 PREFERRED_TOPOLOGY = "kueue.x-k8s.io/podset-preferred-topology"
 REQUIRED_TOPOLOGY = "kueue.x-k8s.io/podset-required-topology"
-TOPOLOGY_LABELS = (
-    "topology.k8s.aws/network-node-layer-1",
-    "topology.k8s.aws/network-node-layer-2",
-    "topology.k8s.aws/network-node-layer-3",
-    "topology.k8s.aws/ultraserver-id",
-)
-SCHEMA_VERSIONS = ("1.0", "1.1")
+TOPOLOGY_LABELS = topology.LABELS
 SNOOZE_EVAL_PERIOD = 3600  # the real CLI's restartPolicy.evalPeriodSeconds with a snooze
 
 

@@ -24,7 +24,7 @@ import psutil
 
 from hyperpod import __version__
 from hyperpod.api import accelerator_partitions as partitions
-from hyperpod.api import instance_types
+from hyperpod.api import instance_types, topology
 from hyperpod.apiserver.errors import AlreadyExists, NotFound
 from hyperpod.apiserver.metadata import micro_now, now_rfc3339
 from hyperpod.apiserver.patching import PatchType
@@ -39,7 +39,7 @@ HEALTH_LABEL = "sagemaker.amazonaws.com/node-health-status"
 DEEP_HEALTH_LABEL = "sagemaker.amazonaws.com/deep-health-check-status"
 GROUP_LABEL = "sagemaker.amazonaws.com/instance-group-name"
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
-TOPOLOGY_PREFIX = "topology.k8s.aws/network-node-layer-"
+TOPOLOGY_PREFIX = topology.LAYER_PREFIX
 
 
 def local_config(config: Mapping[str, Any]) -> Mapping[str, Any] | None:
