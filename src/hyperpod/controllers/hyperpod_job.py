@@ -48,6 +48,10 @@ class HyperPodJobOperator:
         self.controller = Controller("hyperpod-training-operator", self.reconcile)
         self.jobs = Informer(reg, api.RESOURCE)
         self.pods = Informer(reg, "pods", label_selector=api.LABEL_JOB)
+        # Pods the health agent evicted that vanished before a reconcile saw them, and the
+        # evictions already counted (by pod uid), so each counts once.
+        self.gone: dict[str, dict[str, Obj]] = {}
+        self.counted_evictions: set[str] = set()
         self.jobs.add_handler(self._on_job)
         self.pods.add_handler(self._on_pod)
 
@@ -59,7 +63,15 @@ class HyperPodJobOperator:
         md = obj.get("metadata") or {}
         for ref in md.get("ownerReferences") or []:
             if ref.get("kind") == api.KIND and ref.get("controller"):
-                self.controller.enqueue(f"{md.get('namespace')}/{ref.get('name')}")
+                key = f"{md.get('namespace')}/{ref.get('name')}"
+                uid = str(md.get("uid") or "")
+                if (
+                    event_type == "DELETED"
+                    and uid not in self.counted_evictions
+                    and rules.evicted_by_health_agent(obj)
+                ):
+                    self.gone.setdefault(key, {})[uid] = obj
+                self.controller.enqueue(key)
 
     async def run(self, stopping: asyncio.Event) -> None:
         for informer in (self.jobs, self.pods):
@@ -97,7 +109,13 @@ class HyperPodJobOperator:
         watching = False
         if self.monitor is not None and not rules.is_finished(status):
             faults, watching = await self.monitor.check(job, pods, now)
-        plan = rules.plan(job, pods, services, faults, now)
+        gone = [p for uid, p in self.gone.pop(key, {}).items() if uid not in self.counted_evictions]
+        plan = rules.plan(job, pods, services, faults, now, gone)
+        self.counted_evictions.update(
+            str(p["metadata"].get("uid"))
+            for p in [*pods, *gone]
+            if rules.evicted_by_health_agent(p)
+        )
         if plan.status != status:
             job = self.reg.update(api.STATUS_RESOURCE, {**job, "status": plan.status}, namespace)
             self._log_transition(job, status, plan.status)

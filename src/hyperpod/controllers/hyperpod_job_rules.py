@@ -26,8 +26,10 @@ relabels it with the rank (annotation ``hyperpod.local/slot`` names the slot it 
 deletes the faulty pod and restarts the other ranks in place; a new spare is then created.
 
 Repeat offenders: every fault is counted against the node it happened on (job annotation
-``hyperpod.local/node-faults``, a JSON map; a pod evicted by the health agent counts its node as
-faulty outright). With ``restartPolicy.maxNumRepeatOffendersToAvoid: N``, pods created by a
+``hyperpod.local/node-faults``, a JSON map). A rank pod the health agent evicts (pod condition
+``DisruptionTarget``, reason ``DeletionByNodeHealthAgent``) is a fault of the job (counted once,
+annotation ``hyperpod.local/eviction-counted``), its node counts as faulty outright, a ready
+spare takes its rank and the other ranks restart in place. With ``restartPolicy.maxNumRepeatOffendersToAvoid: N``, pods created by a
 full-job restart (and any pod created later) get a required node affinity excluding the N nodes
 with the most faults among those with at least two.
 
@@ -75,6 +77,8 @@ SPARE_ASSIGNMENT = "spare-assignment.json"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 REPEAT_OFFENDER_FAULTS = 2
 RANK_ENV = ("NODE_RANK", "RANK", "PET_NODE_RANK")
+ANNOTATION_EVICTION = "hyperpod.local/eviction-counted"
+HEALTH_EVICTION_REASON = "DeletionByNodeHealthAgent"  # the health agent's DisruptionTarget
 
 
 @dataclass(frozen=True)
@@ -462,8 +466,13 @@ def plan(
     services: list[Obj],
     faults: list[Fault] | None = None,
     now: datetime | None = None,
+    gone: list[Obj] | None = None,
 ) -> Plan:
-    """Decide what to do for ``job`` given the pods and services it owns and found faults."""
+    """Decide what to do for ``job`` given the pods and services it owns and found faults.
+
+    ``gone`` are pods of the job deleted since the last reconcile that the operator has not
+    yet counted (an eviction may complete before any reconcile sees the pod terminating).
+    """
     now = now or datetime.now(UTC)
     status: Obj = copy.deepcopy(job.get("status") or {})
     p = Plan(status=status)
@@ -508,7 +517,14 @@ def plan(
             return p
     counts = node_faults(job)
     before = dict(counts)
-    if not _handle_faults(p, job, live, faults or [], now, counts):
+    seen_uids: set[str] = set()
+    evicted = []
+    for x in [*pods, *(gone or [])]:
+        uid = str(x["metadata"].get("uid") or x["metadata"]["name"])
+        if uid not in seen_uids and evicted_by_health_agent(x):
+            seen_uids.add(uid)
+            evicted.append(x)
+    if not _handle_faults(p, job, live, faults or [], now, counts, evicted):
         return p
     if counts != before:
         p.annotate_job[ANNOTATION_NODE_FAULTS] = json.dumps(counts, sort_keys=True)
@@ -635,6 +651,16 @@ def _count_node_faults(pods: list[Obj], counts: dict[str, int]) -> None:
             counts[node] = max(counts[node], REPEAT_OFFENDER_FAULTS)
 
 
+def evicted_by_health_agent(pod: Obj) -> bool:
+    """A rank pod the health agent is deleting from a faulty node, not yet counted."""
+    if is_spare(pod) or _counted(pod, ANNOTATION_EVICTION):
+        return False
+    return any(
+        c.get("type") == "DisruptionTarget" and c.get("reason") == HEALTH_EVICTION_REASON
+        for c in (pod.get("status") or {}).get("conditions") or []
+    )
+
+
 def _handle_faults(
     p: Plan,
     job: Obj,
@@ -642,6 +668,7 @@ def _handle_faults(
     faults: list[Fault],
     now: datetime,
     counts: dict[str, int] | None = None,
+    evicted: list[Obj] | None = None,
 ) -> bool:
     """Count restarts and escalate; False when the job just failed (nothing more to do)."""
     status = p.status
@@ -686,9 +713,29 @@ def _handle_faults(
         _count_node_faults(failed, counts)
         p.delete_pods += [x["metadata"]["name"] for x in failed]
         restarted += failed
+    for pod in evicted or []:
+        # Evicted by the health agent: a fault of the job, and its node is faulty outright.
+        node = str((pod.get("spec") or {}).get("nodeName") or "")
+        _note(p, pod, ANNOTATION_EVICTION, 1)
+        if node:
+            counts[node] = max(counts.get(node, 0) + 1, REPEAT_OFFENDER_FAULTS)
+        rs["restartCount"] += 1
+        status["restartCount"] += 1
+        restarted.append(pod)
+        p.events.append(
+            Event(
+                WARNING,
+                "PodEvictedFromFaultyNode",
+                f"Pod {pod['metadata']['name']} (rank {_rank(pod)}) was evicted from {node} "
+                "by the health agent",
+            )
+        )
     if restarted:
         _faulty(status, PROCESS_RESTART, restarted)
+        gone = {x["metadata"]["name"] for x in evicted or []}
         for pod in restarted:
+            if pod["metadata"]["name"] in gone:
+                continue
             p.events.append(
                 Event(
                     WARNING,
@@ -806,7 +853,7 @@ def _take_over(p: Plan, job: Obj, spares: list[Obj], faulty: list[Obj]) -> list[
                 "annotations": {ANNOTATION_SLOT: slot.name},
             }
         }
-        if pname not in p.delete_pods:
+        if pname not in p.delete_pods and not is_terminating(pod):
             p.delete_pods.append(pname)
         took.append(spare)
         p.events.append(

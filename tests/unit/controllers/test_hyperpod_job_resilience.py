@@ -199,3 +199,29 @@ def test_a_metric_read_from_the_logs_past_its_threshold_marks_the_job_slow() -> 
     assert "2, 1.5" in fault.message
     no_operator = {k: v for k, v in rule.items() if k != "operator"}
     assert check_rules([no_operator], "p", [(1.0, "steps/s=0.1")], 0.0, 2.0) is None
+
+
+def test_a_pod_the_health_agent_evicts_is_a_fault_its_node_an_offender_and_a_spare_takes_over() -> (
+    None
+):
+    j = job(spares=1, jobMaxRetryCount=3,
+            restartPolicy={"evalPeriodSeconds": 60, "maxNumRepeatOffendersToAvoid": 1})  # fmt: skip
+    pods = [running(p, node=f"n{i}") for i, p in enumerate(step(j, []).create_pods)]
+    victim = next(p for p in pods if p["metadata"]["name"] == "j-pod-1")
+    victim["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    victim["status"]["conditions"] = [
+        {"type": "DisruptionTarget", "status": "True", "reason": rules.HEALTH_EVICTION_REASON}
+    ]
+    plan = step(j, pods)
+    assert plan.status["restartCount"] == 1
+    assert json.loads(plan.annotate_job[rules.ANNOTATION_NODE_FAULTS]) == {"n1": 2}
+    assert plan.annotate_pods["j-pod-1"] == {rules.ANNOTATION_EVICTION: "1"}
+    assert plan.promote["j-pod-spare-0"]["NODE_RANK"] == "1"
+    assert "j-pod-1" not in plan.delete_pods  # already being deleted by the agent
+    assert plan.restart_in_place == ["j-pod-0"]
+    reasons = [e.reason for e in plan.events]
+    assert "PodEvictedFromFaultyNode" in reasons and "ProcessLevelRestart" not in reasons
+    # Counted once: the annotation keeps the next reconcile from counting it again.
+    victim["metadata"]["annotations"][rules.ANNOTATION_EVICTION] = "1"
+    j["status"] = plan.status
+    assert step(j, pods).status["restartCount"] == 1
