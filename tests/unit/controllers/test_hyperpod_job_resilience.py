@@ -225,3 +225,11 @@ def test_a_pod_the_health_agent_evicts_is_a_fault_its_node_an_offender_and_a_spa
     victim["metadata"]["annotations"][rules.ANNOTATION_EVICTION] = "1"
     j["status"] = plan.status
     assert step(j, pods).status["restartCount"] == 1
+
+
+def test_kueue_admits_the_spares_with_the_job() -> None:
+    from hyperpod.controllers.kueue.hyperpod_jobs import HyperPodJobIntegration
+
+    integration = object.__new__(HyperPodJobIntegration)  # pod_sets reads only the job
+    (pod_set,) = integration.pod_sets(job(spares=2))
+    assert pod_set["name"] == "pod" and pod_set["count"] == 4
