@@ -49,6 +49,7 @@ FIELDS: tuple[Field, ...] = (
     Field("pull_policy", "str", "Image pull policy"),
     Field("instance_type", "str", "Instance type for training"),
     Field("node_count", "int", "Number of nodes"),
+    Field("replica_count", "int", "Number of replicas (pods); exclusive with node_count"),
     Field("tasks_per_node", "str", "Number of tasks per node (auto, cpu, gpu or a number)"),
     Field("label_selector", "map", "Node label selector as key_value pairs"),
     Field("deep_health_check_passed_nodes_only", "bool", "Schedule pods only on nodes that "
@@ -264,6 +265,10 @@ def manifest(values: dict[str, Any]) -> dict[str, Any]:
             raise InvalidJobSpec(
                 f"{required}: required", f"hyp configure --{required.replace('_', '-')} VALUE"
             )
+    if v.get("node_count") is not None and v.get("replica_count") is not None:
+        raise InvalidJobSpec(
+            "node_count and replica_count: only one of them", "set the other to null"
+        )
     volumes = []
     for vol in v.get("volume") or []:
         text = ",".join(
@@ -278,7 +283,7 @@ def manifest(values: dict[str, Any]) -> dict[str, Any]:
         environment={str(k): str(x) for k, x in (v.get("environment") or {}).items()},
         pull_policy=v.get("pull_policy"),
         instance_type=v.get("instance_type"),
-        node_count=int(v.get("node_count") or 1),
+        node_count=int(v.get("replica_count") or v.get("node_count") or 1),
         tasks_per_node=None if v.get("tasks_per_node") is None else str(v["tasks_per_node"]),
         accelerators=v.get("accelerators"),
         vcpu=v.get("vcpu"),
