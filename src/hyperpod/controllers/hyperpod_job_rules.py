@@ -36,8 +36,9 @@ with the most faults among those with at least two.
 Deadlines: ``startupDeadlineSeconds`` fails a job not Running that long after it started (or
 was last restarted in full); ``faultDeadlineSeconds`` fails a job that stays Restarting that long.
 
+Elastic scaling (``spec.elasticPolicy``): see :mod:`.hyperpod_job_elastic`.
+
 Status carries only the fields the public SDK parses (its models forbid unknown fields).
-Elastic scaling is not implemented.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hyperpod.api import hyperpod_job as api
+from hyperpod.controllers import hyperpod_job_elastic as elastic
 from hyperpod.controllers.pytorchjob_rules import (
     NORMAL,
     WARNING,
@@ -142,7 +144,7 @@ def slots(job: Obj) -> list[Slot]:
     name = job["metadata"]["name"]
     out: list[Slot] = []
     for group in (job.get("spec") or {}).get("replicaSpecs") or []:
-        count = group.get("replicas") or 1
+        count = elastic.current_size(job, group.get("replicas") or 1)
         for index in range(count):
             out.append(Slot(group["name"], index, len(out), f"{name}-{group['name']}-{index}"))
     return out
@@ -294,6 +296,15 @@ def is_spare(pod: Obj) -> bool:
     return ((pod.get("metadata") or {}).get("labels") or {}).get(LABEL_ROLE) == ROLE_SPARE
 
 
+def is_probe(pod: Obj) -> bool:
+    return ((pod.get("metadata") or {}).get("labels") or {}).get(LABEL_ROLE) == elastic.ROLE_PROBE
+
+
+def is_helper(pod: Obj) -> bool:
+    """A spare or an elastic scale-up probe: a pod of the job that holds no rank."""
+    return is_spare(pod) or is_probe(pod)
+
+
 def slot_of(pod: Obj) -> str:
     """The slot (``<job>-<group>-<i>``) a rank pod fills: its name, or what it took over."""
     md = pod.get("metadata") or {}
@@ -374,6 +385,9 @@ def build_pod(job: Obj, slot: Slot, avoid: list[str] | None = None) -> Obj:
     pod_spec: Obj = template.get("spec") or {}
     pod_spec["restartPolicy"] = "OnFailure" if max_retries(job) > 0 else "Never"
     _avoid(pod_spec, avoid or [])
+    grace = (elastic.policy(job) or {}).get("gracefulShutdownTimeoutInSeconds")
+    if isinstance(grace, int) and grace >= 0:
+        pod_spec["terminationGracePeriodSeconds"] = grace
     injected = job_env(job, slot, nproc_per_node(job, template))
     names = {e["name"] for e in injected}
     for container in pod_spec.get("containers") or []:
@@ -529,6 +543,8 @@ def plan(
     if counts != before:
         p.annotate_job[ANNOTATION_NODE_FAULTS] = json.dumps(counts, sort_keys=True)
     avoid = avoided_nodes(job, counts)
+    if not p.delete_pods and not any(is_terminating(x) for x in pods):
+        _elastic_step(p, job, live, avoid, now)
     by_slot = _rank_pods(p, pods)
     if not any(is_terminating(x) for x in pods):
         if not services and wanted:
@@ -540,6 +556,41 @@ def plan(
     return p
 
 
+def _elastic_step(p: Plan, job: Obj, live: list[Obj], avoid: list[str], now: datetime) -> None:
+    """Scale an elastic job down or up (see :mod:`.hyperpod_job_elastic`)."""
+    ranks = [x for x in live if not is_helper(x)]
+    probes = [x for x in live if is_probe(x)]
+    action, value = elastic.decide(job, ranks, probes, is_true(p.status, "Running"), now)
+    name = job["metadata"]["name"]
+    if action == "wait":
+        p.requeue(float(value))
+    elif action == "drop-probes":
+        p.delete_pods += [x["metadata"]["name"] for x in probes]
+        p.annotate_job[elastic.ANNOTATION_CHANGED] = rfc3339(now)
+        p.events.append(
+            Event(NORMAL, "ScaleUpTimedOut", f"No capacity for more pods of {name}; staying put")
+        )
+    elif action == "probe":
+        group = str(((job.get("spec") or {}).get("replicaSpecs") or [{}])[0].get("name"))
+        for index in range(int(value)):
+            probe = build_spare(job, group, index, avoid)
+            if probe is None:
+                return
+            probe["metadata"]["name"] = f"{name}-{group}-probe-{index}"
+            probe["metadata"]["labels"][LABEL_ROLE] = elastic.ROLE_PROBE
+            p.create_pods.append(probe)
+    elif action in ("down", "up"):
+        size = len(ranks)
+        p.annotate_job[elastic.ANNOTATION_SIZE] = str(value)
+        p.annotate_job[elastic.ANNOTATION_CHANGED] = rfc3339(now)
+        p.delete_pods += [x["metadata"]["name"] for x in [*ranks, *probes]]
+        reason = "ScaledDown" if action == "down" else "ScaledUp"
+        message = f"Scaling {name} from {size} to {value} replicas: every rank restarts"
+        p.events.append(Event(NORMAL, reason, message))
+        set_condition(p.status, "Restarting", "True", reason, message, now)
+        _clear(p.status, ("Running",), reason, now)
+
+
 def _rank_pods(p: Plan, pods: list[Obj]) -> dict[str, Obj]:
     """Slot name -> the pod filling it (a live one before a terminating one)."""
     out: dict[str, Obj] = {}
@@ -548,7 +599,7 @@ def _rank_pods(p: Plan, pods: list[Obj]) -> dict[str, Obj]:
         promoted = (p.patch_pods.get(name) or {}).get("metadata", {}).get("annotations", {})
         if ANNOTATION_SLOT in promoted:
             slot = promoted[ANNOTATION_SLOT]
-        elif is_spare(pod):
+        elif is_helper(pod):
             continue
         else:
             slot = slot_of(pod)
@@ -676,7 +727,7 @@ def _handle_faults(
     name = job["metadata"]["name"]
     counts = {} if counts is None else counts
     spares = [x for x in live if is_spare(x)]
-    live = [x for x in live if not is_spare(x)]
+    live = [x for x in live if not is_helper(x)]
     for spare in spares:
         if phase(spare) == "Failed":
             p.delete_pods.append(spare["metadata"]["name"])
@@ -929,7 +980,7 @@ def _after_finish(p: Plan, job: Obj, pods: list[Obj], now: datetime) -> None:
     p.delete_pods += [
         x["metadata"]["name"]
         for x in pods
-        if is_spare(x) and not is_terminating(x) and x["metadata"]["name"] not in p.delete_pods
+        if is_helper(x) and not is_terminating(x) and x["metadata"]["name"] not in p.delete_pods
     ]
     p.status["jobPods"] = [ref for ref in _job_pods(pods) if ref["name"] not in set(p.delete_pods)]
     ttl = run_policy(job).get("ttlSecondsAfterFinished")
