@@ -546,7 +546,8 @@ def plan(
     if not p.delete_pods and not any(is_terminating(x) for x in pods):
         _elastic_step(p, job, live, avoid, now)
     by_slot = _rank_pods(p, pods)
-    if not any(is_terminating(x) for x in pods):
+    # Ranks wait for old ranks to be gone (not for spares or probes on their way out).
+    if not any(is_terminating(x) and not is_helper(x) for x in pods):
         if not services and wanted:
             p.create_services.append(build_service(job))
         p.create_pods += [build_pod(job, s, avoid) for s in wanted if s.name not in by_slot]
@@ -576,7 +577,9 @@ def _elastic_step(p: Plan, job: Obj, live: list[Obj], avoid: list[str], now: dat
             probe = build_spare(job, group, index, avoid)
             if probe is None:
                 return
-            probe["metadata"]["name"] = f"{name}-{group}-probe-{index}"
+            # A fresh name per attempt: a probe being deleted never blocks the next one.
+            stamp = int(now.timestamp()) % 100000
+            probe["metadata"]["name"] = f"{name}-{group}-probe-{stamp}-{index}"
             probe["metadata"]["labels"][LABEL_ROLE] = elastic.ROLE_PROBE
             p.create_pods.append(probe)
     elif action in ("down", "up"):
