@@ -3,7 +3,8 @@
 It runs from its own virtualenv ``.venv-hyperpod-cli`` (created by ``scripts/test.sh``; it
 installs a console script also named ``hyp``). A 2-replica job it creates trains the digits
 example to completion with ranks 0 and 1; list, describe, list-pods, get-logs, exec,
-get-operator-logs and delete work against the HyperPodPyTorchJob operator.
+get-operator-logs and delete work against the HyperPodPyTorchJob operator; its template flow
+(init, configure, validate, create) submits a job, and our hyp reads the directory it wrote.
 """
 
 from __future__ import annotations
@@ -200,3 +201,29 @@ def test_our_hyp_and_the_real_cli_see_each_others_jobs(cp: RunningControlPlane) 
     assert [p["name"] for p in pods] == ["theirjob-pod-0"]
     ours(cp, "delete", "hyp-pytorch-job", "--job-name", "theirjob")
     assert "theirjob" not in cp.kubectl("get", "hpjob", "-o", "name").stdout
+
+
+def test_the_real_clis_template_flow_creates_a_job_our_hyp_can_read(
+    cp: RunningControlPlane, tmp_path: Path
+) -> None:
+    env = {**os.environ, "KUBECONFIG": str(cp.kubeconfig), "HOME": str(cp.data_dir)}
+
+    def run(*args: str, tool: Path = REAL_HYP) -> str:
+        res = subprocess.run(
+            [str(tool), *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180
+        )
+        assert res.returncode == 0, f"{args}:\n{res.stdout}\n{res.stderr[-3000:]}"
+        return res.stdout
+
+    run("init", "hyp-pytorch-job", ".")
+    assert (tmp_path / "k8s.jinja").exists()
+    run("configure", "--job-name", "realtpl", "--image", "local/python",
+        "--command", "[python3, --version]")  # fmt: skip
+    run("validate")
+    run("create")
+    (k8s,) = list((tmp_path / "run").glob("*/k8s.yaml"))
+    assert "realtpl" in k8s.read_text()
+    wait_state(cp, "realtpl", "Completed")
+    # Our hyp reads the directory the real CLI initialised.
+    res = CliRunner().invoke(cli, ["validate", "-c", str(tmp_path / "config.yaml")])
+    assert res.exit_code == 0, res.output

@@ -70,7 +70,7 @@ def _progress_printer() -> tuple[Callable[[str], None], Any]:
 
 
 @click.command("init", context_settings=CONTEXT_SETTINGS)
-@click.argument("template", type=click.Choice(["cluster-stack"]))
+@click.argument("template", type=click.Choice(["cluster-stack", "hyp-pytorch-job"]))
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--provider",
@@ -80,15 +80,25 @@ def _progress_printer() -> tuple[Callable[[str], None], Any]:
     help="Where the cluster runs.",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing config.yaml.")
-def init(template: str, directory: Path, provider: str, force: bool) -> None:
-    """Write a commented config.yaml for a new cluster stack.
+@click.option(
+    "--version", "version", default=None, help="hyp-pytorch-job: template schema (1.0 or 1.1)."
+)
+def init(template: str, directory: Path, provider: str, force: bool, version: str | None) -> None:
+    """Write a commented config.yaml for a new cluster stack or training job.
 
     \b
     Example:
       hyp init cluster-stack ./my-cluster            # local cluster on this machine
       hyp init cluster-stack ./eks --provider aws    # HyperPod on Amazon EKS
+      hyp init hyp-pytorch-job ./my-job              # config.yaml + k8s.jinja for a job
     """
     from hyperpod.api import cluster_config
+
+    if template == "hyp-pytorch-job":
+        from hyperpod.cli import job_template
+
+        job_template.init(directory, version, force)
+        return
 
     target = directory / DEFAULT_CONFIG
     if provider == "aws" and target.exists() and not force and _convert_real_cli(target):
@@ -186,13 +196,21 @@ def _schema_options() -> list[click.Option]:
 class SchemaCommand(click.Command):
     """A command whose ``--<field>`` options are generated from the config schema when needed."""
 
-    _generated: list[click.Parameter] | None = None
+    _generated: dict[bool, list[click.Parameter]] | None = None
 
     def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        from hyperpod.cli import job_template
+
+        # A hyp-pytorch-job config.yaml here (hyp init hyp-pytorch-job) has the job's fields.
+        job = job_template.is_job_config(Path(DEFAULT_CONFIG))
         if self._generated is None:
-            self._generated = list(_schema_options())
+            self._generated = {}
+        if job not in self._generated:
+            generated: list[click.Parameter] = []
+            generated += job_template.options() if job else _schema_options()
+            self._generated[job] = generated
         params = super().get_params(ctx)  # the last one is --help: keep it last
-        return [*params[:-1], *self._generated, *params[-1:]]
+        return [*params[:-1], *self._generated[job], *params[-1:]]
 
 
 def _typed(raw: str, info: Any) -> Any:
@@ -245,8 +263,11 @@ def configure(ctx: click.Context, config_path: Path, **values: Any) -> None:
       hyp configure --instance-groups '[{name: local, kind: local}, {name: p5, instance_type: ml.p5.48xlarge, count: 4}]'
     """
     from hyperpod.api import cluster_config
-    from hyperpod.cli import config_file
+    from hyperpod.cli import config_file, job_template
 
+    if job_template.is_job_config(config_path):
+        job_template.configure(config_path, values)
+        return
     chosen = {
         k[len("cfg__") :].replace("__", "."): v
         for k, v in values.items()
@@ -334,6 +355,11 @@ def validate(config_path: Path, offline: bool, output: str) -> None:
       hyp validate -c ./eks/config.yaml --offline
     """
     from hyperpod.api import cluster_config
+    from hyperpod.cli import job_template
+
+    if job_template.is_job_config(config_path):
+        job_template.validate(config_path)
+        return
 
     rows: list[dict[str, Any]] = []
     try:
@@ -416,6 +442,11 @@ def create(ctx: click.Context, config_path: Path, dry_run: bool, timeout: float)
     import time
 
     from hyperpod.api import cluster_config
+    from hyperpod.cli import job_template
+
+    if job_template.is_job_config(config_path):
+        job_template.create(ctx, config_path, dry_run)
+        return
 
     t0 = time.monotonic()
     parsed = cluster_config.load(config_path)

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from hyperpod import __version__
-from hyperpod.cli import cluster_stack, controlplane, pytorch_job
+from hyperpod.cli import cluster_stack, controlplane, job_template, pytorch_job
 from hyperpod.cli.base import CONTEXT_SETTINGS, HypGroup
 
 
@@ -101,6 +101,8 @@ list_pods.add_command(pytorch_job.list_pods)
 get_logs.add_command(pytorch_job.get_logs)
 exec_.add_command(pytorch_job.exec_job)
 cli.add_command(controlplane.controlplane)
+cli.add_command(job_template.reset)
+cli.add_command(pytorch_job.list_accelerator_partition_type)
 
 
 def _register_optional() -> None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from hyperpod.cli.base import CONTEXT_SETTINGS
+from hyperpod.cli.hyperpod_job_options import hyperpod_extra, hyperpod_options, reject_hyperpod_only
 from hyperpod.cli.output import dump, fields, namespace_option, output_option, table
 
 if TYPE_CHECKING:
@@ -172,6 +173,7 @@ def _age(timestamp: str | None) -> str:
     help="pytorchjob: a Kubeflow PyTorchJob; hyperpodpytorchjob: HyperPod's own operator "
     "(what the real HyperPod CLI creates).",
 )
+@hyperpod_options
 @click.option("--dry-run", is_flag=True, help="Print the job's YAML and submit nothing.")
 @click.option("--wait", is_flag=True, help="Follow the job to its end; exit non-zero if it fails.")
 @click.option(
@@ -218,11 +220,13 @@ def create_job(ctx: click.Context, **opts: Any) -> None:
         label_selector=pj.parse_mapping("label-selector", opts["label_selector"]),
         service_account_name=opts["service_account_name"],
     )
+    extra = hyperpod_extra(opts)
     if opts["kind"] == "hyperpodpytorchjob":
         from hyperpod.client import hyperpod_job
 
-        manifest = hyperpod_job.build(spec)
+        manifest = hyperpod_job.build(spec, extra)
     else:
+        reject_hyperpod_only(opts)
         manifest = pj.build(spec)
     if opts["dry_run"]:
         click.echo(pj.to_yaml(manifest).rstrip())
@@ -561,3 +565,22 @@ def delete_job(ctx: click.Context, job_name: str, namespace: str) -> None:
     """
     _jobs(ctx).delete(job_name, namespace)
     click.echo(f"Deleted PyTorchJob {job_name!r} from namespace {namespace!r}.")
+
+
+@click.command("list-accelerator-partition-type", context_settings=CONTEXT_SETTINGS)
+@click.option("--instance-type", required=True, help="The instance type to list partitions for.")
+@click.pass_context
+def list_accelerator_partition_type(ctx: click.Context, instance_type: str) -> None:
+    """List the GPU partitions (MIG profiles) nodes of an instance type offer.
+
+    \b
+    Example:
+      hyp list-accelerator-partition-type --instance-type ml.p5.48xlarge
+    """
+    from hyperpod.client import hyperpod_job
+    from hyperpod.client.kube import Kube
+
+    obj = ctx.find_root().obj or {}
+    kube = Kube(obj.get("kubeconfig"), obj.get("context"))
+    for profile in hyperpod_job.available_partitions(kube, instance_type):
+        click.echo(profile)

@@ -25,7 +25,7 @@ from hyperpod.apiserver.registry import Registry
 from hyperpod.controllers import hyperpod_job_rules as rules
 from hyperpod.controllers.hyperpod_job_logs import LogMonitor
 from hyperpod.controllers.hyperpod_job_operator_pod import OperatorPod
-from hyperpod.controllers.hyperpod_job_restart import restart_in_place
+from hyperpod.controllers.hyperpod_job_restart import hand_over, restart_in_place
 from hyperpod.controllers.pytorchjob import choose_port, owned_by
 from hyperpod.controllers.runtime import Controller, Informer, record_event, split_key
 from hyperpod.controlplane.context import Component, ControlPlaneContext
@@ -48,6 +48,10 @@ class HyperPodJobOperator:
         self.controller = Controller("hyperpod-training-operator", self.reconcile)
         self.jobs = Informer(reg, api.RESOURCE)
         self.pods = Informer(reg, "pods", label_selector=api.LABEL_JOB)
+        # Pods the health agent evicted that vanished before a reconcile saw them, and the
+        # evictions already counted (by pod uid), so each counts once.
+        self.gone: dict[str, dict[str, Obj]] = {}
+        self.counted_evictions: set[str] = set()
         self.jobs.add_handler(self._on_job)
         self.pods.add_handler(self._on_pod)
 
@@ -59,7 +63,15 @@ class HyperPodJobOperator:
         md = obj.get("metadata") or {}
         for ref in md.get("ownerReferences") or []:
             if ref.get("kind") == api.KIND and ref.get("controller"):
-                self.controller.enqueue(f"{md.get('namespace')}/{ref.get('name')}")
+                key = f"{md.get('namespace')}/{ref.get('name')}"
+                uid = str(md.get("uid") or "")
+                if (
+                    event_type == "DELETED"
+                    and uid not in self.counted_evictions
+                    and rules.evicted_by_health_agent(obj)
+                ):
+                    self.gone.setdefault(key, {})[uid] = obj
+                self.controller.enqueue(key)
 
     async def run(self, stopping: asyncio.Event) -> None:
         for informer in (self.jobs, self.pods):
@@ -97,7 +109,13 @@ class HyperPodJobOperator:
         watching = False
         if self.monitor is not None and not rules.is_finished(status):
             faults, watching = await self.monitor.check(job, pods, now)
-        plan = rules.plan(job, pods, services, faults, now)
+        gone = [p for uid, p in self.gone.pop(key, {}).items() if uid not in self.counted_evictions]
+        plan = rules.plan(job, pods, services, faults, now, gone)
+        self.counted_evictions.update(
+            str(p["metadata"].get("uid"))
+            for p in [*pods, *gone]
+            if rules.evicted_by_health_agent(p)
+        )
         if plan.status != status:
             job = self.reg.update(api.STATUS_RESOURCE, {**job, "status": plan.status}, namespace)
             self._log_transition(job, status, plan.status)
@@ -147,6 +165,17 @@ class HyperPodJobOperator:
 
     def _apply(self, job: Obj, plan: rules.Plan) -> None:
         namespace = job["metadata"].get("namespace")
+        if plan.annotate_job:
+            md = job["metadata"]
+            patch_job = {"metadata": {"annotations": plan.annotate_job}}
+            with contextlib.suppress(NotFound):
+                self.reg.patch(api.RESOURCE, md["name"], patch_job, PatchType.MERGE, namespace)
+        for spare, env in plan.promote.items():
+            if self.data_dir is not None:
+                hand_over(self.data_dir, self.reg.try_get("pods", spare, namespace), env)
+        for pod, patch_pod in plan.patch_pods.items():
+            with contextlib.suppress(NotFound):
+                self.reg.patch("pods", pod, patch_pod, PatchType.MERGE, namespace)
         for pod, notes in plan.annotate_pods.items():
             patch = {"metadata": {"annotations": notes}}
             with contextlib.suppress(NotFound):

@@ -5,11 +5,15 @@ For every running pod the monitor reads the tail of the current container's log 
 kubelet's log reader, the same one ``kubectl logs`` uses) and reports a fault when no line has
 matched within ``expectedStartCutOffInSeconds`` of the container's start (never started) or for
 longer than ``expectedRecurringFrequencyInSeconds`` (hanging). A line matching ``stopPattern``
-ends monitoring of that pod. Metric thresholds (slow jobs) are not evaluated yet.
+ends monitoring of that pod. A rule with ``metricThreshold`` and ``operator`` (gt, lt, eq,
+gteq, lteq) reads a number from the pattern's first capturing group on each matching line; when
+the last ``metricEvaluationDataPoints`` (default 1) values all compare true against the
+threshold, the job is declared slow (``JobSlow``) and restarted like a hanging one.
 """
 
 from __future__ import annotations
 
+import operator as op
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -22,6 +26,40 @@ from hyperpod.controllers.pytorchjob_rules import parse_time, phase
 Obj = dict[str, Any]
 TAIL_LINES = 2000
 LogReader = Callable[..., Any]
+COMPARE: dict[str, Callable[[float, float], bool]] = {
+    "gt": op.gt,
+    "lt": op.lt,
+    "eq": op.eq,
+    "gteq": op.ge,
+    "lteq": op.le,
+}
+
+
+def _slow(rule: Obj, pattern: re.Pattern[str], lines: list[tuple[float, str]]) -> str | None:
+    """Why the rule's metric says the job is slow, or None."""
+    threshold = rule.get("metricThreshold")
+    compare = COMPARE.get(str(rule.get("operator") or "").lower())
+    if not isinstance(threshold, int) or compare is None or pattern.groups < 1:
+        return None
+    points = rule.get("metricEvaluationDataPoints")
+    points = points if isinstance(points, int) and points > 0 else 1
+    values: list[float] = []
+    for _, text in lines:
+        found = pattern.search(text)
+        if found is None or found.group(1) is None:
+            continue
+        try:
+            values.append(float(found.group(1)))
+        except ValueError:
+            continue
+    recent = values[-points:]
+    if len(recent) < points or not all(compare(v, threshold) for v in recent):
+        return None
+    shown = ", ".join(f"{v:g}" for v in recent)
+    return (
+        f"the last {points} value(s) of {pattern.pattern!r} ({shown}) are "
+        f"{rule.get('operator')} {threshold}"
+    )
 
 
 def _started_at(pod: Obj) -> tuple[str, datetime] | None:
@@ -69,6 +107,9 @@ def check_rules(
                     f"{label}: no line matched {pattern.pattern!r} within {cut}s of start",
                 )
             continue
+        slow = _slow(rule, pattern, [(ts, t) for ts, t in lines if ts >= started - 1])
+        if slow is not None:
+            return Fault(pod_name, "JobSlow", f"{label}: {slow}")
         quiet = now - max(matches)
         if isinstance(every, int) and quiet > every:
             return Fault(

@@ -6,15 +6,23 @@ Killing the current attempt makes the kubelet restart the container in the same 
 same node (``restartPolicy: OnFailure``), which is what HyperPod's in-pod agent does when it
 restarts the training processes of every rank without rescheduling them. Pods on simulated
 nodes run no process and are left alone.
+
+A spare taking over a rank is told so the same way, through its sandbox: :func:`hand_over`
+writes the rank's environment to ``<sandbox>/spare-assignment.json``, which the standby program
+(:mod:`hyperpod.controllers.hyperpod_job_standby`) waits for.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 from pathlib import Path
 from typing import Any
 
 from hyperpod.kubelet.processes import Attempt, attempt_numbers
+
+ASSIGNMENT = "spare-assignment.json"
 
 
 def restart_in_place(data_dir: Path, pod: dict[str, Any] | None) -> bool:
@@ -32,3 +40,17 @@ def restart_in_place(data_dir: Path, pod: dict[str, Any] | None) -> bool:
         if attempt.finished() is None and attempt.signal(signal.SIGKILL):
             killed = True
     return killed
+
+
+def hand_over(data_dir: Path, pod: dict[str, Any] | None, env: dict[str, str]) -> bool:
+    """Give a spare pod on this machine the rank environment ``env``; whether it was written."""
+    if pod is None:
+        return False
+    sandbox = Path(data_dir) / "pods" / str(pod["metadata"].get("uid"))
+    if not sandbox.is_dir():
+        return False  # a simulated node: no process to tell
+    target = sandbox / ASSIGNMENT
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"env": env}))
+    os.replace(tmp, target)
+    return True

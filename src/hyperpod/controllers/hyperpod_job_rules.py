@@ -18,18 +18,40 @@ Pods are ``<job>-<group>-<i>``, one per node, ranked across ``replicaSpecs`` in 
   job and pods never restart), past ``maxFullJobRestarts``, a container that cannot start, or
   ``activeDeadlineSeconds``.
 
+Spares (``replicaSpecs[].spares``): extra pods ``<job>-<group>-spare-<k>`` (label
+``hyperpod.local/role=spare``) run :mod:`.hyperpod_job_standby`, which loads the training
+program and waits. When a rank's pod fails or its container restarts, a ready spare of the same
+group takes the rank over: the operator hands it the rank's environment (a file in its sandbox),
+relabels it with the rank (annotation ``hyperpod.local/slot`` names the slot it now fills),
+deletes the faulty pod and restarts the other ranks in place; a new spare is then created.
+
+Repeat offenders: every fault is counted against the node it happened on (job annotation
+``hyperpod.local/node-faults``, a JSON map). A rank pod the health agent evicts (pod condition
+``DisruptionTarget``, reason ``DeletionByNodeHealthAgent``) is a fault of the job (counted once,
+annotation ``hyperpod.local/eviction-counted``), its node counts as faulty outright, a ready
+spare takes its rank and the other ranks restart in place. With ``restartPolicy.maxNumRepeatOffendersToAvoid: N``, pods created by a
+full-job restart (and any pod created later) get a required node affinity excluding the N nodes
+with the most faults among those with at least two.
+
+Deadlines: ``startupDeadlineSeconds`` fails a job not Running that long after it started (or
+was last restarted in full); ``faultDeadlineSeconds`` fails a job that stays Restarting that long.
+
+Elastic scaling (``spec.elasticPolicy``): see :mod:`.hyperpod_job_elastic`.
+
 Status carries only the fields the public SDK parses (its models forbid unknown fields).
-Spares, elastic scaling and repeat-offender avoidance are not implemented.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from hyperpod.api import hyperpod_job as api
+from hyperpod.controllers import hyperpod_job_elastic as elastic
 from hyperpod.controllers.pytorchjob_rules import (
     NORMAL,
     WARNING,
@@ -47,6 +69,18 @@ ANNOTATION_COUNTED = "hyperpod.local/restarts-counted"
 ANNOTATION_EXPECTED = "hyperpod.local/restarts-expected"
 PROCESS_RESTART = "ProcessLevelRestart"
 FULL_RESTART = "FullJobRestart"
+ANNOTATION_SLOT = "hyperpod.local/slot"
+ANNOTATION_NODE_FAULTS = "hyperpod.local/node-faults"
+LABEL_ROLE = "hyperpod.local/role"
+ROLE_SPARE = "spare"
+ROLE_RANK = "rank"
+STANDBY_MODULE = "hyperpod.controllers.hyperpod_job_standby"
+SPARE_ASSIGNMENT = "spare-assignment.json"
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+REPEAT_OFFENDER_FAULTS = 2
+RANK_ENV = ("NODE_RANK", "RANK", "PET_NODE_RANK")
+ANNOTATION_EVICTION = "hyperpod.local/eviction-counted"
+HEALTH_EVICTION_REASON = "DeletionByNodeHealthAgent"  # the health agent's DisruptionTarget
 
 
 @dataclass(frozen=True)
@@ -77,6 +111,10 @@ class Plan:
     annotate_pods: dict[str, dict[str, str]] = field(default_factory=dict)
     restart_in_place: list[str] = field(default_factory=list)  # pods whose process to restart
     events: list[Event] = field(default_factory=list)
+    # spare pod -> the environment of the rank it takes over (and the patch that relabels it)
+    promote: dict[str, dict[str, str]] = field(default_factory=dict)
+    patch_pods: dict[str, Obj] = field(default_factory=dict)
+    annotate_job: dict[str, str] = field(default_factory=dict)
     delete_job: bool = False
     requeue_after: float | None = None
 
@@ -106,7 +144,7 @@ def slots(job: Obj) -> list[Slot]:
     name = job["metadata"]["name"]
     out: list[Slot] = []
     for group in (job.get("spec") or {}).get("replicaSpecs") or []:
-        count = group.get("replicas") or 1
+        count = elastic.current_size(job, group.get("replicas") or 1)
         for index in range(count):
             out.append(Slot(group["name"], index, len(out), f"{name}-{group['name']}-{index}"))
     return out
@@ -246,12 +284,110 @@ def pod_labels(job: Obj, slot: Slot) -> dict[str, str]:
     }
 
 
-def build_pod(job: Obj, slot: Slot) -> Obj:
+# --- spares and repeat offenders ------------------------------------------------------------
+
+
+def spare_count(job: Obj, group: str) -> int:
+    value = group_spec(job, group).get("spares")
+    return value if isinstance(value, int) and value > 0 else 0
+
+
+def is_spare(pod: Obj) -> bool:
+    return ((pod.get("metadata") or {}).get("labels") or {}).get(LABEL_ROLE) == ROLE_SPARE
+
+
+def is_probe(pod: Obj) -> bool:
+    return ((pod.get("metadata") or {}).get("labels") or {}).get(LABEL_ROLE) == elastic.ROLE_PROBE
+
+
+def is_helper(pod: Obj) -> bool:
+    """A spare or an elastic scale-up probe: a pod of the job that holds no rank."""
+    return is_spare(pod) or is_probe(pod)
+
+
+def slot_of(pod: Obj) -> str:
+    """The slot (``<job>-<group>-<i>``) a rank pod fills: its name, or what it took over."""
+    md = pod.get("metadata") or {}
+    return str((md.get("annotations") or {}).get(ANNOTATION_SLOT) or md.get("name"))
+
+
+def node_faults(job: Obj) -> dict[str, int]:
+    raw = ((job.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_NODE_FAULTS)
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): int(v) for k, v in data.items() if isinstance(v, int)}
+
+
+def avoided_nodes(job: Obj, faults: dict[str, int]) -> list[str]:
+    """The repeat offenders to keep away from: at most maxNumRepeatOffendersToAvoid nodes."""
+    limit = restart_policy(job).get("maxNumRepeatOffendersToAvoid")
+    if not isinstance(limit, int) or limit <= 0:
+        return []
+    worst = sorted(
+        (n for n, c in faults.items() if n and c >= REPEAT_OFFENDER_FAULTS),
+        key=lambda n: (-faults[n], n),
+    )
+    return sorted(worst[:limit])
+
+
+def _avoid(pod_spec: Obj, nodes: list[str]) -> None:
+    """AND ``hostname NotIn nodes`` into every required node selector term."""
+    if not nodes:
+        return
+    expr = {"key": HOSTNAME_LABEL, "operator": "NotIn", "values": list(nodes)}
+    affinity = pod_spec.setdefault("affinity", {})
+    node_affinity = affinity.setdefault("nodeAffinity", {})
+    required = node_affinity.setdefault(
+        "requiredDuringSchedulingIgnoredDuringExecution", {"nodeSelectorTerms": []}
+    )
+    terms = required.setdefault("nodeSelectorTerms", [])
+    if not terms:
+        terms.append({})
+    for term in terms:
+        term.setdefault("matchExpressions", []).append(copy.deepcopy(expr))
+
+
+def _python(command: list[str]) -> str:
+    first = command[0] if command else ""
+    return first if os.path.basename(first).startswith("python") else "python3"
+
+
+def build_spare(job: Obj, group: str, index: int, avoid: list[str] | None = None) -> Obj | None:
+    """A stand-in pod of ``group`` running the standby around the container's command.
+
+    None when the first container has no ``command`` (the standby needs the program to run).
+    """
+    slot = Slot(group, index, -1, f"{job['metadata']['name']}-{group}-spare-{index}")
+    pod = build_pod(job, slot, avoid)
+    containers = pod["spec"].get("containers") or []
+    if not containers or not containers[0].get("command"):
+        return None
+    first = containers[0]
+    program = [str(x) for x in [*(first.get("command") or []), *(first.get("args") or [])]]
+    first["command"] = [_python(program), "-m", STANDBY_MODULE, "--", *program]
+    first.pop("args", None)
+    for container in containers:
+        container["env"] = [e for e in container.get("env") or [] if e["name"] not in RANK_ENV]
+    labels = pod["metadata"]["labels"]
+    labels.pop(api.LABEL_NODE_RANK, None)
+    labels[LABEL_ROLE] = ROLE_SPARE
+    return pod
+
+
+def build_pod(job: Obj, slot: Slot, avoid: list[str] | None = None) -> Obj:
     md = job["metadata"]
     template = copy.deepcopy(group_spec(job, slot.group).get("template") or {})
     tmeta = template.get("metadata") or {}
     pod_spec: Obj = template.get("spec") or {}
     pod_spec["restartPolicy"] = "OnFailure" if max_retries(job) > 0 else "Never"
+    _avoid(pod_spec, avoid or [])
+    grace = (elastic.policy(job) or {}).get("gracefulShutdownTimeoutInSeconds")
+    if isinstance(grace, int) and grace >= 0:
+        pod_spec["terminationGracePeriodSeconds"] = grace
     injected = job_env(job, slot, nproc_per_node(job, template))
     names = {e["name"] for e in injected}
     for container in pod_spec.get("containers") or []:
@@ -344,8 +480,13 @@ def plan(
     services: list[Obj],
     faults: list[Fault] | None = None,
     now: datetime | None = None,
+    gone: list[Obj] | None = None,
 ) -> Plan:
-    """Decide what to do for ``job`` given the pods and services it owns and found faults."""
+    """Decide what to do for ``job`` given the pods and services it owns and found faults.
+
+    ``gone`` are pods of the job deleted since the last reconcile that the operator has not
+    yet counted (an eviction may complete before any reconcile sees the pod terminating).
+    """
     now = now or datetime.now(UTC)
     status: Obj = copy.deepcopy(job.get("status") or {})
     p = Plan(status=status)
@@ -380,22 +521,158 @@ def plan(
             )
             return p
         p.requeue(left)
+    if not _check_deadlines(p, job, pods, now):
+        return p
     live = [x for x in pods if not is_terminating(x)]
     for pod in live:
         stuck = cannot_start(pod)
         if stuck is not None:
             _fail(p, job, pods, stuck.reason, stuck.describe(), now)
             return p
-    if not _handle_faults(p, job, live, faults or [], now):
+    counts = node_faults(job)
+    before = dict(counts)
+    seen_uids: set[str] = set()
+    evicted = []
+    for x in [*pods, *(gone or [])]:
+        uid = str(x["metadata"].get("uid") or x["metadata"]["name"])
+        if uid not in seen_uids and evicted_by_health_agent(x):
+            seen_uids.add(uid)
+            evicted.append(x)
+    if not _handle_faults(p, job, live, faults or [], now, counts, evicted):
         return p
-    by_name = {x["metadata"]["name"]: x for x in pods}
-    if not any(is_terminating(x) for x in pods):
+    if counts != before:
+        p.annotate_job[ANNOTATION_NODE_FAULTS] = json.dumps(counts, sort_keys=True)
+    avoid = avoided_nodes(job, counts)
+    if not p.delete_pods and not any(is_terminating(x) for x in pods):
+        _elastic_step(p, job, live, avoid, now)
+    by_slot = _rank_pods(p, pods)
+    # Ranks wait for old ranks to be gone (not for spares or probes on their way out).
+    if not any(is_terminating(x) and not is_helper(x) for x in pods):
         if not services and wanted:
             p.create_services.append(build_service(job))
-        p.create_pods += [build_pod(job, s) for s in wanted if s.name not in by_name]
-    _update_conditions(p, job, wanted, by_name, now)
+        p.create_pods += [build_pod(job, s, avoid) for s in wanted if s.name not in by_slot]
+        _create_spares(p, job, pods, avoid)
+    _update_conditions(p, job, wanted, by_slot, now, pods)
     status["jobPods"] = _job_pods(pods)
     return p
+
+
+def _elastic_step(p: Plan, job: Obj, live: list[Obj], avoid: list[str], now: datetime) -> None:
+    """Scale an elastic job down or up (see :mod:`.hyperpod_job_elastic`)."""
+    ranks = [x for x in live if not is_helper(x)]
+    probes = [x for x in live if is_probe(x)]
+    action, value = elastic.decide(job, ranks, probes, is_true(p.status, "Running"), now)
+    name = job["metadata"]["name"]
+    if action == "wait":
+        p.requeue(float(value))
+    elif action == "drop-probes":
+        p.delete_pods += [x["metadata"]["name"] for x in probes]
+        p.annotate_job[elastic.ANNOTATION_CHANGED] = rfc3339(now)
+        p.events.append(
+            Event(NORMAL, "ScaleUpTimedOut", f"No capacity for more pods of {name}; staying put")
+        )
+    elif action == "probe":
+        group = str(((job.get("spec") or {}).get("replicaSpecs") or [{}])[0].get("name"))
+        for index in range(int(value)):
+            probe = build_spare(job, group, index, avoid)
+            if probe is None:
+                return
+            # A fresh name per attempt: a probe being deleted never blocks the next one.
+            stamp = int(now.timestamp()) % 100000
+            probe["metadata"]["name"] = f"{name}-{group}-probe-{stamp}-{index}"
+            probe["metadata"]["labels"][LABEL_ROLE] = elastic.ROLE_PROBE
+            p.create_pods.append(probe)
+    elif action in ("down", "up"):
+        size = len(ranks)
+        p.annotate_job[elastic.ANNOTATION_SIZE] = str(value)
+        p.annotate_job[elastic.ANNOTATION_CHANGED] = rfc3339(now)
+        p.delete_pods += [x["metadata"]["name"] for x in [*ranks, *probes]]
+        reason = "ScaledDown" if action == "down" else "ScaledUp"
+        message = f"Scaling {name} from {size} to {value} replicas: every rank restarts"
+        p.events.append(Event(NORMAL, reason, message))
+        set_condition(p.status, "Restarting", "True", reason, message, now)
+        _clear(p.status, ("Running",), reason, now)
+
+
+def _rank_pods(p: Plan, pods: list[Obj]) -> dict[str, Obj]:
+    """Slot name -> the pod filling it (a live one before a terminating one)."""
+    out: dict[str, Obj] = {}
+    for pod in pods:
+        name = pod["metadata"]["name"]
+        promoted = (p.patch_pods.get(name) or {}).get("metadata", {}).get("annotations", {})
+        if ANNOTATION_SLOT in promoted:
+            slot = promoted[ANNOTATION_SLOT]
+        elif is_helper(pod):
+            continue
+        else:
+            slot = slot_of(pod)
+        current = out.get(slot)
+        if current is None or (is_terminating(current) and not is_terminating(pod)):
+            out[slot] = pod
+    return out
+
+
+def _create_spares(p: Plan, job: Obj, pods: list[Obj], avoid: list[str]) -> None:
+    names = {x["metadata"]["name"] for x in pods}
+    for group in (job.get("spec") or {}).get("replicaSpecs") or []:
+        gname = str(group.get("name"))
+        waiting = [
+            x
+            for x in pods
+            if is_spare(x)
+            and x["metadata"]["name"] not in p.promote
+            and x["metadata"]["name"] not in p.delete_pods
+            and ((x["metadata"].get("labels") or {}).get(api.LABEL_REPLICA_SPEC) == gname)
+        ]
+        missing = spare_count(job, gname) - len(waiting)
+        index = 0
+        while missing > 0:
+            name = f"{job['metadata']['name']}-{gname}-spare-{index}"
+            index += 1
+            if name in names:
+                continue
+            spare = build_spare(job, gname, index - 1, avoid)
+            if spare is None:
+                p.events.append(
+                    Event(
+                        WARNING,
+                        "SparesUnsupported",
+                        f"replicaSpecs {gname!r}: spares need the container's command "
+                        "(the standby runs it when it takes over a rank)",
+                    )
+                )
+                return
+            p.create_pods.append(spare)
+            missing -= 1
+
+
+def _check_deadlines(p: Plan, job: Obj, pods: list[Obj], now: datetime) -> bool:
+    """startupDeadlineSeconds and faultDeadlineSeconds; False when the job just failed."""
+    status = p.status
+    name = job["metadata"]["name"]
+    restarting = condition(status, "Restarting")
+    in_fault = restarting is not None and restarting.get("status") == "True"
+    fault_limit = run_policy(job).get("faultDeadlineSeconds")
+    if in_fault and isinstance(fault_limit, int) and restarting is not None:
+        since = parse_time(restarting.get("lastTransitionTime")) or now
+        left = fault_limit - (now - since).total_seconds()
+        if left <= 0:
+            message = f"Job {name} stayed Restarting longer than faultDeadlineSeconds"
+            _fail(p, job, pods, "FaultDeadlineExceeded", f"{message} ({fault_limit}s)", now)
+            return False
+        p.requeue(left)
+    startup_limit = run_policy(job).get("startupDeadlineSeconds")
+    if isinstance(startup_limit, int) and not is_true(status, "Running"):
+        since = parse_time(status.get("startTime")) or now
+        if in_fault and restarting is not None:
+            since = parse_time(restarting.get("lastTransitionTime")) or since
+        left = startup_limit - (now - since).total_seconds()
+        if left <= 0:
+            message = f"Job {name} did not reach Running within startupDeadlineSeconds"
+            _fail(p, job, pods, "StartupDeadlineExceeded", f"{message} ({startup_limit}s)", now)
+            return False
+        p.requeue(left)
+    return True
 
 
 def _roll_window(status: Obj, job: Obj, now: datetime) -> None:
@@ -414,11 +691,52 @@ def _roll_window(status: Obj, job: Obj, now: datetime) -> None:
         rs["restartCount"] = 0
 
 
-def _handle_faults(p: Plan, job: Obj, live: list[Obj], faults: list[Fault], now: datetime) -> bool:
+def _count_node_faults(pods: list[Obj], counts: dict[str, int]) -> None:
+    seen: set[str] = set()
+    for pod in pods:
+        name = pod["metadata"]["name"]
+        node = str((pod.get("spec") or {}).get("nodeName") or "")
+        if name in seen or not node:
+            continue
+        seen.add(name)
+        counts[node] = counts.get(node, 0) + 1
+        if (pod.get("status") or {}).get("reason") == "Evicted":
+            # Evicted by the health agent: the node itself is faulty.
+            counts[node] = max(counts[node], REPEAT_OFFENDER_FAULTS)
+
+
+def evicted_by_health_agent(pod: Obj) -> bool:
+    """A rank pod the health agent is deleting from a faulty node, not yet counted."""
+    if is_spare(pod) or _counted(pod, ANNOTATION_EVICTION):
+        return False
+    return any(
+        c.get("type") == "DisruptionTarget" and c.get("reason") == HEALTH_EVICTION_REASON
+        for c in (pod.get("status") or {}).get("conditions") or []
+    )
+
+
+def _handle_faults(
+    p: Plan,
+    job: Obj,
+    live: list[Obj],
+    faults: list[Fault],
+    now: datetime,
+    counts: dict[str, int] | None = None,
+    evicted: list[Obj] | None = None,
+) -> bool:
     """Count restarts and escalate; False when the job just failed (nothing more to do)."""
     status = p.status
     rs = status["restartStatus"]
     name = job["metadata"]["name"]
+    counts = {} if counts is None else counts
+    spares = [x for x in live if is_spare(x)]
+    live = [x for x in live if not is_helper(x)]
+    for spare in spares:
+        if phase(spare) == "Failed":
+            p.delete_pods.append(spare["metadata"]["name"])
+            p.events.append(
+                Event(WARNING, "SpareFailed", f"Spare {spare['metadata']['name']} failed")
+            )
     restarted: list[Obj] = []
     failed: list[Obj] = []
     for pod in live:
@@ -428,6 +746,9 @@ def _handle_faults(p: Plan, job: Obj, live: list[Obj], faults: list[Fault], now:
             faults_seen = seen - max(_counted(pod), _counted(pod, ANNOTATION_EXPECTED))
             _note(p, pod, ANNOTATION_COUNTED, seen)
             if faults_seen > 0:
+                node = str((pod.get("spec") or {}).get("nodeName") or "")
+                if node:
+                    counts[node] = counts.get(node, 0) + faults_seen
                 rs["restartCount"] += faults_seen
                 status["restartCount"] += faults_seen
                 restarted.append(pod)
@@ -443,11 +764,32 @@ def _handle_faults(p: Plan, job: Obj, live: list[Obj], faults: list[Fault], now:
         # A pod that failed for good (evicted, or restartPolicy Never) is recreated.
         rs["restartCount"] += len(failed)
         status["restartCount"] += len(failed)
+        _count_node_faults(failed, counts)
         p.delete_pods += [x["metadata"]["name"] for x in failed]
         restarted += failed
+    for pod in evicted or []:
+        # Evicted by the health agent: a fault of the job, and its node is faulty outright.
+        node = str((pod.get("spec") or {}).get("nodeName") or "")
+        _note(p, pod, ANNOTATION_EVICTION, 1)
+        if node:
+            counts[node] = max(counts.get(node, 0) + 1, REPEAT_OFFENDER_FAULTS)
+        rs["restartCount"] += 1
+        status["restartCount"] += 1
+        restarted.append(pod)
+        p.events.append(
+            Event(
+                WARNING,
+                "PodEvictedFromFaultyNode",
+                f"Pod {pod['metadata']['name']} (rank {_rank(pod)}) was evicted from {node} "
+                "by the health agent",
+            )
+        )
     if restarted:
         _faulty(status, PROCESS_RESTART, restarted)
+        gone = {x["metadata"]["name"] for x in evicted or []}
         for pod in restarted:
+            if pod["metadata"]["name"] in gone:
+                continue
             p.events.append(
                 Event(
                     WARNING,
@@ -480,7 +822,8 @@ def _handle_faults(p: Plan, job: Obj, live: list[Obj], faults: list[Fault], now:
         )
     if not full_reason:
         if restarted:
-            _restart_peers(p, live, failed + restarted)
+            took = _take_over(p, job, spares, failed + restarted)
+            _restart_peers(p, live, failed + restarted + took)
         return True
     max_full = policy.get("maxFullJobRestarts")
     max_full = max_full if isinstance(max_full, int) else (limit if not policy else 0)
@@ -498,14 +841,79 @@ def _handle_faults(p: Plan, job: Obj, live: list[Obj], faults: list[Fault], now:
     rs["restartCount"] = 0
     status["restartCount"] += 1 if faults else 0
     faulty = [x for x in live if x["metadata"]["name"] in {f.pod for f in faults}] or restarted
+    if faults:
+        _count_node_faults(faulty, counts)
     _faulty(status, FULL_RESTART, faulty)
     p.delete_pods += [x["metadata"]["name"] for x in live]
+    avoid = avoided_nodes(job, counts)
+    # Spares stay ready through a full-job restart, unless they sit on a node to avoid.
+    p.delete_pods += [
+        x["metadata"]["name"]
+        for x in spares
+        if str((x.get("spec") or {}).get("nodeName") or "") in avoid
+        and x["metadata"]["name"] not in p.delete_pods
+    ]
+    if avoid:
+        p.events.append(
+            Event(
+                NORMAL,
+                "AvoidingRepeatOffenders",
+                f"Pods of {name} are kept off nodes that failed repeatedly: {', '.join(avoid)}",
+            )
+        )
     p.events.append(
         Event(WARNING, "FullJobRestart", f"Restarting every pod of {name}: {full_reason}")
     )
     set_condition(status, "Restarting", "True", "FullJobRestart", full_reason, now)
     _clear(status, ("Running",), "FullJobRestart", now)
     return True
+
+
+def _take_over(p: Plan, job: Obj, spares: list[Obj], faulty: list[Obj]) -> list[Obj]:
+    """Hand each faulty rank to a ready spare of its group; the spares that took over."""
+    ready = sorted(
+        (x for x in spares if phase(x) == "Running" and x["metadata"]["name"] not in p.delete_pods),
+        key=lambda x: x["metadata"]["name"],
+    )
+    by_slot = {s.name: s for s in slots(job)}
+    took: list[Obj] = []
+    done: set[str] = set()
+    for pod in faulty:
+        pname = pod["metadata"]["name"]
+        slot = by_slot.get(slot_of(pod))
+        if pname in done or slot is None:
+            continue
+        spare = next(
+            (
+                x
+                for x in ready
+                if (x["metadata"].get("labels") or {}).get(api.LABEL_REPLICA_SPEC) == slot.group
+            ),
+            None,
+        )
+        if spare is None:
+            continue
+        done.add(pname)
+        ready.remove(spare)
+        sname = spare["metadata"]["name"]
+        template = group_spec(job, slot.group).get("template") or {}
+        env = job_env(job, slot, nproc_per_node(job, template))
+        # Only the rank's own variables: the spare already has the rest, as its kubelet
+        # rewrote them (Service names such as MASTER_ADDR become 127.0.0.1 locally).
+        p.promote[sname] = {e["name"]: e["value"] for e in env if e["name"] in RANK_ENV}
+        p.patch_pods[sname] = {
+            "metadata": {
+                "labels": {LABEL_ROLE: ROLE_RANK, api.LABEL_NODE_RANK: str(slot.rank)},
+                "annotations": {ANNOTATION_SLOT: slot.name},
+            }
+        }
+        if pname not in p.delete_pods and not is_terminating(pod):
+            p.delete_pods.append(pname)
+        took.append(spare)
+        p.events.append(
+            Event(NORMAL, "SpareTookOver", f"Spare {sname} took over rank {slot.rank} from {pname}")
+        )
+    return took
 
 
 def _restart_peers(p: Plan, live: list[Obj], faulty: list[Obj]) -> None:
@@ -524,11 +932,16 @@ def _restart_peers(p: Plan, live: list[Obj], faulty: list[Obj]) -> None:
 
 
 def _update_conditions(
-    p: Plan, job: Obj, wanted: list[Slot], by_name: dict[str, Obj], now: datetime
+    p: Plan,
+    job: Obj,
+    wanted: list[Slot],
+    by_slot: dict[str, Obj],
+    now: datetime,
+    pods: list[Obj] | None = None,
 ) -> None:
     status = p.status
     name = job["metadata"]["name"]
-    current = [by_name.get(s.name) for s in wanted]
+    current = [by_slot.get(s.name) for s in wanted]
     if any(x is None or is_terminating(x) for x in current) or p.delete_pods:
         return
     phases = [phase(x) for x in current if x is not None]
@@ -537,7 +950,7 @@ def _update_conditions(
         set_condition(status, "Completed", "True", "JobCompleted", f"Job {name} completed", now)
         status["completionTime"] = rfc3339(now)
         p.events.append(Event(NORMAL, "JobCompleted", f"Job {name} completed"))
-        _after_finish(p, job, list(by_name.values()), now)
+        _after_finish(p, job, pods if pods is not None else list(by_slot.values()), now)
         return
     if all(ph in ("Running", "Succeeded") for ph in phases):
         _clear(status, ("Restarting",), "AllPodsRunning", now)
@@ -566,6 +979,12 @@ def _after_finish(p: Plan, job: Obj, pods: list[Obj], now: datetime) -> None:
             and (policy == "All" or phase(x) in ("Running", "Pending"))
             and x["metadata"]["name"] not in p.delete_pods
         ]
+    # Spares have nothing left to stand in for, whatever the policy.
+    p.delete_pods += [
+        x["metadata"]["name"]
+        for x in pods
+        if is_helper(x) and not is_terminating(x) and x["metadata"]["name"] not in p.delete_pods
+    ]
     p.status["jobPods"] = [ref for ref in _job_pods(pods) if ref["name"] not in set(p.delete_pods)]
     ttl = run_policy(job).get("ttlSecondsAfterFinished")
     done = parse_time(p.status.get("completionTime")) or now

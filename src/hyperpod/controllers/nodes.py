@@ -6,7 +6,8 @@ psutil (cpu, memory, ephemeral-storage of the data directory's disk, 110 pods; e
 plugins add ``nvidia.com/gpu`` and ``vpc.amazonaws.com/efa``. Simulated nodes come from
 ``nodes.simulated`` in the cluster config: ``count`` nodes named ``<group>-<i>`` with the
 capacity of their instance type, labelled ``type=kwok`` and ``hyperpod.local/simulated=true``,
-and no taint. Every node renews a Lease in ``kube-node-lease`` (the heartbeat the node lifecycle
+with ``topology.k8s.aws/network-node-layer-{1,2,3}`` labels (:func:`topology_labels`), GPUs split
+into MIG partitions when the group names a ``migProfile``, and no taint. Every node renews a Lease in ``kube-node-lease`` (the heartbeat the node lifecycle
 controller watches).
 """
 
@@ -22,7 +23,8 @@ from typing import Any
 import psutil
 
 from hyperpod import __version__
-from hyperpod.api import instance_types
+from hyperpod.api import accelerator_partitions as partitions
+from hyperpod.api import instance_types, topology
 from hyperpod.apiserver.errors import AlreadyExists, NotFound
 from hyperpod.apiserver.metadata import micro_now, now_rfc3339
 from hyperpod.apiserver.patching import PatchType
@@ -37,6 +39,7 @@ HEALTH_LABEL = "sagemaker.amazonaws.com/node-health-status"
 DEEP_HEALTH_LABEL = "sagemaker.amazonaws.com/deep-health-check-status"
 GROUP_LABEL = "sagemaker.amazonaws.com/instance-group-name"
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
+TOPOLOGY_PREFIX = topology.LAYER_PREFIX
 
 
 def local_config(config: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -207,12 +210,44 @@ def simulated_nodes(config: Mapping[str, Any]) -> list[Obj]:
             node_name = f"{name}-{n}"
             labels = base_labels(node_name, it.name)
             labels.update({GROUP_LABEL: str(name), "type": "kwok", SIMULATED_LABEL: "true"})
+            labels.update(topology_labels(i, n))
+            capacity = it.capacity()
+            if group.get("migProfile"):
+                mig_partition(labels, capacity, it.name, str(group["migProfile"]), it.gpus, i)
             labels.update({str(k): str(v) for k, v in (group.get("labels") or {}).items()})
-            node = _node(node_name, labels, it.capacity(), simulated=True)
+            node = _node(node_name, labels, capacity, simulated=True)
             if group.get("taints"):
                 node["spec"]["taints"] = list(group["taints"])
             out.append(node)
     return out
+
+
+def topology_labels(group_index: int, n: int) -> dict[str, str]:
+    """EC2 network topology of a simulated node: one spine, 16 nodes per layer-2 block, 4 per
+    layer-3 switch (per node group), so topology-aware placement has domains to choose from."""
+    return {
+        f"{TOPOLOGY_PREFIX}1": "nn-sim-l1",
+        f"{TOPOLOGY_PREFIX}2": f"nn-sim-l2-{group_index}-{n // 16}",
+        f"{TOPOLOGY_PREFIX}3": f"nn-sim-l3-{group_index}-{n // 4}",
+    }
+
+
+def mig_partition(
+    labels: dict[str, str],
+    capacity: dict[str, str],
+    type_name: str,
+    profile: str,
+    gpus: int,
+    i: int,
+) -> None:
+    """Split every GPU of a simulated node into ``profile`` partitions (raises ValueError)."""
+    problem = partitions.check(type_name, profile)
+    if problem is not None:
+        raise ValueError(f"nodes.simulated[{i}].migProfile: {problem}")
+    capacity.pop("nvidia.com/gpu", None)
+    capacity[partitions.RESOURCE_PREFIX + profile] = str(gpus * partitions.per_gpu(profile))
+    labels[partitions.LABEL_CONFIG] = "all-" + profile.removeprefix("mig-")
+    labels[partitions.LABEL_CONFIG_STATE] = "success"
 
 
 def register(reg: Registry, node: Obj) -> Obj:

@@ -49,3 +49,30 @@ def test_local_capacity_can_be_overridden_and_bad_values_name_the_field(tmp_path
     assert node["status"]["capacity"]["cpu"] == "16"
     with pytest.raises(ValueError, match=r"nodes\.local\.capacity\.cpu: 'lots' is not a quantity"):
         local_node({"nodes": {"local": {"capacity": {"cpu": "lots"}}}}, tmp_path)
+
+
+def test_simulated_nodes_carry_network_topology_labels_in_blocks_of_four() -> None:
+    group = {"group": "p5", "instanceType": "ml.p5.48xlarge", "count": 6}
+    nodes = simulated_nodes({"nodes": {"simulated": [group]}})
+    layer3 = [n["metadata"]["labels"]["topology.k8s.aws/network-node-layer-3"] for n in nodes]
+    assert layer3[:4] == [layer3[0]] * 4 and layer3[4] != layer3[0]
+    layer1 = {n["metadata"]["labels"]["topology.k8s.aws/network-node-layer-1"] for n in nodes}
+    assert len(layer1) == 1
+
+
+def test_a_mig_profile_splits_every_gpu_into_partitions() -> None:
+    group = {
+        "group": "p5",
+        "instanceType": "ml.p5.48xlarge",
+        "count": 1,
+        "migProfile": "mig-3g.40gb",
+    }
+    (node,) = simulated_nodes({"nodes": {"simulated": [group]}})
+    capacity = node["status"]["capacity"]
+    assert capacity["nvidia.com/mig-3g.40gb"] == "16"  # 2 per GPU x 8
+    assert "nvidia.com/gpu" not in capacity
+    assert node["metadata"]["labels"]["nvidia.com/mig.config.state"] == "success"
+    assert node["metadata"]["labels"]["nvidia.com/mig.config"] == "all-3g.40gb"
+    bad = {**group, "instanceType": "ml.g5.xlarge"}
+    with pytest.raises(ValueError, match=r"nodes.simulated\[0\].migProfile"):
+        simulated_nodes({"nodes": {"simulated": [bad]}})

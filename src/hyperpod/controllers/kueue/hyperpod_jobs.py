@@ -71,7 +71,8 @@ class HyperPodJobIntegration(JobIntegration):
         return [
             {
                 "name": str(group["name"]),
-                "count": int(group.get("replicas") or 1),
+                # Kueue admits the spares with the job (they hold resources too).
+                "count": int(group.get("replicas") or 1) + int(group.get("spares") or 0),
                 "template": copy.deepcopy(group.get("template") or {}),
             }
             for group in _groups(job)
