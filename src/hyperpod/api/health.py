@@ -12,10 +12,12 @@ snake_case also accepted); every field documents its default.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+from hyperpod.api.meta import now_rfc3339
 
 HEALTH_LABEL = "sagemaker.amazonaws.com/node-health-status"
 DEEP_HEALTH_LABEL = "sagemaker.amazonaws.com/deep-health-check-status"
@@ -141,3 +143,22 @@ def health_config(raw: object) -> HealthConfig:
 
 def worst(actions: list[str]) -> str:
     return max(actions, key=lambda a: ACTION_RANK.get(a, 0), default="none")
+
+
+def health_taints(status: str, now: str) -> list[dict[str, Any]]:
+    if status == SCHEDULABLE:
+        return []
+    taints = [{"key": HEALTH_LABEL, "value": status, "effect": "NoSchedule", "timeAdded": now}]
+    if status in (PENDING_REBOOT, PENDING_REPLACEMENT):
+        taints.append(
+            {"key": HEALTH_LABEL, "value": status, "effect": "NoExecute", "timeAdded": now}
+        )
+    return taints
+
+
+def with_health_taints(node: dict[str, Any], status: str) -> list[dict[str, Any]]:
+    """The node's taints with the health ones replaced by those of ``status``."""
+    others = [
+        t for t in (node.get("spec") or {}).get("taints") or [] if t.get("key") != HEALTH_LABEL
+    ]
+    return others + health_taints(status, now_rfc3339())

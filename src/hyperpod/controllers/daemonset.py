@@ -24,8 +24,8 @@ from hyperpod.apiserver.selectors import label_selector_from_dict
 from hyperpod.controllers import workloads as wl
 from hyperpod.controllers.deployment_rules import template_hash
 from hyperpod.controllers.revisions import HASH_LABEL, record_revision
-from hyperpod.controllers.runtime import Controller, Informer, record_event, split_key
-from hyperpod.controlplane.context import Component, ControlPlaneContext
+from hyperpod.runtime.context import Component, ControlPlaneContext
+from hyperpod.runtime.machinery import Controller, Informer, record_event, split_key
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from hyperpod.apiserver.registry import CRD_RESOURCE, Registry
 from hyperpod.controlplane import clientcerts, repair, security, tlsport
 from hyperpod.controlplane import components as components_mod
 from hyperpod.controlplane.certs import ensure_certificates
-from hyperpod.controlplane.context import Component, ControlPlaneContext
+from hyperpod.runtime.context import Component, ControlPlaneContext
 
 log = logging.getLogger("hyperpod.controlplane")
 

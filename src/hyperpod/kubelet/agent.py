@@ -25,15 +25,15 @@ from typing import Any
 from hyperpod.api.instance_types import EFA, GPU
 from hyperpod.apiserver.errors import ApiError
 from hyperpod.apiserver.patching import PatchType
-from hyperpod.controllers import nodes
-from hyperpod.controllers.runtime import Informer, object_key, record_event
-from hyperpod.controlplane.context import Component, ControlPlaneContext
 from hyperpod.kubelet import devices as devmod
 from hyperpod.kubelet import hostenv, oci, processes
 from hyperpod.kubelet.exec_session import LocalExec
 from hyperpod.kubelet.images import ImageStore
 from hyperpod.kubelet.logs import open_log
 from hyperpod.kubelet.pods import PodWorker
+from hyperpod.runtime import nodes
+from hyperpod.runtime.context import Component, ControlPlaneContext
+from hyperpod.runtime.machinery import Informer, object_key, record_event
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]

@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING, Any
 
 from hyperpod.apiserver.errors import ApiError, NotFound
 from hyperpod.apiserver.quantity import bytes_of
-from hyperpod.controllers.runtime import record_event
 from hyperpod.kubelet import devices as devmod
 from hyperpod.kubelet import oci, processes, progress_reader
 from hyperpod.kubelet import serviceaccount as sa_mod
 from hyperpod.kubelet.env import EnvError, container_env
 from hyperpod.kubelet.probes import run_probe
 from hyperpod.kubelet.volumes import Mount, VolumeError, mounts_for, prepare
+from hyperpod.runtime.machinery import record_event
 
 if TYPE_CHECKING:
     from hyperpod.kubelet.agent import Kubelet

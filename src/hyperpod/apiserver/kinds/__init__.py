@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hyperpod.apiserver.resources import ResourceType
+    from hyperpod.apiserver.resourcetype import ResourceType
 
 Obj = dict[str, Any]
 Cause = dict[str, str]
@@ -63,6 +63,9 @@ class Strategy:
         """Field selectors beyond metadata.name/namespace: field path -> value reader."""
         return {}
 
+    def admit_eviction(self, reg: Any, pod: Obj, dry_run: bool) -> None:
+        """Eviction admission of ``pod`` (e.g. a disruption budget); raise to refuse it."""
+
 
 _BY_KIND: dict[str, Strategy] | None = None
 
@@ -101,10 +104,9 @@ def prepare(kind: str, obj: Obj, old: Obj | None) -> None:
 
 
 def admit_eviction(reg: Any, pod: Obj, dry_run: bool) -> None:
-    """Eviction admission: PodDisruptionBudgets selecting ``pod`` must allow a disruption."""
-    from hyperpod.apiserver.kinds.poddisruptionbudget import admit_eviction as check
-
-    check(reg, pod, dry_run)
+    """Eviction admission: every kind may refuse (PodDisruptionBudgets selecting ``pod``)."""
+    for strategy in _load().values():
+        strategy.admit_eviction(reg, pod, dry_run)
 
 
 def selectable_field_names(kind: str) -> tuple[str, ...]:
