@@ -14,7 +14,6 @@ import builtins
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +60,6 @@ Listener = Callable[[Event], None]
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 CRD_RESOURCE = "customresourcedefinitions.apiextensions.k8s.io"
-_TERMINAL_PHASES = ("Succeeded", "Failed")
 
 
 @dataclass(slots=True)
@@ -143,10 +141,6 @@ def _clone(obj: Obj) -> Obj:
 
 def _strip_for_generation(obj: Obj) -> Obj:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status")}
-
-
-def _rfc3339(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Registry:
@@ -342,6 +336,21 @@ class Registry:
         key = rt.key(ns, name)
         return key, self._objects.get(rt.name, {}).get(key)
 
+    def _strategy(self, rt: ResourceType) -> kinds.Strategy | None:
+        """The strategy of a built-in kind (custom resources have none)."""
+        return None if rt.crd else kinds.strategy_for(rt.kind)
+
+    def namespace_of(self, rt: ResourceType, namespace: str | None) -> str:
+        """The namespace a request for ``rt`` addresses ("" for cluster-scoped kinds)."""
+        return self._ns_for(rt, namespace)
+
+    def commit_update(self, rt: ResourceType, obj: Obj) -> Obj:
+        """Store ``obj`` over its current version as is: no admission (subresource handlers)."""
+        md = obj["metadata"]
+        key, st = self._stored(rt, md.get("namespace") or "", md["name"])
+        assert st is not None
+        return self._commit(rt, key, OP_UPDATE, obj, st)
+
     def _check_verb(self, rt: ResourceType, verb: str) -> None:
         if verb not in rt.verbs:
             raise MethodNotAllowed(f"{verb} is not supported on resources of kind {rt.kind}")
@@ -387,13 +396,6 @@ class Registry:
         else:
             kinds.prepare(rt.kind, obj, old)
             validation.default_builtin(rt.kind, obj)
-            if rt.kind == "Namespace":
-                # Kubernetes labels every namespace with its own name (selectors rely on it).
-                md = _meta(obj)
-                md["labels"] = {
-                    **(md.get("labels") or {}),
-                    "kubernetes.io/metadata.name": str(md.get("name", "")),
-                }
             if field_validation in ("Strict", "Warn"):
                 unknown = found_unknown
         if unknown:
@@ -415,8 +417,8 @@ class Registry:
             for _, validate in self._admission.get(rt.name, ()):
                 if validate is not None:
                     causes.extend(validate(obj, old))
-            if rt.name == CRD_RESOURCE:
-                causes.extend(self._validate_crd(obj, old))
+            if (strategy := self._strategy(rt)) is not None:
+                causes.extend(strategy.validate_in(self, obj, old))
         except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
             # A shape no rule foresaw: refuse it (4xx), never store it, never answer 500.
             log.warning("admission of %s %s refused on %r", rt.kind, _meta(obj).get("name"), exc)
@@ -426,69 +428,6 @@ class Registry:
             ) from exc
         if causes:
             raise errors.invalid(rt.kind, _meta(obj).get("name"), causes, rt.group)
-
-    def _validate_crd(self, obj: Obj, old: Obj | None) -> builtins.list[dict[str, str]]:
-        causes: builtins.list[dict[str, str]] = []
-        spec = obj.get("spec") or {}
-        group = spec.get("group") or ""
-        names = spec.get("names") or {}
-        plural = names.get("plural") or ""
-        if not group:
-            causes.append(errors.cause("spec.group", "Required value", "FieldValueRequired"))
-        if not plural:
-            causes.append(errors.cause("spec.names.plural", "Required value", "FieldValueRequired"))
-        if not names.get("kind"):
-            causes.append(errors.cause("spec.names.kind", "Required value", "FieldValueRequired"))
-        if plural and group and _meta(obj).get("name") != f"{plural}.{group}":
-            causes.append(
-                errors.cause(
-                    "metadata.name",
-                    f'Invalid value: "{_meta(obj).get("name")}": must be '
-                    f'spec.names.plural+"."+spec.group',
-                )
-            )
-        if spec.get("scope") not in ("Namespaced", "Cluster"):
-            causes.append(
-                errors.cause(
-                    "spec.scope",
-                    f'Unsupported value: "{spec.get("scope")}": supported values: '
-                    '"Cluster", "Namespaced"',
-                    "FieldValueNotSupported",
-                )
-            )
-        versions = spec.get("versions") or []
-        if not versions:
-            causes.append(errors.cause("spec.versions", "Required value", "FieldValueRequired"))
-        storage = [v for v in versions if isinstance(v, dict) and v.get("storage")]
-        if versions and len(storage) != 1:
-            causes.append(
-                errors.cause(
-                    "spec.versions",
-                    "Invalid value: must have exactly one version marked as storage version",
-                )
-            )
-        for i, v in enumerate(versions):
-            if not isinstance(v, dict) or not v.get("name"):
-                causes.append(
-                    errors.cause(f"spec.versions[{i}].name", "Required value", "FieldValueRequired")
-                )
-                continue
-            sch = (v.get("schema") or {}).get("openAPIV3Schema")
-            if sch is not None:
-                causes.extend(
-                    schema.check_structural(sch, f"spec.versions[{i}].schema.openAPIV3Schema")
-                )
-        existing = self.catalog.get(f"{plural}.{group}")
-        if old is None and existing is not None and not existing.crd:
-            causes.append(
-                errors.cause(
-                    "metadata.name",
-                    "Invalid value: a built-in resource is already served under this name",
-                )
-            )
-        if old is not None and (old.get("spec") or {}).get("scope") != spec.get("scope"):
-            causes.append(errors.cause("spec.scope", "Invalid value: field is immutable"))
-        return causes
 
     # ------------------------------------------------------------------ commit
     def _commit(self, rt: ResourceType, key: str, op: int, obj: Obj, prev: Stored | None) -> Obj:
@@ -524,8 +463,8 @@ class Registry:
             prev.fields if prev else None,
         )
         self.hub.publish(ev)
-        if rt.name == CRD_RESOURCE:
-            self._crd_changed(obj, op)
+        if (strategy := self._strategy(rt)) is not None:
+            strategy.after_commit(self, obj, op == OP_DELETE)
         for fn in self._listeners:
             try:
                 fn(ev)
@@ -534,18 +473,6 @@ class Registry:
         if self.log.rev - self.log.compacted > self.history * 2:
             self.log.compact(self.history)
         return obj
-
-    def _crd_changed(self, crd: Obj, op: int) -> None:
-        name = crd["metadata"]["name"]
-        if op == OP_DELETE:
-            self.catalog.remove(name)
-            return
-        if crd["metadata"].get("deletionTimestamp"):
-            return
-        try:
-            self.catalog.add(from_crd(crd))
-        except (KeyError, IndexError, TypeError):
-            pass
 
     # ------------------------------------------------------------------ reads
     def get(
@@ -825,12 +752,8 @@ class Registry:
         rt, sub = self.resolve(resource)
         if not isinstance(obj, dict):
             raise BadRequest("the request body must be a JSON object")
-        if sub == "binding":
-            return self._bind(rt, obj, namespace, dry_run)
-        if sub == "eviction":
-            return self._evict(rt, obj, namespace, dry_run)
         if sub is not None:
-            raise MethodNotAllowed(f"create is not supported on {resource}")
+            return self._create_subresource(rt, sub, resource, obj, namespace, dry_run)
         self._check_verb(rt, "create")
         obj = _clone(obj)
         self._check_type(rt, obj, version)
@@ -886,11 +809,22 @@ class Registry:
             raise AlreadyExists(
                 f'{res} "{name}" already exists', name=name, group=rt.group, kind=rt.plural
             )
-        if rt.name == CRD_RESOURCE:
-            obj["status"] = self._crd_status(obj)
+        if (strategy := self._strategy(rt)) is not None:
+            strategy.prepare_status(obj)
         if dry_run:
             return obj
         return self._commit(rt, key, OP_CREATE, obj, None)
+
+    def _create_subresource(
+        self, rt: ResourceType, sub: str, resource: str, body: Obj, ns: str | None, dry_run: bool
+    ) -> Obj:
+        strategy = self._strategy(rt)
+        answer = strategy.create_subresource(self, sub, body, ns, dry_run) if strategy else None
+        if answer is not None:
+            return answer
+        if sub in ("binding", "eviction"):
+            raise MethodNotAllowed(f"{sub} is only served for pods")
+        raise MethodNotAllowed(f"create is not supported on {resource}")
 
     def _check_type(self, rt: ResourceType, obj: Obj, version: str | None) -> None:
         api_version = obj.get("apiVersion")
@@ -906,30 +840,6 @@ class Registry:
                 f"the resource {rt.api_version_for(version or rt.version)}, Kind={rt.kind}"
             )
         obj["apiVersion"] = rt.api_version
-
-    def _crd_status(self, crd: Obj) -> Obj:
-        now = now_rfc3339()
-        names = dict((crd.get("spec") or {}).get("names") or {})
-        return {
-            "acceptedNames": names,
-            "storedVersions": [v["name"] for v in crd["spec"]["versions"] if v.get("storage")],
-            "conditions": [
-                {
-                    "type": "NamesAccepted",
-                    "status": "True",
-                    "reason": "NoConflicts",
-                    "message": "no conflicts found",
-                    "lastTransitionTime": now,
-                },
-                {
-                    "type": "Established",
-                    "status": "True",
-                    "reason": "InitialNamesAccepted",
-                    "message": "the initial names have been accepted",
-                    "lastTransitionTime": now,
-                },
-            ],
-        }
 
     # ------------------------------------------------------------------ update
     def update(
@@ -1023,16 +933,16 @@ class Registry:
             nmd["generation"] = int(omd.get("generation") or 1) + 1
         if field_manager:
             patching.record_update_manager(old, new, field_manager, "Update")
-        if rt.name == CRD_RESOURCE and sub is None:
-            new["status"] = self._crd_status(new)
+        strategy = self._strategy(rt)
+        if strategy is not None and sub is None:
+            strategy.prepare_status(new)
         if dry_run:
             return new
         # An object being deleted goes once its last finalizer is removed.
         if (
             nmd.get("deletionTimestamp")
             and not nmd.get("finalizers")
-            and not (rt.kind == "Namespace" and (new.get("spec") or {}).get("finalizers"))
-            and not (rt.kind == "Pod" and self._pod_needs_kubelet(new))
+            and not (strategy is not None and strategy.lingers(new))
         ):
             return self._commit(rt, key, OP_DELETE, new, st)
         if new == old:
@@ -1204,12 +1114,6 @@ class Registry:
         return self._scale_of(rt, new)
 
     # ------------------------------------------------------------------ delete
-    def _pod_needs_kubelet(self, pod: Obj) -> bool:
-        """A bound, non-terminal pod is removed by its kubelet after the containers stop."""
-        return bool((pod.get("spec") or {}).get("nodeName")) and (
-            (pod.get("status") or {}).get("phase") not in _TERMINAL_PHASES
-        )
-
     def delete(
         self,
         resource: str,
@@ -1265,23 +1169,11 @@ class Registry:
             changed = True
         if changed:
             md["finalizers"] = finalizers
-        graceful = False
-        if rt.kind == "Pod" and self._pod_needs_kubelet(obj):
-            grace = grace_period_seconds
-            if grace is None:
-                grace = int((obj.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
-            if grace > 0:
-                graceful = True
-                current = md.get("deletionGracePeriodSeconds")
-                if current is None or grace < int(current):
-                    md["deletionGracePeriodSeconds"] = grace
-                    md["deletionTimestamp"] = _rfc3339(datetime.now(UTC) + timedelta(seconds=grace))
-                    changed = True
-        namespace_pending = rt.kind == "Namespace" and bool(
-            (obj.get("spec") or {}).get("finalizers")
-        )
-        if namespace_pending and not md.get("deletionTimestamp"):
-            obj.setdefault("status", {})["phase"] = "Terminating"
+        graceful = namespace_pending = False
+        if (strategy := self._strategy(rt)) is not None:
+            graceful, grace_changed = strategy.graceful_delete(obj, grace_period_seconds)
+            changed = changed or grace_changed
+            namespace_pending = strategy.delete_pending(obj)
         if finalizers or graceful or namespace_pending:
             if not md.get("deletionTimestamp"):
                 md["deletionTimestamp"] = now_rfc3339()
@@ -1326,78 +1218,6 @@ class Registry:
             except NotFound:
                 continue
         return out
-
-    # ------------------------------------------------------------------ pods/binding, eviction
-    def _bind(self, rt: ResourceType, binding: Obj, namespace: str | None, dry_run: bool) -> Obj:
-        if rt.kind != "Pod":
-            raise MethodNotAllowed("binding is only served for pods")
-        md = binding.get("metadata") or {}
-        name = md.get("name")
-        target = (binding.get("target") or {}).get("name")
-        if not name or not target:
-            raise errors.invalid(
-                "Binding",
-                name,
-                [errors.cause("target.name", "Required value", "FieldValueRequired")],
-            )
-        ns = self._ns_for(rt, namespace or md.get("namespace"))
-        pod = self.get("pods", name, ns)
-        if pod["metadata"].get("deletionTimestamp"):
-            raise Conflict(f'pod "{name}" is being deleted, cannot be assigned to a host')
-        bound = (pod.get("spec") or {}).get("nodeName")
-        if bound:
-            raise Conflict(f'pod {name} is already assigned to node "{bound}"', name=name)
-        pod["spec"]["nodeName"] = target
-        status = pod.setdefault("status", {})
-        conds = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
-        conds.insert(
-            0,
-            {
-                "type": "PodScheduled",
-                "status": "True",
-                "lastProbeTime": None,
-                "lastTransitionTime": now_rfc3339(),
-            },
-        )
-        status["conditions"] = conds
-        if dry_run:
-            return pod
-        key, st = self._stored(rt, ns, name)
-        assert st is not None
-        self._commit(rt, key, OP_UPDATE, pod, st)
-        return {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Success",
-            "code": 201,
-        }
-
-    def _evict(self, rt: ResourceType, eviction: Obj, namespace: str | None, dry_run: bool) -> Obj:
-        if rt.kind != "Pod":
-            raise MethodNotAllowed("eviction is only served for pods")
-        md = eviction.get("metadata") or {}
-        name = md.get("name")
-        if not name:
-            raise BadRequest("an Eviction needs metadata.name")
-        ns = self._ns_for(rt, namespace or md.get("namespace"))
-        opts = eviction.get("deleteOptions") or {}
-        kinds.admit_eviction(self, self.get("pods", str(name), ns), dry_run)
-        self.delete(
-            "pods",
-            name,
-            ns,
-            grace_period_seconds=opts.get("gracePeriodSeconds"),
-            preconditions=opts.get("preconditions"),
-            dry_run=dry_run,
-        )
-        return {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Success",
-            "code": 201,
-        }
 
 
 def _patch_sets_rv(patch: Any, patch_type: patching.PatchType) -> bool:
