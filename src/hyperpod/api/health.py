@@ -18,9 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from hyperpod.api.meta import now_rfc3339
+from hyperpod.api.wellknown import DEEP_HEALTH_LABEL as DEEP_HEALTH_LABEL
+from hyperpod.api.wellknown import HEALTH_LABEL as HEALTH_LABEL
+from hyperpod.api.wellknown import HEARTBEAT_ANNOTATION as HEARTBEAT_ANNOTATION
 
-HEALTH_LABEL = "sagemaker.amazonaws.com/node-health-status"
-DEEP_HEALTH_LABEL = "sagemaker.amazonaws.com/deep-health-check-status"
 SCHEDULABLE = "Schedulable"
 UNSCHEDULABLE = "Unschedulable"
 PENDING_REBOOT = "UnschedulablePendingReboot"
@@ -32,7 +33,6 @@ DEEP_IN_PROGRESS, DEEP_PASSED, DEEP_FAILED = "InProgress", "Passed", "Failed"
 INJECT_ANNOTATION = "hyperpod.local/inject-fault"  # "<fault>[:<gpu>]", comma separated
 FAULTS_ANNOTATION = "hyperpod.local/faults"  # JSON list of recent faults (newest last)
 UNHEALTHY_DEVICES_ANNOTATION = "hyperpod.local/unhealthy-devices"  # JSON list of GPU UUIDs
-HEARTBEAT_ANNOTATION = "hyperpod.local/simulate-heartbeat"  # "false": kubelet stops beating
 RECOVERY_ANNOTATION = "hyperpod.local/recovery"  # "reboot" | "replace": asked by hyp
 DEEP_HEALTH_REQUEST_ANNOTATION = "hyperpod.local/deep-health-check"  # "requested"
 DEEP_HEALTH_SIMULATE_ANNOTATION = "hyperpod.local/simulate-deep-health-check"  # "fail"

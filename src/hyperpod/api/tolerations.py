@@ -10,8 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-UNREACHABLE = "node.kubernetes.io/unreachable"
-NOT_READY = "node.kubernetes.io/not-ready"
+from hyperpod.api.wellknown import TAINT_NOT_READY, TAINT_UNREACHABLE
+
+UNREACHABLE = TAINT_UNREACHABLE
+NOT_READY = TAINT_NOT_READY
 # What the DefaultTolerationSeconds admission plugin gives pods for the two taints above.
 DEFAULT_TOLERATION_S = 300
 

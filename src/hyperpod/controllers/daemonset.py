@@ -17,6 +17,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from hyperpod.api import wellknown as wk
 from hyperpod.apiserver.errors import ApiError, NotFound
 from hyperpod.apiserver.kinds.deployment import int_or_percent
 from hyperpod.apiserver.registry import Registry
@@ -34,12 +35,12 @@ RESOURCE = "daemonsets.apps"
 COMPONENT = "daemonset-controller"
 # Tolerations Kubernetes adds to every daemon pod, so node conditions do not evict it.
 DAEMON_TOLERATIONS = [
-    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"},
-    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"},
+    {"key": wk.TAINT_NOT_READY, "operator": "Exists", "effect": "NoExecute"},
+    {"key": wk.TAINT_UNREACHABLE, "operator": "Exists", "effect": "NoExecute"},
     {"key": "node.kubernetes.io/disk-pressure", "operator": "Exists", "effect": "NoSchedule"},
     {"key": "node.kubernetes.io/memory-pressure", "operator": "Exists", "effect": "NoSchedule"},
     {"key": "node.kubernetes.io/pid-pressure", "operator": "Exists", "effect": "NoSchedule"},
-    {"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": wk.TAINT_UNSCHEDULABLE, "operator": "Exists", "effect": "NoSchedule"},
 ]
 
 

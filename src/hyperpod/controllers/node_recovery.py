@@ -33,6 +33,7 @@ import time
 from typing import Any, Protocol
 
 from hyperpod.api import health as h
+from hyperpod.api import wellknown as wk
 from hyperpod.api.health import HealthConfig, with_health_taints
 from hyperpod.api.instance_types import GPU
 from hyperpod.api.tolerations import UNREACHABLE
@@ -62,20 +63,20 @@ def replacement_for(old: Obj, name: str) -> Obj:
     """A new simulated Node like ``old``: same group, instance type and capacity; new name."""
     md = old["metadata"]
     labels = dict(md.get("labels") or {})
-    labels["kubernetes.io/hostname"] = name
+    labels[wk.HOSTNAME_LABEL] = name
     labels[h.HEALTH_LABEL] = h.UNSCHEDULABLE
     labels[h.DEEP_HEALTH_LABEL] = h.DEEP_IN_PROGRESS
     old_ann = md.get("annotations") or {}
     lineage = [n for n in (old_ann.get(h.REPLACED_ANNOTATION) or "").split(",") if n]
     ann = {k: v for k, v in old_ann.items() if not k.startswith("hyperpod.local/")}
     ann[h.REPLACED_ANNOTATION] = ",".join([*lineage, md["name"]])
-    for key in ("kwok.x-k8s.io/node",):
+    for key in (wk.KWOK_NODE_ANNOTATION,):
         if key in old_ann:
             ann[key] = old_ann[key]
     taints = [
         t
         for t in (old.get("spec") or {}).get("taints") or []
-        if t.get("key") not in (h.HEALTH_LABEL, UNREACHABLE, "node.kubernetes.io/not-ready")
+        if t.get("key") not in (h.HEALTH_LABEL, UNREACHABLE, wk.TAINT_NOT_READY)
     ]
     taints += with_health_taints({"spec": {"taints": []}}, h.UNSCHEDULABLE)
     status = copy.deepcopy(old.get("status") or {})

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperpod.api.instance_types import EFA, GPU
+from hyperpod.api.wellknown import HEARTBEAT_ANNOTATION
 from hyperpod.apiserver.errors import ApiError
 from hyperpod.apiserver.patching import PatchType
 from hyperpod.kubelet import devices as devmod
@@ -248,7 +249,7 @@ class Kubelet:
                 try:
                     node = self.reg.try_get("nodes", self.node_name)
                     ann = ((node or {}).get("metadata") or {}).get("annotations") or {}
-                    if ann.get("hyperpod.local/simulate-heartbeat") == "false":
+                    if ann.get(HEARTBEAT_ANNOTATION) == "false":
                         continue  # a simulated crash or reboot (fault injection, node recovery)
                     nodes.renew_lease(self.reg, self.node_name)
                     if node is None:

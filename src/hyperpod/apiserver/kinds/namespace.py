@@ -8,9 +8,8 @@ Defaults and validation of namespaces are still in ``validation.py``.
 
 from __future__ import annotations
 
+from hyperpod.api.wellknown import NAMESPACE_NAME_LABEL as NAME_LABEL
 from hyperpod.apiserver.kinds import Obj, Strategy
-
-NAME_LABEL = "kubernetes.io/metadata.name"
 
 
 def _label(obj: Obj) -> None:
