@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+Obj = dict[str, Any]
+
 
 def now_rfc3339() -> str:
     """The current time as Kubernetes writes it: RFC 3339, seconds, UTC."""
@@ -29,9 +31,9 @@ def rfc3339(moment: datetime | float) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_time(text: str | None) -> datetime | None:
-    """An RFC 3339 time (``Z`` or an offset); None when absent or unreadable."""
-    if not text:
+def parse_time(text: object) -> datetime | None:
+    """An RFC 3339 time (``Z`` or an offset); None when absent, not a string or unreadable."""
+    if not isinstance(text, str) or not text:
         return None
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -69,3 +71,45 @@ def owner_reference(
 def cause(field: str, message: str, reason: str = "FieldValueInvalid") -> dict[str, str]:
     """One entry of ``details.causes`` naming the offending field."""
     return {"reason": reason, "message": message, "field": field}
+
+
+def set_condition(
+    conditions: list[Obj],
+    type_: str,
+    status: str,
+    reason: str = "",
+    message: str = "",
+    *,
+    probe: bool = False,
+) -> bool:
+    """Set one condition in place; returns True if anything changed.
+
+    ``lastTransitionTime`` moves only when the status changes, as Kubernetes controllers do.
+    """
+    now = now_rfc3339()
+    for c in conditions:
+        if c.get("type") == type_:
+            changed = (
+                c.get("status") != status
+                or c.get("reason", "") != reason
+                or c.get("message", "") != message
+            )
+            if c.get("status") != status:
+                c["lastTransitionTime"] = now
+            c["status"] = status
+            c["reason"] = reason
+            c["message"] = message
+            if probe:
+                c["lastProbeTime"] = now
+            return changed
+    cond: Obj = {
+        "type": type_,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": now,
+    }
+    if probe:
+        cond["lastProbeTime"] = now
+    conditions.append(cond)
+    return True

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hyperpod.api.meta import rfc3339
 from hyperpod.apiserver.errors import ApiError, NotFound
 from hyperpod.apiserver.quantity import bytes_of
 from hyperpod.kubelet import devices as devmod
@@ -46,10 +47,6 @@ Obj = dict[str, Any]
 COMPONENT = "kubelet"
 RESET_AFTER_S = 600.0
 TICK_S = 0.15
-
-
-def rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def backoff_delay(step: int, base: float, cap: float) -> float:

@@ -17,6 +17,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from hyperpod.api.meta import set_condition as set_condition
 from hyperpod.apiserver.errors import AlreadyExists, ApiError, Conflict, Expired, NotFound
 from hyperpod.apiserver.metadata import micro_now, new_uid, now_rfc3339
 from hyperpod.apiserver.registry import Registry
@@ -317,48 +318,6 @@ def record_event(
         pass  # events are best effort, like in Kubernetes
     except ApiError:
         log.exception("could not record event %s on %s", reason, involved["name"])
-
-
-def set_condition(
-    conditions: list[Obj],
-    type_: str,
-    status: str,
-    reason: str = "",
-    message: str = "",
-    *,
-    probe: bool = False,
-) -> bool:
-    """Set one condition in place; returns True if anything changed.
-
-    ``lastTransitionTime`` moves only when the status changes, as Kubernetes controllers do.
-    """
-    now = now_rfc3339()
-    for c in conditions:
-        if c.get("type") == type_:
-            changed = (
-                c.get("status") != status
-                or c.get("reason", "") != reason
-                or c.get("message", "") != message
-            )
-            if c.get("status") != status:
-                c["lastTransitionTime"] = now
-            c["status"] = status
-            c["reason"] = reason
-            c["message"] = message
-            if probe:
-                c["lastProbeTime"] = now
-            return changed
-    cond: Obj = {
-        "type": type_,
-        "status": status,
-        "reason": reason,
-        "message": message,
-        "lastTransitionTime": now,
-    }
-    if probe:
-        cond["lastProbeTime"] = now
-    conditions.append(cond)
-    return True
 
 
 __all__ = [
