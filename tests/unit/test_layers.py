@@ -172,17 +172,8 @@ def test_the_known_sideways_imports_are_still_there_so_the_list_only_shrinks() -
     assert sideways_imports() >= KNOWN_SIDEWAYS
 
 
-# Circles still there; this list may only shrink. PodWorker types its owner as the whole Kubelet
-# and oci_start types its arguments as pods' classes.
-KNOWN_CIRCLES = [["hyperpod.kubelet.agent", "hyperpod.kubelet.oci_start", "hyperpod.kubelet.pods"]]
-
-
 def test_no_modules_import_each_other_in_a_circle() -> None:
-    assert [c for c in import_circles() if c not in KNOWN_CIRCLES] == []
-
-
-def test_the_known_circles_are_still_there_so_the_list_only_shrinks() -> None:
-    assert all(c in import_circles() for c in KNOWN_CIRCLES)
+    assert import_circles() == []
 
 
 def test_the_circle_finder_finds_a_circle() -> None:
