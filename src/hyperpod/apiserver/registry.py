@@ -135,34 +135,7 @@ class Registry(StoreWrites):
         current = self._decode(rt, st.value, version)
         if sub == "scale":
             current = self._scale_of(rt, current)
-        try:
-            if patch_type == patching.PatchType.JSON:
-                if not isinstance(patch, list):
-                    raise BadRequest("a JSON patch must be a list of operations")
-                new = patching.apply_json_patch(current, patch)
-            elif patch_type == patching.PatchType.MERGE:
-                if not isinstance(patch, dict):
-                    raise BadRequest("a merge patch must be a JSON object")
-                new = patching.apply_merge_patch(current, patch)
-            elif patch_type == patching.PatchType.STRATEGIC:
-                if not isinstance(patch, dict):
-                    raise BadRequest("a strategic merge patch must be a JSON object")
-                new = patching.apply_strategic_merge_patch(current, patch, rt.kind)
-            elif patch_type == patching.PatchType.APPLY:
-                if not field_manager:
-                    raise BadRequest(
-                        "PATCH requests of type application/apply-patch require "
-                        "a fieldManager query parameter"
-                    )
-                if not isinstance(patch, dict):
-                    raise BadRequest("the apply configuration must be an object")
-                new = patching.server_side_apply(current, patch, field_manager, force=force)
-            else:
-                raise errors.UnsupportedMediaType(f"unsupported patch type {patch_type}")
-        except ApiError:
-            raise
-        except (ValueError, TypeError, KeyError) as exc:
-            raise errors.Invalid(f"the patch could not be applied: {exc}") from exc
+        new = _apply_patch(current, patch, patch_type, rt.kind, field_manager, force)
         if not isinstance(new, dict):
             raise errors.Invalid("the patch did not produce an object")
         nmd = _meta(new)
@@ -196,3 +169,42 @@ def _patch_sets_rv(patch: Any, patch_type: patching.PatchType) -> bool:
     if isinstance(patch, dict):
         return bool((patch.get("metadata") or {}).get("resourceVersion"))
     return False
+
+
+def _apply_patch(
+    current: Obj,
+    patch: Any,
+    patch_type: patching.PatchType,
+    kind: str,
+    field_manager: str | None,
+    force: bool,
+) -> Any:
+    """``current`` with ``patch`` applied; a patch that does not fit is a 4xx, never a 500."""
+    try:
+        if patch_type == patching.PatchType.JSON:
+            if not isinstance(patch, list):
+                raise BadRequest("a JSON patch must be a list of operations")
+            return patching.apply_json_patch(current, patch)
+        elif patch_type == patching.PatchType.MERGE:
+            if not isinstance(patch, dict):
+                raise BadRequest("a merge patch must be a JSON object")
+            return patching.apply_merge_patch(current, patch)
+        elif patch_type == patching.PatchType.STRATEGIC:
+            if not isinstance(patch, dict):
+                raise BadRequest("a strategic merge patch must be a JSON object")
+            return patching.apply_strategic_merge_patch(current, patch, kind)
+        elif patch_type == patching.PatchType.APPLY:
+            if not field_manager:
+                raise BadRequest(
+                    "PATCH requests of type application/apply-patch require "
+                    "a fieldManager query parameter"
+                )
+            if not isinstance(patch, dict):
+                raise BadRequest("the apply configuration must be an object")
+            return patching.server_side_apply(current, patch, field_manager, force=force)
+        else:
+            raise errors.UnsupportedMediaType(f"unsupported patch type {patch_type}")
+    except ApiError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        raise errors.Invalid(f"the patch could not be applied: {exc}") from exc

@@ -187,51 +187,15 @@ class StoreWrites(StoreReads):
                 group=rt.group,
                 kind=rt.plural,
             )
-        if sub == "status":
-            merged = _clone(old)
-            merged["status"] = new.get("status")
-            if merged["status"] is None:
-                merged.pop("status")
-            new = merged
-        elif sub == "finalize":
-            merged = _clone(old)
-            merged.setdefault("spec", {})["finalizers"] = (new.get("spec") or {}).get(
-                "finalizers"
-            ) or []
-            new = merged
-        else:
-            if rt.has_status:
-                if "status" in old:
-                    new["status"] = old["status"]
-                else:
-                    new.pop("status", None)
+        new = _merge_for(rt, sub, new, old)
         nmd = _meta(new)
         omd = old["metadata"]
-        for k in (
-            "uid",
-            "creationTimestamp",
-            "deletionTimestamp",
-            "deletionGracePeriodSeconds",
-            "generation",
-        ):
-            if k in omd:
-                nmd[k] = omd[k]
-            else:
-                nmd.pop(k, None)
         if rt.namespaced:
             nmd["namespace"] = ns
         if sub is None:
             self._admit(rt, new, old, field_validation, warnings)
-        elif rt.crd and rt.schemas.get(rt.version):
-            # Status writes of custom resources are checked against the schema too.
-            causes, _ = schema.apply_schema(new, rt.schemas[rt.version], prune=True)
-            if causes:
-                raise errors.invalid(rt.kind, str(name), causes, rt.group)
-        elif not rt.crd:
-            # Status writes of built-in kinds: the types readers (kubelet, scheduler) rely on.
-            causes = typecheck.precheck(rt.kind, {"status": new.get("status")}, builtin=True)
-            if causes:
-                raise errors.invalid(rt.kind, str(name), causes, rt.group)
+        else:
+            _check_subresource_write(rt, new, str(name))
         if _strip_for_generation(new) != _strip_for_generation(old):
             nmd["generation"] = int(omd.get("generation") or 1) + 1
         if field_manager:
@@ -390,3 +354,53 @@ class StoreWrites(StoreReads):
             )
         new = self.update(rt.name, obj, ns or None, dry_run=dry_run)
         return self._scale_of(rt, new)
+
+
+def _merge_for(rt: ResourceType, sub: str | None, new: Obj, old: Obj) -> Obj:
+    """What an update of ``sub`` (None, status, finalize) writes: the part it may change taken
+    from ``new``, the rest from ``old``; server-owned metadata always from ``old``."""
+    if sub == "status":
+        merged = _clone(old)
+        merged["status"] = new.get("status")
+        if merged["status"] is None:
+            merged.pop("status")
+        new = merged
+    elif sub == "finalize":
+        merged = _clone(old)
+        merged.setdefault("spec", {})["finalizers"] = (new.get("spec") or {}).get(
+            "finalizers"
+        ) or []
+        new = merged
+    elif rt.has_status:
+        if "status" in old:
+            new["status"] = old["status"]
+        else:
+            new.pop("status", None)
+    nmd = _meta(new)
+    omd = old["metadata"]
+    for k in (
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+    ):
+        if k in omd:
+            nmd[k] = omd[k]
+        else:
+            nmd.pop(k, None)
+    return new
+
+
+def _check_subresource_write(rt: ResourceType, new: Obj, name: str) -> None:
+    """Status (and finalize) writes skip admission but are still type-checked."""
+    if rt.crd and rt.schemas.get(rt.version):
+        # Status writes of custom resources are checked against the schema too.
+        causes, _ = schema.apply_schema(new, rt.schemas[rt.version], prune=True)
+        if causes:
+            raise errors.invalid(rt.kind, name, causes, rt.group)
+    elif not rt.crd:
+        # Status writes of built-in kinds: the types readers (kubelet, scheduler) rely on.
+        causes = typecheck.precheck(rt.kind, {"status": new.get("status")}, builtin=True)
+        if causes:
+            raise errors.invalid(rt.kind, name, causes, rt.group)
