@@ -55,7 +55,7 @@ from hyperpod.apiserver.metrics_api import GROUP as METRICS_GROUP
 from hyperpod.apiserver.metrics_api import answer as metrics_answer
 from hyperpod.apiserver.registry import Registry
 from hyperpod.apiserver.resources import ResourceType
-from hyperpod.storage.watchcache import BOOKMARK, ERROR
+from hyperpod.storage.watchcache import BOOKMARK, ERROR, Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -482,44 +482,7 @@ class ApiServer:
             if initial and bookmarks:
                 end = watchlist.end_bookmark(rt.kind, api_version, snapshot)
                 await _chunk(send, orjson.dumps(end) + b"\n")
-            last_bookmark = time.monotonic()
-            while True:
-                if sub.queue:
-                    out = []
-                    while sub.queue:
-                        typ, ev = sub.queue.popleft()
-                        out.append(frame(typ, ev.value))
-                    await _chunk(send, b"".join(out))
-                    continue
-                if sub.closed:
-                    if sub.overflowed:
-                        gone = Expired("watch fell behind and was closed; relist")
-                        await _chunk(
-                            send, orjson.dumps({"type": ERROR, "object": gone.status()}) + b"\n"
-                        )
-                    break
-                now = time.monotonic()
-                if deadline is not None and now >= deadline:
-                    break
-                wait = self.bookmark_interval if bookmarks else 30.0
-                if deadline is not None:
-                    wait = min(wait, deadline - now)
-                await sub.wait(wait)
-                if (
-                    bookmarks
-                    and not sub.queue
-                    and time.monotonic() - last_bookmark >= self.bookmark_interval
-                ):
-                    last_bookmark = time.monotonic()
-                    bm = {
-                        "type": BOOKMARK,
-                        "object": {
-                            "kind": rt.kind,
-                            "apiVersion": api_version,
-                            "metadata": {"resourceVersion": str(self.reg.revision)},
-                        },
-                    }
-                    await _chunk(send, orjson.dumps(bm) + b"\n")
+            await self._pump(send, sub, frame, rt.kind, api_version, bookmarks, deadline)
         except (OSError, asyncio.CancelledError):
             pass
         finally:
@@ -529,6 +492,56 @@ class ApiServer:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except (OSError, RuntimeError):
             pass
+
+    async def _pump(
+        self,
+        send: Send,
+        sub: Subscriber,
+        frame: Callable[[str, bytes], bytes],
+        kind: str,
+        api_version: str,
+        bookmarks: bool,
+        deadline: float | None,
+    ) -> None:
+        """Send a watch's events as they come, and bookmarks, until it ends or times out."""
+        last_bookmark = time.monotonic()
+        while True:
+            if sub.queue:
+                out = []
+                while sub.queue:
+                    typ, ev = sub.queue.popleft()
+                    out.append(frame(typ, ev.value))
+                await _chunk(send, b"".join(out))
+                continue
+            if sub.closed:
+                if sub.overflowed:
+                    gone = Expired("watch fell behind and was closed; relist")
+                    await _chunk(
+                        send, orjson.dumps({"type": ERROR, "object": gone.status()}) + b"\n"
+                    )
+                break
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                break
+            wait = self.bookmark_interval if bookmarks else 30.0
+            if deadline is not None:
+                wait = min(wait, deadline - now)
+            await sub.wait(wait)
+            if (
+                bookmarks
+                and not sub.queue
+                and time.monotonic() - last_bookmark >= self.bookmark_interval
+            ):
+                last_bookmark = time.monotonic()
+                bm = {
+                    "type": BOOKMARK,
+                    "object": {
+                        "kind": kind,
+                        "apiVersion": api_version,
+                        "metadata": {"resourceVersion": str(self.reg.revision)},
+                    },
+                }
+                await _chunk(send, orjson.dumps(bm) + b"\n")
 
     # ------------------------------------------------------------------ logs
     async def _exec_over_http(self, req: Request) -> None:
