@@ -36,12 +36,12 @@ from hyperpod.api import health as h
 from hyperpod.api import pytorchjob as api
 from hyperpod.apiserver.patching import PatchType
 from hyperpod.apiserver.registry import CRD_RESOURCE, Registry
-from hyperpod.controllers.health_agent import HealthAgent
 from hyperpod.controllers.node_lifecycle import NodeLifecycle
-from hyperpod.controllers.node_recovery import _run as run_health
 from hyperpod.controllers.pytorchjob import PyTorchJobOperator, validate
-from hyperpod.controlplane.context import ControlPlaneContext
+from hyperpod.controlplane.health import _run as run_health
+from hyperpod.kubelet.health_agent import HealthAgent
 from hyperpod.kubelet.simulated import SimulatedKubelet
+from hyperpod.runtime.context import ControlPlaneContext
 from hyperpod.scheduler.scheduler import Scheduler
 
 FAULTS = 20
@@ -175,9 +175,9 @@ async def part1(tmp: Path) -> dict[str, list[float]]:
 async def part3(tmp: Path, rounds: int) -> dict[str, list[float]]:
     import os
 
-    from hyperpod.controllers.device_plugins import _run as run_device_plugins
     from hyperpod.controllers.garbage_collector import GarbageCollector
     from hyperpod.kubelet.agent import Kubelet
+    from hyperpod.kubelet.device_plugins import _run as run_device_plugins
 
     os.environ["HYPERPOD_FAKE_GPUS"] = "8"
     tmp.mkdir(parents=True, exist_ok=True)

@@ -18,8 +18,8 @@ from pathlib import Path
 from _cluster import report
 
 from hyperpod.apiserver.registry import Registry
-from hyperpod.controllers.nodes import register, simulated_nodes
-from hyperpod.controlplane.context import ControlPlaneContext
+from hyperpod.runtime.context import ControlPlaneContext
+from hyperpod.runtime.nodes import register, simulated_nodes
 from hyperpod.scheduler.scheduler import Scheduler
 
 

@@ -145,8 +145,8 @@ async def _in_process_job(data_dir: Path, name: str, args: list[str]) -> tuple[f
     from hyperpod.apiserver.errors import ApiError
     from hyperpod.apiserver.registry import CRD_RESOURCE, Registry
     from hyperpod.controllers.pytorchjob import PyTorchJobOperator, validate
-    from hyperpod.controlplane.context import ControlPlaneContext
     from hyperpod.kubelet.agent import Kubelet
+    from hyperpod.runtime.context import ControlPlaneContext
 
     reg = Registry(data_dir / "state.db")
     reg.ensure_system_namespaces()

@@ -16,10 +16,10 @@ from hyperpod.api import pytorchjob as api
 from hyperpod.apiserver.patching import PatchType
 from hyperpod.apiserver.registry import CRD_RESOURCE, Registry
 from hyperpod.controllers.node_lifecycle import NodeLifecycle
-from hyperpod.controllers.node_recovery import _run as run_health
 from hyperpod.controllers.pytorchjob import PyTorchJobOperator, validate
-from hyperpod.controlplane.context import ControlPlaneContext
+from hyperpod.controlplane.health import _run as run_health
 from hyperpod.kubelet.simulated import SimulatedKubelet
+from hyperpod.runtime.context import ControlPlaneContext
 from hyperpod.scheduler.scheduler import Scheduler
 
 pytestmark = pytest.mark.timeout(120)

@@ -25,12 +25,12 @@ from hyperpod.api import health as h
 from hyperpod.api import pytorchjob as api
 from hyperpod.apiserver.patching import PatchType
 from hyperpod.apiserver.registry import CRD_RESOURCE, Registry
-from hyperpod.controllers.device_plugins import _run as run_device_plugins
 from hyperpod.controllers.garbage_collector import GarbageCollector
-from hyperpod.controllers.node_recovery import _run as run_health
 from hyperpod.controllers.pytorchjob import PyTorchJobOperator, validate
-from hyperpod.controlplane.context import ControlPlaneContext
+from hyperpod.controlplane.health import _run as run_health
 from hyperpod.kubelet.agent import Kubelet
+from hyperpod.kubelet.device_plugins import _run as run_device_plugins
+from hyperpod.runtime.context import ControlPlaneContext
 from hyperpod.scheduler.scheduler import Scheduler
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]

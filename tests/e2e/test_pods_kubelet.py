@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from hyperpod.apiserver.registry import Registry
-from hyperpod.controllers.nodes import local_node_name
-from hyperpod.controlplane.context import ControlPlaneContext
 from hyperpod.kubelet.agent import Kubelet
 from hyperpod.kubelet.logs import open_log
 from hyperpod.kubelet.processes import Attempt, attempt_numbers
+from hyperpod.runtime.context import ControlPlaneContext
+from hyperpod.runtime.nodes import local_node_name
 
 pytestmark = pytest.mark.timeout(120)
 NODE = "testnode"

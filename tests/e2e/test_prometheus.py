@@ -27,7 +27,7 @@ from click.testing import CliRunner
 
 from dashboard_names import dashboards, expressions
 from hyperpod.cli.main import cli
-from hyperpod.controllers.nodes import local_node_name
+from hyperpod.runtime.nodes import local_node_name
 from support import KUBECTL, RunningControlPlane, start_control_plane
 
 PROMETHEUS = shutil.which("prometheus") or (

@@ -31,8 +31,8 @@ from hyperpod.apiserver.registry import CRD_RESOURCE, Registry
 from hyperpod.controllers.garbage_collector import GarbageCollector
 from hyperpod.controllers.pytorchjob import PyTorchJobOperator, validate
 from hyperpod.controllers.pytorchjob_rules import CANNOT_START_REASONS
-from hyperpod.controlplane.context import ControlPlaneContext
 from hyperpod.kubelet.agent import Kubelet
+from hyperpod.runtime.context import ControlPlaneContext
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 NODE = "trainer"

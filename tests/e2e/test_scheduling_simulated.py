@@ -14,8 +14,8 @@ import pytest
 from hyperpod.apiserver.patching import PatchType
 from hyperpod.apiserver.registry import Registry
 from hyperpod.controllers.node_lifecycle import NodeLifecycle
-from hyperpod.controlplane.context import ControlPlaneContext
 from hyperpod.kubelet.simulated import SimulatedKubelet, parse_duration
+from hyperpod.runtime.context import ControlPlaneContext
 from hyperpod.scheduler.scheduler import Scheduler
 
 pytestmark = pytest.mark.timeout(120)

@@ -12,13 +12,16 @@ snake_case also accepted); every field documents its default.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-HEALTH_LABEL = "sagemaker.amazonaws.com/node-health-status"
-DEEP_HEALTH_LABEL = "sagemaker.amazonaws.com/deep-health-check-status"
+from hyperpod.api.meta import now_rfc3339
+from hyperpod.api.wellknown import DEEP_HEALTH_LABEL as DEEP_HEALTH_LABEL
+from hyperpod.api.wellknown import HEALTH_LABEL as HEALTH_LABEL
+from hyperpod.api.wellknown import HEARTBEAT_ANNOTATION as HEARTBEAT_ANNOTATION
+
 SCHEDULABLE = "Schedulable"
 UNSCHEDULABLE = "Unschedulable"
 PENDING_REBOOT = "UnschedulablePendingReboot"
@@ -30,7 +33,6 @@ DEEP_IN_PROGRESS, DEEP_PASSED, DEEP_FAILED = "InProgress", "Passed", "Failed"
 INJECT_ANNOTATION = "hyperpod.local/inject-fault"  # "<fault>[:<gpu>]", comma separated
 FAULTS_ANNOTATION = "hyperpod.local/faults"  # JSON list of recent faults (newest last)
 UNHEALTHY_DEVICES_ANNOTATION = "hyperpod.local/unhealthy-devices"  # JSON list of GPU UUIDs
-HEARTBEAT_ANNOTATION = "hyperpod.local/simulate-heartbeat"  # "false": kubelet stops beating
 RECOVERY_ANNOTATION = "hyperpod.local/recovery"  # "reboot" | "replace": asked by hyp
 DEEP_HEALTH_REQUEST_ANNOTATION = "hyperpod.local/deep-health-check"  # "requested"
 DEEP_HEALTH_SIMULATE_ANNOTATION = "hyperpod.local/simulate-deep-health-check"  # "fail"
@@ -141,3 +143,22 @@ def health_config(raw: object) -> HealthConfig:
 
 def worst(actions: list[str]) -> str:
     return max(actions, key=lambda a: ACTION_RANK.get(a, 0), default="none")
+
+
+def health_taints(status: str, now: str) -> list[dict[str, Any]]:
+    if status == SCHEDULABLE:
+        return []
+    taints = [{"key": HEALTH_LABEL, "value": status, "effect": "NoSchedule", "timeAdded": now}]
+    if status in (PENDING_REBOOT, PENDING_REPLACEMENT):
+        taints.append(
+            {"key": HEALTH_LABEL, "value": status, "effect": "NoExecute", "timeAdded": now}
+        )
+    return taints
+
+
+def with_health_taints(node: dict[str, Any], status: str) -> list[dict[str, Any]]:
+    """The node's taints with the health ones replaced by those of ``status``."""
+    others = [
+        t for t in (node.get("spec") or {}).get("taints") or [] if t.get("key") != HEALTH_LABEL
+    ]
+    return others + health_taints(status, now_rfc3339())

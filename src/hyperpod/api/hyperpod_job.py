@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hyperpod.api.meta import cause
 from hyperpod.api.pytorchjob import _structural as structural
-from hyperpod.apiserver.errors import cause
 
 GROUP = "sagemaker.amazonaws.com"
 VERSION = "v1"

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hyperpod.apiserver.errors import cause
+from hyperpod.api.meta import cause
 
 GROUP = "kubeflow.org"
 VERSION = "v1"

@@ -16,18 +16,16 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, unquote
 
 import orjson
 
 from hyperpod import __version__
 from hyperpod.apiserver import (
-    decoding,
     discovery,
     kinds,
     openapi,
     portforward,
-    protobuf,
+    requestinfo,
     reviews,
     streaming,
     swagger,
@@ -41,65 +39,33 @@ from hyperpod.apiserver.errors import (
     InternalError,
     MethodNotAllowed,
     NotFound,
-    RequestEntityTooLarge,
     Unauthorized,
-    UnsupportedMediaType,
 )
+from hyperpod.apiserver.handlers import BY_METHOD
+from hyperpod.apiserver.handlers.base import UNSTREAMED as _UNSTREAMED
+from hyperpod.apiserver.httpio import MAX_BODY as MAX_BODY
+from hyperpod.apiserver.httpio import Receive, Request, Scope, Send
+from hyperpod.apiserver.httpio import chunk as _chunk
+from hyperpod.apiserver.httpio import obj as _obj
+from hyperpod.apiserver.httpio import read_body as _read_body
+from hyperpod.apiserver.httpio import respond as _respond
+from hyperpod.apiserver.httpio import start_stream as _start_stream
+from hyperpod.apiserver.httpio import until_disconnect as _until_disconnect
+from hyperpod.apiserver.httpio import wants_table as _wants_table
 from hyperpod.apiserver.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from hyperpod.apiserver.metrics import ApiMetrics
 from hyperpod.apiserver.metrics_api import GROUP as METRICS_GROUP
 from hyperpod.apiserver.metrics_api import answer as metrics_answer
-from hyperpod.apiserver.patching import PatchType
 from hyperpod.apiserver.registry import Registry
 from hyperpod.apiserver.resources import ResourceType
-from hyperpod.storage.watchcache import BOOKMARK, ERROR
+from hyperpod.storage.watchcache import BOOKMARK, ERROR, Subscriber
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 3 * 1024 * 1024
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 LogReader = Callable[..., AsyncIterator[bytes]]
 
 _JSON = [(b"content-type", b"application/json")]
-# Pod streams the local cluster does not serve, and what to do instead.
-_UNSTREAMED = {
-    "attach": (
-        "attach is not served by the local cluster: follow the output with kubectl logs -f, "
-        "or open a shell with kubectl exec -it"
-    ),
-}
 _PUBLIC = {"/healthz", "/livez", "/readyz", "/version"}
-
-
-class Request:
-    __slots__ = ("headers", "method", "path", "query", "scope")
-
-    def __init__(self, scope: Scope) -> None:
-        self.scope = scope
-        self.method: str = scope.get("method", "GET")
-        self.path: str = unquote(scope["path"])
-        raw_qs = scope.get("query_string", b"").decode("latin-1")
-        self.query = {k: v[-1] for k, v in parse_qs(raw_qs, keep_blank_values=True).items()}
-        self.headers = {
-            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
-        }
-
-    def q(self, name: str) -> str | None:
-        return self.query.get(name)
-
-    def flag(self, name: str) -> bool:
-        return (self.query.get(name) or "").lower() in ("true", "1")
-
-    def int_q(self, name: str) -> int | None:
-        v = self.query.get(name)
-        if v in (None, ""):
-            return None
-        try:
-            return int(v)
-        except ValueError as exc:
-            raise BadRequest(f"{name} must be an integer, got {v!r}") from exc
 
 
 class ApiServer:
@@ -404,34 +370,9 @@ class ApiServer:
         rest: list[str],
         warnings: list[str],
     ) -> None:
-        namespace: str | None = None
-        if rest[0] == "namespaces" and len(rest) >= 3 and group == "":
-            # /api/v1/namespaces/<ns>/<plural>/... (but not /namespaces/<name>/status|finalize)
-            if rest[2] not in ("status", "finalize") or len(rest) > 3:
-                namespace, rest = rest[1], rest[2:]
-        elif rest[0] == "namespaces" and len(rest) >= 3 and group != "":
-            namespace, rest = rest[1], rest[2:]
-        plural = rest[0]
-        rt = self.reg.catalog.by_path(group, version, plural)
-        if rt is None:
-            raise NotFound(f"the server could not find the requested resource ({plural})")
-        if namespace is not None and not rt.namespaced:
-            raise NotFound("the server could not find the requested resource")
-        name = rest[1] if len(rest) > 1 else None
-        sub = rest[2] if len(rest) > 2 else None
-        if len(rest) > 3:
-            raise NotFound("the server could not find the requested resource")
-        resource = rt.name + (f"/{sub}" if sub else "")
-        if sub is not None and sub not in rt.subresources:
-            raise NotFound(f"the server could not find the requested resource ({plural}/{sub})")
-        dry_run = req.q("dryRun") == "All"
-        if req.q("dryRun") not in (None, "", "All"):
-            raise BadRequest(f"unsupported dryRun value {req.q('dryRun')!r}: only All is supported")
-        fv = req.q("fieldValidation") or "Ignore"
-        if fv not in ("Ignore", "Warn", "Strict"):
-            raise BadRequest(f"fieldValidation must be one of Ignore, Warn, Strict, got {fv!r}")
-        fm = req.q("fieldManager")
-        m = req.method
+        """Request-info parsing, then the handler of the request's verb."""
+        info = requestinfo.parse(self.reg.catalog, req, group, version, rest)
+        rt, namespace, name, m = info.rt, info.namespace, info.name, req.method
         if rt.group == METRICS_GROUP:  # kubectl top: answered from live usage, never stored
             body = metrics_answer(self.services, rt, namespace, name, m, req.query)
             await _respond(send, 200, orjson.dumps(body))
@@ -448,161 +389,10 @@ class ApiServer:
             )
             await _respond(send, 201, orjson.dumps(review))
             return
-        if m == "GET":
-            if name is None:
-                if req.flag("watch"):
-                    await self._watch(req, receive, send, rt, namespace, version)
-                else:
-                    await self._list(req, send, rt, namespace, version)
-                return
-            if sub == "log":
-                await self._log(req, send, rt, name, namespace)
-                return
-            if sub in ("exec", *_UNSTREAMED):
-                await self._exec_over_http(req)
-            if sub not in (None, "status", "scale"):
-                raise MethodNotAllowed(f"GET is not supported on {plural}/{sub}")
-            if sub == "scale":
-                obj = self.reg.get(resource, name, namespace, version=version)
-                await self._send_obj(req, send, rt, obj, 200, warnings)
-                return
-            if version == rt.version and not _wants_table(req):
-                await _respond(send, 200, self.reg.get_raw(rt, name, namespace))
-                return
-            obj = self.reg.get(rt.name, name, namespace, version=version)
-            await self._send_obj(req, send, rt, obj, 200, warnings)
-            return
-        if m == "POST":
-            if sub in ("exec", *_UNSTREAMED):
-                await self._exec_over_http(req)
-            body = await _read_body(req, receive)
-            if sub == "token" and rt.name == "serviceaccounts" and name and namespace:
-                if self.services.get("gate") is None:
-                    raise NotFound("the TokenRequest API is not served without authentication")
-                token = self.services["gate"].token_request(name, namespace, body)
-                await _respond(send, 201, orjson.dumps(token))
-                return
-            if name is not None and sub not in ("binding", "eviction"):
-                raise MethodNotAllowed("POST is only allowed on collections")
-            if sub in ("binding", "eviction"):
-                if isinstance(body, dict):
-                    body.setdefault("metadata", {}).setdefault("name", name)
-                result = self.reg.create(resource, _obj(body), namespace, dry_run=dry_run)
-                await _respond(send, 201, orjson.dumps(result))
-                return
-            obj = self.reg.create(
-                rt.name,
-                _obj(body),
-                namespace,
-                dry_run=dry_run,
-                field_manager=fm,
-                field_validation=fv,
-                warnings=warnings,
-                version=version,
-            )
-            await self._send_obj(req, send, rt, obj, 201, warnings, version)
-            return
-        if m == "PUT":
-            if name is None:
-                raise MethodNotAllowed("PUT is not allowed on collections")
-            body = _obj(await _read_body(req, receive))
-            body_name = (body.get("metadata") or {}).get("name")
-            if body_name and body_name != name:
-                raise BadRequest(
-                    f"the name of the object ({body_name}) does not match the name "
-                    f"on the URL ({name})"
-                )
-            body.setdefault("metadata", {})["name"] = name
-            obj = self.reg.update(
-                resource,
-                body,
-                namespace,
-                dry_run=dry_run,
-                field_manager=fm,
-                field_validation=fv,
-                warnings=warnings,
-                version=version,
-            )
-            await self._send_obj(req, send, rt, obj, 200, warnings, version)
-            return
-        if m == "PATCH":
-            if name is None:
-                raise MethodNotAllowed("PATCH is not allowed on collections")
-            ptype = PatchType.from_content_type(req.headers.get("content-type", ""))
-            if ptype is None:
-                raise UnsupportedMediaType(
-                    "the body of the request was in an unknown format - accepted media types "
-                    "include: application/json-patch+json, application/merge-patch+json, "
-                    "application/apply-patch+yaml"
-                    + ("" if rt.crd else ", application/strategic-merge-patch+json")
-                )
-            patch = await _read_body(req, receive, yaml_ok=ptype == PatchType.APPLY)
-            force = req.flag("force")
-            if ptype != PatchType.APPLY and req.q("force") is not None:
-                raise BadRequest("force is only allowed for apply patches")
-            obj = self.reg.patch(
-                resource,
-                name,
-                patch,
-                ptype,
-                namespace,
-                dry_run=dry_run,
-                field_manager=fm,
-                force=force,
-                field_validation=fv,
-                warnings=warnings,
-                version=version,
-            )
-            await self._send_obj(req, send, rt, obj, 200, warnings, version)
-            return
-        if m == "DELETE":
-            opts = await _read_body(req, receive, allow_empty=True) or {}
-            if not isinstance(opts, dict):
-                raise BadRequest("the DELETE body must be a DeleteOptions object")
-            policy = req.q("propagationPolicy") or opts.get("propagationPolicy")
-            if opts.get("orphanDependents") is True or req.q("orphanDependents") == "true":
-                policy = policy or "Orphan"
-            grace = req.int_q("gracePeriodSeconds")
-            if grace is None and opts.get("gracePeriodSeconds") is not None:
-                grace = int(opts["gracePeriodSeconds"])
-            dry_run = dry_run or opts.get("dryRun") == ["All"]
-            if name is None:
-                items = self.reg.delete_collection(
-                    rt.name,
-                    namespace,
-                    label_selector=req.q("labelSelector"),
-                    field_selector=req.q("fieldSelector"),
-                    propagation_policy=policy,
-                    grace_period_seconds=grace,
-                    dry_run=dry_run,
-                )
-                await _respond(
-                    send,
-                    200,
-                    orjson.dumps(
-                        {
-                            "apiVersion": rt.api_version_for(version),
-                            "kind": rt.list_kind,
-                            "metadata": {"resourceVersion": str(self.reg.revision)},
-                            "items": items,
-                        }
-                    ),
-                )
-                return
-            if sub is not None:
-                raise MethodNotAllowed(f"DELETE is not supported on {plural}/{sub}")
-            obj = self.reg.delete(
-                rt.name,
-                name,
-                namespace,
-                propagation_policy=policy,
-                grace_period_seconds=grace,
-                preconditions=opts.get("preconditions"),
-                dry_run=dry_run,
-            )
-            await self._send_obj(req, send, rt, obj, 200, warnings, version)
-            return
-        raise MethodNotAllowed(f"{m} is not supported")
+        handler = BY_METHOD.get(m)
+        if handler is None:
+            raise MethodNotAllowed(f"{m} is not supported")
+        await handler(self, req, receive, send, info, warnings)
 
     # ------------------------------------------------------------------ encoders
     async def _send_obj(
@@ -733,44 +523,7 @@ class ApiServer:
             if initial and bookmarks:
                 end = watchlist.end_bookmark(rt.kind, api_version, snapshot)
                 await _chunk(send, orjson.dumps(end) + b"\n")
-            last_bookmark = time.monotonic()
-            while True:
-                if sub.queue:
-                    out = []
-                    while sub.queue:
-                        typ, ev = sub.queue.popleft()
-                        out.append(frame(typ, ev.value))
-                    await _chunk(send, b"".join(out))
-                    continue
-                if sub.closed:
-                    if sub.overflowed:
-                        gone = Expired("watch fell behind and was closed; relist")
-                        await _chunk(
-                            send, orjson.dumps({"type": ERROR, "object": gone.status()}) + b"\n"
-                        )
-                    break
-                now = time.monotonic()
-                if deadline is not None and now >= deadline:
-                    break
-                wait = self.bookmark_interval if bookmarks else 30.0
-                if deadline is not None:
-                    wait = min(wait, deadline - now)
-                await sub.wait(wait)
-                if (
-                    bookmarks
-                    and not sub.queue
-                    and time.monotonic() - last_bookmark >= self.bookmark_interval
-                ):
-                    last_bookmark = time.monotonic()
-                    bm = {
-                        "type": BOOKMARK,
-                        "object": {
-                            "kind": rt.kind,
-                            "apiVersion": api_version,
-                            "metadata": {"resourceVersion": str(self.reg.revision)},
-                        },
-                    }
-                    await _chunk(send, orjson.dumps(bm) + b"\n")
+            await self._pump(send, sub, frame, rt.kind, api_version, bookmarks, deadline)
         except (OSError, asyncio.CancelledError):
             pass
         finally:
@@ -780,6 +533,56 @@ class ApiServer:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except (OSError, RuntimeError):
             pass
+
+    async def _pump(
+        self,
+        send: Send,
+        sub: Subscriber,
+        frame: Callable[[str, bytes], bytes],
+        kind: str,
+        api_version: str,
+        bookmarks: bool,
+        deadline: float | None,
+    ) -> None:
+        """Send a watch's events as they come, and bookmarks, until it ends or times out."""
+        last_bookmark = time.monotonic()
+        while True:
+            if sub.queue:
+                out = []
+                while sub.queue:
+                    typ, ev = sub.queue.popleft()
+                    out.append(frame(typ, ev.value))
+                await _chunk(send, b"".join(out))
+                continue
+            if sub.closed:
+                if sub.overflowed:
+                    gone = Expired("watch fell behind and was closed; relist")
+                    await _chunk(
+                        send, orjson.dumps({"type": ERROR, "object": gone.status()}) + b"\n"
+                    )
+                break
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                break
+            wait = self.bookmark_interval if bookmarks else 30.0
+            if deadline is not None:
+                wait = min(wait, deadline - now)
+            await sub.wait(wait)
+            if (
+                bookmarks
+                and not sub.queue
+                and time.monotonic() - last_bookmark >= self.bookmark_interval
+            ):
+                last_bookmark = time.monotonic()
+                bm = {
+                    "type": BOOKMARK,
+                    "object": {
+                        "kind": kind,
+                        "apiVersion": api_version,
+                        "metadata": {"resourceVersion": str(self.reg.revision)},
+                    },
+                }
+                await _chunk(send, orjson.dumps(bm) + b"\n")
 
     # ------------------------------------------------------------------ logs
     async def _exec_over_http(self, req: Request) -> None:
@@ -861,105 +664,6 @@ def version_info() -> dict[str, str]:
         "compiler": "cpython",
         "platform": "linux/amd64",
     }
-
-
-def _wants_table(req: Request) -> bool:
-    accept = req.headers.get("accept", "")
-    return "as=Table" in accept
-
-
-def _obj(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise BadRequest("the request body must be a JSON object")
-    return body
-
-
-async def _read_body(
-    req: Request, receive: Receive, *, yaml_ok: bool = True, allow_empty: bool = False
-) -> Any:
-    declared = req.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY:
-        raise RequestEntityTooLarge("the request body is larger than 3 MiB")
-    chunks = []
-    size = 0
-    while True:
-        msg = await receive()
-        if msg["type"] == "http.disconnect":
-            raise BadRequest("the client went away")
-        data = msg.get("body", b"")
-        size += len(data)
-        if size > MAX_BODY:
-            raise RequestEntityTooLarge("the request body is larger than 3 MiB")
-        chunks.append(data)
-        if not msg.get("more_body"):
-            break
-    raw = b"".join(chunks)
-    if not raw.strip():
-        if allow_empty:
-            return None
-        raise BadRequest("the request body is empty")
-    ctype = req.headers.get("content-type", "")
-    return decoding.check_bounds(await _decode_body(raw, ctype, yaml_ok))
-
-
-async def _decode_body(raw: bytes, ctype: str, yaml_ok: bool) -> Any:
-    if "yaml" in ctype and yaml_ok:
-        return await _load_yaml(raw)
-    if "protobuf" in ctype:
-        return protobuf.decode(raw)
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        if yaml_ok and "json" not in ctype:
-            try:
-                return await _load_yaml(raw)
-            except BadRequest:
-                pass
-        raise BadRequest(f"the request body is not valid JSON: {exc}") from exc
-
-
-async def _load_yaml(raw: bytes) -> Any:
-    """Bounded YAML; large documents are parsed off the event loop."""
-    if len(raw) < 16 * 1024:
-        return decoding.load_yaml(raw)
-    return await asyncio.to_thread(decoding.load_yaml, raw)
-
-
-async def _until_disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
-
-
-async def _respond(
-    send: Send,
-    code: int,
-    body: bytes,
-    *,
-    content_type: bytes = b"application/json",
-    warnings: list[str] | None = None,
-) -> None:
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-    for w in warnings or []:
-        headers.append((b"warning", f'299 - "{w}"'.encode()))
-    await send({"type": "http.response.start", "status": code, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _start_stream(send: Send, content_type: str) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [
-                (b"content-type", content_type.encode()),
-                (b"cache-control", b"no-cache, private"),
-            ],
-        }
-    )
-
-
-async def _chunk(send: Send, data: bytes) -> None:
-    await send({"type": "http.response.body", "body": data, "more_body": True})
 
 
 __all__ = ["ApiServer", "version_info"]

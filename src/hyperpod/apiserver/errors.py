@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hyperpod.api.meta import cause as cause
+
 
 class ApiError(Exception):
     code = 500
@@ -140,11 +142,6 @@ class ServiceUnavailable(ApiError):
 class Timeout(ApiError):
     code = 504
     reason = "Timeout"
-
-
-def cause(field: str, message: str, reason: str = "FieldValueInvalid") -> dict[str, str]:
-    """One entry of ``details.causes`` naming the offending field."""
-    return {"reason": reason, "message": message, "field": field}
 
 
 def invalid(kind: str, name: str | None, causes: list[dict[str, str]], group: str = "") -> Invalid:

@@ -38,13 +38,13 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 import jsonpatch
 import jsonpointer
 
+from hyperpod.api.meta import now_rfc3339
 from hyperpod.apiserver import errors
 
 Obj = dict[str, Any]
@@ -574,10 +574,6 @@ def _remove_path(obj: Any, path: Path) -> None:
         parent[:] = [e for e in parent if e != item]
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _entries(obj: Obj | None) -> list[Obj]:
     if not obj or not isinstance(obj.get("metadata"), dict):
         return []
@@ -592,7 +588,7 @@ def _entry(manager: str, operation: str, api_version: str, paths: set[Path]) -> 
         "manager": manager,
         "operation": operation,
         "apiVersion": api_version,
-        "time": _now(),
+        "time": now_rfc3339(),
         "fieldsType": "FieldsV1",
         "fieldsV1": fields_to_v1(paths),
     }

@@ -28,41 +28,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .errors import BadRequest, UnsupportedMediaType
+from .protobuf_meta import LABEL_SELECTOR, OBJECT_META, Table
 
 MAGIC = b"k8s\x00"
 MAX_DEPTH = 32  # far more than any kind here nests
 
-# A field: (JSON name, how to read it, nested message table or None).
-# Readers: "str", "strs" (repeated string), "bytes" (base64 in JSON), "int" (0 left out),
-# "int!" (always present), "bool", "msg", "msgs", "map" (string->string), "mapb"
-# (string->bytes, base64 values), "time" (meta Time), "intstr" (IntOrString).
-Field = tuple[str, str, "Table | None"]
-Table = dict[int, Field]
-
-OWNER_REFERENCE: Table = {
-    1: ("kind", "str", None),
-    3: ("name", "str", None),
-    4: ("uid", "str", None),
-    5: ("apiVersion", "str", None),
-    6: ("controller", "bool", None),
-    7: ("blockOwnerDeletion", "bool", None),
-}
-OBJECT_META: Table = {
-    1: ("name", "str", None),
-    2: ("generateName", "str", None),
-    3: ("namespace", "str", None),
-    4: ("selfLink", "str", None),
-    5: ("uid", "str", None),
-    6: ("resourceVersion", "str", None),
-    7: ("generation", "int", None),
-    8: ("creationTimestamp", "time", None),
-    9: ("deletionTimestamp", "time", None),
-    10: ("deletionGracePeriodSeconds", "int", None),
-    11: ("labels", "map", None),
-    12: ("annotations", "map", None),
-    13: ("ownerReferences", "msgs", OWNER_REFERENCE),
-    14: ("finalizers", "strs", None),
-}
 OBJECT_REFERENCE: Table = {
     1: ("kind", "str", None),
     2: ("namespace", "str", None),
@@ -71,14 +41,6 @@ OBJECT_REFERENCE: Table = {
     5: ("apiVersion", "str", None),
     6: ("resourceVersion", "str", None),
     7: ("fieldPath", "str", None),
-}
-LABEL_SELECTOR: Table = {
-    1: ("matchLabels", "map", None),
-    2: (
-        "matchExpressions",
-        "msgs",
-        {1: ("key", "str", None), 2: ("operator", "str", None), 3: ("values", "strs", None)},
-    ),
 }
 POLICY_RULE: Table = {
     1: ("verbs", "strs", None),
@@ -464,9 +426,32 @@ _READERS: dict[str, Callable[[dict[str, Any], str, int | bytes, Table | None, st
 }
 
 
+def _read_quantity_map(
+    out: dict[str, Any], name: str, v: int | bytes, _t: Table | None, w: str
+) -> None:
+    """A ``map<string, Quantity>`` entry; the Quantity message's field 1 is its string."""
+    key, value = _entry(v, w)
+    text = ""
+    for number, _, part in _fields(value):
+        if number == 1:
+            text = _text(part, f"{w}[{key}]")
+    out.setdefault(name, {})[key] = text
+
+
+_READERS["mapq"] = _read_quantity_map
+
+
+def _inline_rule_values(obj: dict[str, Any]) -> None:
+    for rule in (obj.get("spec") or {}).get("rules") or []:
+        if isinstance(rule, dict) and isinstance(rule.get("ingressRuleValue"), dict):
+            rule.update(rule.pop("ingressRuleValue"))
+
+
 # Per-kind changes that turn a decoded message into its JSON form where the two differ (a
 # message embedded inline in Go has a field number of its own in protobuf).
-FIXUPS: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {}
+FIXUPS: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
+    ("networking.k8s.io/v1", "Ingress"): _inline_rule_values,
+}
 
 
 def decode(raw: bytes) -> dict[str, Any]:

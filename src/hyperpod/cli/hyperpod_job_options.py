@@ -39,7 +39,7 @@ FLAGS: dict[str, str] = {
 TOPOLOGY_HELP = "One of: " + ", ".join(TOPOLOGY_LABELS) + "."
 
 
-def _int_list(ctx: click.Context, param: click.Parameter, value: str | None) -> list[int]:
+def _int_list(_ctx: click.Context, _param: click.Parameter, value: str | None) -> list[int]:
     if not value:
         return []
     text = value.strip().strip("[]")

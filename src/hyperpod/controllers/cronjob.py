@@ -16,16 +16,17 @@ import contextlib
 import copy
 import logging
 import zoneinfo
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from hyperpod.api import cron
+from hyperpod.api.meta import rfc3339
 from hyperpod.apiserver.errors import AlreadyExists, ApiError, NotFound
 from hyperpod.apiserver.metadata import owner_reference, parse_time
 from hyperpod.apiserver.registry import Registry
 from hyperpod.controllers import workloads as wl
-from hyperpod.controllers.runtime import Controller, Informer, record_event, split_key
-from hyperpod.controlplane.context import Component, ControlPlaneContext
+from hyperpod.runtime.context import Component, ControlPlaneContext
+from hyperpod.runtime.machinery import Controller, Informer, record_event, split_key
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +42,6 @@ def _finished(job: Obj) -> str | None:
         if c.get("type") in ("Complete", "Failed") and c.get("status") == "True":
             return str(c["type"])
     return None
-
-
-def _rfc3339(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class CronJobController:
@@ -113,9 +110,9 @@ class CronJobController:
         ns = cj["metadata"].get("namespace")
         deadline = spec.get("startingDeadlineSeconds")
         if deadline is not None and (now - due).total_seconds() > int(deadline):
-            message = f"Missed scheduled time to start a job: {_rfc3339(due)}"
+            message = f"Missed scheduled time to start a job: {rfc3339(due)}"
             record_event(self.reg, cj, "Warning", "MissSchedule", message, COMPONENT)
-            status["lastScheduleTime"] = _rfc3339(due)
+            status["lastScheduleTime"] = rfc3339(due)
             return True
         policy = spec.get("concurrencyPolicy", "Allow")
         if policy == "Forbid" and active:
@@ -137,7 +134,7 @@ class CronJobController:
         made = self._create_job(cj, due)
         if made is not None:
             active.append(made)
-        status["lastScheduleTime"] = _rfc3339(due)
+        status["lastScheduleTime"] = rfc3339(due)
         return True
 
     def _write_status(self, cj: Obj, status: Obj, active: list[Obj], jobs: list[Obj]) -> None:
@@ -178,7 +175,7 @@ class CronJobController:
                 "name": name,
                 "namespace": cj["metadata"].get("namespace"),
                 "labels": dict(tmd.get("labels") or {}),
-                "annotations": {**(tmd.get("annotations") or {}), SCHEDULED: _rfc3339(due)},
+                "annotations": {**(tmd.get("annotations") or {}), SCHEDULED: rfc3339(due)},
                 "ownerReferences": [owner_reference(cj)],
             },
             "spec": copy.deepcopy(template.get("spec") or {}),

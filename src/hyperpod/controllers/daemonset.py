@@ -17,6 +17,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from hyperpod.api import wellknown as wk
 from hyperpod.apiserver.errors import ApiError, NotFound
 from hyperpod.apiserver.kinds.deployment import int_or_percent
 from hyperpod.apiserver.registry import Registry
@@ -24,8 +25,8 @@ from hyperpod.apiserver.selectors import label_selector_from_dict
 from hyperpod.controllers import workloads as wl
 from hyperpod.controllers.deployment_rules import template_hash
 from hyperpod.controllers.revisions import HASH_LABEL, record_revision
-from hyperpod.controllers.runtime import Controller, Informer, record_event, split_key
-from hyperpod.controlplane.context import Component, ControlPlaneContext
+from hyperpod.runtime.context import Component, ControlPlaneContext
+from hyperpod.runtime.machinery import Controller, Informer, record_event, split_key
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +35,12 @@ RESOURCE = "daemonsets.apps"
 COMPONENT = "daemonset-controller"
 # Tolerations Kubernetes adds to every daemon pod, so node conditions do not evict it.
 DAEMON_TOLERATIONS = [
-    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"},
-    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"},
+    {"key": wk.TAINT_NOT_READY, "operator": "Exists", "effect": "NoExecute"},
+    {"key": wk.TAINT_UNREACHABLE, "operator": "Exists", "effect": "NoExecute"},
     {"key": "node.kubernetes.io/disk-pressure", "operator": "Exists", "effect": "NoSchedule"},
     {"key": "node.kubernetes.io/memory-pressure", "operator": "Exists", "effect": "NoSchedule"},
     {"key": "node.kubernetes.io/pid-pressure", "operator": "Exists", "effect": "NoSchedule"},
-    {"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": wk.TAINT_UNSCHEDULABLE, "operator": "Exists", "effect": "NoSchedule"},
 ]
 
 

@@ -19,11 +19,11 @@ import sys
 from typing import Any
 
 from hyperpod.api import health as h
+from hyperpod.api.health import with_health_taints
 from hyperpod.apiserver.errors import NotFound
 from hyperpod.apiserver.patching import PatchType
 from hyperpod.apiserver.registry import Registry
-from hyperpod.controllers.health_agent import with_health_taints
-from hyperpod.controllers.runtime import record_event
+from hyperpod.runtime.machinery import record_event
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]

@@ -23,8 +23,8 @@ from hyperpod.apiserver.metadata import now_rfc3339, owner_reference, parse_time
 from hyperpod.apiserver.registry import Registry
 from hyperpod.controllers import deployment_rules as rules
 from hyperpod.controllers import workloads as wl
-from hyperpod.controllers.runtime import Controller, Informer, record_event, split_key
-from hyperpod.controlplane.context import Component, ControlPlaneContext
+from hyperpod.runtime.context import Component, ControlPlaneContext
+from hyperpod.runtime.machinery import Controller, Informer, record_event, split_key
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from hyperpod.apiserver.metadata import parse_time
 from hyperpod.apiserver.registry import Registry
 from hyperpod.apiserver.selectors import label_selector_from_dict
 from hyperpod.controllers import workloads as wl
-from hyperpod.controllers.runtime import Controller, Informer, set_condition, split_key
-from hyperpod.controlplane.context import Component, ControlPlaneContext
+from hyperpod.runtime.context import Component, ControlPlaneContext
+from hyperpod.runtime.machinery import Controller, Informer, set_condition, split_key
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from hyperpod.apiserver.errors import AlreadyExists, ApiError, NotFound
-from hyperpod.controllers.runtime import Informer, object_key
-from hyperpod.controlplane.context import Component, ControlPlaneContext
+from hyperpod.runtime.context import Component, ControlPlaneContext
+from hyperpod.runtime.machinery import Informer, object_key
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]

@@ -16,7 +16,7 @@ import orjson
 
 from hyperpod.apiserver.errors import ApiError, NotFound
 from hyperpod.apiserver.registry import Registry
-from hyperpod.controllers.runtime import Controller
+from hyperpod.runtime.machinery import Controller
 from hyperpod.storage.watchcache import DELETED, Event
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from typing import Any
 
 from hyperpod.apiserver.errors import ApiError
 from hyperpod.apiserver.registry import Registry
-from hyperpod.controllers.runtime import Controller, Informer, set_condition, split_key
-from hyperpod.controlplane.context import Component, ControlPlaneContext
+from hyperpod.runtime.context import Component, ControlPlaneContext
+from hyperpod.runtime.machinery import Controller, Informer, set_condition, split_key
 
 log = logging.getLogger(__name__)
 

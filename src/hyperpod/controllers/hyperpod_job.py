@@ -27,8 +27,8 @@ from hyperpod.controllers.hyperpod_job_logs import LogMonitor
 from hyperpod.controllers.hyperpod_job_operator_pod import OperatorPod
 from hyperpod.controllers.hyperpod_job_restart import hand_over, restart_in_place
 from hyperpod.controllers.pytorchjob import choose_port, owned_by
-from hyperpod.controllers.runtime import Controller, Informer, record_event, split_key
-from hyperpod.controlplane.context import Component, ControlPlaneContext
+from hyperpod.runtime.context import Component, ControlPlaneContext
+from hyperpod.runtime.machinery import Controller, Informer, record_event, split_key
 
 log = logging.getLogger("hyperpod.hp-training-operator")
 

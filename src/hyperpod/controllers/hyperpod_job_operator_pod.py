@@ -20,8 +20,8 @@ from typing import Any
 
 from hyperpod.api import hyperpod_job as api
 from hyperpod.apiserver.errors import AlreadyExists, ApiError, BadRequest
-from hyperpod.controlplane.context import ControlPlaneContext
 from hyperpod.kubelet.logs import open_log
+from hyperpod.runtime.context import ControlPlaneContext
 
 Obj = dict[str, Any]
 POD_NAME = "hp-training-operator-hp-training-controller-manager"

@@ -9,7 +9,7 @@ import weakref
 from typing import Any
 
 from hyperpod.apiserver.registry import Registry
-from hyperpod.controlplane.context import Component, ControlPlaneContext
+from hyperpod.runtime.context import Component, ControlPlaneContext
 
 Obj = dict[str, Any]
 COMPONENT = "default-ingress-class"

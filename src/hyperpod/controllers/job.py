@@ -26,14 +26,14 @@ from hyperpod.apiserver.registry import Registry
 from hyperpod.apiserver.selectors import label_selector_from_dict
 from hyperpod.controllers import job_rules as rules
 from hyperpod.controllers import workloads as wl
-from hyperpod.controllers.runtime import (
+from hyperpod.runtime.context import Component, ControlPlaneContext
+from hyperpod.runtime.machinery import (
     Controller,
     Informer,
     record_event,
     set_condition,
     split_key,
 )
-from hyperpod.controlplane.context import Component, ControlPlaneContext
 
 log = logging.getLogger(__name__)
 

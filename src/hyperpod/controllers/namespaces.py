@@ -12,7 +12,7 @@ import logging
 
 from hyperpod.apiserver.errors import ApiError, NotFound
 from hyperpod.apiserver.registry import Registry
-from hyperpod.controllers.runtime import Controller, set_condition
+from hyperpod.runtime.machinery import Controller, set_condition
 from hyperpod.storage.watchcache import Event
 
 log = logging.getLogger(__name__)

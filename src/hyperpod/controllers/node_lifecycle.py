@@ -19,55 +19,20 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import UTC, datetime
 from typing import Any
 
+from hyperpod.api.meta import epoch_of as parse_time
+from hyperpod.api.tolerations import UNREACHABLE, eviction_delay
 from hyperpod.apiserver.errors import ApiError, Conflict, NotFound
 from hyperpod.apiserver.metadata import now_rfc3339
 from hyperpod.apiserver.patching import PatchType
-from hyperpod.controllers.nodes import LEASE_NS
-from hyperpod.controllers.runtime import Informer, record_event
-from hyperpod.controlplane.context import Component, ControlPlaneContext
-from hyperpod.scheduler.placement import Toleration
+from hyperpod.runtime.context import Component, ControlPlaneContext
+from hyperpod.runtime.machinery import Informer, record_event
+from hyperpod.runtime.nodes import LEASE_NS
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
-UNREACHABLE = "node.kubernetes.io/unreachable"
-NOT_READY = "node.kubernetes.io/not-ready"
-DEFAULT_TOLERATION_S = 300
 COMPONENT = "node-controller"
-
-
-def parse_time(text: str | None) -> float | None:
-    if not text:
-        return None
-    for fmt in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=UTC).timestamp()
-        except ValueError:
-            continue
-    return None
-
-
-def eviction_delay(pod: Obj, taints: list[Obj]) -> float | None:
-    """Seconds after the taint was added when ``pod`` must go; None: it may stay."""
-    tols = [Toleration.from_dict(t) for t in (pod.get("spec") or {}).get("tolerations") or []]
-    delay: float | None = None
-    for taint in taints:
-        if taint.get("effect") != "NoExecute":
-            continue
-        matching = [t for t in tols if t.tolerates(taint)]
-        if not matching:
-            if taint.get("key") in (UNREACHABLE, NOT_READY):
-                seconds: float = DEFAULT_TOLERATION_S
-            else:
-                return 0.0
-        elif any(t.toleration_seconds is None for t in matching):
-            continue
-        else:
-            seconds = float(min(t.toleration_seconds or 0 for t in matching))
-        delay = seconds if delay is None else min(delay, seconds)
-    return delay
 
 
 class NodeLifecycle:

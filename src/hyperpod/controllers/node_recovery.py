@@ -30,23 +30,25 @@ import copy
 import logging
 import secrets
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from hyperpod.api import health as h
+from hyperpod.api import wellknown as wk
+from hyperpod.api.health import HealthConfig, with_health_taints
 from hyperpod.api.instance_types import GPU
-from hyperpod.apiserver.errors import ApiError, Conflict, NotFound
+from hyperpod.api.tolerations import UNREACHABLE
+from hyperpod.apiserver.errors import Conflict, NotFound
 from hyperpod.apiserver.patching import PatchType
-from hyperpod.controllers import deep_health, health_eviction
-from hyperpod.controllers.health_agent import HealthAgent, with_health_taints
-from hyperpod.controllers.node_lifecycle import UNREACHABLE
-from hyperpod.controllers.nodes import (
+from hyperpod.controllers import deep_health
+from hyperpod.runtime import health_eviction
+from hyperpod.runtime.context import ControlPlaneContext
+from hyperpod.runtime.machinery import Informer, record_event
+from hyperpod.runtime.nodes import (
     GROUP_LABEL,
     LEASE_NS,
     SIMULATED_LABEL,
     ready_conditions,
 )
-from hyperpod.controllers.runtime import record_event
-from hyperpod.controlplane.context import Component, ControlPlaneContext
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -61,20 +63,20 @@ def replacement_for(old: Obj, name: str) -> Obj:
     """A new simulated Node like ``old``: same group, instance type and capacity; new name."""
     md = old["metadata"]
     labels = dict(md.get("labels") or {})
-    labels["kubernetes.io/hostname"] = name
+    labels[wk.HOSTNAME_LABEL] = name
     labels[h.HEALTH_LABEL] = h.UNSCHEDULABLE
     labels[h.DEEP_HEALTH_LABEL] = h.DEEP_IN_PROGRESS
     old_ann = md.get("annotations") or {}
     lineage = [n for n in (old_ann.get(h.REPLACED_ANNOTATION) or "").split(",") if n]
     ann = {k: v for k, v in old_ann.items() if not k.startswith("hyperpod.local/")}
     ann[h.REPLACED_ANNOTATION] = ",".join([*lineage, md["name"]])
-    for key in ("kwok.x-k8s.io/node",):
+    for key in (wk.KWOK_NODE_ANNOTATION,):
         if key in old_ann:
             ann[key] = old_ann[key]
     taints = [
         t
         for t in (old.get("spec") or {}).get("taints") or []
-        if t.get("key") not in (h.HEALTH_LABEL, UNREACHABLE, "node.kubernetes.io/not-ready")
+        if t.get("key") not in (h.HEALTH_LABEL, UNREACHABLE, wk.TAINT_NOT_READY)
     ]
     taints += with_health_taints({"spec": {"taints": []}}, h.UNSCHEDULABLE)
     status = copy.deepcopy(old.get("status") or {})
@@ -104,8 +106,19 @@ def replacement_for(old: Obj, name: str) -> Obj:
     }
 
 
+class HealthAgentView(Protocol):
+    """What recovery needs of the health agent: its config, caches, and the nodes it must skip."""
+
+    config: HealthConfig
+    nodes: Informer
+    pods: Informer
+    busy: set[str]
+
+    def reset(self, name: str) -> None: ...
+
+
 class NodeRecovery:
-    def __init__(self, ctx: ControlPlaneContext, agent: HealthAgent) -> None:
+    def __init__(self, ctx: ControlPlaneContext, agent: HealthAgentView) -> None:
         self.ctx = ctx
         self.reg = ctx.reg
         self.agent = agent
@@ -343,32 +356,3 @@ class NodeRecovery:
         for t in list(self.tasks.values()):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
-
-
-async def _run(ctx: ControlPlaneContext) -> None:
-    try:
-        agent = HealthAgent(ctx)
-    except ValueError as exc:  # pydantic ValidationError is a ValueError
-        log.error("health agent not started: bad health config: %s", exc)
-        return
-    recovery = NodeRecovery(ctx, agent)
-    await agent.start()
-    last = 0.0
-    try:
-        while not ctx.stopping.is_set():
-            try:
-                if time.monotonic() - last >= agent.config.poll_seconds:
-                    last = time.monotonic()
-                    agent.poll()
-                recovery.scan()
-            except ApiError:
-                log.exception("health agent poll failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ctx.stopping.wait(), min(1.0, agent.config.poll_seconds))
-    finally:
-        await recovery.stop()
-        await agent.stop()
-
-
-def component() -> Component:
-    return Component(name="health-agent", start=_run, addon="healthAgent")

@@ -32,14 +32,14 @@ from hyperpod.apiserver.errors import AlreadyExists, ApiError, NotFound
 from hyperpod.apiserver.patching import PatchType
 from hyperpod.apiserver.registry import Registry
 from hyperpod.controllers import pytorchjob_rules as rules
-from hyperpod.controllers.runtime import (
+from hyperpod.runtime.context import Component, ControlPlaneContext
+from hyperpod.runtime.machinery import (
     Controller,
     Informer,
     event_on_error,
     record_event,
     split_key,
 )
-from hyperpod.controlplane.context import Component, ControlPlaneContext
 
 log = logging.getLogger(__name__)
 

@@ -27,6 +27,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hyperpod.api import pytorchjob as api
+from hyperpod.api.meta import parse_time as parse_time
+from hyperpod.api.meta import rfc3339 as rfc3339
 
 Obj = dict[str, Any]
 
@@ -109,19 +111,6 @@ class Failure:
 
 
 # --- small helpers ------------------------------------------------------------------------
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: Any) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def pod_name(job_name: str, rtype: str, index: int) -> str:

@@ -21,8 +21,8 @@ from hyperpod.apiserver.selectors import (
     selector_from_set,
 )
 from hyperpod.controllers import workloads as wl
-from hyperpod.controllers.runtime import Controller, Informer, record_event, split_key
-from hyperpod.controlplane.context import Component, ControlPlaneContext
+from hyperpod.runtime.context import Component, ControlPlaneContext
+from hyperpod.runtime.machinery import Controller, Informer, record_event, split_key
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import asyncio
 from hyperpod.apiserver.errors import AlreadyExists, ApiError, NotFound
 from hyperpod.apiserver.rbac import RBAC, effective_rules
 from hyperpod.apiserver.registry import Registry
-from hyperpod.controllers.runtime import Controller
+from hyperpod.runtime.machinery import Controller
 from hyperpod.storage.watchcache import DELETED, Event
 
 CLUSTER_ROLES = f"clusterroles.{RBAC}"

@@ -30,8 +30,8 @@ from hyperpod.apiserver.kinds.persistentvolume import volume_path
 from hyperpod.apiserver.kinds.storageclass import DEFAULT_ANNOTATION, is_default
 from hyperpod.apiserver.quantity import parse_quantity
 from hyperpod.apiserver.registry import Registry
-from hyperpod.controllers.runtime import Controller, Informer, record_event, split_key
-from hyperpod.controlplane.context import Component, ControlPlaneContext
+from hyperpod.runtime.context import Component, ControlPlaneContext
+from hyperpod.runtime.machinery import Controller, Informer, record_event, split_key
 
 log = logging.getLogger(__name__)
 

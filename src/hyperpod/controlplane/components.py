@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-from hyperpod.controlplane.context import Component
+from hyperpod.runtime.context import Component
 
 # "module:attribute" of a Component or of a zero-argument function returning one.
 COMPONENTS: list[str] = [
@@ -37,10 +37,10 @@ COMPONENTS: list[str] = [
     "hyperpod.proxy.service_proxy:component",
     "hyperpod.kubelet.simulated:component",
     "hyperpod.controllers.node_lifecycle:component",
-    "hyperpod.controllers.device_plugins:component",
+    "hyperpod.kubelet.device_plugins:component",
     "hyperpod.controlplane.observability:component",
     "hyperpod.controllers.hyperpod_job:component",
-    "hyperpod.controllers.node_recovery:component",
+    "hyperpod.controlplane.health:component",
     "hyperpod.dashboard.component:component",
 ]
 

@@ -10,7 +10,7 @@ from hyperpod.apiserver.errors import NotFound
 from hyperpod.apiserver.metadata import parse_time
 from hyperpod.controllers.garbage_collector import GarbageCollector
 from hyperpod.controllers.namespaces import NamespaceController
-from hyperpod.controlplane.context import Component, ControlPlaneContext
+from hyperpod.runtime.context import Component, ControlPlaneContext
 
 
 async def _run_gc(ctx: ControlPlaneContext) -> None:

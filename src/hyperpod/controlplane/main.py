@@ -36,7 +36,7 @@ from hyperpod.apiserver.ws_protocol import KubeWebSocketProtocol
 from hyperpod.controlplane import clientcerts, repair, security, tlsport
 from hyperpod.controlplane import components as components_mod
 from hyperpod.controlplane.certs import ensure_certificates
-from hyperpod.controlplane.context import Component, ControlPlaneContext
+from hyperpod.runtime.context import Component, ControlPlaneContext
 
 log = logging.getLogger("hyperpod.controlplane")
 

@@ -19,13 +19,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from hyperpod.api.instance_types import GPU
+from hyperpod.api.wellknown import SIMULATED_LABEL
 from hyperpod.controlplane.state_metrics import Snapshot, quantity
 from hyperpod.kubelet import devices as devmod
 from hyperpod.kubelet import gpu_telemetry
 from hyperpod.kubelet.usage import UsageSampler
 
 Obj = dict[str, Any]
-SIMULATED_LABEL = "hyperpod.local/simulated"
 _TERMINAL = ("Succeeded", "Failed")
 
 

@@ -28,9 +28,6 @@ from hyperpod.apiserver import metrics_api
 from hyperpod.apiserver.errors import ApiError
 from hyperpod.apiserver.patching import PatchType
 from hyperpod.apiserver.registry import Registry
-from hyperpod.controllers import nodes
-from hyperpod.controllers.runtime import QUEUES, Informer
-from hyperpod.controlplane.context import Component, ControlPlaneContext
 from hyperpod.controlplane.event_metrics import KueueEvents, TrainingEvents
 from hyperpod.controlplane.node_metrics import NodeCollector, NodeUsage
 from hyperpod.controlplane.state_metrics import (
@@ -42,6 +39,9 @@ from hyperpod.controlplane.state_metrics import (
     WorkqueueCollector,
 )
 from hyperpod.kubelet import progress_reader
+from hyperpod.runtime import nodes
+from hyperpod.runtime.context import Component, ControlPlaneContext
+from hyperpod.runtime.machinery import QUEUES, Informer
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]

@@ -21,7 +21,7 @@ from hyperpod.apiserver.gate import Gate
 from hyperpod.apiserver.rbac import RBAC
 from hyperpod.apiserver.registry import Registry
 from hyperpod.apiserver.tokens import TokenIssuer
-from hyperpod.controlplane.context import Component, ControlPlaneContext
+from hyperpod.runtime.context import Component, ControlPlaneContext
 
 
 def seed_rbac(reg: Registry) -> None:

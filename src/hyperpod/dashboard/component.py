@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hyperpod.controlplane.context import Component, ControlPlaneContext
 from hyperpod.dashboard.server import Dashboard
+from hyperpod.runtime.context import Component, ControlPlaneContext
 
 
 async def start(ctx: ControlPlaneContext) -> None:

@@ -25,17 +25,18 @@ from pathlib import Path
 from typing import Any
 
 from hyperpod.api.instance_types import EFA, GPU
+from hyperpod.api.wellknown import HEARTBEAT_ANNOTATION
 from hyperpod.apiserver.errors import ApiError
 from hyperpod.apiserver.patching import PatchType
-from hyperpod.controllers import nodes
-from hyperpod.controllers.runtime import Informer, object_key, record_event
-from hyperpod.controlplane.context import Component, ControlPlaneContext
 from hyperpod.kubelet import devices as devmod
 from hyperpod.kubelet import hostenv, oci, podnet, processes
 from hyperpod.kubelet.exec_session import LocalExec
 from hyperpod.kubelet.images import ImageStore
 from hyperpod.kubelet.logs import open_log
 from hyperpod.kubelet.pods import PodWorker
+from hyperpod.runtime import nodes
+from hyperpod.runtime.context import Component, ControlPlaneContext
+from hyperpod.runtime.machinery import Informer, object_key, record_event
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -304,7 +305,7 @@ class Kubelet:
                 try:
                     node = self.reg.try_get("nodes", self.node_name)
                     ann = ((node or {}).get("metadata") or {}).get("annotations") or {}
-                    if ann.get("hyperpod.local/simulate-heartbeat") == "false":
+                    if ann.get(HEARTBEAT_ANNOTATION) == "false":
                         continue  # a simulated crash or reboot (fault injection, node recovery)
                     nodes.renew_lease(self.reg, self.node_name)
                     if node is None:

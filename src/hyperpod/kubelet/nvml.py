@@ -157,6 +157,7 @@ class FakeNvml:
         return self._alive(handle).uuid
 
     def nvmlDeviceGetTemperature(self, handle: int, sensor: int) -> int:
+        del sensor  # pynvml's signature; a fake device has one sensor
         return self._alive(handle).temperature
 
     def nvmlDeviceGetTotalEccErrors(self, handle: int, error_type: int, counter: int) -> int:
@@ -186,6 +187,7 @@ class FakeNvml:
         event_set.devices.add(handle)
 
     def nvmlEventSetWait_v2(self, event_set: _EventSet, timeout_ms: int) -> EventData:
+        del timeout_ms  # pynvml's signature; the fake answers at once
         for ev in list(self.events):
             if ev.device in event_set.devices:
                 self.events.remove(ev)

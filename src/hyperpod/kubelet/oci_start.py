@@ -21,7 +21,8 @@ from hyperpod.kubelet.images import Image, ImageError
 from hyperpod.kubelet.volumes import VolumeError, mounts_for
 
 if TYPE_CHECKING:
-    from hyperpod.kubelet.pods import Container, PodWorker
+    from hyperpod.kubelet.container import Container
+    from hyperpod.kubelet.host import WorkerView as PodWorker
 
 PULL_BACKOFF_S = (5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0)
 # The shim needs nothing of the node's environment to run runc.

@@ -23,23 +23,24 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hyperpod.api.meta import rfc3339
 from hyperpod.apiserver.errors import ApiError, NotFound
 from hyperpod.apiserver.quantity import bytes_of
-from hyperpod.controllers.runtime import record_event
 from hyperpod.kubelet import devices as devmod
 from hyperpod.kubelet import oci, podnet, processes, progress_reader
 from hyperpod.kubelet import serviceaccount as sa_mod
+from hyperpod.kubelet.container import Container
 from hyperpod.kubelet.env import EnvError, container_env
 from hyperpod.kubelet.probes import run_probe
 from hyperpod.kubelet.volumes import Mount, VolumeError, mounts_for, prepare
+from hyperpod.runtime.machinery import record_event
 
 if TYPE_CHECKING:
-    from hyperpod.kubelet.agent import Kubelet
+    from hyperpod.kubelet.host import KubeletHost
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -48,44 +49,9 @@ RESET_AFTER_S = 600.0
 TICK_S = 0.15
 
 
-def rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def backoff_delay(step: int, base: float, cap: float) -> float:
     """Delay before restart number ``step`` (0-based): 0, base, 2*base, ... up to cap."""
     return 0.0 if step == 0 else min(cap, base * 2 ** (step - 1))
-
-
-@dataclass
-class Container:
-    spec: Obj
-    init: bool
-    restart_count: int = 0
-    attempt: processes.Attempt | None = None
-    running: bool = False
-    state: Obj = field(default_factory=lambda: {"waiting": {"reason": "ContainerCreating"}})
-    last_state: Obj = field(default_factory=dict)
-    ready: bool = False
-    done: bool = False  # will not run again
-    succeeded: bool = False
-    next_start: float = 0.0
-    backoff_step: int = 0
-    pulled: bool = False
-    env: dict[str, str] = field(default_factory=dict)
-    cwd: Path = Path("/")
-    probes: list[asyncio.Task[None]] = field(default_factory=list)
-    has_readiness: bool = False
-    started: bool = False  # the startup probe (if any) has succeeded
-
-    @property
-    def name(self) -> str:
-        return str(self.spec.get("name", ""))
-
-    def cancel_probes(self) -> None:
-        for t in self.probes:
-            t.cancel()
-        self.probes = []
 
 
 def _terminated(rec: Obj, container_id: str) -> Obj:
@@ -106,7 +72,7 @@ def _terminated(rec: Obj, container_id: str) -> Obj:
 class PodWorker:
     """Drives one pod until it is gone."""
 
-    def __init__(self, kubelet: Kubelet, pod: Obj) -> None:
+    def __init__(self, kubelet: KubeletHost, pod: Obj) -> None:
         self.kl = kubelet
         md = pod["metadata"]
         self.key = f"{md['namespace']}/{md['name']}"
@@ -825,4 +791,4 @@ def qos_class(pod: Obj) -> str:
     return "Guaranteed" if guaranteed else "Burstable"
 
 
-WorkerFactory = Callable[["Kubelet", Obj], PodWorker]
+WorkerFactory = Callable[["KubeletHost", Obj], PodWorker]

@@ -25,9 +25,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hyperpod.apiserver.errors import ApiError, Conflict, NotFound
-from hyperpod.controllers import nodes
-from hyperpod.controllers.runtime import Informer, object_key
-from hyperpod.controlplane.context import Component, ControlPlaneContext
+from hyperpod.runtime import nodes
+from hyperpod.runtime.context import Component, ControlPlaneContext
+from hyperpod.runtime.machinery import Informer, object_key
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]

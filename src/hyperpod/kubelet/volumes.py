@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hyperpod.kubelet.downward import resource_field_value
+
 Lookup = Callable[[str, str, str], dict[str, Any] | None]  # (resource, namespace, name)
 
 SUPPORTED = ("emptyDir", "hostPath", "configMap", "secret", "downwardAPI", "persistentVolumeClaim")
@@ -179,8 +181,6 @@ def _resolve_one(
             if "fieldRef" in item:
                 value = _field_value(pod, item["fieldRef"].get("fieldPath", ""))
             elif "resourceFieldRef" in item:
-                from hyperpod.kubelet.env import resource_field_value
-
                 value = resource_field_value(pod, item["resourceFieldRef"], None)
             else:
                 raise VolumeError(f"downwardAPI item {item.get('path')!r} needs fieldRef")

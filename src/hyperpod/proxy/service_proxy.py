@@ -30,8 +30,8 @@ from typing import Any, TypeVar
 
 from hyperpod.apiserver.errors import ApiError
 from hyperpod.controllers.endpointslices import SERVICE_NAME, SLICES
-from hyperpod.controllers.runtime import Informer
-from hyperpod.controlplane.context import Component, ControlPlaneContext
+from hyperpod.runtime.context import Component, ControlPlaneContext
+from hyperpod.runtime.machinery import Informer
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]

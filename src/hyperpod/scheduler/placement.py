@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hyperpod.api.tolerations import Toleration
 from hyperpod.apiserver.quantity import bytes_of, cpu_millis
 
 DEFAULT_SCHEDULER = "default-scheduler"
@@ -56,37 +57,6 @@ def pod_requests(pod: Mapping[str, Any]) -> Resources:
         total[k] = total.get(k, 0) + resource_units(k, v)
     total["pods"] = 1
     return total
-
-
-@dataclass
-class Toleration:
-    key: str = ""
-    operator: str = "Equal"
-    value: str = ""
-    effect: str = ""
-    toleration_seconds: int | None = None
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Toleration:
-        secs = d.get("tolerationSeconds")
-        return cls(
-            key=d.get("key") or "",
-            operator=d.get("operator") or "Equal",
-            value=d.get("value") or "",
-            effect=d.get("effect") or "",
-            toleration_seconds=int(secs) if secs is not None else None,
-        )
-
-    def tolerates(self, taint: Mapping[str, Any]) -> bool:
-        if self.effect and self.effect != taint.get("effect"):
-            return False
-        if self.key and self.key != taint.get("key"):
-            return False
-        if self.operator == "Exists":
-            return True
-        if not self.key:  # an empty key needs operator Exists
-            return False
-        return self.value == (taint.get("value") or "")
 
 
 def tolerations_of(pod: Mapping[str, Any]) -> list[Toleration]:

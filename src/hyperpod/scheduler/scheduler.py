@@ -27,8 +27,8 @@ from collections import Counter
 from typing import Any
 
 from hyperpod.apiserver.errors import ApiError, Conflict, NotFound
-from hyperpod.controllers.runtime import Informer, object_key, record_event, set_condition
-from hyperpod.controlplane.context import Component, ControlPlaneContext
+from hyperpod.runtime.context import Component, ControlPlaneContext
+from hyperpod.runtime.machinery import Informer, object_key, record_event, set_condition
 from hyperpod.scheduler.interpod import InterPodCheck, Placed, required_terms
 from hyperpod.scheduler.placement import (
     DEFAULT_SCHEDULER,

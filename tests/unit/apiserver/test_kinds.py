@@ -30,7 +30,15 @@ def deployment(**spec: Any) -> dict[str, Any]:
 def test_every_registered_kind_is_served_by_the_catalog(registry: Registry) -> None:
     for rt in kinds.resource_types():
         assert registry.catalog.get(rt.name) is rt or registry.catalog.get(rt.name) is not None
-    assert kinds.strategy_for("Pod") is None
+    assert kinds.strategy_for("Service") is None
+
+
+def test_core_kinds_have_store_strategies_but_keep_their_place_in_the_catalog() -> None:
+    names = [rt.name for rt in kinds.resource_types()]
+    for kind in ("Pod", "Namespace", "CustomResourceDefinition"):
+        strategy = kinds.strategy_for(kind)
+        assert strategy is not None and not strategy.serves_type()
+    assert "pods" not in names and "namespaces" not in names
 
 
 def test_a_deployment_gets_kubernetes_defaults_and_no_null_template_timestamp(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hyperpod.controllers.nodes import local_config, local_node, simulated_nodes
+from hyperpod.runtime.nodes import local_config, local_node, simulated_nodes
 
 
 def test_the_local_node_has_real_capacity_and_the_health_label(tmp_path: Path) -> None:

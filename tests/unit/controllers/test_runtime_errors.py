@@ -3,7 +3,7 @@
 import asyncio
 
 from hyperpod.apiserver.registry import Registry
-from hyperpod.controllers.runtime import Controller, event_on_error
+from hyperpod.runtime.machinery import Controller, event_on_error
 
 
 def test_a_failing_reconcile_records_one_event_and_other_keys_still_run(

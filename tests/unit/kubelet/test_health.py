@@ -6,8 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from hyperpod.api.health import HealthConfig, health_config, worst
-from hyperpod.controllers.health_agent import InjectionError, parse_injection
 from hyperpod.kubelet import health as checks
+from hyperpod.kubelet.health_agent import InjectionError, parse_injection
 from hyperpod.kubelet.nvml import NVML_ERROR_GPU_IS_LOST, NVML_ERROR_TIMEOUT, FakeNvml, NVMLError
 
 CFG = HealthConfig()

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperpod.apiserver.registry import Registry
-from hyperpod.controlplane.context import ControlPlaneContext
+from hyperpod.runtime.context import ControlPlaneContext
 from hyperpod.scheduler.placement import PodInfo
 from hyperpod.scheduler.scheduler import Scheduler
 

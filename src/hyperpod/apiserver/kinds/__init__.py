@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hyperpod.apiserver.resources import ResourceType
+    from hyperpod.apiserver.resourcetype import ResourceType
 
 Obj = dict[str, Any]
 Cause = dict[str, str]
@@ -42,14 +42,31 @@ REGISTERED: list[str] = [
     "hyperpod.apiserver.kinds.ingressclass:STRATEGY",
     "hyperpod.apiserver.kinds.networkpolicy:STRATEGY",
     "hyperpod.apiserver.kinds.horizontalpodautoscaler:STRATEGY",
+    "hyperpod.apiserver.kinds.pod:STRATEGY",
+    "hyperpod.apiserver.kinds.namespace:STRATEGY",
+    "hyperpod.apiserver.kinds.crd:STRATEGY",
 ]
 
 
 class Strategy:
-    """The rules of one built-in kind; every hook defaults to doing nothing."""
+    """The rules of one built-in kind; every hook defaults to doing nothing.
+
+    A core kind whose :class:`ResourceType` the catalog's own table serves (Pod, Namespace,
+    CustomResourceDefinition, so discovery keeps its order) sets :attr:`kind` instead of
+    overriding :meth:`resource_type`.
+    """
+
+    kind: str = ""
 
     def resource_type(self) -> ResourceType:
         raise NotImplementedError
+
+    def serves_type(self) -> bool:
+        """Whether :meth:`resource_type` adds the kind to the catalog."""
+        return not self.kind
+
+    def kind_name(self) -> str:
+        return self.kind or self.resource_type().kind
 
     def default(self, obj: Obj) -> None:
         """Fill absent fields in place (on every create and update)."""
@@ -78,6 +95,38 @@ class Strategy:
     def from_storage(self, obj: Obj, version: str) -> None:
         """Convert a stored object to served ``version``'s shape, in place."""
 
+    def admit_eviction(self, reg: Any, pod: Obj, dry_run: bool) -> None:
+        """Eviction admission of ``pod`` (e.g. a disruption budget); raise to refuse it."""
+
+    # Store hooks: the generic store (``registry.py``) calls these at fixed points.
+    def validate_in(self, store: Any, obj: Obj, old: Obj | None) -> list[Cause]:
+        """Validation that needs the store (e.g. a CRD must not shadow a built-in resource)."""
+        return []
+
+    def prepare_status(self, obj: Obj) -> None:
+        """Set server-owned status on create and on updates of the main resource."""
+
+    def after_commit(self, store: Any, obj: Obj, deleted: bool) -> None:
+        """React to a committed write of this kind (e.g. serve a new CRD's resource)."""
+
+    def lingers(self, obj: Obj) -> bool:
+        """Whether an object being deleted stays after its last finalizer is gone."""
+        return False
+
+    def graceful_delete(self, obj: Obj, grace_period_seconds: int | None) -> tuple[bool, bool]:
+        """Begin a graceful deletion of ``obj`` in place: (graceful, whether ``obj`` changed)."""
+        return False, False
+
+    def delete_pending(self, obj: Obj) -> bool:
+        """Whether deletion waits on the kind's own finalization (``obj`` stays, updated)."""
+        return False
+
+    def create_subresource(
+        self, store: Any, sub: str, body: Obj, namespace: str | None, dry_run: bool
+    ) -> Obj | None:
+        """The answer to a create on subresource ``sub`` (e.g. pods/binding); None: not served."""
+        return None
+
 
 _BY_KIND: dict[str, Strategy] | None = None
 
@@ -89,7 +138,7 @@ def _load() -> dict[str, Strategy]:
         for ref in REGISTERED:
             module, _, attr = ref.partition(":")
             strategy = getattr(importlib.import_module(module), attr)
-            out[strategy.resource_type().kind] = strategy
+            out[strategy.kind_name()] = strategy
         _BY_KIND = out
     return _BY_KIND
 
@@ -101,7 +150,7 @@ def strategy_for(kind: str) -> Strategy | None:
 
 def resource_types() -> list[ResourceType]:
     """The resource types of every registered kind."""
-    return [s.resource_type() for s in _load().values()]
+    return [s.resource_type() for s in _load().values() if s.serves_type()]
 
 
 def prepare(kind: str, obj: Obj, old: Obj | None) -> None:
@@ -116,10 +165,9 @@ def prepare(kind: str, obj: Obj, old: Obj | None) -> None:
 
 
 def admit_eviction(reg: Any, pod: Obj, dry_run: bool) -> None:
-    """Eviction admission: PodDisruptionBudgets selecting ``pod`` must allow a disruption."""
-    from hyperpod.apiserver.kinds.poddisruptionbudget import admit_eviction as check
-
-    check(reg, pod, dry_run)
+    """Eviction admission: every kind may refuse (PodDisruptionBudgets selecting ``pod``)."""
+    for strategy in _load().values():
+        strategy.admit_eviction(reg, pod, dry_run)
 
 
 def to_storage(kind: str, obj: Obj, version: str) -> None:

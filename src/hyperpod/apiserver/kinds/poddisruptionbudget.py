@@ -92,6 +92,9 @@ class PodDisruptionBudgetStrategy(Strategy):
             ]
         )
 
+    def admit_eviction(self, reg: Any, pod: Obj, dry_run: bool) -> None:
+        admit_eviction(reg, pod, dry_run)
+
 
 STRATEGY = PodDisruptionBudgetStrategy()
 

@@ -6,7 +6,7 @@ integers (replicas, parallelism, ...) read as always present: Go writes them onl
 
 from __future__ import annotations
 
-from hyperpod.apiserver.protobuf import LABEL_SELECTOR, OBJECT_META, Table
+from hyperpod.apiserver.protobuf_meta import LABEL_SELECTOR, OBJECT_META, Table
 
 _STATUS: Table = {}
 CONTAINER_PORT: Table = {

@@ -4,30 +4,13 @@
 as protobuf (quantities as ``Quantity`` messages: the ``mapq`` reader added here). Field
 numbers are those of Kubernetes' ``generated.proto`` (networking/v1, autoscaling/v1). The
 rule's inline ``IngressRuleValue`` (field 2) arrives under ``ingressRuleValue`` and is
-flattened right after decoding (``protobuf.FIXUPS``), before unknown fields are checked.
+flattened right after decoding (``protobuf.FIXUPS``), before unknown fields are checked; the
+``mapq`` reader (``map<string, Quantity>``) is the decoder's.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from hyperpod.apiserver import protobuf
-from hyperpod.apiserver.protobuf import OBJECT_META, Table
-
-
-def _read_quantity_map(
-    out: dict[str, Any], name: str, v: int | bytes, _t: Table | None, w: str
-) -> None:
-    """A ``map<string, Quantity>`` entry; the Quantity message's field 1 is its string."""
-    key, value = protobuf._entry(v, w)
-    text = ""
-    for number, _, part in protobuf._fields(value):
-        if number == 1:
-            text = protobuf._text(part, f"{w}[{key}]")
-    out.setdefault(name, {})[key] = text
-
-
-protobuf._READERS["mapq"] = _read_quantity_map
+from hyperpod.apiserver.protobuf_meta import OBJECT_META, Table
 
 _STATUS: Table = {}
 BACKEND: Table = {
@@ -90,12 +73,3 @@ NETWORKING_KINDS: dict[tuple[str, str], Table] = {
         3: ("status", "msg", _STATUS),
     },
 }
-
-
-def _inline_rule_values(obj: dict[str, Any]) -> None:
-    for rule in (obj.get("spec") or {}).get("rules") or []:
-        if isinstance(rule, dict) and isinstance(rule.get("ingressRuleValue"), dict):
-            rule.update(rule.pop("ingressRuleValue"))
-
-
-protobuf.FIXUPS[("networking.k8s.io/v1", "Ingress")] = _inline_rule_values

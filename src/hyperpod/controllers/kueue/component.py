@@ -11,7 +11,7 @@ from hyperpod.controllers.kueue import hyperpod_jobs
 from hyperpod.controllers.kueue.batchjobs import BatchJobIntegration, default_batch_job
 from hyperpod.controllers.kueue.jobs import JobIntegration, default_job
 from hyperpod.controllers.kueue.manager import KueueManager
-from hyperpod.controlplane.context import Component, ControlPlaneContext
+from hyperpod.runtime.context import Component, ControlPlaneContext
 
 KINDS = (
     "resourceflavors",

@@ -27,7 +27,7 @@ from hyperpod.controllers.kueue.manager import (
     KueueManager,
 )
 from hyperpod.controllers.kueue.snapshot import condition, is_true
-from hyperpod.controllers.runtime import (
+from hyperpod.runtime.machinery import (
     Controller,
     Informer,
     event_on_error,

@@ -40,7 +40,7 @@ from hyperpod.controllers.kueue.snapshot import (
     timestamp,
     workload_from,
 )
-from hyperpod.controllers.runtime import Informer, object_key, record_event, set_condition
+from hyperpod.runtime.machinery import Informer, object_key, record_event, set_condition
 from hyperpod.storage.watchcache import DELETED
 
 log = logging.getLogger(__name__)

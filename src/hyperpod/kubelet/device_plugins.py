@@ -19,9 +19,9 @@ from typing import Any
 from hyperpod.api.instance_types import EFA, GPU
 from hyperpod.apiserver.errors import ApiError, NotFound
 from hyperpod.apiserver.patching import PatchType
-from hyperpod.controllers.nodes import local_config, local_node_name
-from hyperpod.controlplane.context import Component, ControlPlaneContext
 from hyperpod.kubelet import devices as devmod
+from hyperpod.runtime.context import Component, ControlPlaneContext
+from hyperpod.runtime.nodes import local_config, local_node_name
 
 log = logging.getLogger(__name__)
 

@@ -25,6 +25,12 @@ import psutil
 from hyperpod import __version__
 from hyperpod.api import accelerator_partitions as partitions
 from hyperpod.api import instance_types, topology
+from hyperpod.api import wellknown as wk
+from hyperpod.api.wellknown import DEEP_HEALTH_LABEL as DEEP_HEALTH_LABEL
+from hyperpod.api.wellknown import GROUP_LABEL as GROUP_LABEL
+from hyperpod.api.wellknown import HEALTH_LABEL as HEALTH_LABEL
+from hyperpod.api.wellknown import INSTANCE_TYPE_LABEL as INSTANCE_TYPE_LABEL
+from hyperpod.api.wellknown import SIMULATED_LABEL as SIMULATED_LABEL
 from hyperpod.apiserver.errors import AlreadyExists, NotFound
 from hyperpod.apiserver.metadata import micro_now, now_rfc3339
 from hyperpod.apiserver.patching import PatchType
@@ -34,11 +40,6 @@ from hyperpod.apiserver.registry import Registry
 Obj = dict[str, Any]
 LEASE_NS = "kube-node-lease"
 LEASE_SECONDS = 40
-SIMULATED_LABEL = "hyperpod.local/simulated"
-HEALTH_LABEL = "sagemaker.amazonaws.com/node-health-status"
-DEEP_HEALTH_LABEL = "sagemaker.amazonaws.com/deep-health-check-status"
-GROUP_LABEL = "sagemaker.amazonaws.com/instance-group-name"
-INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 TOPOLOGY_PREFIX = topology.LAYER_PREFIX
 
 
@@ -120,7 +121,7 @@ def _node(name: str, labels: dict[str, str], capacity: dict[str, str], simulated
     }
     annotations = {"node.alpha.kubernetes.io/ttl": "0"}
     if simulated:
-        annotations["kwok.x-k8s.io/node"] = "fake"
+        annotations[wk.KWOK_NODE_ANNOTATION] = "fake"
     return {
         "apiVersion": "v1",
         "kind": "Node",
@@ -142,7 +143,7 @@ def _node(name: str, labels: dict[str, str], capacity: dict[str, str], simulated
 
 def base_labels(name: str, instance_type: str) -> dict[str, str]:
     return {
-        "kubernetes.io/hostname": name,
+        wk.HOSTNAME_LABEL: name,
         "kubernetes.io/os": "linux",
         "kubernetes.io/arch": _arch(),
         "beta.kubernetes.io/os": "linux",

@@ -23,11 +23,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from hyperpod.api.meta import epoch_of as parse_time
+from hyperpod.api.tolerations import eviction_delay
 from hyperpod.apiserver.errors import ApiError, Conflict, NotFound
 from hyperpod.apiserver.metadata import now_rfc3339
 from hyperpod.apiserver.registry import Registry
-from hyperpod.controllers.node_lifecycle import eviction_delay, parse_time
-from hyperpod.controllers.runtime import record_event
+from hyperpod.runtime.machinery import record_event
 
 Obj = dict[str, Any]
 DISRUPTION_REASON = "DeletionByNodeHealthAgent"

@@ -38,18 +38,19 @@ from typing import Any
 import psutil
 
 from hyperpod.api import health as h
+from hyperpod.api.health import health_taints, with_health_taints
 from hyperpod.api.instance_types import EFA, GPU
+from hyperpod.api.meta import epoch_of as parse_time
 from hyperpod.apiserver.errors import ApiError, Conflict, NotFound
 from hyperpod.apiserver.metadata import now_rfc3339
 from hyperpod.apiserver.patching import PatchType
-from hyperpod.controllers import health_eviction
-from hyperpod.controllers.node_lifecycle import parse_time
-from hyperpod.controllers.nodes import LEASE_NS, SIMULATED_LABEL, local_config, local_node_name
-from hyperpod.controllers.runtime import Informer, record_event
-from hyperpod.controlplane.context import ControlPlaneContext
 from hyperpod.kubelet import devices as devmod
 from hyperpod.kubelet import health as checks
 from hyperpod.kubelet import nvml
+from hyperpod.runtime import health_eviction
+from hyperpod.runtime.context import ControlPlaneContext
+from hyperpod.runtime.machinery import Informer, record_event
+from hyperpod.runtime.nodes import LEASE_NS, SIMULATED_LABEL, local_config, local_node_name
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -85,25 +86,6 @@ def _cond(type_: str, problem: bool, reason: str, message: str, now: str) -> Obj
         "lastHeartbeatTime": now,
         "lastTransitionTime": now,
     }
-
-
-def health_taints(status: str, now: str) -> list[Obj]:
-    if status == h.SCHEDULABLE:
-        return []
-    taints = [{"key": h.HEALTH_LABEL, "value": status, "effect": "NoSchedule", "timeAdded": now}]
-    if status in (h.PENDING_REBOOT, h.PENDING_REPLACEMENT):
-        taints.append(
-            {"key": h.HEALTH_LABEL, "value": status, "effect": "NoExecute", "timeAdded": now}
-        )
-    return taints
-
-
-def with_health_taints(node: Obj, status: str) -> list[Obj]:
-    """The node's taints with the health ones replaced by those of ``status``."""
-    others = [
-        t for t in (node.get("spec") or {}).get("taints") or [] if t.get("key") != h.HEALTH_LABEL
-    ]
-    return others + health_taints(status, now_rfc3339())
 
 
 def recent_faults(node: Obj) -> list[Obj]:
