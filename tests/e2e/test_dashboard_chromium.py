@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 import chromium
 from hyperpod.cli.main import cli
-from hyperpod.controllers.nodes import local_node_name
+from hyperpod.runtime.nodes import local_node_name
 from support import KUBECTL, RunningControlPlane, start_control_plane
 
 pytestmark = [
