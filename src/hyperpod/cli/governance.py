@@ -33,8 +33,9 @@ def _kube(ctx: click.Context) -> Any:
 
 
 def _status(exc: Exception) -> int:
-    """HTTP status of a kubernetes-client error (ApiException and its subclasses), else 0."""
-    if not type(exc).__module__.startswith("kubernetes"):
+    """HTTP status of a kubernetes-client error (ApiException and its subclasses, or the lean
+    client's look-alike), else 0."""
+    if not type(exc).__module__.startswith(("kubernetes", "hyperpod.client.lean")):
         return 0
     return int(getattr(exc, "status", 0) or 0)
 
