@@ -26,7 +26,7 @@ from hyperpod.apiserver.metadata import owner_reference, parse_time
 from hyperpod.apiserver.registry import Registry
 from hyperpod.controllers import workloads as wl
 from hyperpod.runtime.context import Component, ControlPlaneContext
-from hyperpod.runtime.machinery import Controller, Informer, record_event, split_key
+from hyperpod.runtime.machinery import Controller, Informer, record_event, run_controller, split_key
 
 log = logging.getLogger(__name__)
 
@@ -64,17 +64,7 @@ class CronJobController:
             self.controller.enqueue(f"{ns}/{ref.get('name')}")
 
     async def run(self, stopping: asyncio.Event) -> None:
-        for informer in (self.cronjobs, self.jobs):
-            informer.start()
-        worker = asyncio.get_running_loop().create_task(self.controller.run(stopping))
-        try:
-            await stopping.wait()
-        finally:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
-            for informer in (self.cronjobs, self.jobs):
-                await informer.stop()
+        await run_controller(self.controller, [self.cronjobs, self.jobs], stopping)
 
     async def reconcile(self, key: str) -> float | None:
         ns, name = split_key(key)

@@ -24,7 +24,7 @@ from hyperpod.apiserver.registry import Registry
 from hyperpod.controllers import deployment_rules as rules
 from hyperpod.controllers import workloads as wl
 from hyperpod.runtime.context import Component, ControlPlaneContext
-from hyperpod.runtime.machinery import Controller, Informer, record_event, split_key
+from hyperpod.runtime.machinery import Controller, Informer, record_event, run_controller, split_key
 
 log = logging.getLogger(__name__)
 
@@ -83,17 +83,7 @@ class DeploymentController:
             self.controller.enqueue(f"{ns}/{ref.get('name')}")
 
     async def run(self, stopping: asyncio.Event) -> None:
-        for informer in (self.deployments, self.sets):
-            informer.start()
-        worker = asyncio.get_running_loop().create_task(self.controller.run(stopping))
-        try:
-            await stopping.wait()
-        finally:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
-            for informer in (self.deployments, self.sets):
-                await informer.stop()
+        await run_controller(self.controller, [self.deployments, self.sets], stopping)
 
     # --- one reconcile ----------------------------------------------------------------------
 

@@ -24,7 +24,13 @@ from hyperpod.apiserver.registry import Registry
 from hyperpod.apiserver.selectors import label_selector_from_dict
 from hyperpod.controllers import workloads as wl
 from hyperpod.runtime.context import Component, ControlPlaneContext
-from hyperpod.runtime.machinery import Controller, Informer, set_condition, split_key
+from hyperpod.runtime.machinery import (
+    Controller,
+    Informer,
+    run_controller,
+    set_condition,
+    split_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +71,7 @@ class DisruptionController:
                 self._on_budget(typ, b, None)
 
     async def run(self, stopping: asyncio.Event) -> None:
-        for informer in (self.budgets, self.pods):
-            informer.start()
-        worker = asyncio.get_running_loop().create_task(self.controller.run(stopping))
-        try:
-            await stopping.wait()
-        finally:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
-            for informer in (self.budgets, self.pods):
-                await informer.stop()
+        await run_controller(self.controller, [self.budgets, self.pods], stopping)
 
     def _expected(self, pods: list[Obj], ns: str | None) -> int:
         owners: dict[tuple[str, str], int] = {}

@@ -31,6 +31,7 @@ from hyperpod.runtime.machinery import (
     Controller,
     Informer,
     record_event,
+    run_controller,
     set_condition,
     split_key,
 )
@@ -73,17 +74,7 @@ class JobController:
             self.controller.enqueue(f"{ns}/{ref.get('name')}")
 
     async def run(self, stopping: asyncio.Event) -> None:
-        for informer in (self.jobs, self.pods):
-            informer.start()
-        worker = asyncio.get_running_loop().create_task(self.controller.run(stopping))
-        try:
-            await stopping.wait()
-        finally:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
-            for informer in (self.jobs, self.pods):
-                await informer.stop()
+        await run_controller(self.controller, [self.jobs, self.pods], stopping)
 
     def _pods(self, job: Obj) -> list[Obj]:
         md = job["metadata"]

@@ -22,7 +22,7 @@ from hyperpod.apiserver.selectors import (
 )
 from hyperpod.controllers import workloads as wl
 from hyperpod.runtime.context import Component, ControlPlaneContext
-from hyperpod.runtime.machinery import Controller, Informer, record_event, split_key
+from hyperpod.runtime.machinery import Controller, Informer, record_event, run_controller, split_key
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +62,7 @@ class ReplicaSetController:
             self.controller.enqueue(f"{ns}/{ref.get('name')}")
 
     async def run(self, stopping: asyncio.Event) -> None:
-        for informer in (self.sets, self.pods):
-            informer.start()
-        worker = asyncio.get_running_loop().create_task(self.controller.run(stopping))
-        try:
-            await stopping.wait()
-        finally:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
-            for informer in (self.sets, self.pods):
-                await informer.stop()
+        await run_controller(self.controller, [self.sets, self.pods], stopping)
 
     def owned_pods(self, rs: Obj) -> list[Obj]:
         md = rs["metadata"]

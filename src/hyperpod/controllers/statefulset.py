@@ -25,7 +25,7 @@ from hyperpod.controllers.deployment_rules import template_hash
 from hyperpod.controllers.revisions import HASH_LABEL, record_revision
 from hyperpod.controllers.statefulset_claims import ensure_claims, release_claims
 from hyperpod.runtime.context import Component, ControlPlaneContext
-from hyperpod.runtime.machinery import Controller, Informer, record_event, split_key
+from hyperpod.runtime.machinery import Controller, Informer, record_event, run_controller, split_key
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +65,7 @@ class StatefulSetController:
             self.controller.enqueue(f"{ns}/{ref.get('name')}")
 
     async def run(self, stopping: asyncio.Event) -> None:
-        for informer in (self.sets, self.pods):
-            informer.start()
-        worker = asyncio.get_running_loop().create_task(self.controller.run(stopping))
-        try:
-            await stopping.wait()
-        finally:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
-            for informer in (self.sets, self.pods):
-                await informer.stop()
+        await run_controller(self.controller, [self.sets, self.pods], stopping)
 
     def _pods(self, sts: Obj) -> dict[int, Obj]:
         sel = label_selector_from_dict((sts.get("spec") or {}).get("selector"))

@@ -423,3 +423,20 @@ __all__ = [
     "set_condition",
     "split_key",
 ]
+
+
+async def run_controller(
+    controller: Controller, informers: list[Informer], stopping: asyncio.Event
+) -> None:
+    """Start ``informers``, run ``controller`` until ``stopping``, then stop both in order."""
+    for informer in informers:
+        informer.start()
+    worker = asyncio.get_running_loop().create_task(controller.run(stopping))
+    try:
+        await stopping.wait()
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+        for informer in informers:
+            await informer.stop()
