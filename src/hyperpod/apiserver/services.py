@@ -143,9 +143,9 @@ class ClusterIPs:
         return []
 
 
-def install(reg: Registry, config: dict[str, Any], port: int) -> ClusterIPs:
+def install(reg: Registry, cluster_ip_range: str | None, port: int) -> ClusterIPs:
     """Register Service defaulting and keep ``default/kubernetes`` pointing at ``port``."""
-    cidr = str(((config.get("services") or {}).get("clusterIPRange")) or DEFAULT_RANGE)
+    cidr = cluster_ip_range or DEFAULT_RANGE
     ips = ClusterIPs(reg, cidr)
     reg.add_admission("services", ips.default, ips.validate)
     node_ports = NodePorts(reg)

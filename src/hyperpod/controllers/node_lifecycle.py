@@ -39,9 +39,8 @@ class NodeLifecycle:
     def __init__(self, ctx: ControlPlaneContext) -> None:
         self.ctx = ctx
         self.reg = ctx.reg
-        cfg = ctx.config.get("nodeLifecycle") or {}
-        self.grace = float(cfg.get("gracePeriodSeconds", 40))
-        self.period = float(cfg.get("monitorPeriodSeconds", 5))
+        self.grace = ctx.config.node_lifecycle.grace_period_seconds
+        self.period = ctx.config.node_lifecycle.monitor_period_seconds
         self.nodes = Informer(self.reg, "nodes")
         self.leases = Informer(self.reg, "leases.coordination.k8s.io", LEASE_NS)
         self.pods = Informer(self.reg, "pods")

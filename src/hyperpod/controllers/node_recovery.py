@@ -123,7 +123,7 @@ class NodeRecovery:
         self.reg = ctx.reg
         self.agent = agent
         self.config = agent.config
-        self.automatic = str(ctx.config.get("nodeRecovery") or "Automatic") == "Automatic"
+        self.automatic = ctx.config.node_recovery == "Automatic"
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.refused: set[str] = set()  # local node: replacement refused once already
         self.checking: set[str] = set()  # nodes whose deep health checks run now

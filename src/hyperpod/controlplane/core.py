@@ -31,7 +31,7 @@ def namespace_lifecycle() -> Component:
 
 async def _expire_events(ctx: ControlPlaneContext) -> None:
     """Delete events whose last occurrence is older than the TTL (Kubernetes keeps 1 hour)."""
-    ttl = float(ctx.config.get("eventTTLSeconds", 3600))
+    ttl = ctx.config.event_ttl_seconds
     while not ctx.stopping.is_set():
         cutoff = datetime.now(UTC) - timedelta(seconds=ttl)
         for ev in ctx.reg.list("events"):

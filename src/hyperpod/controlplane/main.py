@@ -26,6 +26,7 @@ from typing import Any
 import uvicorn
 import yaml
 
+from hyperpod.api.controlplane_config import ControlPlaneConfig, ControlPlaneConfigError
 from hyperpod.apiserver import services as cluster_services
 from hyperpod.apiserver import typecheck
 from hyperpod.apiserver.app import ApiServer
@@ -124,12 +125,12 @@ class ControlPlane:
         data_dir: Path,
         port: int,
         host: str = "127.0.0.1",
-        config: dict[str, Any] | None = None,
+        config: ControlPlaneConfig | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.port = port
         self.host = host
-        self.config = config or {}
+        self.config = config or ControlPlaneConfig.load({})
         self.reg: Registry | None = None
         self.server: uvicorn.Server | None = None
         self.tasks: list[asyncio.Task[None]] = []
@@ -154,7 +155,7 @@ class ControlPlane:
         reg = self.reg = Registry(self.data_dir / "state.db")
         reg.ensure_system_namespaces()
         try:
-            cluster_services.install(reg, self.config, port)
+            cluster_services.install(reg, self.config.services.cluster_ip_range, port)
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -169,7 +170,7 @@ class ControlPlane:
         security.install(reg, self.data_dir, token, ctx.services)  # RBAC, tokens, audit
         app = ApiServer(reg, token, services=ctx.services)
         ctx.services["api"] = app
-        cluster = str(self.config.get("clusterName") or "hyperpod-local")
+        cluster = self.config.cluster_name
         ca_crt, srv_crt, srv_key = ensure_certificates(self.data_dir / "pki")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         server_url = f"https://{host}:{port}"
@@ -225,7 +226,7 @@ class ControlPlane:
         ctx.stopping.set()
         app.ready = False
         # Components see ``stopping`` and finish (the kubelet stops pods with their grace).
-        grace = float(self.config.get("shutdownGraceSeconds", 35))
+        grace = self.config.shutdown_grace_seconds
         if self.tasks:
             _, pending = await asyncio.wait(self.tasks, timeout=grace)
             for t in pending:
@@ -279,17 +280,18 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    config: dict[str, Any] = {}
+    config = ControlPlaneConfig.load({})
     if args.config is not None:
         try:
             loaded = yaml.safe_load(args.config.read_text())
         except (OSError, yaml.YAMLError) as exc:
             print(f"error: cannot read control-plane config {args.config}: {exc}", file=sys.stderr)
             return 2
-        if loaded is not None and not isinstance(loaded, dict):
-            print(f"error: {args.config} must hold a mapping", file=sys.stderr)
+        try:
+            config = ControlPlaneConfig.load(loaded, str(args.config))
+        except ControlPlaneConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
             return 2
-        config = loaded or {}
     try:
         args.data_dir.mkdir(parents=True, exist_ok=True)
         probe = args.data_dir / ".write-test"

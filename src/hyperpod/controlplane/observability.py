@@ -158,8 +158,7 @@ async def start(ctx: ControlPlaneContext) -> None:
         informers.append(inf)
     for inf in informers:
         inf.start()
-    cfg = ctx.config.get("observability") or {}
-    interval = float(cfg.get("progressSeconds", 1.0))
+    interval = ctx.config.observability.progress_seconds
     try:
         while not ctx.stopping.is_set():
             for kind in PROGRESS_KINDS:

@@ -47,11 +47,11 @@ class Kubelet:
         self.ctx = ctx
         self.reg = ctx.reg
         self.data_dir = Path(ctx.data_dir)
-        cfg = ctx.config.get("kubelet") or {}
+        cfg = ctx.config.kubelet
         self.node_name = nodes.local_node_name(ctx.config)
-        self.backoff_base = float(cfg.get("backoffBaseSeconds", 10))
-        self.backoff_max = float(cfg.get("backoffMaxSeconds", 300))
-        self.heartbeat = float(cfg.get("heartbeatSeconds", 10))
+        self.backoff_base = cfg.backoff_base_seconds
+        self.backoff_max = cfg.backoff_max_seconds
+        self.heartbeat = cfg.heartbeat_seconds
         self.base_env = hostenv.inherited(os.environ)  # an allow-list, see kubelet/hostenv.py
         self.merge = PatchType.MERGE
         self.devices: dict[str, list[devmod.Device]] = {}
@@ -61,7 +61,7 @@ class Kubelet:
         self.workers: dict[str, PodWorker] = {}
         try:
             self.addresses = podnet.PodAddresses(
-                self.data_dir / "pods", str(cfg.get("podIPRange") or podnet.DEFAULT_RANGE)
+                self.data_dir / "pods", cfg.pod_ip_range or podnet.DEFAULT_RANGE
             )
         except ValueError as exc:
             log.error("%s; using %s", exc, podnet.DEFAULT_RANGE)
@@ -72,13 +72,12 @@ class Kubelet:
         self.informer = Informer(self.reg, "pods", field_selector=f"spec.nodeName={self.node_name}")
         self.services = Informer(self.reg, "services")  # hosts files follow Services
         self.images = ImageStore(self.data_dir)
-        runtime = str(cfg.get("runtime") or "process")
-        self.runtime_setting = runtime if runtime in oci.RUNTIMES else "process"
+        self.runtime_setting = cfg.runtime
         self.oci_probe = oci.Probe(
             False, "", "the OCI runtime was not asked for (runtime: process)"
         )
         self.default_runtime = "process"
-        self.hosts_setting = str(cfg.get("podHostsFile") or "auto")
+        self.hosts_setting = cfg.pod_hosts_file
         self.unshare: list[str] | None = None  # set by probe_runtime where mount namespaces work
         self.host_hosts = podnet.host_lines()
 

@@ -114,7 +114,7 @@ class HealthAgent:
     def __init__(self, ctx: ControlPlaneContext) -> None:
         self.ctx = ctx
         self.reg = ctx.reg
-        self.config = h.health_config(ctx.config.get("health"))
+        self.config = ctx.config.health
         self.data_dir = Path(ctx.data_dir)
         local = local_config(ctx.config)
         self.local_name = local_node_name(ctx.config) if local is not None else None

@@ -59,8 +59,7 @@ class SimulatedKubelet:
     def __init__(self, ctx: ControlPlaneContext) -> None:
         self.ctx = ctx
         self.reg = ctx.reg
-        cfg = ctx.config.get("kubelet") or {}
-        self.heartbeat = float(cfg.get("simulatedHeartbeatSeconds", 10))
+        self.heartbeat = ctx.config.kubelet.simulated_heartbeat_seconds
         self.node_objs = nodes.simulated_nodes(ctx.config)
         self.names = {n["metadata"]["name"] for n in self.node_objs}
         self.pods = Informer(self.reg, "pods")
@@ -345,7 +344,7 @@ class SimulatedKubelet:
 
 
 async def _run(ctx: ControlPlaneContext) -> None:
-    if not (ctx.config.get("nodes") or {}).get("simulated"):
+    if not ctx.config.nodes.simulated:
         return
     try:
         kubelet = SimulatedKubelet(ctx)

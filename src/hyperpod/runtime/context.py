@@ -8,21 +8,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hyperpod.api.controlplane_config import ControlPlaneConfig
 from hyperpod.apiserver.registry import DefaultHook, Registry, ValidateHook
 
 
 @dataclass
 class ControlPlaneContext:
     reg: Registry
-    config: dict[str, Any]
+    config: ControlPlaneConfig  # a mapping given here is loaded (tests and benchmarks pass dicts)
     data_dir: Path
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     # Free-form handles components share (e.g. the kubelet's log reader for pods/log).
     services: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.config = ControlPlaneConfig.of(self.config)
+
     def addon_enabled(self, name: str) -> bool:
         """Whether add-on ``name`` (trainingOperator, kueue, devicePlugins, healthAgent) is on."""
-        return bool((self.config.get("addons") or {}).get(name, True))
+        return self.config.addon_enabled(name)
 
 
 @dataclass

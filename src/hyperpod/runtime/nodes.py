@@ -26,6 +26,7 @@ from hyperpod import __version__
 from hyperpod.api import accelerator_partitions as partitions
 from hyperpod.api import instance_types, topology
 from hyperpod.api import wellknown as wk
+from hyperpod.api.controlplane_config import ControlPlaneConfig, LocalNodeConfig
 from hyperpod.api.wellknown import DEEP_HEALTH_LABEL as DEEP_HEALTH_LABEL
 from hyperpod.api.wellknown import GROUP_LABEL as GROUP_LABEL
 from hyperpod.api.wellknown import HEALTH_LABEL as HEALTH_LABEL
@@ -41,22 +42,19 @@ Obj = dict[str, Any]
 LEASE_NS = "kube-node-lease"
 LEASE_SECONDS = 40
 TOPOLOGY_PREFIX = topology.LAYER_PREFIX
+# The typed config, or a document to load into it (tests and benchmarks pass dicts).
+ConfigLike = ControlPlaneConfig | Mapping[str, Any]
 
 
-def local_config(config: Mapping[str, Any]) -> Mapping[str, Any] | None:
+def local_config(config: ConfigLike) -> LocalNodeConfig | None:
     """``nodes.local`` of the cluster config; None when the local node is switched off."""
-    nodes = config.get("nodes") or {}
-    if "local" in nodes and nodes["local"] is None:
-        return None
-    local = nodes.get("local") or {}
-    if local.get("enabled") is False:
-        return None
-    return local
+    return ControlPlaneConfig.of(config).local_node()
 
 
-def local_node_name(config: Mapping[str, Any]) -> str:
-    local = local_config(config) or {}
-    return str(local.get("name") or socket.gethostname().split(".")[0].lower())
+def local_node_name(config: ConfigLike) -> str:
+    local = local_config(config)
+    name = local.name if local is not None else None
+    return name or socket.gethostname().split(".")[0].lower()
 
 
 def _arch() -> str:
@@ -156,12 +154,12 @@ def base_labels(name: str, instance_type: str) -> dict[str, str]:
     }
 
 
-def local_node(config: Mapping[str, Any], data_dir: Path) -> Obj:
+def local_node(config: ConfigLike, data_dir: Path) -> Obj:
     """The Node of this machine (without devices: the device plugins add those)."""
-    local = local_config(config) or {}
+    local = local_config(config) or LocalNodeConfig.model_validate({})
     name = local_node_name(config)
-    labels = base_labels(name, str(local.get("instanceType") or "local"))
-    labels[GROUP_LABEL] = str(local.get("group") or "local")
+    labels = base_labels(name, local.instance_type or "local")
+    labels[GROUP_LABEL] = local.group or "local"
     try:
         disk = psutil.disk_usage(str(data_dir)).total
     except OSError:
@@ -173,7 +171,7 @@ def local_node(config: Mapping[str, Any], data_dir: Path) -> Obj:
         "pods": "110",
     }
     # ``nodes.local.capacity`` overrides what the machine reports (e.g. to oversubscribe cpu).
-    for key, value in (local.get("capacity") or {}).items():
+    for key, value in local.capacity.items():
         try:
             parse_quantity(value)
         except ValueError as exc:
@@ -184,13 +182,13 @@ def local_node(config: Mapping[str, Any], data_dir: Path) -> Obj:
     return _node(name, labels, capacity, simulated=False)
 
 
-def simulated_nodes(config: Mapping[str, Any]) -> list[Obj]:
+def simulated_nodes(config: ConfigLike) -> list[Obj]:
     """Nodes for every ``nodes.simulated`` group; raises ValueError naming a bad entry."""
     out = []
-    groups = (config.get("nodes") or {}).get("simulated") or []
+    groups = ControlPlaneConfig.of(config).nodes.simulated
     for i, group in enumerate(groups):
-        name = group.get("group") or group.get("name")
-        type_name = group.get("instanceType") or ""
+        name = group.group or group.name
+        type_name = group.instance_type
         it = instance_types.get(type_name)
         if not name:
             raise ValueError(f"nodes.simulated[{i}].group is required")
@@ -199,26 +197,18 @@ def simulated_nodes(config: Mapping[str, Any]) -> list[Obj]:
                 f"nodes.simulated[{i}].instanceType {type_name!r} is not a known instance type "
                 f"(known: {', '.join(instance_types.names())})"
             )
-        try:
-            count = int(group.get("count", 1))
-            if count < 0:
-                raise ValueError
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"nodes.simulated[{i}].count must be a whole number >= 0, got {group.get('count')!r}"
-            ) from None
-        for n in range(count):
+        for n in range(group.count):
             node_name = f"{name}-{n}"
             labels = base_labels(node_name, it.name)
             labels.update({GROUP_LABEL: str(name), "type": "kwok", SIMULATED_LABEL: "true"})
             labels.update(topology_labels(i, n))
             capacity = it.capacity()
-            if group.get("migProfile"):
-                mig_partition(labels, capacity, it.name, str(group["migProfile"]), it.gpus, i)
-            labels.update({str(k): str(v) for k, v in (group.get("labels") or {}).items()})
+            if group.mig_profile:
+                mig_partition(labels, capacity, it.name, group.mig_profile, it.gpus, i)
+            labels.update(group.labels)
             node = _node(node_name, labels, capacity, simulated=True)
-            if group.get("taints"):
-                node["spec"]["taints"] = list(group["taints"])
+            if group.taints:
+                node["spec"]["taints"] = [dict(t) for t in group.taints]
             out.append(node)
     return out
 

@@ -19,7 +19,7 @@ def service(name: str, **spec: object) -> dict[str, object]:
 
 
 def test_node_port_services_get_distinct_ports_from_the_range(registry: Registry) -> None:
-    install(registry, {}, 6443)
+    install(registry, None, 6443)
     a = registry.create("services", service("a", type="NodePort"), "default")
     b = registry.create("services", service("b", type="LoadBalancer"), "default")
     c = registry.create("services", service("c"), "default")
@@ -29,7 +29,7 @@ def test_node_port_services_get_distinct_ports_from_the_range(registry: Registry
 
 
 def test_a_node_port_is_kept_when_the_service_is_applied_again(registry: Registry) -> None:
-    install(registry, {}, 6443)
+    install(registry, None, 6443)
     first = registry.create("services", service("a", type="NodePort"), "default")
     port = first["spec"]["ports"][0]["nodePort"]
     again = service("a", type="NodePort")
@@ -39,7 +39,7 @@ def test_a_node_port_is_kept_when_the_service_is_applied_again(registry: Registr
 
 
 def test_a_requested_node_port_must_be_in_range_and_free(registry: Registry) -> None:
-    install(registry, {}, 6443)
+    install(registry, None, 6443)
     registry.create(
         "services",
         service("a", type="NodePort", ports=[{"port": 80, "nodePort": 30080}]),

@@ -21,7 +21,7 @@ def service(name: str, **spec: object) -> dict[str, object]:
 def test_install_creates_the_kubernetes_service_and_endpoints_at_the_port(
     registry: Registry,
 ) -> None:
-    install(registry, {}, 6443)
+    install(registry, None, 6443)
     svc = registry.get("services", "kubernetes", "default")
     assert svc["spec"]["clusterIP"] == "127.96.0.1"
     assert svc["spec"]["ports"][0]["targetPort"] == 6443
@@ -32,14 +32,14 @@ def test_install_creates_the_kubernetes_service_and_endpoints_at_the_port(
             "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}],
         }
     ]
-    install(registry, {}, 7443)  # a restart on another port moves both
+    install(registry, None, 7443)  # a restart on another port moves both
     assert (
         registry.get("endpoints", "kubernetes", "default")["subsets"][0]["ports"][0]["port"] == 7443
     )
 
 
 def test_services_get_kube_apiserver_defaults(registry: Registry) -> None:
-    install(registry, {"services": {"clusterIPRange": "127.50.0.0/24"}}, 6443)
+    install(registry, "127.50.0.0/24", 6443)
     svc = registry.create("services", service("web"))
     spec = svc["spec"]
     assert spec["clusterIP"] == "127.50.0.2"
@@ -56,7 +56,7 @@ def test_services_get_kube_apiserver_defaults(registry: Registry) -> None:
 
 
 def test_an_update_without_a_cluster_ip_keeps_the_allocated_one(registry: Registry) -> None:
-    install(registry, {}, 6443)
+    install(registry, None, 6443)
     ip = registry.create("services", service("keep"))["spec"]["clusterIP"]
     current = registry.get("services", "keep", "default")
     del current["spec"]["clusterIP"], current["spec"]["clusterIPs"]
@@ -64,7 +64,7 @@ def test_an_update_without_a_cluster_ip_keeps_the_allocated_one(registry: Regist
 
 
 def test_taken_and_out_of_range_cluster_ips_are_refused(registry: Registry) -> None:
-    install(registry, {}, 6443)
+    install(registry, None, 6443)
     with pytest.raises(Invalid, match="provided IP is already allocated"):
         registry.create("services", service("dup", clusterIP="127.96.0.1"))
     with pytest.raises(Invalid, match=r"The range of valid IPs is 127\.96\.0\.0/16"):
@@ -72,7 +72,7 @@ def test_taken_and_out_of_range_cluster_ips_are_refused(registry: Registry) -> N
 
 
 def test_a_full_range_is_reported(registry: Registry) -> None:
-    install(registry, {"services": {"clusterIPRange": "127.60.0.0/30"}}, 6443)
+    install(registry, "127.60.0.0/30", 6443)
     registry.create("services", service("one"))  # .2; .1 is the kubernetes Service
     with pytest.raises(Invalid, match="is full"):
         registry.create("services", service("two"))

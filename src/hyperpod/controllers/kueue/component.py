@@ -24,7 +24,8 @@ KINDS = (
 
 
 async def start(ctx: ControlPlaneContext) -> None:
-    mgr = KueueManager(ctx.reg, ctx.config)
+    # KueueManager (controllers/kueue/manager.py) still reads Kueue's section as a document.
+    mgr = KueueManager(ctx.reg, {"kueue": ctx.config.kueue.model_dump(by_alias=True)})
     ctx.services["kueue"] = mgr
     jobs = JobIntegration(mgr)
     batch_jobs = BatchJobIntegration(mgr)
