@@ -346,9 +346,15 @@ def _check_failures(
         p.restarting = True
         _delete_everything(p, pods, [])
         return None
+    return _replica_failures(p, job, by_type, full, now)
 
-    specs = replica_specs(job)
-    for rtype, spec in specs.items():
+
+def _replica_failures(
+    p: Plan, job: Obj, by_type: dict[str, list[Obj]], full: str, now: datetime
+) -> str | None:
+    """Each replica type's restartPolicy applied to its Failed pods."""
+    status = p.status
+    for rtype, spec in replica_specs(job).items():
         restart_policy = spec.get("restartPolicy") or api.DEFAULT_RESTART_POLICY
         for pod in by_type[rtype]:
             if is_terminating(pod) or phase(pod) != "Failed":
