@@ -45,13 +45,58 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from hyperpod.api import hyperpod_job as api
 from hyperpod.controllers import hyperpod_job_elastic as elastic
+from hyperpod.controllers.hyperpod_job_model import ANNOTATION_COUNTED as ANNOTATION_COUNTED
+from hyperpod.controllers.hyperpod_job_model import ANNOTATION_EVICTION as ANNOTATION_EVICTION
+from hyperpod.controllers.hyperpod_job_model import ANNOTATION_EXPECTED as ANNOTATION_EXPECTED
+from hyperpod.controllers.hyperpod_job_model import ANNOTATION_NODE_FAULTS as ANNOTATION_NODE_FAULTS
+from hyperpod.controllers.hyperpod_job_model import ANNOTATION_SLOT as ANNOTATION_SLOT
+from hyperpod.controllers.hyperpod_job_model import FULL_RESTART as FULL_RESTART
+from hyperpod.controllers.hyperpod_job_model import HEALTH_EVICTION_REASON as HEALTH_EVICTION_REASON
+from hyperpod.controllers.hyperpod_job_model import HOSTNAME_LABEL as HOSTNAME_LABEL
+from hyperpod.controllers.hyperpod_job_model import LABEL_ROLE as LABEL_ROLE
+from hyperpod.controllers.hyperpod_job_model import PROCESS_RESTART as PROCESS_RESTART
+from hyperpod.controllers.hyperpod_job_model import RANK_ENV as RANK_ENV
+from hyperpod.controllers.hyperpod_job_model import REPEAT_OFFENDER_FAULTS as REPEAT_OFFENDER_FAULTS
+from hyperpod.controllers.hyperpod_job_model import ROLE_RANK as ROLE_RANK
+from hyperpod.controllers.hyperpod_job_model import ROLE_SPARE as ROLE_SPARE
+from hyperpod.controllers.hyperpod_job_model import SPARE_ASSIGNMENT as SPARE_ASSIGNMENT
+from hyperpod.controllers.hyperpod_job_model import STANDBY_MODULE as STANDBY_MODULE
+from hyperpod.controllers.hyperpod_job_model import Fault as Fault
+from hyperpod.controllers.hyperpod_job_model import Plan as Plan
+from hyperpod.controllers.hyperpod_job_model import (
+    Slot,
+    _clear,
+    condition,
+    group_spec,
+    is_true,
+    master_port,
+    max_retries,
+    nproc_per_node,
+    restart_policy,
+    set_condition,
+)
+from hyperpod.controllers.hyperpod_job_model import is_finished as is_finished
+from hyperpod.controllers.hyperpod_job_model import local_port as local_port
+from hyperpod.controllers.hyperpod_job_model import run_policy as run_policy
+from hyperpod.controllers.hyperpod_job_model import slots as slots
+from hyperpod.controllers.hyperpod_job_pods import avoided_nodes as avoided_nodes
+from hyperpod.controllers.hyperpod_job_pods import (
+    build_pod,
+    build_service,
+    is_helper,
+    job_env,
+    node_faults,
+    slot_of,
+    spare_count,
+)
+from hyperpod.controllers.hyperpod_job_pods import build_spare as build_spare
+from hyperpod.controllers.hyperpod_job_pods import is_probe as is_probe
+from hyperpod.controllers.hyperpod_job_pods import is_spare as is_spare
 from hyperpod.controllers.pytorchjob_rules import (
     NORMAL,
     WARNING,
@@ -65,367 +110,6 @@ from hyperpod.controllers.pytorchjob_rules import (
 )
 
 Obj = dict[str, Any]
-ANNOTATION_COUNTED = "hyperpod.local/restarts-counted"
-ANNOTATION_EXPECTED = "hyperpod.local/restarts-expected"
-PROCESS_RESTART = "ProcessLevelRestart"
-FULL_RESTART = "FullJobRestart"
-ANNOTATION_SLOT = "hyperpod.local/slot"
-ANNOTATION_NODE_FAULTS = "hyperpod.local/node-faults"
-LABEL_ROLE = "hyperpod.local/role"
-ROLE_SPARE = "spare"
-ROLE_RANK = "rank"
-STANDBY_MODULE = "hyperpod.controllers.hyperpod_job_standby"
-SPARE_ASSIGNMENT = "spare-assignment.json"
-HOSTNAME_LABEL = "kubernetes.io/hostname"
-REPEAT_OFFENDER_FAULTS = 2
-RANK_ENV = ("NODE_RANK", "RANK", "PET_NODE_RANK")
-ANNOTATION_EVICTION = "hyperpod.local/eviction-counted"
-HEALTH_EVICTION_REASON = "DeletionByNodeHealthAgent"  # the health agent's DisruptionTarget
-
-
-@dataclass(frozen=True)
-class Fault:
-    """A fault the operator found outside pod status (for example a hanging job)."""
-
-    pod: str
-    reason: str
-    message: str
-
-
-@dataclass(frozen=True)
-class Slot:
-    """One pod the job wants: its group, index in the group and node rank."""
-
-    group: str
-    index: int
-    rank: int
-    name: str
-
-
-@dataclass
-class Plan:
-    status: Obj
-    create_pods: list[Obj] = field(default_factory=list)
-    delete_pods: list[str] = field(default_factory=list)
-    create_services: list[Obj] = field(default_factory=list)
-    annotate_pods: dict[str, dict[str, str]] = field(default_factory=dict)
-    restart_in_place: list[str] = field(default_factory=list)  # pods whose process to restart
-    events: list[Event] = field(default_factory=list)
-    # spare pod -> the environment of the rank it takes over (and the patch that relabels it)
-    promote: dict[str, dict[str, str]] = field(default_factory=dict)
-    patch_pods: dict[str, Obj] = field(default_factory=dict)
-    annotate_job: dict[str, str] = field(default_factory=dict)
-    delete_job: bool = False
-    requeue_after: float | None = None
-
-    def requeue(self, seconds: float) -> None:
-        seconds = max(seconds, 0.0)
-        if self.requeue_after is None or seconds < self.requeue_after:
-            self.requeue_after = seconds
-
-
-# --- reading the job ----------------------------------------------------------------------
-
-
-def run_policy(job: Obj) -> Obj:
-    return (job.get("spec") or {}).get("runPolicy") or {}
-
-
-def restart_policy(job: Obj) -> Obj:
-    return run_policy(job).get("restartPolicy") or {}
-
-
-def max_retries(job: Obj) -> int:
-    value = run_policy(job).get("jobMaxRetryCount")
-    return value if isinstance(value, int) and value > 0 else 0
-
-
-def slots(job: Obj) -> list[Slot]:
-    name = job["metadata"]["name"]
-    out: list[Slot] = []
-    for group in (job.get("spec") or {}).get("replicaSpecs") or []:
-        count = elastic.current_size(job, group.get("replicas") or 1)
-        for index in range(count):
-            out.append(Slot(group["name"], index, len(out), f"{name}-{group['name']}-{index}"))
-    return out
-
-
-def group_spec(job: Obj, group: str) -> Obj:
-    for spec in (job.get("spec") or {}).get("replicaSpecs") or []:
-        if spec.get("name") == group:
-            return dict(spec)
-    return {}
-
-
-def local_port(job: Obj) -> int | None:
-    raw = ((job.get("metadata") or {}).get("annotations") or {}).get(api.ANNOTATION_MASTER_PORT)
-    return int(raw) if raw is not None and str(raw).isdigit() else None
-
-
-def master_port(job: Obj) -> int:
-    return local_port(job) or api.DEFAULT_MASTER_PORT
-
-
-def _quantity_int(value: Any) -> int:
-    text = str(value or "")
-    return int(text) if text.isdigit() else 0
-
-
-def nproc_per_node(job: Obj, template: Obj) -> int:
-    """Processes per pod: a number, or for auto/gpu the container's GPUs (at least 1)."""
-    raw = str((job.get("spec") or {}).get("nprocPerNode") or "auto")
-    if raw.isdigit() and int(raw) > 0:
-        return int(raw)
-    best = 0
-    for container in (template.get("spec") or {}).get("containers") or []:
-        res = (container or {}).get("resources") or {}
-        for kind in ("limits", "requests"):
-            amounts = res.get(kind) or {}
-            key = "cpu" if raw == "cpu" else "nvidia.com/gpu"
-            best = max(best, _quantity_int(amounts.get(key)))
-    return max(best, 1)
-
-
-# --- conditions ---------------------------------------------------------------------------
-
-
-def condition(status: Obj, type_: str) -> Obj | None:
-    for cond in status.get("conditions") or []:
-        if cond.get("type") == type_:
-            return dict(cond)
-    return None
-
-
-def is_true(status: Obj, type_: str) -> bool:
-    cond = condition(status, type_)
-    return cond is not None and cond.get("status") == "True"
-
-
-def is_finished(status: Obj) -> bool:
-    return is_true(status, "Completed") or is_true(status, "Failed")
-
-
-def set_condition(
-    status: Obj, type_: str, value: str, reason: str, message: str, now: datetime
-) -> None:
-    """Set one condition; a change moves it last (the State column and the CLI read the last)."""
-    conditions = [dict(c) for c in status.get("conditions") or []]
-    current = next((c for c in conditions if c.get("type") == type_), None)
-    if current is not None and (current.get("status"), current.get("reason")) == (value, reason):
-        return
-    stamp = rfc3339(now)
-    new = {
-        "type": type_,
-        "status": value,
-        "reason": reason,
-        "message": message,
-        "lastTransitionTime": stamp,
-    }
-    if current is not None and current.get("status") == value:
-        new["lastTransitionTime"] = current.get("lastTransitionTime", stamp)
-    kept = [c for c in conditions if c.get("type") != type_]
-    status["conditions"] = [*kept, new]
-
-
-def _clear(status: Obj, types: tuple[str, ...], reason: str, now: datetime) -> None:
-    for type_ in types:
-        cond = condition(status, type_)
-        if cond is not None and cond.get("status") == "True":
-            set_condition(status, type_, "False", reason, cond.get("message") or "", now)
-
-
-# --- building pods ------------------------------------------------------------------------
-
-
-def owner_reference(job: Obj) -> Obj:
-    md = job["metadata"]
-    return {
-        "apiVersion": api.API_VERSION,
-        "kind": api.KIND,
-        "name": md["name"],
-        "uid": md.get("uid", ""),
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
-
-
-def job_env(job: Obj, slot: Slot, nproc: int) -> list[Obj]:
-    """The variables every container of one pod gets: torchrun's (PET_*) and the plain ones."""
-    all_slots = slots(job)
-    nodes = len(all_slots)
-    master = all_slots[0].name
-    port = str(master_port(job))
-    pairs = [
-        ("PYTHONUNBUFFERED", "1"),
-        ("MASTER_ADDR", master),
-        ("MASTER_PORT", port),
-        ("NNODES", str(nodes)),
-        ("NODE_RANK", str(slot.rank)),
-        ("NPROC_PER_NODE", str(nproc)),
-        ("LOCAL_WORLD_SIZE", str(nproc)),
-        ("WORLD_SIZE", str(nodes * nproc)),
-        ("RANK", str(slot.rank * nproc)),
-        ("PET_MASTER_ADDR", master),
-        ("PET_MASTER_PORT", port),
-        ("PET_NNODES", str(nodes)),
-        ("PET_NODE_RANK", str(slot.rank)),
-        ("PET_NPROC_PER_NODE", str(nproc)),
-        ("JOB_NAME", job["metadata"]["name"]),
-        ("REPLICA_SPEC_NAME", slot.group),
-    ]
-    return [{"name": k, "value": v} for k, v in pairs]
-
-
-def pod_labels(job: Obj, slot: Slot) -> dict[str, str]:
-    return {
-        api.LABEL_JOB: job["metadata"]["name"],
-        api.LABEL_REPLICA_SPEC: slot.group,
-        api.LABEL_NODE_RANK: str(slot.rank),
-    }
-
-
-# --- spares and repeat offenders ------------------------------------------------------------
-
-
-def spare_count(job: Obj, group: str) -> int:
-    value = group_spec(job, group).get("spares")
-    return value if isinstance(value, int) and value > 0 else 0
-
-
-def is_spare(pod: Obj) -> bool:
-    return ((pod.get("metadata") or {}).get("labels") or {}).get(LABEL_ROLE) == ROLE_SPARE
-
-
-def is_probe(pod: Obj) -> bool:
-    return ((pod.get("metadata") or {}).get("labels") or {}).get(LABEL_ROLE) == elastic.ROLE_PROBE
-
-
-def is_helper(pod: Obj) -> bool:
-    """A spare or an elastic scale-up probe: a pod of the job that holds no rank."""
-    return is_spare(pod) or is_probe(pod)
-
-
-def slot_of(pod: Obj) -> str:
-    """The slot (``<job>-<group>-<i>``) a rank pod fills: its name, or what it took over."""
-    md = pod.get("metadata") or {}
-    return str((md.get("annotations") or {}).get(ANNOTATION_SLOT) or md.get("name"))
-
-
-def node_faults(job: Obj) -> dict[str, int]:
-    raw = ((job.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_NODE_FAULTS)
-    try:
-        data = json.loads(raw) if raw else {}
-    except ValueError:
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    return {str(k): int(v) for k, v in data.items() if isinstance(v, int)}
-
-
-def avoided_nodes(job: Obj, faults: dict[str, int]) -> list[str]:
-    """The repeat offenders to keep away from: at most maxNumRepeatOffendersToAvoid nodes."""
-    limit = restart_policy(job).get("maxNumRepeatOffendersToAvoid")
-    if not isinstance(limit, int) or limit <= 0:
-        return []
-    worst = sorted(
-        (n for n, c in faults.items() if n and c >= REPEAT_OFFENDER_FAULTS),
-        key=lambda n: (-faults[n], n),
-    )
-    return sorted(worst[:limit])
-
-
-def _avoid(pod_spec: Obj, nodes: list[str]) -> None:
-    """AND ``hostname NotIn nodes`` into every required node selector term."""
-    if not nodes:
-        return
-    expr = {"key": HOSTNAME_LABEL, "operator": "NotIn", "values": list(nodes)}
-    affinity = pod_spec.setdefault("affinity", {})
-    node_affinity = affinity.setdefault("nodeAffinity", {})
-    required = node_affinity.setdefault(
-        "requiredDuringSchedulingIgnoredDuringExecution", {"nodeSelectorTerms": []}
-    )
-    terms = required.setdefault("nodeSelectorTerms", [])
-    if not terms:
-        terms.append({})
-    for term in terms:
-        term.setdefault("matchExpressions", []).append(copy.deepcopy(expr))
-
-
-def _python(command: list[str]) -> str:
-    first = command[0] if command else ""
-    return first if os.path.basename(first).startswith("python") else "python3"
-
-
-def build_spare(job: Obj, group: str, index: int, avoid: list[str] | None = None) -> Obj | None:
-    """A stand-in pod of ``group`` running the standby around the container's command.
-
-    None when the first container has no ``command`` (the standby needs the program to run).
-    """
-    slot = Slot(group, index, -1, f"{job['metadata']['name']}-{group}-spare-{index}")
-    pod = build_pod(job, slot, avoid)
-    containers = pod["spec"].get("containers") or []
-    if not containers or not containers[0].get("command"):
-        return None
-    first = containers[0]
-    program = [str(x) for x in [*(first.get("command") or []), *(first.get("args") or [])]]
-    first["command"] = [_python(program), "-m", STANDBY_MODULE, "--", *program]
-    first.pop("args", None)
-    for container in containers:
-        container["env"] = [e for e in container.get("env") or [] if e["name"] not in RANK_ENV]
-    labels = pod["metadata"]["labels"]
-    labels.pop(api.LABEL_NODE_RANK, None)
-    labels[LABEL_ROLE] = ROLE_SPARE
-    return pod
-
-
-def build_pod(job: Obj, slot: Slot, avoid: list[str] | None = None) -> Obj:
-    md = job["metadata"]
-    template = copy.deepcopy(group_spec(job, slot.group).get("template") or {})
-    tmeta = template.get("metadata") or {}
-    pod_spec: Obj = template.get("spec") or {}
-    pod_spec["restartPolicy"] = "OnFailure" if max_retries(job) > 0 else "Never"
-    _avoid(pod_spec, avoid or [])
-    grace = (elastic.policy(job) or {}).get("gracefulShutdownTimeoutInSeconds")
-    if isinstance(grace, int) and grace >= 0:
-        pod_spec["terminationGracePeriodSeconds"] = grace
-    injected = job_env(job, slot, nproc_per_node(job, template))
-    names = {e["name"] for e in injected}
-    for container in pod_spec.get("containers") or []:
-        if isinstance(container, dict):
-            kept = [e for e in container.get("env") or [] if e.get("name") not in names]
-            container["env"] = kept + copy.deepcopy(injected)
-    metadata: Obj = {
-        "name": slot.name,
-        "namespace": md.get("namespace", "default"),
-        "labels": {**(tmeta.get("labels") or {}), **pod_labels(job, slot)},
-        "annotations": {**(tmeta.get("annotations") or {}), ANNOTATION_COUNTED: "0"},
-        "ownerReferences": [owner_reference(job)],
-    }
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod_spec}
-
-
-def build_service(job: Obj) -> Obj:
-    """A headless Service named like the rank-0 pod, so MASTER_ADDR resolves to it."""
-    md = job["metadata"]
-    first = slots(job)[0]
-    port = master_port(job)
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {
-            "name": first.name,
-            "namespace": md.get("namespace", "default"),
-            "labels": {api.LABEL_JOB: md["name"]},
-            "ownerReferences": [owner_reference(job)],
-        },
-        "spec": {
-            "clusterIP": "None",
-            "selector": pod_labels(job, first),
-            "ports": [{"name": "master", "port": port, "targetPort": port, "protocol": "TCP"}],
-        },
-    }
-
-
 # --- the reconcile ------------------------------------------------------------------------
 
 
