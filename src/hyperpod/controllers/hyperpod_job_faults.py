@@ -159,23 +159,7 @@ def _handle_faults(
             p.events.append(
                 Event(WARNING, "SpareFailed", f"Spare {spare['metadata']['name']} failed")
             )
-    restarted: list[Obj] = []
-    failed: list[Obj] = []
-    for pod in live:
-        seen = restarts(pod)
-        if seen > _counted(pod):
-            # Restarts up to "expected" were the operator's own (restarting peers in place).
-            faults_seen = seen - max(_counted(pod), _counted(pod, ANNOTATION_EXPECTED))
-            _note(p, pod, ANNOTATION_COUNTED, seen)
-            if faults_seen > 0:
-                node = str((pod.get("spec") or {}).get("nodeName") or "")
-                if node:
-                    counts[node] = counts.get(node, 0) + faults_seen
-                rs["restartCount"] += faults_seen
-                status["restartCount"] += faults_seen
-                restarted.append(pod)
-        if phase(pod) == "Failed":
-            failed.append(pod)
+    restarted, failed = _count_restarts(p, live, counts)
     limit = max_retries(job)
     if failed:
         if status["restartCount"] >= limit:
@@ -189,23 +173,7 @@ def _handle_faults(
         _count_node_faults(failed, counts)
         p.delete_pods += [x["metadata"]["name"] for x in failed]
         restarted += failed
-    for pod in evicted or []:
-        # Evicted by the health agent: a fault of the job, and its node is faulty outright.
-        node = str((pod.get("spec") or {}).get("nodeName") or "")
-        _note(p, pod, ANNOTATION_EVICTION, 1)
-        if node:
-            counts[node] = max(counts.get(node, 0) + 1, REPEAT_OFFENDER_FAULTS)
-        rs["restartCount"] += 1
-        status["restartCount"] += 1
-        restarted.append(pod)
-        p.events.append(
-            Event(
-                WARNING,
-                "PodEvictedFromFaultyNode",
-                f"Pod {pod['metadata']['name']} (rank {_rank(pod)}) was evicted from {node} "
-                "by the health agent",
-            )
-        )
+    _count_evictions(p, evicted or [], counts, restarted)
     if restarted:
         _faulty(status, PROCESS_RESTART, restarted)
         gone = {x["metadata"]["name"] for x in evicted or []}
@@ -247,6 +215,76 @@ def _handle_faults(
             took = _take_over(p, job, spares, failed + restarted)
             _restart_peers(p, live, failed + restarted + took)
         return True
+    return _full_restart(p, job, live, spares, faults, restarted, counts, full_reason, now)
+
+
+def _count_restarts(
+    p: Plan, live: list[Obj], counts: dict[str, int]
+) -> tuple[list[Obj], list[Obj]]:
+    """Restarts the kubelet made since the last look (counted per node); and the Failed pods."""
+    status = p.status
+    rs = status["restartStatus"]
+    restarted: list[Obj] = []
+    failed: list[Obj] = []
+    for pod in live:
+        seen = restarts(pod)
+        if seen > _counted(pod):
+            # Restarts up to "expected" were the operator's own (restarting peers in place).
+            faults_seen = seen - max(_counted(pod), _counted(pod, ANNOTATION_EXPECTED))
+            _note(p, pod, ANNOTATION_COUNTED, seen)
+            if faults_seen > 0:
+                node = str((pod.get("spec") or {}).get("nodeName") or "")
+                if node:
+                    counts[node] = counts.get(node, 0) + faults_seen
+                rs["restartCount"] += faults_seen
+                status["restartCount"] += faults_seen
+                restarted.append(pod)
+        if phase(pod) == "Failed":
+            failed.append(pod)
+    return restarted, failed
+
+
+def _count_evictions(
+    p: Plan, evicted: list[Obj], counts: dict[str, int], restarted: list[Obj]
+) -> None:
+    """Pods the health agent evicted: each a fault of the job, its node faulty outright."""
+    status = p.status
+    rs = status["restartStatus"]
+    for pod in evicted:
+        node = str((pod.get("spec") or {}).get("nodeName") or "")
+        _note(p, pod, ANNOTATION_EVICTION, 1)
+        if node:
+            counts[node] = max(counts.get(node, 0) + 1, REPEAT_OFFENDER_FAULTS)
+        rs["restartCount"] += 1
+        status["restartCount"] += 1
+        restarted.append(pod)
+        p.events.append(
+            Event(
+                WARNING,
+                "PodEvictedFromFaultyNode",
+                f"Pod {pod['metadata']['name']} (rank {_rank(pod)}) was evicted from {node} "
+                "by the health agent",
+            )
+        )
+
+
+def _full_restart(
+    p: Plan,
+    job: Obj,
+    live: list[Obj],
+    spares: list[Obj],
+    faults: list[Fault],
+    restarted: list[Obj],
+    counts: dict[str, int],
+    full_reason: str,
+    now: datetime,
+) -> bool:
+    """Restart every pod of the job (spares stay unless on a node to avoid); False: it failed."""
+    status = p.status
+    rs = status["restartStatus"]
+    name = job["metadata"]["name"]
+    limit = max_retries(job)
+    policy = restart_policy(job)
     max_full = policy.get("maxFullJobRestarts")
     max_full = max_full if isinstance(max_full, int) else (limit if not policy else 0)
     if rs["fullJobRestartCount"] >= max_full or (faults and status["restartCount"] >= limit):
