@@ -117,6 +117,18 @@ Obj = dict[str, Any]
 # --- the reconcile ------------------------------------------------------------------------
 
 
+def _evicted(pods: list[Obj], gone: list[Obj]) -> list[Obj]:
+    """Pods the health agent evicted, live or already gone, each once."""
+    seen_uids: set[str] = set()
+    evicted = []
+    for x in [*pods, *gone]:
+        uid = str(x["metadata"].get("uid") or x["metadata"]["name"])
+        if uid not in seen_uids and evicted_by_health_agent(x):
+            seen_uids.add(uid)
+            evicted.append(x)
+    return evicted
+
+
 def plan(
     job: Obj,
     pods: list[Obj],
@@ -174,13 +186,7 @@ def plan(
             return p
     counts = node_faults(job)
     before = dict(counts)
-    seen_uids: set[str] = set()
-    evicted = []
-    for x in [*pods, *(gone or [])]:
-        uid = str(x["metadata"].get("uid") or x["metadata"]["name"])
-        if uid not in seen_uids and evicted_by_health_agent(x):
-            seen_uids.add(uid)
-            evicted.append(x)
+    evicted = _evicted(pods, gone or [])
     if not _handle_faults(p, job, live, faults or [], now, counts, evicted):
         return p
     if counts != before:
