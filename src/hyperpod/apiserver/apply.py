@@ -68,8 +68,8 @@ def _apply_merge(live: Any, applied: Any, kind: str, builtin: bool, names: tuple
     return copy.deepcopy(applied)
 
 
-def server_side_apply(live: Obj | None, applied: Obj, manager: str, *, force: bool) -> Obj:
-    """Merge an apply configuration into ``live`` (or create it), tracking field ownership."""
+def _apply_configuration(applied: Obj, manager: str) -> Obj:
+    """A copy of the apply configuration without managedFields; BadRequest when unusable."""
     if not isinstance(applied, dict):
         raise errors.BadRequest("the apply configuration must be an object")
     if not manager:
@@ -84,45 +84,43 @@ def server_side_apply(live: Obj | None, applied: Obj, manager: str, *, force: bo
         raise errors.BadRequest("metadata of the apply configuration must be an object")
     if isinstance(cmeta, dict):
         cmeta.pop("managedFields", None)
+    return config
+
+
+def _conflicts(
+    live: Obj | None,
+    config: Obj,
+    applied_paths: set[Path],
+    others: list[Obj],
+    other_sets: list[set[Path]],
+) -> list[tuple[Path, Obj]]:
+    """Applied fields whose live value differs and that another manager owns."""
+    conflicts: list[tuple[Path, Obj]] = []
+    if live is None:
+        return conflicts
     kind = str(config["kind"])
     builtin = _group_of(config) in BUILTIN_GROUPS
-    api_version = str(config["apiVersion"])
-    applied_paths = field_paths(config)
-    entries = _entries(live)
-    mine = next(
-        (e for e in entries if e.get("manager") == manager and e.get("operation") == "Apply"), None
-    )
-    previous = fields_from_v1(mine.get("fieldsV1")) if mine else set()
-    others = [e for e in entries if e is not mine]
-    other_sets = [fields_from_v1(e.get("fieldsV1")) for e in others]
+    for path in sorted(applied_paths):
+        if path[-1] == ".":
+            continue
+        new_value = value_at(config, path)
+        old_value = value_at(live, path)
+        if old_value is _MISSING or old_value == new_value:
+            continue
+        if new_value == {} and isinstance(old_value, dict):
+            continue  # an empty map only says the map exists
+        if new_value == [] and builtin and isinstance(old_value, list):
+            names = tuple(seg[2:] for seg in path if seg.startswith("f:"))
+            if list_merge_key(kind, names) is not None:
+                continue  # so does an empty keyed list or set
+        for entry, owned in zip(others, other_sets, strict=True):
+            if path in owned:
+                conflicts.append((path, entry))
+    return conflicts
 
-    conflicts: list[tuple[Path, Obj]] = []
-    if live is not None:
-        for path in sorted(applied_paths):
-            if path[-1] == ".":
-                continue
-            new_value = value_at(config, path)
-            old_value = value_at(live, path)
-            if old_value is _MISSING or old_value == new_value:
-                continue
-            if new_value == {} and isinstance(old_value, dict):
-                continue  # an empty map only says the map exists
-            if new_value == [] and builtin and isinstance(old_value, list):
-                names = tuple(seg[2:] for seg in path if seg.startswith("f:"))
-                if list_merge_key(kind, names) is not None:
-                    continue  # so does an empty keyed list or set
-            for entry, owned in zip(others, other_sets, strict=True):
-                if path in owned:
-                    conflicts.append((path, entry))
-    if conflicts and not force:
-        raise _conflict_error(conflicts)
-    if force:
-        taken = {p for p, _ in conflicts}
-        other_sets = [owned - taken for owned in other_sets]
 
-    result = copy.deepcopy(live) if live is not None else {}
-    # Fields this manager applied before and no longer applies go, unless someone else owns them.
-    kept_paths = applied_paths.union(*other_sets)
+def _remove_dropped(result: Obj, dropped: set[Path], kept_paths: set[Path]) -> None:
+    """Fields this manager applied before and no longer applies go, unless someone else owns them."""
 
     def claimed(prefix: Path) -> bool:
         return any(_under(p, prefix) for p in kept_paths)
@@ -131,7 +129,7 @@ def server_side_apply(live: Obj | None, applied: Obj, manager: str, *, force: bo
     def depth(p: Path) -> tuple[int, Path]:
         return (len(p) - 1 if p[-1] == "." else len(p), p)
 
-    for path in sorted(previous - applied_paths, key=depth):
+    for path in sorted(dropped, key=depth):
         base = path[:-1] if path[-1] == "." else path
         if claimed(base):
             continue
@@ -145,6 +143,32 @@ def server_side_apply(live: Obj | None, applied: Obj, manager: str, *, force: bo
                 parent = parent[:-1]
             else:
                 break
+
+
+def server_side_apply(live: Obj | None, applied: Obj, manager: str, *, force: bool) -> Obj:
+    """Merge an apply configuration into ``live`` (or create it), tracking field ownership."""
+    config = _apply_configuration(applied, manager)
+    kind = str(config["kind"])
+    builtin = _group_of(config) in BUILTIN_GROUPS
+    api_version = str(config["apiVersion"])
+    applied_paths = field_paths(config)
+    entries = _entries(live)
+    mine = next(
+        (e for e in entries if e.get("manager") == manager and e.get("operation") == "Apply"), None
+    )
+    previous = fields_from_v1(mine.get("fieldsV1")) if mine else set()
+    others = [e for e in entries if e is not mine]
+    other_sets = [fields_from_v1(e.get("fieldsV1")) for e in others]
+
+    conflicts = _conflicts(live, config, applied_paths, others, other_sets)
+    if conflicts and not force:
+        raise _conflict_error(conflicts)
+    if force:
+        taken = {p for p, _ in conflicts}
+        other_sets = [owned - taken for owned in other_sets]
+
+    result = copy.deepcopy(live) if live is not None else {}
+    _remove_dropped(result, previous - applied_paths, applied_paths.union(*other_sets))
     result = _apply_merge(result, config, kind, builtin, ())
     mine_entry = _entry(manager, "Apply", api_version, applied_paths)
     if (
