@@ -37,21 +37,9 @@ def _condition_true(conditions: list[Any], kind: str) -> bool:
     )
 
 
-def pod_status(pod: Obj) -> tuple[str, int, int, int, datetime | None]:
-    """(STATUS, ready containers, total containers, restarts, last restart) like kubectl."""
-    spec, status = _d(pod.get("spec")), _d(pod.get("status"))
-    total = len(_l(spec.get("containers")))
-    reason = str(status.get("reason") or status.get("phase") or "Pending")
-    conditions = _l(status.get("conditions"))
-    for cond in conditions:
-        if (
-            isinstance(cond, dict)
-            and cond.get("type") == "PodScheduled"
-            and cond.get("reason") == "SchedulingGated"
-        ):
-            reason = "SchedulingGated"
+def _init_status(spec: Obj, status: Obj, reason: str) -> tuple[str, int, datetime | None, bool]:
+    """The init containers' part of STATUS: (reason, restarts, last restart, initializing)."""
     restarts = 0
-    ready = 0
     last_restart: datetime | None = None
     initializing = False
     init_statuses = _l(status.get("initContainerStatuses"))
@@ -89,6 +77,24 @@ def pod_status(pod: Obj) -> tuple[str, int, int, int, datetime | None]:
                 reason = f"Init:{i}/{len(init_specs)}"
             initializing = True
             break
+    return reason, restarts, last_restart, initializing
+
+
+def pod_status(pod: Obj) -> tuple[str, int, int, int, datetime | None]:
+    """(STATUS, ready containers, total containers, restarts, last restart) like kubectl."""
+    spec, status = _d(pod.get("spec")), _d(pod.get("status"))
+    total = len(_l(spec.get("containers")))
+    reason = str(status.get("reason") or status.get("phase") or "Pending")
+    conditions = _l(status.get("conditions"))
+    for cond in conditions:
+        if (
+            isinstance(cond, dict)
+            and cond.get("type") == "PodScheduled"
+            and cond.get("reason") == "SchedulingGated"
+        ):
+            reason = "SchedulingGated"
+    ready = 0
+    reason, restarts, last_restart, initializing = _init_status(spec, status, reason)
     if not initializing or _condition_true(conditions, "Initialized"):
         restarts = 0
         has_running = False
