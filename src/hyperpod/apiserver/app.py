@@ -66,6 +66,18 @@ LogReader = Callable[..., AsyncIterator[bytes]]
 
 _JSON = [(b"content-type", b"application/json")]
 _PUBLIC = {"/healthz", "/livez", "/readyz", "/version"}
+ROOT_PATHS = (
+    "/api",
+    "/api/v1",
+    "/apis",
+    "/healthz",
+    "/livez",
+    "/metrics",
+    "/readyz",
+    "/version",
+    "/openapi/v2",
+    "/openapi/v3",
+)
 
 
 class ApiServer:
@@ -246,55 +258,9 @@ class ApiServer:
         self, req: Request, receive: Receive, send: Send, warnings: list[str]
     ) -> None:
         path = req.path.rstrip("/") or "/"
-        if path in ("/healthz", "/livez"):
-            await _respond(send, 200, b"ok", content_type=b"text/plain")
-            return
-        if path == "/readyz":
-            if self.ready:
-                await _respond(send, 200, b"ok", content_type=b"text/plain")
-            else:
-                await _respond(
-                    send, 503, b"not ready: components starting", content_type=b"text/plain"
-                )
-            return
-        if path == "/version":
-            await _respond(send, 200, orjson.dumps(version_info()))
-            return
-        if path == "/metrics":
-            if req.method != "GET":
-                raise MethodNotAllowed(f"{req.method} is not allowed on /metrics")
-            body = self.metrics.render()
-            await _respond(send, 200, body, content_type=METRICS_CONTENT_TYPE)
-            return
-        gate = self.services.get("gate")
-        if gate is not None and path in ("/.well-known/openid-configuration", "/openid/v1/jwks"):
-            await _respond(send, 200, orjson.dumps(gate.discovery(path, req.headers)))
+        if await self._plain_endpoint(req, path, send):
             return
         parts = [p for p in path.split("/") if p]
-        if not parts:
-            await _respond(
-                send,
-                200,
-                orjson.dumps(
-                    {
-                        "paths": sorted(
-                            [
-                                "/api",
-                                "/api/v1",
-                                "/apis",
-                                "/healthz",
-                                "/livez",
-                                "/metrics",
-                                "/readyz",
-                                "/version",
-                                "/openapi/v2",
-                                "/openapi/v3",
-                            ]
-                        )
-                    }
-                ),
-            )
-            return
         if parts[0] == "openapi":
             await self._openapi(req, parts, send)
             return
@@ -338,6 +304,37 @@ class ApiServer:
             )
             return
         await self._resource(req, receive, send, group, version, rest, warnings)
+
+    async def _plain_endpoint(self, req: Request, path: str, send: Send) -> bool:
+        """Health, version, metrics, OIDC discovery and the path list; False for API paths."""
+        if path in ("/healthz", "/livez"):
+            await _respond(send, 200, b"ok", content_type=b"text/plain")
+            return True
+        if path == "/readyz":
+            if self.ready:
+                await _respond(send, 200, b"ok", content_type=b"text/plain")
+            else:
+                await _respond(
+                    send, 503, b"not ready: components starting", content_type=b"text/plain"
+                )
+            return True
+        if path == "/version":
+            await _respond(send, 200, orjson.dumps(version_info()))
+            return True
+        if path == "/metrics":
+            if req.method != "GET":
+                raise MethodNotAllowed(f"{req.method} is not allowed on /metrics")
+            body = self.metrics.render()
+            await _respond(send, 200, body, content_type=METRICS_CONTENT_TYPE)
+            return True
+        gate = self.services.get("gate")
+        if gate is not None and path in ("/.well-known/openid-configuration", "/openid/v1/jwks"):
+            await _respond(send, 200, orjson.dumps(gate.discovery(path, req.headers)))
+            return True
+        if path == "/":
+            await _respond(send, 200, orjson.dumps({"paths": sorted(ROOT_PATHS)}))
+            return True
+        return False
 
     async def _openapi(self, req: Request, parts: list[str], send: Send) -> None:
         if len(parts) >= 2 and parts[1] == "v3":
