@@ -25,9 +25,9 @@ from hyperpod.apiserver.registry import Registry
 from hyperpod.controllers import hyperpod_job_rules as rules
 from hyperpod.controllers.hyperpod_job_logs import LogMonitor
 from hyperpod.controllers.hyperpod_job_operator_pod import OperatorPod
-from hyperpod.controllers.hyperpod_job_restart import hand_over, restart_in_place
+from hyperpod.controllers.hyperpod_job_restart import hand_over
 from hyperpod.controllers.pytorchjob import choose_port, owned_by
-from hyperpod.runtime.context import Component, ControlPlaneContext
+from hyperpod.runtime.context import RESTART_IN_PLACE, Component, ControlPlaneContext
 from hyperpod.runtime.machinery import Controller, Informer, record_event, split_key
 
 log = logging.getLogger("hyperpod.hp-training-operator")
@@ -40,10 +40,15 @@ class HyperPodJobOperator:
     """Reconciles every HyperPodPyTorchJob of the cluster."""
 
     def __init__(
-        self, reg: Registry, monitor: LogMonitor | None = None, data_dir: Path | None = None
+        self,
+        reg: Registry,
+        monitor: LogMonitor | None = None,
+        data_dir: Path | None = None,
+        services: dict[str, Any] | None = None,
     ) -> None:
         self.reg = reg
         self.data_dir = data_dir
+        self.services = services if services is not None else {}  # the kubelet's, when it runs
         self.monitor = monitor
         self.controller = Controller("hyperpod-training-operator", self.reconcile)
         self.jobs = Informer(reg, api.RESOURCE)
@@ -163,6 +168,12 @@ class HyperPodJobOperator:
         md = job["metadata"]
         return self.reg.patch(api.RESOURCE, md["name"], patch, PatchType.MERGE, md.get("namespace"))
 
+    def _restart_in_place(self, pod: Obj | None) -> bool:
+        restart = self.services.get(RESTART_IN_PLACE)  # only a kubelet on this machine can
+        return bool(
+            self.data_dir is not None and restart is not None and restart(self.data_dir, pod)
+        )
+
     def _apply(self, job: Obj, plan: rules.Plan) -> None:
         namespace = job["metadata"].get("namespace")
         if plan.annotate_job:
@@ -184,8 +195,7 @@ class HyperPodJobOperator:
             restarted = [
                 pod
                 for pod in plan.restart_in_place
-                if self.data_dir is not None
-                and restart_in_place(self.data_dir, self.reg.try_get("pods", pod, namespace))
+                if self._restart_in_place(self.reg.try_get("pods", pod, namespace))
             ]
             if restarted:
                 self._event(
@@ -227,7 +237,9 @@ async def _start(ctx: ControlPlaneContext) -> None:
     await operator_pod.start(log)
     monitor = LogMonitor(operator_pod.job_log_reader)
     try:
-        await HyperPodJobOperator(ctx.reg, monitor, Path(ctx.data_dir)).run(ctx.stopping)
+        await HyperPodJobOperator(ctx.reg, monitor, Path(ctx.data_dir), ctx.services).run(
+            ctx.stopping
+        )
     finally:
         operator_pod.stop(log)
 

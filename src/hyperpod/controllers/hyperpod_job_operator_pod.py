@@ -20,8 +20,7 @@ from typing import Any
 
 from hyperpod.api import hyperpod_job as api
 from hyperpod.apiserver.errors import AlreadyExists, ApiError, BadRequest
-from hyperpod.kubelet.logs import open_log
-from hyperpod.runtime.context import ControlPlaneContext
+from hyperpod.runtime.context import OPEN_LOG, ControlPlaneContext
 
 Obj = dict[str, Any]
 POD_NAME = "hp-training-operator-hp-training-controller-manager"
@@ -155,6 +154,9 @@ class OperatorPod:
 
     def read(self, pod: Obj, container: str | None = None, **kw: Any) -> Any:
         if self.uid and str((pod.get("metadata") or {}).get("uid")) == self.uid:
+            open_log = self.ctx.services.get(OPEN_LOG)  # the kubelet's CRI log reader
+            if open_log is None:
+                raise BadRequest(f'pod "{POD_NAME}" has no logs here: no kubelet runs yet')
             return open_log(self.root, pod, container, **kw)
         if self.inner is None:
             raise BadRequest(

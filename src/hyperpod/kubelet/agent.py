@@ -34,8 +34,9 @@ from hyperpod.kubelet.exec_session import LocalExec
 from hyperpod.kubelet.images import ImageStore
 from hyperpod.kubelet.logs import open_log
 from hyperpod.kubelet.pods import PodWorker
+from hyperpod.kubelet.restart_in_place import restart_in_place
 from hyperpod.runtime import nodes
-from hyperpod.runtime.context import Component, ControlPlaneContext
+from hyperpod.runtime.context import OPEN_LOG, RESTART_IN_PLACE, Component, ControlPlaneContext
 from hyperpod.runtime.machinery import Informer, object_key, record_event
 
 log = logging.getLogger(__name__)
@@ -328,6 +329,8 @@ class Kubelet:
 async def _run_kubelet(ctx: ControlPlaneContext) -> None:
     # pods/log reads container logs from the sandbox (see docs/internals.md, "Logs").
     ctx.services["pod_logs"] = functools.partial(open_log, Path(ctx.data_dir))
+    ctx.services[OPEN_LOG] = open_log
+    ctx.services[RESTART_IN_PLACE] = restart_in_place
     # pods/exec runs commands in this node's containers (see kubelet/exec_session.py).
     ctx.services["pod_exec"] = LocalExec(Path(ctx.data_dir))
     if nodes.local_config(ctx.config) is None:

@@ -11,6 +11,13 @@ from typing import Any
 from hyperpod.api.controlplane_config import ControlPlaneConfig
 from hyperpod.apiserver.registry import DefaultHook, Registry, ValidateHook
 
+# Keys of ``ControlPlaneContext.services`` the kubelet fills in for the components above it, so
+# they never import the kubelet. OPEN_LOG: ``hyperpod.kubelet.logs.open_log`` (a CRI log under any
+# sandbox root, with tail/since/follow); RESTART_IN_PLACE: ``(data_dir, pod) -> bool``, kill the
+# running containers of a local pod so the kubelet restarts them.
+OPEN_LOG = "open_log"
+RESTART_IN_PLACE = "restart_in_place"
+
 
 @dataclass
 class ControlPlaneContext:
