@@ -42,9 +42,15 @@ def _parse(config: dict[str, Any]) -> LocalClusterConfig:
 
 
 def controlplane_config(cfg: LocalClusterConfig) -> dict[str, Any]:
-    """The control-plane config document derived from the user's config (pure)."""
+    """The control-plane config document derived from the user's config (pure).
+
+    Checked against :class:`ControlPlaneConfig` here, so a key the control plane would refuse
+    fails ``hyp create`` before any process starts.
+    """
+    from hyperpod.api.controlplane_config import ControlPlaneConfig
+
     local = next(g for g in cfg.instance_groups if g.kind == "local")
-    return {
+    doc = {
         "clusterName": cfg.cluster_name,
         "nodes": {
             "local": {
@@ -75,6 +81,7 @@ def controlplane_config(cfg: LocalClusterConfig) -> dict[str, Any]:
         "nodeRecovery": cfg.node_recovery,
         "health": cfg.health.model_dump(by_alias=True),
     }
+    return ControlPlaneConfig.load(doc).model_dump(by_alias=True, exclude_unset=True, mode="json")
 
 
 class LocalProvider:
