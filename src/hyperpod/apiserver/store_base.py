@@ -353,7 +353,9 @@ class StoreBase:
             if causes:
                 raise errors.invalid(rt.kind, md.get("name"), causes, rt.group)
         md["resourceVersion"] = str(rev)
-        value = orjson.dumps(obj)
+        # orjson's result keeps its ~4 KiB output buffer alive for as long as the bytes live;
+        # the stored value and the watch history keep it, so copy it once to its own size.
+        value = bytes(memoryview(orjson.dumps(obj)))
         labels, fields = self._selectable(rt, obj)
         st = Stored(rev, value, labels, fields, md.get("uid", ""), owner_uids(obj))
         self.log.append(key, op, prev.rev if prev else 0, value, rev)
