@@ -110,9 +110,9 @@ class ChangeFeed:
                 self._cache.pop(resource, None)
 
     async def _follow_shared(self, resource: str, stopping: asyncio.Event) -> None:
-        """Pods: the controllers' shared informer, not a watch and a cache of our own, so the
-        control plane decodes and holds each pod once (at 50,000 pods a second copy was
-        hundreds of MB and a decode per pod event)."""
+        """Pods and nodes: the controllers' shared informer, not a watch and a cache of our
+        own, so the control plane decodes and holds each object once (at 50,000 pods a second
+        copy was hundreds of MB and a decode per pod event)."""
         inf = Informer(self.reg, resource)
         inf.add_handler(lambda _typ, _obj, _old: self.bump(resource))
         self._cache[resource] = inf.cache
