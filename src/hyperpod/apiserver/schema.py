@@ -22,6 +22,8 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from hyperpod.apiserver import errors
 
 Cause = dict[str, str]
@@ -46,6 +48,23 @@ OBJECT_META_FIELDS = {
     "managedFields",
 }
 _ROOT_KEEP = {"apiVersion", "kind", "metadata"}
+_ABSENT: Any = object()
+
+
+def same_json(value: Any, prior: Any) -> bool:
+    """Whether an object or list is the same JSON as ``prior``; False for scalars."""
+    return _unchanged(value, prior)
+
+
+def _unchanged(value: Any, prior: Any) -> bool:
+    """Whether an object or list is the same JSON as the stored one (exact types: ``True`` is
+    not ``1``; a different key order counts as changed, which only costs a walk)."""
+    if prior is _ABSENT or type(value) is not type(prior) or not isinstance(value, dict | list):
+        return False
+    try:
+        return orjson.dumps(value) == orjson.dumps(prior)
+    except (orjson.JSONEncodeError, TypeError):
+        return False
 
 
 def json_type(value: Any) -> str:
@@ -136,21 +155,35 @@ class _Walker:
     # -- structural passes --------------------------------------------------------------
 
     def visit(
-        self, value: Any, schema: dict[str, Any], segs: list[Seg], root: bool = False
+        self,
+        value: Any,
+        schema: dict[str, Any],
+        segs: list[Seg],
+        root: bool = False,
+        old: Any = _ABSENT,
     ) -> None:
         if not isinstance(schema, dict):
             return
         if isinstance(value, dict):
-            self.visit_object(value, schema, segs, root)
+            self.visit_object(value, schema, segs, root, old if isinstance(old, dict) else None)
         elif isinstance(value, list):
             items = schema.get("items")
             if isinstance(items, dict):
+                olds = old if isinstance(old, list) else []
                 for i, item in enumerate(value):
-                    self.visit(item, items, [*segs, i])
+                    prior = olds[i] if i < len(olds) else _ABSENT
+                    if _unchanged(item, prior):
+                        continue
+                    self.visit(item, items, [*segs, i], old=prior)
         self.validate(value, schema, segs)
 
     def visit_object(
-        self, obj: dict[str, Any], schema: dict[str, Any], segs: list[Seg], root: bool
+        self,
+        obj: dict[str, Any],
+        schema: dict[str, Any],
+        segs: list[Seg],
+        root: bool,
+        old: dict[str, Any] | None = None,
     ) -> None:
         props = schema.get("properties")
         props = props if isinstance(props, dict) else {}
@@ -201,7 +234,12 @@ class _Walker:
                 continue
             if keep_meta and key == "metadata":
                 continue
-            self.visit(value, sub, [*segs, key])
+            # Ratcheting, as Kubernetes does for custom resources: an object or list that is
+            # the same as in the stored object was checked when it was written.
+            prior = old.get(key, _ABSENT) if old is not None else _ABSENT
+            if _unchanged(value, prior):
+                continue
+            self.visit(value, sub, [*segs, key], old=prior)
         if embedded:
             for key in ("apiVersion", "kind"):
                 if not obj.get(key):
@@ -354,15 +392,21 @@ class _Walker:
 
 
 def apply_schema(
-    obj: dict[str, Any], schema: dict[str, Any], *, prune: bool = True
+    obj: dict[str, Any],
+    schema: dict[str, Any],
+    *,
+    prune: bool = True,
+    old: dict[str, Any] | None = None,
 ) -> tuple[list[Cause], list[str]]:
     """Default, prune and validate ``obj`` in place against a structural schema.
 
     Returns ``(causes, unknown_field_paths)``: causes name fields like ``spec.replicas``;
-    unknown paths look like ``.spec.foo`` (pruned only when ``prune``).
+    unknown paths look like ``.spec.foo`` (pruned only when ``prune``). With ``old`` (the
+    stored object of an update), objects and lists below the root that are unchanged from it
+    are not walked again.
     """
     walker = _Walker(prune)
-    walker.visit(obj, schema, [], root=True)
+    walker.visit(obj, schema, [], root=True, old=_ABSENT if old is None else old)
     return walker.causes, walker.unknown
 
 

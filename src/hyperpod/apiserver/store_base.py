@@ -296,7 +296,7 @@ class StoreBase:
         # Built-in kinds: one schema walk gives both type errors and unknown fields.
         found_unknown: builtins.list[str] = []
         causes: builtins.list[dict[str, str]] = typecheck.precheck(
-            rt.kind, obj, builtin=not rt.crd, unknown=found_unknown
+            rt.kind, obj, builtin=not rt.crd, unknown=found_unknown, old=old
         )
         if causes:
             raise errors.invalid(rt.kind, _meta(obj).get("name"), causes, rt.group)
@@ -304,7 +304,7 @@ class StoreBase:
         if rt.crd:
             sch = rt.schemas.get(rt.version)
             if sch and not skip_schema:
-                c, unknown = schema.apply_schema(obj, sch, prune=True)
+                c, unknown = schema.apply_schema(obj, sch, prune=True, old=old)
                 if c:  # admission hooks only ever see objects of the schema's types
                     raise errors.invalid(rt.kind, _meta(obj).get("name"), c, rt.group)
         else:
@@ -353,7 +353,9 @@ class StoreBase:
             if causes:
                 raise errors.invalid(rt.kind, md.get("name"), causes, rt.group)
         md["resourceVersion"] = str(rev)
-        value = orjson.dumps(obj)
+        # orjson's result keeps its ~4 KiB output buffer alive for as long as the bytes live;
+        # the stored value and the watch history keep it, so copy it once to its own size.
+        value = bytes(memoryview(orjson.dumps(obj)))
         labels, fields = self._selectable(rt, obj)
         st = Stored(rev, value, labels, fields, md.get("uid", ""), owner_uids(obj))
         self.log.append(key, op, prev.rev if prev else 0, value, rev)

@@ -198,7 +198,7 @@ class StoreWrites(StoreReads):
         if sub is None:
             self._admit(rt, new, old, field_validation, warnings)
         else:
-            _check_subresource_write(rt, new, str(name))
+            _check_subresource_write(rt, new, str(name), old)
         if _strip_for_generation(new) != _strip_for_generation(old):
             nmd["generation"] = int(omd.get("generation") or 1) + 1
         if field_manager:
@@ -395,15 +395,21 @@ def _merge_for(rt: ResourceType, sub: str | None, new: Obj, old: Obj) -> Obj:
     return new
 
 
-def _check_subresource_write(rt: ResourceType, new: Obj, name: str) -> None:
-    """Status (and finalize) writes skip admission but are still type-checked."""
+def _check_subresource_write(rt: ResourceType, new: Obj, name: str, old: Obj) -> None:
+    """Status (and finalize) writes skip admission but are still type-checked (what is
+    unchanged from the stored ``old`` was checked when it was written)."""
     if rt.crd and rt.schemas.get(rt.version):
         # Status writes of custom resources are checked against the schema too.
-        causes, _ = schema.apply_schema(new, rt.schemas[rt.version], prune=True)
+        causes, _ = schema.apply_schema(new, rt.schemas[rt.version], prune=True, old=old)
         if causes:
             raise errors.invalid(rt.kind, name, causes, rt.group)
     elif not rt.crd:
         # Status writes of built-in kinds: the types readers (kubelet, scheduler) rely on.
-        causes = typecheck.precheck(rt.kind, {"status": new.get("status")}, builtin=True)
+        causes = typecheck.precheck(
+            rt.kind,
+            {"status": new.get("status")},
+            builtin=True,
+            old={"status": old.get("status")},
+        )
         if causes:
             raise errors.invalid(rt.kind, name, causes, rt.group)

@@ -178,26 +178,36 @@ def _structural(cause: Cause) -> bool:
 
 
 def builtin_type_causes(
-    kind: str, obj: dict[str, Any], unknown: list[str] | None = None
+    kind: str,
+    obj: dict[str, Any],
+    unknown: list[str] | None = None,
+    old: dict[str, Any] | None = None,
 ) -> list[Cause]:
     """Type mismatches of a built-in ``kind`` against its OpenAPI schema; the paths of fields
-    the kind does not have are appended to ``unknown`` (``obj`` itself is not changed)."""
+    the kind does not have are appended to ``unknown`` (``obj`` itself is not changed).
+    Parts unchanged from ``old`` (the stored object of an update) are not checked again."""
     sch = openapi.builtin_schema(kind)
     if sch is None:
         return []
     body = orjson.loads(orjson.dumps(obj))
-    causes, extra = schema.apply_schema(body, sch, prune=True)
+    causes, extra = schema.apply_schema(body, sch, prune=True, old=old)
     if unknown is not None:
         unknown.extend(extra)
     return [c for c in causes if _structural(c)]
 
 
 def precheck(
-    kind: str, obj: dict[str, Any], *, builtin: bool, unknown: list[str] | None = None
+    kind: str,
+    obj: dict[str, Any],
+    *,
+    builtin: bool,
+    unknown: list[str] | None = None,
+    old: dict[str, Any] | None = None,
 ) -> list[Cause]:
     """Everything above for one object about to be admitted; [] when its types are sound.
 
-    For built-in kinds the unknown fields found on the way are appended to ``unknown``."""
+    For built-in kinds the unknown fields found on the way are appended to ``unknown``.
+    ``old`` is the stored object of an update: the schema walk skips what is unchanged."""
     causes = metadata_causes(obj) + bounds_causes(obj)
     if causes:
         return causes
@@ -207,26 +217,34 @@ def precheck(
     if causes:
         return causes
     if not builtin:
-        return pod_template_causes(obj)
-    return builtin_type_causes(kind, obj, unknown)
+        return pod_template_causes(obj, old=old)
+    return builtin_type_causes(kind, obj, unknown, old)
 
 
-def pod_template_causes(obj: Any, limit: int = 64) -> list[Cause]:
+def pod_template_causes(obj: Any, limit: int = 64, old: Any = None) -> list[Cause]:
     """Type mismatches in the pod templates embedded in a custom resource.
 
     Any ``template`` object with a ``spec.containers`` (a PyTorchJob's replica templates, a
     Workload's pod sets) is checked like a Pod, since controllers turn it into pods.
     """
     causes: list[Cause] = []
-    stack: list[tuple[Any, str]] = [(obj, "")]
+    stack: list[tuple[Any, str, Any]] = [(obj, "", old)]
     while stack and len(causes) < limit:
-        value, where = stack.pop()
+        value, where, prior = stack.pop()
         if isinstance(value, list):
-            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(value))
+            priors = prior if isinstance(prior, list) else []
+            stack.extend(
+                (v, f"{where}[{i}]", priors[i] if i < len(priors) else None)
+                for i, v in enumerate(value)
+                if not (i < len(priors) and schema.same_json(v, priors[i]))
+            )
             continue
         if not isinstance(value, dict):
             continue
+        priors_map = prior if isinstance(prior, dict) else {}
         for key, child in value.items():
+            if key in priors_map and schema.same_json(child, priors_map[key]):
+                continue  # unchanged since it was stored (and checked)
             path = f"{where}.{key}" if where else str(key)
             spec = child.get("spec") if key == "template" and isinstance(child, dict) else None
             if isinstance(spec, dict) and "containers" in spec:
@@ -235,7 +253,7 @@ def pod_template_causes(obj: Any, limit: int = 64) -> list[Cause]:
                 for c in found:
                     causes.append({**c, "field": f"{path}.{c['field']}"})
             else:
-                stack.append((child, path))
+                stack.append((child, path, priors_map.get(key)))
     return causes
 
 

@@ -397,3 +397,39 @@ def test_root_metadata_may_only_constrain_name_and_generate_name() -> None:
     assert causes[0]["message"].startswith(
         "Forbidden: must not specify anything other than name and generateName"
     )
+
+
+RATCHET: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "spec": {"type": "object", "properties": {"n": {"type": "integer", "maximum": 3}}},
+        "status": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {"type": "object", "properties": {"ok": {"type": "boolean"}}},
+                }
+            },
+        },
+    },
+}
+
+
+def test_an_update_checks_what_changed_and_ratchets_what_did_not() -> None:
+    # A stored object that the current schema would refuse (as after a schema change).
+    old = {"spec": {"n": 9}, "status": {"items": [{"ok": True}]}}
+    new = {"spec": {"n": 9}, "status": {"items": [{"ok": True}, {"ok": "yes"}]}}
+    causes, _ = apply_schema(new, RATCHET, old=old)
+    assert [c["field"] for c in causes] == ["status.items[1].ok"]  # the unchanged spec passes
+    changed = {"spec": {"n": 8}, "status": {"items": [{"ok": True}]}}
+    causes, _ = apply_schema(changed, RATCHET, old=old)
+    assert [c["field"] for c in causes] == ["spec.n"]
+    assert apply_schema({"spec": {"n": 9}}, RATCHET)[0]  # a create checks everything
+
+
+def test_ratcheting_compares_exact_json_types() -> None:
+    # True == 1 in Python; a boolean turned into a number is a change and is checked.
+    old = {"status": {"items": [{"ok": True}]}}
+    causes, _ = apply_schema({"status": {"items": [{"ok": 1}]}}, RATCHET, old=old)
+    assert [c["field"] for c in causes] == ["status.items[0].ok"]

@@ -182,3 +182,11 @@ def test_status_writes_of_built_in_kinds_are_type_checked(tmp_path: Path) -> Non
             reg.update("pods/status", {**created, "status": status}, "default")
     ok = {**created, "status": {"phase": "Running"}}
     assert reg.update("pods/status", ok, "default")["status"]["phase"] == "Running"
+
+
+def test_pod_templates_unchanged_since_stored_are_not_walked_again() -> None:
+    bad = {"template": {"spec": {"containers": "not-a-list"}}}
+    assert typecheck.pod_template_causes({"spec": bad})  # a create checks the template
+    assert typecheck.pod_template_causes({"spec": bad}, old={"spec": bad}) == []  # ratcheted
+    good = {"template": {"spec": {"containers": []}}}
+    assert typecheck.pod_template_causes({"spec": bad}, old={"spec": good})  # a change is checked

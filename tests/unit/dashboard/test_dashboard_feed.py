@@ -6,6 +6,7 @@ import asyncio
 
 from hyperpod.apiserver.registry import Registry
 from hyperpod.dashboard.feed import ChangeFeed
+from hyperpod.runtime.machinery import Informer
 
 
 def cm(name: str, value: str) -> dict[str, object]:
@@ -41,5 +42,33 @@ def test_a_change_wakes_the_waiters_and_the_cache_follows_the_watch(registry: Re
         finally:
             stopping.set()
             await asyncio.wait_for(task, 5)
+
+    asyncio.run(body())
+
+
+def test_pods_come_from_the_shared_informer_not_a_second_copy(registry: Registry) -> None:
+    pod = {
+        "metadata": {"name": "p", "namespace": "default"},
+        "spec": {"containers": [{"name": "c", "image": "x"}]},
+    }
+
+    async def body() -> None:
+        controller = Informer(registry, "pods")  # what the scheduler and kubelets use
+        controller.start()
+        feed = ChangeFeed(registry, ["pods"], cached=["pods"])
+        stopping = asyncio.Event()
+        task = asyncio.create_task(feed.run(stopping))
+        try:
+            while feed.objects("pods") is None:
+                await asyncio.sleep(0.01)
+            seen = feed.snapshot(["pods"])
+            registry.create("pods", pod, "default")
+            assert await feed.changed(seen, 5)
+            [shown] = feed.objects("pods") or []
+            assert shown is controller.get("default/p")  # one decoded copy for both
+        finally:
+            stopping.set()
+            await asyncio.wait_for(task, 5)
+            await controller.stop()
 
     asyncio.run(body())
