@@ -1,0 +1,379 @@
+"""Dynamic admission: calling the webhooks of Mutating- and ValidatingWebhookConfigurations.
+
+The store's admission step (``store_base._admit``) calls :func:`mutate` after the built-in
+defaulting hooks and :func:`validate` once built-in validation has passed; ``delete`` calls
+both with operation DELETE. As kube-apiserver does:
+
+- a webhook is called when one of its ``rules`` matches the operation, group, version,
+  resource and scope, its ``namespaceSelector`` matches the labels of the object's namespace
+  (of the Namespace itself for Namespaces; cluster-scoped objects always match) and its
+  ``objectSelector`` matches the new or the old object's labels;
+- the call is an ``admission.k8s.io/v1`` AdmissionReview POSTed over HTTPS to
+  ``clientConfig.url``, or to ``https://<service>.<namespace>.svc:<port><path>`` resolved to a
+  ready endpoint of the Service (its EndpointSlices, the routing the service proxy uses), with
+  the certificate checked against ``caBundle`` (the system roots without one) for that name;
+- mutating webhooks run first, in name order of their configurations, and their JSONPatch is
+  applied to the object before validation; no reinvocation;
+- a denial answers with the webhook's status message and code (403 when it sets none); a
+  webhook that cannot be called, times out (``timeoutSeconds``) or answers nonsense fails the
+  request with 500 under ``failurePolicy: Fail`` and is skipped (logged) under ``Ignore``;
+- ``dryRun`` is passed on (v1 webhooks declare sideEffects None or NoneOnDryRun);
+- writes of the webhook configurations and admission policies themselves are never sent to
+  webhooks, so a broken webhook can always be removed.
+
+The call is made synchronously inside the write: while a webhook answers, this API server
+serves nothing else (it runs on one event loop). A webhook that calls back into the API server
+while it is being asked therefore waits until its own timeout. Status and other subresource
+writes are not sent to webhooks.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import http.client
+import logging
+import socket
+import ssl
+import uuid
+from contextvars import ContextVar
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from hyperpod.apiserver import errors, patching, selectors
+from hyperpod.apiserver.errors import ApiError
+from hyperpod.apiserver.resources import ResourceType
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+
+GROUP = "admissionregistration.k8s.io"
+MUTATING = f"mutatingwebhookconfigurations.{GROUP}"
+VALIDATING = f"validatingwebhookconfigurations.{GROUP}"
+EXEMPT = frozenset(
+    {
+        MUTATING,
+        VALIDATING,
+        f"validatingadmissionpolicies.{GROUP}",
+        f"validatingadmissionpolicybindings.{GROUP}",
+    }
+)
+SLICES = "endpointslices.discovery.k8s.io"
+SERVICE_NAME = "kubernetes.io/service-name"
+# The user of the request being admitted (set by the HTTP layer); None: the control plane.
+REQUEST_USER: ContextVar[tuple[str, tuple[str, ...]] | None] = ContextVar(
+    "hyperpod_admission_user", default=None
+)
+
+
+class Denied(ApiError):
+    """A webhook's refusal, with the code and reason it chose."""
+
+    def __init__(self, message: str, code: int, reason: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+
+
+class CallFailed(Exception):
+    """The webhook could not be asked, or its answer could not be used."""
+
+
+# ---------------------------------------------------------------------------- entry points
+def mutate(
+    store: Any, rt: ResourceType, obj: Obj, old: Obj | None, dry_run: bool, warnings: Any
+) -> None:
+    """Call the matching mutating webhooks; their patches are applied to ``obj`` in place."""
+    _run(store, MUTATING, rt, obj, old, dry_run, warnings)
+
+
+def validate(
+    store: Any, rt: ResourceType, obj: Obj | None, old: Obj | None, dry_run: bool, warnings: Any
+) -> None:
+    """Call the matching validating webhooks; raises :class:`Denied` or a 500 on failure."""
+    _run(store, VALIDATING, rt, obj, old, dry_run, warnings)
+
+
+def admit_delete(store: Any, rt: ResourceType, old: Obj, dry_run: bool) -> None:
+    """A DELETE: mutating then validating webhooks see ``oldObject`` only."""
+    _run(store, MUTATING, rt, None, old, dry_run, None)
+    _run(store, VALIDATING, rt, None, old, dry_run, None)
+
+
+def _run(
+    store: Any,
+    resource: str,
+    rt: ResourceType,
+    obj: Obj | None,
+    old: Obj | None,
+    dry_run: bool,
+    warnings: Any,
+) -> None:
+    if rt.name in EXEMPT or rt.virtual or not store._objects.get(resource):
+        return  # the fast path: no configuration of this kind is stored
+    operation = "DELETE" if obj is None else "CREATE" if old is None else "UPDATE"
+    mutating = resource == MUTATING
+    for config in sorted(store.list(resource), key=lambda c: str(c["metadata"]["name"])):
+        for hook in config.get("webhooks") or []:
+            if not _matches(store, hook, rt, operation, obj, old):
+                continue
+            subject = obj if obj is not None else old
+            assert subject is not None
+            try:
+                patch = _call(store, hook, rt, operation, obj, old, dry_run, warnings, mutating)
+                if patch is not None and obj is not None:
+                    _apply(obj, patch)
+            except ApiError:
+                raise
+            except CallFailed as exc:
+                name = hook.get("name")
+                if hook.get("failurePolicy", "Fail") == "Ignore":
+                    log.warning("failed calling webhook %r (failurePolicy Ignore): %s", name, exc)
+                    continue
+                raise errors.InternalError(
+                    f'Internal error occurred: failed calling webhook "{name}": {exc}'
+                ) from exc
+
+
+# ---------------------------------------------------------------------------- matching
+def _matches(
+    store: Any, hook: Obj, rt: ResourceType, op: str, obj: Obj | None, old: Obj | None
+) -> bool:
+    if not any(_rule_matches(r, rt, op) for r in hook.get("rules") or []):
+        return False
+    try:
+        ns_sel = selectors.label_selector_from_dict(hook.get("namespaceSelector") or {})
+        obj_sel = selectors.label_selector_from_dict(hook.get("objectSelector") or {})
+    except ValueError:
+        return False
+    subject = obj if obj is not None else old
+    assert subject is not None
+    if not obj_sel.empty and not any(
+        obj_sel.matches(_labels(o)) for o in (obj, old) if o is not None
+    ):
+        return False
+    if ns_sel.empty:
+        return True
+    if rt.name == "namespaces":
+        return ns_sel.matches(_labels(subject))
+    if not rt.namespaced:
+        return True
+    ns = (subject.get("metadata") or {}).get("namespace") or ""
+    namespace = store.object_by_key("namespaces", f"/namespaces/{ns}")
+    return ns_sel.matches(_labels(namespace or {}))
+
+
+def _rule_matches(rule: Any, rt: ResourceType, op: str) -> bool:
+    if not isinstance(rule, dict):
+        return False
+    ops = rule.get("operations") or []
+    if op not in ops and "*" not in ops:
+        return False
+    groups = rule.get("apiGroups") or []
+    if rt.group not in groups and "*" not in groups:
+        return False
+    versions = rule.get("apiVersions") or []
+    if "*" not in versions and not any(v in versions for v in rt.versions):
+        return False  # matchPolicy Equivalent: any served version of the resource
+    resources = rule.get("resources") or []
+    if rt.plural not in resources and "*" not in resources and "*/*" not in resources:
+        return False
+    scope = rule.get("scope") or "*"
+    return scope == "*" or (scope == "Namespaced") == rt.namespaced
+
+
+def _labels(obj: Obj) -> dict[str, str]:
+    return dict((obj.get("metadata") or {}).get("labels") or {})
+
+
+# ---------------------------------------------------------------------------- the call
+def _review(rt: ResourceType, op: str, obj: Obj | None, old: Obj | None, dry_run: bool) -> Obj:
+    subject = obj if obj is not None else old
+    assert subject is not None
+    md = subject.get("metadata") or {}
+    user = REQUEST_USER.get()
+    name, groups = user if user is not None else ("system:apiserver", ("system:masters",))
+    kind = {"group": rt.group, "version": rt.version, "kind": rt.kind}
+    resource = {"group": rt.group, "version": rt.version, "resource": rt.plural}
+    options_kind = {"CREATE": "CreateOptions", "UPDATE": "UpdateOptions"}.get(op, "DeleteOptions")
+    request: Obj = {
+        "uid": str(uuid.uuid4()),
+        "kind": kind,
+        "resource": resource,
+        "requestKind": kind,
+        "requestResource": resource,
+        "name": md.get("name", ""),
+        "operation": op,
+        "userInfo": {"username": name, "groups": list(groups)},
+        "object": obj,
+        "oldObject": old,
+        "dryRun": dry_run,
+        "options": {"apiVersion": "meta.k8s.io/v1", "kind": options_kind},
+    }
+    if rt.namespaced:
+        request["namespace"] = md.get("namespace", "")
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+
+
+def _call(
+    store: Any,
+    hook: Obj,
+    rt: ResourceType,
+    op: str,
+    obj: Obj | None,
+    old: Obj | None,
+    dry_run: bool,
+    warnings: Any,
+    mutating: bool,
+) -> list[Any] | None:
+    """POST the review; None, or the JSONPatch operations of an allowing mutating webhook."""
+    timeout = float(hook.get("timeoutSeconds") or 10)
+    cc = hook.get("clientConfig") or {}
+    host, port, path, address = _target(store, cc)
+    sep = "&" if "?" in path else "?"
+    where = f'Post "https://{host}:{port}{path}{sep}timeout={int(timeout)}s"'
+    review = _review(rt, op, obj, old, dry_run)
+    try:
+        ctx = _tls(cc.get("caBundle"))
+        body = _post(address, host, ctx, f"{path}{sep}timeout={int(timeout)}s", review, timeout)
+    except TimeoutError as exc:
+        raise CallFailed(f"failed to call webhook: {where}: context deadline exceeded") from exc
+    except (OSError, ssl.SSLError, http.client.HTTPException, ValueError) as exc:
+        raise CallFailed(f"failed to call webhook: {where}: {exc}") from exc
+    try:
+        answer = orjson.loads(body)
+        response = answer["response"]
+        if not isinstance(response, dict):
+            raise TypeError("response is not an object")
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise CallFailed(f"received invalid webhook response: {exc}") from exc
+    if response.get("uid") != review["request"]["uid"]:
+        raise CallFailed(
+            f"expected response.uid={review['request']['uid']!r}, got {response.get('uid')!r}"
+        )
+    if warnings is not None:
+        warnings.extend(str(w) for w in response.get("warnings") or [])
+    name = hook.get("name")
+    if not response.get("allowed"):
+        status = response.get("result") or response.get("status") or {}
+        message = str(status.get("message") or "")
+        denied = f'admission webhook "{name}" denied the request'
+        raise Denied(
+            f"{denied}: {message}" if message else f"{denied} without explanation",
+            int(status.get("code") or 403),
+            str(status.get("reason") or ("Forbidden" if not status.get("code") else "")),
+        )
+    if not mutating or not response.get("patch"):
+        return None
+    if response.get("patchType") != "JSONPatch":
+        raise CallFailed(f"unsupported patch type {response.get('patchType')!r}")
+    try:
+        ops = orjson.loads(base64.b64decode(response["patch"], validate=True))
+    except (binascii.Error, orjson.JSONDecodeError, ValueError) as exc:
+        raise CallFailed(f"the webhook's patch is not base64 JSON: {exc}") from exc
+    if not isinstance(ops, list):
+        raise CallFailed("the webhook's patch is not a list of JSONPatch operations")
+    return ops
+
+
+def _apply(obj: Obj, ops: list[Any]) -> None:
+    md = obj.get("metadata") or {}
+    before = (md.get("name"), md.get("namespace"), md.get("uid"))
+    try:
+        patched = patching.apply_json_patch(obj, ops)
+    except ApiError as exc:
+        raise CallFailed(f"the webhook's patch does not apply: {exc.message}") from exc
+    pmd = patched.get("metadata") or {}
+    if (pmd.get("name"), pmd.get("namespace"), pmd.get("uid")) != before:
+        raise CallFailed("the webhook's patch changes metadata.name, namespace or uid")
+    obj.clear()
+    obj.update(patched)
+
+
+def _target(store: Any, cc: Obj) -> tuple[str, int, str, tuple[str, int]]:
+    """(TLS server name, port, request path, address to connect to)."""
+    url = cc.get("url")
+    if url:
+        parts = urlsplit(str(url))
+        host = parts.hostname or ""
+        port = parts.port or 443
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return host, port, path, (host, port)
+    svc_ref = cc.get("service") or {}
+    name, ns = str(svc_ref.get("name")), str(svc_ref.get("namespace"))
+    port = int(svc_ref.get("port") or 443)
+    path = str(svc_ref.get("path") or "/")
+    host = f"{name}.{ns}.svc"
+    return host, port, path, _endpoint(store, name, ns, port)
+
+
+def _endpoint(store: Any, name: str, ns: str, port: int) -> tuple[str, int]:
+    where = f'Post "https://{name}.{ns}.svc:{port}"'
+    svc = store.object_by_key("services", f"/services/{ns}/{name}")
+    if svc is None:
+        raise CallFailed(f'failed to call webhook: {where}: service "{ns}/{name}" not found')
+    ports = [p for p in (svc.get("spec") or {}).get("ports") or [] if p.get("port") == port]
+    if not ports:
+        raise CallFailed(
+            f'failed to call webhook: {where}: service "{ns}/{name}" has no port {port}'
+        )
+    port_name = str(ports[0].get("name") or "")
+    slices = store.list(SLICES, ns, label_selector=f"{SERVICE_NAME}={name}")
+    for sl in sorted(slices, key=lambda s: str(s["metadata"]["name"])):
+        numbers = [
+            p.get("port") for p in sl.get("ports") or [] if (p.get("name") or "") == port_name
+        ]
+        if not numbers or not numbers[0]:
+            continue
+        for ep in sl.get("endpoints") or []:
+            if (ep.get("conditions") or {}).get("ready") is False:
+                continue
+            for addr in (ep.get("addresses") or [])[:1]:
+                return str(addr), int(numbers[0])
+    raise CallFailed(
+        f'failed to call webhook: {where}: no endpoints available for service "{name}"'
+    )
+
+
+def _tls(ca_bundle: Any) -> ssl.SSLContext:
+    if not ca_bundle:
+        return ssl.create_default_context()
+    try:
+        pem = base64.b64decode(str(ca_bundle), validate=True).decode()
+        return ssl.create_default_context(cadata=pem)
+    except (binascii.Error, UnicodeDecodeError, ssl.SSLError) as exc:
+        raise ValueError(f"clientConfig.caBundle is not a base64 PEM bundle: {exc}") from exc
+
+
+def _post(
+    address: tuple[str, int],
+    server_name: str,
+    ctx: ssl.SSLContext,
+    path: str,
+    review: Obj,
+    timeout: float,
+) -> bytes:
+    raw = socket.create_connection(address, timeout=timeout)
+    try:
+        sock = ctx.wrap_socket(raw, server_hostname=server_name)
+    except BaseException:
+        raw.close()
+        raise
+    conn = http.client.HTTPConnection(server_name, address[1], timeout=timeout)
+    conn.sock = sock
+    try:
+        conn.request(
+            "POST",
+            path,
+            body=orjson.dumps(review),
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )
+        resp = conn.getresponse()
+        body = resp.read(3 * 1024 * 1024)
+        if resp.status != 200:
+            raise ValueError(f"the webhook answered HTTP {resp.status}: {body[:200]!r}")
+        return body
+    finally:
+        conn.close()
