@@ -16,7 +16,6 @@ import datetime
 import json
 import random
 import socket
-import ssl
 import time
 import urllib.error
 import urllib.request

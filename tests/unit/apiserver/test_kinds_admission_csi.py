@@ -119,7 +119,7 @@ def test_a_csidriver_is_defaulted_and_its_spec_immutable(registry: Registry) -> 
     assert made["spec"]["volumeLifecycleModes"] == ["Persistent"]
     assert made["spec"]["fsGroupPolicy"] == "ReadWriteOnceWithFSType"
     made["spec"]["attachRequired"] = True
-    with pytest.raises(Invalid, match="spec.attachRequired: Invalid value: field is immutable"):
+    with pytest.raises(Invalid, match=r"spec\.attachRequired: Invalid value: field is immutable"):
         registry.update("csidrivers.storage.k8s.io", made)
     made["spec"]["attachRequired"] = False
     made["spec"]["podInfoOnMount"] = True  # mutable upstream
