@@ -5,7 +5,7 @@ We render the add-ons ourselves instead of running helm: the objects land in
 applied with server-side apply by the stack's creator while the stack waits at its bootstrap gate
 (see ``template.py``): namespaces, then CRDs (waiting until each is Established), then the rest. Every workload
 tolerates the HyperPod health taint and device plugins only run on instance types that have the
-device. Image tags are pinned in ``IMAGES``; check them against the upstream releases you trust.
+device. Image tags are pinned in ``IMAGES``; ``pins.table()`` (and docs/aws-pins.md) lists every pin.
 """
 
 from __future__ import annotations
