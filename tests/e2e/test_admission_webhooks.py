@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from support import RunningControlPlane, start_control_plane
+from support import KUBECTL, RunningControlPlane, start_control_plane
 
 pytestmark = [pytest.mark.timeout(180)]
 
@@ -53,7 +53,11 @@ class H(http.server.BaseHTTPRequestHandler):
             resp["patchType"] = "JSONPatch"
             resp["patch"] = base64.b64encode(json.dumps(ops).encode()).decode()
         elif self.path.startswith("/validate"):
-            if "forbidden" in (obj.get("data") or {}):
+            gone = (req.get("oldObject") or {}).get("metadata", {}).get("labels") or {}
+            if req["operation"] == "DELETE" and gone.get("protected") == "yes":
+                resp = {"uid": req["uid"], "allowed": False,
+                        "status": {"code": 403, "message": "protected objects stay"}}
+            elif "forbidden" in (obj.get("data") or {}):
                 resp = {"uid": req["uid"], "allowed": False,
                         "status": {"code": 403, "message": "the key 'forbidden' is not allowed here"}}
             elif labels.get("hook") == "on" and labels.get("mutated") != "yes":
@@ -413,7 +417,7 @@ def _secret(name: str) -> dict[str, Any]:
         (
             "no-endpoints",
             {"clientConfig": {"service": {"name": "nothing", "namespace": "default"}}},
-            'service "default/nothing" not found',
+            'service "nothing" not found',
         ),
         (
             "not-ready",
@@ -468,7 +472,7 @@ def test_the_webhook_configurations_themselves_never_go_to_webhooks(cluster: Clu
     cluster.ok("POST", VWC, _config("ValidatingWebhookConfiguration", "all", everything))
     code, status, _ = cluster.call("POST", CM.format("default"), _configmap("blocked", {}, {}))
     assert (
-        code == 500 and 'service "default/nothing" not found' in status["message"]
+        code == 500 and 'service "nothing" not found' in status["message"]
     )  # everything else is blocked
     cluster.ok("DELETE", f"{VWC}/all")  # ... but the configuration can still be removed
     assert cluster.call("POST", CM.format("default"), _configmap("blocked", {}, {}))[0] == 201
@@ -496,3 +500,23 @@ def test_the_defaults_are_kube_apiservers(cluster: Cluster) -> None:
     assert hook["clientConfig"]["service"]["port"] == 443
     mutating = cluster.ok("GET", f"{MWC}/labeler")["webhooks"][0]
     assert mutating["reinvocationPolicy"] == "Never"
+
+
+def test_a_delete_goes_to_the_webhooks_with_the_old_object(cluster: Cluster) -> None:
+    protector = _hook("protector.hooks.test", "/validate", ["configmaps"], cluster.ca_bundle)
+    protector["rules"][0]["operations"] = ["DELETE"]
+    cluster.ok("POST", VWC, _config("ValidatingWebhookConfiguration", "protector", protector))
+    cluster.ok("POST", CM.format("default"), _configmap("kept", {"protected": "yes"}, {}))
+    cluster.ok("POST", CM.format("default"), _configmap("loose", {}, {}))
+    code, status, _ = cluster.call("DELETE", CM.format("default") + "/kept")
+    assert code == 403, status
+    assert status["message"].endswith("denied the request: protected objects stay")
+    assert cluster.call("DELETE", CM.format("default") + "/loose")[0] == 200
+    cluster.ok("DELETE", f"{VWC}/protector")
+
+
+def test_kubectl_lists_the_webhook_configurations(cluster: Cluster) -> None:
+    if KUBECTL is None:
+        pytest.skip("kubectl is not installed")
+    out = cluster.cp.kubectl("get", "validatingwebhookconfigurations", "guard").stdout
+    assert out.split()[:3] == ["NAME", "WEBHOOKS", "AGE"] and out.split()[3:5] == ["guard", "1"]

@@ -231,9 +231,14 @@ def _call(
     """POST the review; None, or the JSONPatch operations of an allowing mutating webhook."""
     timeout = float(hook.get("timeoutSeconds") or 10)
     cc = hook.get("clientConfig") or {}
-    host, port, path, address = _target(store, cc)
+    host, port, path = _target(cc)
     sep = "&" if "?" in path else "?"
     where = f'Post "https://{host}:{port}{path}{sep}timeout={int(timeout)}s"'
+    svc = cc.get("service")
+    try:
+        address = (host, port) if not svc else _endpoint(store, svc, port)
+    except CallFailed as exc:
+        raise CallFailed(f"failed to call webhook: {where}: {exc}") from exc
     review = _review(rt, op, obj, old, dry_run)
     try:
         ctx = _tls(cc.get("caBundle"))
@@ -292,33 +297,27 @@ def _apply(obj: Obj, ops: list[Any]) -> None:
     obj.update(patched)
 
 
-def _target(store: Any, cc: Obj) -> tuple[str, int, str, tuple[str, int]]:
-    """(TLS server name, port, request path, address to connect to)."""
+def _target(cc: Obj) -> tuple[str, int, str]:
+    """(TLS server name, port, request path) of a webhook's clientConfig."""
     url = cc.get("url")
     if url:
         parts = urlsplit(str(url))
-        host = parts.hostname or ""
-        port = parts.port or 443
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        return host, port, path, (host, port)
-    svc_ref = cc.get("service") or {}
+        return parts.hostname or "", parts.port or 443, path
+    svc = cc.get("service") or {}
+    host = f"{svc.get('name')}.{svc.get('namespace')}.svc"
+    return host, int(svc.get("port") or 443), str(svc.get("path") or "/")
+
+
+def _endpoint(store: Any, svc_ref: Obj, port: int) -> tuple[str, int]:
+    """A ready endpoint (pod IP, target port) of the Service behind ``port``."""
     name, ns = str(svc_ref.get("name")), str(svc_ref.get("namespace"))
-    port = int(svc_ref.get("port") or 443)
-    path = str(svc_ref.get("path") or "/")
-    host = f"{name}.{ns}.svc"
-    return host, port, path, _endpoint(store, name, ns, port)
-
-
-def _endpoint(store: Any, name: str, ns: str, port: int) -> tuple[str, int]:
-    where = f'Post "https://{name}.{ns}.svc:{port}"'
     svc = store.object_by_key("services", f"/services/{ns}/{name}")
     if svc is None:
-        raise CallFailed(f'failed to call webhook: {where}: service "{ns}/{name}" not found')
+        raise CallFailed(f'service "{name}" not found')
     ports = [p for p in (svc.get("spec") or {}).get("ports") or [] if p.get("port") == port]
     if not ports:
-        raise CallFailed(
-            f'failed to call webhook: {where}: service "{ns}/{name}" has no port {port}'
-        )
+        raise CallFailed(f'service "{name}" has no port {port}')
     port_name = str(ports[0].get("name") or "")
     slices = store.list(SLICES, ns, label_selector=f"{SERVICE_NAME}={name}")
     for sl in sorted(slices, key=lambda s: str(s["metadata"]["name"])):
@@ -332,9 +331,7 @@ def _endpoint(store: Any, name: str, ns: str, port: int) -> tuple[str, int]:
                 continue
             for addr in (ep.get("addresses") or [])[:1]:
                 return str(addr), int(numbers[0])
-    raise CallFailed(
-        f'failed to call webhook: {where}: no endpoints available for service "{name}"'
-    )
+    raise CallFailed(f'no endpoints available for service "{name}"')
 
 
 def _tls(ca_bundle: Any) -> ssl.SSLContext:
