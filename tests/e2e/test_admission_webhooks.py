@@ -45,6 +45,10 @@ class H(http.server.BaseHTTPRequestHandler):
                 "warnings": [f"seen by {self.path.split('?')[0]} as {req['userInfo']['username']} dryRun={req['dryRun']} op={req['operation']}"]}
         if self.path.startswith("/slow"):
             time.sleep(3)
+        elif self.path.startswith("/mutate-bad"):
+            ops = [{"op": "add", "path": "/data/x", "value": {"not": "a string"}}]
+            resp["patchType"] = "JSONPatch"
+            resp["patch"] = base64.b64encode(json.dumps(ops).encode()).decode()
         elif self.path.startswith("/mutate"):
             if labels:
                 ops = [{"op": "add", "path": "/metadata/labels/mutated", "value": "yes"}]
@@ -520,3 +524,20 @@ def test_kubectl_lists_the_webhook_configurations(cluster: Cluster) -> None:
         pytest.skip("kubectl is not installed")
     out = cluster.cp.kubectl("get", "validatingwebhookconfigurations", "guard").stdout
     assert out.split()[:3] == ["NAME", "WEBHOOKS", "AGE"] and out.split()[3:5] == ["guard", "1"]
+
+
+def test_a_patch_that_breaks_the_schema_is_refused(cluster: Cluster) -> None:
+    breaker = _hook(
+        "breaker.hooks.test",
+        "/mutate-bad",
+        ["configmaps"],
+        cluster.ca_bundle,
+        objectSelector={"matchLabels": {"hook": "bad"}},
+    )
+    cluster.ok("POST", MWC, _config("MutatingWebhookConfiguration", "breaker", breaker))
+    code, status, _ = cluster.call(
+        "POST", CM.format("default"), _configmap("broken", {"hook": "bad"}, {"a": "1"})
+    )
+    cluster.ok("DELETE", f"{MWC}/breaker")
+    assert code == 422, status
+    assert "data.x" in status["message"], status

@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from hyperpod.apiserver import errors, patching, selectors
+from hyperpod.apiserver import errors, patching, schema, selectors, typecheck
 from hyperpod.apiserver.errors import ApiError
 from hyperpod.apiserver.resources import ResourceType
 
@@ -85,8 +85,17 @@ class CallFailed(Exception):
 def mutate(
     store: Any, rt: ResourceType, obj: Obj, old: Obj | None, dry_run: bool, warnings: Any
 ) -> None:
-    """Call the matching mutating webhooks; their patches are applied to ``obj`` in place."""
-    _run(store, MUTATING, rt, obj, old, dry_run, warnings)
+    """Call the matching mutating webhooks; their patches are applied to ``obj`` in place,
+    and a patched object is type-checked again (against the CRD's schema for custom
+    resources), so a webhook cannot store what a client could not."""
+    if _run(store, MUTATING, rt, obj, old, dry_run, warnings):
+        if rt.crd and rt.schemas.get(rt.version):
+            causes, _ = schema.apply_schema(obj, rt.schemas[rt.version], prune=True)
+        else:
+            causes = typecheck.precheck(rt.kind, obj, builtin=not rt.crd)
+        if causes:
+            name = (obj.get("metadata") or {}).get("name")
+            raise errors.invalid(rt.kind, name, causes, rt.group)
 
 
 def validate(
@@ -110,21 +119,22 @@ def _run(
     old: Obj | None,
     dry_run: bool,
     warnings: Any,
-) -> None:
+) -> bool:
+    """Call the matching webhooks of ``resource``; whether any patch was applied to ``obj``."""
     if rt.name in EXEMPT or rt.virtual or not store._objects.get(resource):
-        return  # the fast path: no configuration of this kind is stored
+        return False  # the fast path: no configuration of this kind is stored
     operation = "DELETE" if obj is None else "CREATE" if old is None else "UPDATE"
     mutating = resource == MUTATING
+    patched = False
     for config in sorted(store.list(resource), key=lambda c: str(c["metadata"]["name"])):
         for hook in config.get("webhooks") or []:
             if not _matches(store, hook, rt, operation, obj, old):
                 continue
-            subject = obj if obj is not None else old
-            assert subject is not None
             try:
                 patch = _call(store, hook, rt, operation, obj, old, dry_run, warnings, mutating)
                 if patch is not None and obj is not None:
                     _apply(obj, patch)
+                    patched = True
             except ApiError:
                 raise
             except CallFailed as exc:
@@ -135,6 +145,7 @@ def _run(
                 raise errors.InternalError(
                     f'Internal error occurred: failed calling webhook "{name}": {exc}'
                 ) from exc
+    return patched
 
 
 # ---------------------------------------------------------------------------- matching
