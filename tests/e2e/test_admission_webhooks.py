@@ -45,6 +45,8 @@ class H(http.server.BaseHTTPRequestHandler):
                 "warnings": [f"seen by {self.path.split('?')[0]} as {req['userInfo']['username']} dryRun={req['dryRun']} op={req['operation']}"]}
         if self.path.startswith("/slow"):
             time.sleep(3)
+        elif self.path.startswith("/garbage"):
+            resp = {"uid": "someone-else", "allowed": True}
         elif self.path.startswith("/mutate-bad"):
             ops = [{"op": "add", "path": "/data/x", "value": {"not": "a string"}}]
             resp["patchType"] = "JSONPatch"
@@ -430,6 +432,7 @@ def _secret(name: str) -> dict[str, Any]:
         ),
         ("timeout", {"timeoutSeconds": 1, "clientConfig": None}, "context deadline exceeded"),
         ("wrong-ca", {"clientConfig": "other-ca"}, "CERTIFICATE_VERIFY_FAILED"),
+        ("bad-answer", {"clientConfig": "garbage"}, "expected response.uid="),
     ],
 )
 def test_a_webhook_that_cannot_answer_fails_the_request_or_is_ignored_by_policy(
@@ -438,6 +441,9 @@ def test_a_webhook_that_cannot_answer_fails_the_request_or_is_ignored_by_policy(
     base = _hook("x.hooks.test", "/slow", ["secrets"], cluster.ca_bundle)
     if hook.get("clientConfig") is None:
         hook = {**hook, "clientConfig": base["clientConfig"]}
+    elif hook["clientConfig"] == "garbage":
+        service = {**base["clientConfig"]["service"], "path": "/garbage"}
+        hook = {**hook, "clientConfig": {**base["clientConfig"], "service": service}}
     elif hook["clientConfig"] == "other-ca":
         hook = {
             **hook,

@@ -265,10 +265,16 @@ def _call(
             raise TypeError("response is not an object")
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise CallFailed(f"received invalid webhook response: {exc}") from exc
-    if response.get("uid") != review["request"]["uid"]:
-        raise CallFailed(
-            f"expected response.uid={review['request']['uid']!r}, got {response.get('uid')!r}"
-        )
+    try:
+        return _answer(hook, response, review["request"]["uid"], warnings, mutating)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise CallFailed(f"received invalid webhook response: {exc}") from exc
+
+
+def _answer(hook: Obj, response: Obj, uid: str, warnings: Any, mutating: bool) -> list[Any] | None:
+    """Read an AdmissionReview response: raise Denied, or the patch of a mutating webhook."""
+    if response.get("uid") != uid:
+        raise CallFailed(f"expected response.uid={uid!r}, got {response.get('uid')!r}")
     if warnings is not None:
         warnings.extend(str(w) for w in response.get("warnings") or [])
     name = hook.get("name")
@@ -278,7 +284,7 @@ def _call(
         denied = f'admission webhook "{name}" denied the request'
         raise Denied(
             f"{denied}: {message}" if message else f"{denied} without explanation",
-            int(status.get("code") or 403),
+            code if 400 <= (code := int(status.get("code") or 403)) < 600 else 403,
             str(status.get("reason") or ("Forbidden" if not status.get("code") else "")),
         )
     if not mutating or not response.get("patch"):
