@@ -45,6 +45,13 @@ class H(http.server.BaseHTTPRequestHandler):
                 "warnings": [f"seen by {self.path.split('?')[0]} as {req['userInfo']['username']} dryRun={req['dryRun']} op={req['operation']}"]}
         if self.path.startswith("/slow"):
             time.sleep(3)
+        elif self.path.startswith("/callback"):  # asks the API server while being asked
+            import urllib.request
+            api = urllib.request.Request(os.environ["API"] + "/api/v1/namespaces/default",
+                                         headers={"Authorization": "Bearer " + os.environ["TOKEN"]})
+            ctx = ssl.create_default_context(cafile=os.environ["API_CA"])
+            with urllib.request.urlopen(api, context=ctx, timeout=5) as r:
+                resp["warnings"] = ["the API server answered " + str(r.status)]
         elif self.path.startswith("/garbage"):
             resp = {"uid": "someone-else", "allowed": True}
         elif self.path.startswith("/mutate-bad"):
@@ -248,6 +255,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                                 "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}},
                             },
                             {"name": "TLS_CRT", "value": crt},
+                            {"name": "API", "value": cp.url},
+                            {"name": "TOKEN", "value": cp.token},
+                            {"name": "API_CA", "value": str(cp.data_dir / "pki" / "ca.crt")},
                             {"name": "TLS_KEY", "value": key},
                         ],
                         "ports": [{"name": "https", "containerPort": 8443}],
@@ -547,3 +557,25 @@ def test_a_patch_that_breaks_the_schema_is_refused(cluster: Cluster) -> None:
     cluster.ok("DELETE", f"{MWC}/breaker")
     assert code == 422, status
     assert "data.x" in status["message"], status
+
+
+def test_a_webhook_may_call_back_into_the_api_server_while_it_is_asked(cluster: Cluster) -> None:
+    # The write waits for the webhook off the event loop, so the API server still answers the
+    # webhook's own request (a synchronous call would wait until the webhook's timeout).
+    hook = _hook(
+        "callback.hooks.test",
+        "/callback",
+        ["configmaps"],
+        cluster.ca_bundle,
+        objectSelector={"matchLabels": {"hook": "callback"}},
+        timeoutSeconds=8,
+    )
+    cluster.ok("POST", VWC, _config("ValidatingWebhookConfiguration", "callback", hook))
+    try:
+        code, made, warnings = cluster.call(
+            "POST", CM.format("default"), _configmap("called-back", {"hook": "callback"}, {})
+        )
+    finally:
+        cluster.ok("DELETE", f"{VWC}/callback")
+    assert code == 201, made  # blocked, the webhook's own request would time out (5 s): 500
+    assert any("the API server answered 200" in w for w in warnings), warnings

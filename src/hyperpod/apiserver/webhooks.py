@@ -21,14 +21,17 @@ both with operation DELETE. As kube-apiserver does:
 - writes of the webhook configurations and admission policies themselves are never sent to
   webhooks, so a broken webhook can always be removed.
 
-The call is made synchronously inside the write: while a webhook answers, this API server
-serves nothing else (it runs on one event loop). A webhook that calls back into the API server
-while it is being asked therefore waits until its own timeout. Status and other subresource
-writes are not sent to webhooks.
+A write that comes over HTTP runs through :func:`deferred`: when it reaches a webhook it stops
+before anything is committed, the webhook is asked on a worker thread while the event loop
+serves other requests (so a webhook may call back into the API server), and the write runs
+again with the answers so far. A write made in-process by a control-plane component asks its
+webhooks synchronously (the loop waits, at most ``timeoutSeconds`` per webhook). Status and
+other subresource writes are not sent to webhooks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import http.client
@@ -36,8 +39,9 @@ import logging
 import socket
 import ssl
 import uuid
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import orjson
@@ -61,6 +65,8 @@ EXEMPT = frozenset(
     }
 )
 SLICES = "endpointslices.discovery.k8s.io"
+MAX_CALLS = 256  # webhook calls one request may make
+T = TypeVar("T")
 SERVICE_NAME = "kubernetes.io/service-name"
 # The user of the request being admitted (set by the HTTP layer); None: the control plane.
 REQUEST_USER: ContextVar[tuple[str, tuple[str, ...]] | None] = ContextVar(
@@ -79,6 +85,53 @@ class Denied(ApiError):
 
 class CallFailed(Exception):
     """The webhook could not be asked, or its answer could not be used."""
+
+
+Outcome = tuple[str, "bytes | Exception"]  # (request uid sent, response body or the failure)
+# Set by :func:`deferred` for one HTTP request: (its task, the webhook outcomes so far).
+DEFER: ContextVar[tuple[object, dict[tuple[Any, ...], Outcome]] | None] = ContextVar(
+    "hyperpod_webhook_outcomes", default=None
+)
+
+
+class Pending(Exception):
+    """A webhook must be asked first: the write is abandoned (nothing is committed before
+    admission) and :func:`deferred` asks it off the event loop, then runs the write again."""
+
+    def __init__(self, key: tuple[Any, ...], call: Callable[[], Outcome]) -> None:
+        super().__init__(key)
+        self.key = key
+        self.call = call
+
+
+def _current_task() -> object:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no running loop
+        return None
+
+
+async def deferred(write: Callable[[], T], warnings: list[str] | None = None) -> T:
+    """Run one request's registry ``write`` so that its webhooks are asked on a worker thread:
+    each webhook the write reaches stops it (:class:`Pending`), is asked while the event loop
+    serves other requests, and the write runs again with every answer so far (mutating
+    webhooks in order, each seeing the object the earlier patches made)."""
+    outcomes: dict[tuple[Any, ...], Outcome] = {}
+    token = DEFER.set((_current_task(), outcomes))
+    try:
+        for _ in range(MAX_CALLS):
+            seen = len(warnings) if warnings is not None else 0
+            try:
+                return write()
+            except Pending as pending:
+                if warnings is not None:
+                    del warnings[seen:]  # the next run adds them again
+                outcomes[pending.key] = await asyncio.to_thread(pending.call)
+        raise errors.InternalError(
+            f"Internal error occurred: the write reached more than {MAX_CALLS} webhooks"
+        )
+    finally:
+        DEFER.reset(token)
 
 
 # ---------------------------------------------------------------------------- entry points
@@ -131,11 +184,22 @@ def _run(
             if not _matches(store, hook, rt, operation, obj, old):
                 continue
             try:
-                patch = _call(store, hook, rt, operation, obj, old, dry_run, warnings, mutating)
+                patch = _call(
+                    store,
+                    f"{resource}/{config['metadata']['name']}",
+                    hook,
+                    rt,
+                    operation,
+                    obj,
+                    old,
+                    dry_run,
+                    warnings,
+                    mutating,
+                )
                 if patch is not None and obj is not None:
                     _apply(obj, patch)
                     patched = True
-            except ApiError:
+            except (ApiError, Pending):
                 raise
             except CallFailed as exc:
                 name = hook.get("name")
@@ -230,6 +294,7 @@ def _review(rt: ResourceType, op: str, obj: Obj | None, old: Obj | None, dry_run
 
 def _call(
     store: Any,
+    config: str,
     hook: Obj,
     rt: ResourceType,
     op: str,
@@ -251,13 +316,32 @@ def _call(
     except CallFailed as exc:
         raise CallFailed(f"failed to call webhook: {where}: {exc}") from exc
     review = _review(rt, op, obj, old, dry_run)
-    try:
-        ctx = _tls(cc.get("caBundle"))
-        body = _post(address, host, ctx, f"{path}{sep}timeout={int(timeout)}s", review, timeout)
-    except TimeoutError as exc:
-        raise CallFailed(f"failed to call webhook: {where}: context deadline exceeded") from exc
-    except (OSError, ssl.SSLError, http.client.HTTPException, ValueError) as exc:
-        raise CallFailed(f"failed to call webhook: {where}: {exc}") from exc
+    uid = str(review["request"]["uid"])
+    ca = cc.get("caBundle")
+
+    def post() -> tuple[str, bytes | Exception]:
+        try:
+            return uid, _post(
+                address, host, _tls(ca), f"{path}{sep}timeout={int(timeout)}s", review, timeout
+            )
+        except Exception as exc:  # judged below, on the loop, under the failurePolicy
+            return uid, exc
+
+    waiting = DEFER.get()
+    if waiting is None or waiting[0] is not _current_task():
+        uid, outcome = post()  # an in-process write (a controller): asked synchronously
+    else:
+        subject = obj if obj is not None else old
+        md = (subject or {}).get("metadata") or {}
+        key = (config, str(hook.get("name")), rt.name, md.get("namespace"), md.get("name"), op)
+        if key not in waiting[1]:
+            raise Pending(key, post)
+        uid, outcome = waiting[1][key]
+    if isinstance(outcome, TimeoutError):
+        raise CallFailed(f"failed to call webhook: {where}: context deadline exceeded")
+    if isinstance(outcome, Exception):
+        raise CallFailed(f"failed to call webhook: {where}: {outcome}")
+    body = outcome
     try:
         answer = orjson.loads(body)
         response = answer["response"]
@@ -266,7 +350,7 @@ def _call(
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise CallFailed(f"received invalid webhook response: {exc}") from exc
     try:
-        return _answer(hook, response, review["request"]["uid"], warnings, mutating)
+        return _answer(hook, response, uid, warnings, mutating)
     except (TypeError, ValueError, AttributeError) as exc:
         raise CallFailed(f"received invalid webhook response: {exc}") from exc
 
