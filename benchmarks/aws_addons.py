@@ -64,7 +64,9 @@ def main() -> None:
             t0 = time.perf_counter()
             addons.apply_all(cluster, crds)
             served = cluster.served_kinds()
-            rest = [m for m in manifests if m["kind"] != "CustomResourceDefinition"]
+            rest = [
+                m for m in addons.apply_order(manifests) if m["kind"] != "CustomResourceDefinition"
+            ]
             applied = [m for m in rest if (m["apiVersion"], m["kind"]) in served]
             for obj in applied:
                 cluster.apply(obj, dry_run=obj["kind"] in DRY_RUN_KINDS)

@@ -4,7 +4,9 @@ add-ons' CRDs are the only ones for kubeflow.org and kueue.x-k8s.io. CRDs go fir
 become Established and served; then every other object goes in with server-side apply through
 the same applier ``hyp create`` uses on EKS (workloads with dryRun=All: their pods cannot run
 here). Kinds the local server does not serve yet are skipped by discovery, each naming the
-missing kind, so they are covered as soon as the server serves them.
+missing kind, so they are covered as soon as the server serves them. The admission webhook
+configurations go last and are live: the server calls Kueue's webhooks from then on (and,
+with no Kueue manager running here, refuses Kueue writes as EKS would before nodes join).
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Applied]:
         for line in addons.apply_all(state.cluster, crds):
             state.results[line.rsplit(" ", 1)[0]] = line
         state.served = state.cluster.served_kinds()  # the new CRDs' kinds are served now
-        for obj in MANIFESTS:
+        for obj in addons.apply_order(MANIFESTS):  # webhook configurations last
             if obj["kind"] == "CustomResourceDefinition":
                 continue
             if (obj["apiVersion"], obj["kind"]) not in state.served:
@@ -166,3 +168,21 @@ def test_the_post_create_check_sees_the_hyperpod_training_operator_crd_once_serv
     )
     addons.apply_all(applied.cluster, [crd])
     assert applied.cluster.crd_established(name)
+
+
+def test_the_kueue_webhooks_are_called_once_applied(applied: Applied) -> None:
+    # Applied last, the configurations are live: a Kueue write now goes to Kueue's webhook,
+    # whose manager cannot run here (on EKS: before the nodes join), so failurePolicy Fail
+    # refuses it. The objects applied before them were admitted without it.
+    body = {
+        "apiVersion": "kueue.x-k8s.io/v1beta1",
+        "kind": "ResourceFlavor",
+        "metadata": {"name": "after-webhooks"},
+        "spec": {},
+    }
+    status, answer = applied.cluster.request(
+        "POST", "/apis/kueue.x-k8s.io/v1beta1/resourceflavors", body
+    )
+    assert status == 500, answer
+    assert 'failed calling webhook "mutating.kueue.x-k8s.io"' in answer["message"]
+    assert 'no endpoints available for service "kueue-webhook-service"' in answer["message"]

@@ -669,6 +669,7 @@ MOTO_SKIPS = {
     "AWS::EKS::Cluster",
     "AWS::EKS::Addon",
     "AWS::EKS::AccessEntry",
+    "AWS::EKS::PodIdentityAssociation",
     "AWS::SageMaker::Cluster",
     "AWS::CloudFormation::WaitCondition",
     "AWS::CloudFormation::WaitConditionHandle",

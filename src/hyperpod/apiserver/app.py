@@ -31,6 +31,7 @@ from hyperpod.apiserver import (
     swagger,
     tables,
     watchlist,
+    webhooks,
 )
 from hyperpod.apiserver.errors import (
     ApiError,
@@ -134,7 +135,8 @@ class ApiServer:
                 await self.dashboard(req, receive, send)  # its own login and session cookie
                 return
             if gate is not None:
-                gate.admit(scope, req.method, req.path, req.query, req.headers)
+                user = gate.admit(scope, req.method, req.path, req.query, req.headers)
+                webhooks.REQUEST_USER.set((user.name, user.groups))  # for AdmissionReviews
             elif req.path not in _PUBLIC:
                 self._authenticate(req)
             await self._dispatch(req, receive, send, warnings)

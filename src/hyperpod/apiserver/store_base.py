@@ -26,6 +26,7 @@ from hyperpod.apiserver import (
     selectors,
     typecheck,
     validation,
+    webhooks,
 )
 from hyperpod.apiserver.errors import (
     BadRequest,
@@ -291,6 +292,7 @@ class StoreBase:
         warnings: builtins.list[str] | None,
         *,
         skip_schema: bool = False,
+        dry_run: bool = False,
     ) -> None:
         """Defaulting, pruning, validation and admission hooks; raises Invalid/BadRequest."""
         # Built-in kinds: one schema walk gives both type errors and unknown fields.
@@ -324,6 +326,7 @@ class StoreBase:
             for default, _ in self._admission.get(rt.name, ()):
                 if default is not None:
                     default(obj)
+            webhooks.mutate(self, rt, obj, old, dry_run, warnings)
             if not rt.crd:
                 causes.extend(validation.validate_builtin(rt.kind, obj, old))
             else:
@@ -342,6 +345,7 @@ class StoreBase:
             ) from exc
         if causes:
             raise errors.invalid(rt.kind, _meta(obj).get("name"), causes, rt.group)
+        webhooks.validate(self, rt, obj, old, dry_run, warnings)
 
     # ------------------------------------------------------------------ commit
     def _commit(self, rt: ResourceType, key: str, op: int, obj: Obj, prev: Stored | None) -> Obj:

@@ -14,6 +14,7 @@ from hyperpod.apiserver import (
     patching,
     schema,
     typecheck,
+    webhooks,
 )
 from hyperpod.apiserver.errors import (
     AlreadyExists,
@@ -104,7 +105,7 @@ class StoreWrites(StoreReads):
             obj.pop("status", None)
         if rt.namespaced:
             self._check_namespace_open(ns)
-        self._admit(rt, obj, None, field_validation, warnings)
+        self._admit(rt, obj, None, field_validation, warnings, dry_run=dry_run)
         if field_manager:
             patching.record_update_manager(None, obj, field_manager, "Update")
         key, st = self._stored(rt, ns, name)
@@ -196,7 +197,7 @@ class StoreWrites(StoreReads):
         if rt.namespaced:
             nmd["namespace"] = ns
         if sub is None:
-            self._admit(rt, new, old, field_validation, warnings)
+            self._admit(rt, new, old, field_validation, warnings, dry_run=dry_run)
         else:
             _check_subresource_write(rt, new, str(name), old)
         if _strip_for_generation(new) != _strip_for_generation(old):
@@ -260,6 +261,7 @@ class StoreWrites(StoreReads):
                 f"{pre['resourceVersion']}, ResourceVersion in object meta: {st.rev}",
                 name=name,
             )
+        webhooks.admit_delete(self, rt, obj, dry_run)
         if dry_run:
             return obj
         finalizers = list(md.get("finalizers") or [])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import orjson
 
+from hyperpod.apiserver import webhooks
 from hyperpod.apiserver.errors import MethodNotAllowed, NotFound
 from hyperpod.apiserver.handlers.base import UNSTREAMED, Server
 from hyperpod.apiserver.httpio import Receive, Request, Send, obj, read_body, respond
@@ -31,14 +32,17 @@ async def handle(
         result = srv.reg.create(info.resource, obj(body), namespace, dry_run=info.dry_run)
         await respond(send, 201, orjson.dumps(result))
         return
-    made = srv.reg.create(
-        rt.name,
-        obj(body),
-        namespace,
-        dry_run=info.dry_run,
-        field_manager=info.field_manager,
-        field_validation=info.field_validation,
-        warnings=warnings,
-        version=info.version,
+    made = await webhooks.deferred(
+        lambda: srv.reg.create(
+            rt.name,
+            obj(body),
+            namespace,
+            dry_run=info.dry_run,
+            field_manager=info.field_manager,
+            field_validation=info.field_validation,
+            warnings=warnings,
+            version=info.version,
+        ),
+        warnings,
     )
     await srv._send_obj(req, send, rt, made, 201, warnings, info.version)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import orjson
 
+from hyperpod.apiserver import webhooks
 from hyperpod.apiserver.errors import BadRequest, MethodNotAllowed
 from hyperpod.apiserver.handlers.base import Server
 from hyperpod.apiserver.httpio import Receive, Request, Send, read_body, respond
@@ -25,14 +26,16 @@ async def handle(
         grace = int(opts["gracePeriodSeconds"])
     dry_run = info.dry_run or opts.get("dryRun") == ["All"]
     if name is None:
-        items = srv.reg.delete_collection(
-            rt.name,
-            namespace,
-            label_selector=req.q("labelSelector"),
-            field_selector=req.q("fieldSelector"),
-            propagation_policy=policy,
-            grace_period_seconds=grace,
-            dry_run=dry_run,
+        items = await webhooks.deferred(
+            lambda: srv.reg.delete_collection(
+                rt.name,
+                namespace,
+                label_selector=req.q("labelSelector"),
+                field_selector=req.q("fieldSelector"),
+                propagation_policy=policy,
+                grace_period_seconds=grace,
+                dry_run=dry_run,
+            )
         )
         listed = {
             "apiVersion": rt.api_version_for(version),
@@ -44,13 +47,15 @@ async def handle(
         return
     if info.sub is not None:
         raise MethodNotAllowed(f"DELETE is not supported on {info.plural}/{info.sub}")
-    gone = srv.reg.delete(
-        rt.name,
-        name,
-        namespace,
-        propagation_policy=policy,
-        grace_period_seconds=grace,
-        preconditions=opts.get("preconditions"),
-        dry_run=dry_run,
+    gone = await webhooks.deferred(
+        lambda: srv.reg.delete(
+            rt.name,
+            name,
+            namespace,
+            propagation_policy=policy,
+            grace_period_seconds=grace,
+            preconditions=opts.get("preconditions"),
+            dry_run=dry_run,
+        )
     )
     await srv._send_obj(req, send, rt, gone, 200, warnings, version)

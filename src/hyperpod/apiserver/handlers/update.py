@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hyperpod.apiserver import webhooks
 from hyperpod.apiserver.errors import BadRequest, MethodNotAllowed
 from hyperpod.apiserver.handlers.base import Server
 from hyperpod.apiserver.httpio import Receive, Request, Send, obj, read_body
@@ -21,14 +22,17 @@ async def handle(
             f"the name of the object ({body_name}) does not match the name on the URL ({name})"
         )
     body.setdefault("metadata", {})["name"] = name
-    updated = srv.reg.update(
-        info.resource,
-        body,
-        info.namespace,
-        dry_run=info.dry_run,
-        field_manager=info.field_manager,
-        field_validation=info.field_validation,
-        warnings=warnings,
-        version=info.version,
+    updated = await webhooks.deferred(
+        lambda: srv.reg.update(
+            info.resource,
+            body,
+            info.namespace,
+            dry_run=info.dry_run,
+            field_manager=info.field_manager,
+            field_validation=info.field_validation,
+            warnings=warnings,
+            version=info.version,
+        ),
+        warnings,
     )
     await srv._send_obj(req, send, info.rt, updated, 200, warnings, info.version)

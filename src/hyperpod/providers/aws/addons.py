@@ -5,7 +5,7 @@ We render the add-ons ourselves instead of running helm: the objects land in
 applied with server-side apply by the stack's creator while the stack waits at its bootstrap gate
 (see ``template.py``): namespaces, then CRDs (waiting until each is Established), then the rest. Every workload
 tolerates the HyperPod health taint and device plugins only run on instance types that have the
-device. Image tags are pinned in ``IMAGES``; check them against the upstream releases you trust.
+device. Image tags are pinned in ``IMAGES``; ``pins.table()`` (and docs/aws-pins.md) lists every pin.
 """
 
 from __future__ import annotations
@@ -188,6 +188,11 @@ def groups(cfg: AwsClusterConfig, region: str) -> list[tuple[str, list[Manifest]
     head = [("00-namespaces.yaml", namespaces)]
     if crds:
         head.append(("10-crds.yaml", crds))
+    # Webhook configurations in a file of their own, applied last (see apply_order).
+    hooks = [m for _, group in files for m in group if m["kind"] in WEBHOOK_KINDS]
+    files = [(n, [m for m in g if m["kind"] not in WEBHOOK_KINDS]) for n, g in files]
+    if hooks:
+        files.append(("90-admission-webhooks.yaml", hooks))
     return head + files
 
 
@@ -333,6 +338,21 @@ class Cluster:
         return found
 
 
+WEBHOOK_KINDS = ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
+
+
+def apply_order(manifests: list[Manifest]) -> list[Manifest]:
+    """The order objects are applied in: CRDs, then the rest as rendered, then the admission
+    webhook configurations last. Their servers (Kueue's manager) cannot answer before nodes
+    join, and the API server calls them from the moment they exist: applied earlier, they
+    would refuse the add-ons' own objects (the task-governance ClusterQueues) with
+    "failed calling webhook ... no endpoints available"."""
+    crds = [m for m in manifests if m["kind"] == "CustomResourceDefinition"]
+    hooks = [m for m in manifests if m["kind"] in WEBHOOK_KINDS]
+    rest = [m for m in manifests if m["kind"] not in (*WEBHOOK_KINDS, "CustomResourceDefinition")]
+    return crds + rest + hooks
+
+
 def apply_all(
     cluster: Cluster,
     manifests: list[Manifest],
@@ -340,12 +360,13 @@ def apply_all(
     dry_run_kinds: frozenset[str] = frozenset(),
     crd_timeout_s: float = 60.0,
 ) -> list[str]:
-    """Server-side apply in order: CRDs first (then wait until each is Established), then the
-    rest; kinds in ``dry_run_kinds`` are only checked by the server (dryRun=All)."""
+    """Server-side apply in :func:`apply_order`: CRDs first (then wait until each is
+    Established), then the rest, webhook configurations last; kinds in ``dry_run_kinds`` are only checked by the server (dryRun=All)."""
     import time
 
-    crds = [m for m in manifests if m["kind"] == "CustomResourceDefinition"]
-    rest = [m for m in manifests if m["kind"] != "CustomResourceDefinition"]
+    ordered = apply_order(manifests)
+    crds = [m for m in ordered if m["kind"] == "CustomResourceDefinition"]
+    rest = [m for m in ordered if m["kind"] != "CustomResourceDefinition"]
     done = []
     for obj in crds:
         cluster.apply(obj)

@@ -25,6 +25,12 @@ EKS_CORE_ADDONS = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
 # add-ons whose pods need nodes: created after the HyperPod cluster, outside the bootstrap gate
 EKS_NODE_ADDONS = ("coredns", "cert-manager")
 HYPERPOD_TRAINING_OPERATOR = "amazon-sagemaker-hyperpod-training-operator"
+# Where the training operator add-on runs its controller, and the AWS managed policy its pod
+# identity role carries (both as AWS's install guide names them; not checked against a live
+# account here).
+TRAINING_OPERATOR_NAMESPACE = "aws-hyperpod"
+TRAINING_OPERATOR_SERVICE_ACCOUNT = "hp-training-operator-controller-manager"
+TRAINING_OPERATOR_POLICY = "AmazonSageMakerHyperPodTrainingOperatorAccess"
 EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 ENI_ACTIONS = [
     "ec2:AssignPrivateIpAddresses",
@@ -547,6 +553,7 @@ class _Builder:
                 DependsOn=previous,
             )
         if self.cfg.helm.hyperpod_training_operator:
+            self.training_operator_identity()
             self.add(
                 "HyperPodTrainingOperatorAddon",
                 "AWS::EKS::Addon",
@@ -556,8 +563,47 @@ class _Builder:
                     "ResolveConflicts": "OVERWRITE",
                     "Tags": self.tags(),
                 },
-                DependsOn=["HyperPodCluster", "CertManagerNodeAddon"],
+                DependsOn=[
+                    "HyperPodCluster",
+                    "CertManagerNodeAddon",
+                    "TrainingOperatorPodIdentity",
+                ],
             )
+
+    def training_operator_identity(self) -> None:
+        """The operator's AWS credentials through EKS Pod Identity (the agent is one of the
+        core add-ons): a role EKS pods may assume, with AWS's managed policy for the operator,
+        associated with the operator's service account."""
+        self.add(
+            "TrainingOperatorRole",
+            "AWS::IAM::Role",
+            {
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "pods.eks.amazonaws.com"},
+                            "Action": ["sts:AssumeRole", "sts:TagSession"],
+                        }
+                    ],
+                },
+                "ManagedPolicyArns": [_managed(TRAINING_OPERATOR_POLICY)],
+                "Tags": self.tags(),
+            },
+        )
+        self.add(
+            "TrainingOperatorPodIdentity",
+            "AWS::EKS::PodIdentityAssociation",
+            {
+                "ClusterName": _ref("EksCluster"),
+                "Namespace": TRAINING_OPERATOR_NAMESPACE,
+                "ServiceAccount": TRAINING_OPERATOR_SERVICE_ACCOUNT,
+                "RoleArn": _att("TrainingOperatorRole", "Arn"),
+                "Tags": self.tags(),
+            },
+            DependsOn="AddonEksPodIdentityAgent",
+        )
 
     def fsx(self, private: Any, sg: Any) -> None:
         fsx = self.cfg.fsx

@@ -1,5 +1,6 @@
 """Template parts the reference stack has: the pod-identity permission of the execution role,
-EKS control-plane logging, CoreDNS and the HyperPod training operator as EKS add-ons."""
+EKS control-plane logging, CoreDNS and the HyperPod training operator as EKS add-ons, with the
+operator's pod identity (role + association)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,32 @@ def test_the_training_operator_addon_can_be_left_out() -> None:
     res = _render(helm={"hyperpod_training_operator": False})["Resources"]
     names = {v["Properties"].get("AddonName") for v in res.values()}
     assert "amazon-sagemaker-hyperpod-training-operator" not in names
+    assert "TrainingOperatorPodIdentity" not in res and "TrainingOperatorRole" not in res
+
+
+def test_the_training_operator_gets_its_aws_credentials_through_pod_identity() -> None:
+    res = _render()["Resources"]
+    assoc = res["TrainingOperatorPodIdentity"]
+    assert assoc["Type"] == "AWS::EKS::PodIdentityAssociation"
+    props = assoc["Properties"]
+    assert (props["Namespace"], props["ServiceAccount"]) == (
+        "aws-hyperpod",
+        "hp-training-operator-controller-manager",
+    )
+    assert props["ClusterName"] == {"Ref": "EksCluster"}
+    assert props["RoleArn"] == {"Fn::GetAtt": ["TrainingOperatorRole", "Arn"]}
+    # the agent that hands out the credentials is installed, before the association
+    agent = res[assoc["DependsOn"]]
+    assert agent["Properties"]["AddonName"] == "eks-pod-identity-agent"
+    role = res["TrainingOperatorRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert set(trust["Action"]) == {"sts:AssumeRole", "sts:TagSession"}
+    assert any(
+        "AmazonSageMakerHyperPodTrainingOperatorAccess" in str(p) for p in role["ManagedPolicyArns"]
+    )
+    # the add-on starts once its identity exists
+    assert "TrainingOperatorPodIdentity" in res["HyperPodTrainingOperatorAddon"]["DependsOn"]
 
 
 def test_the_template_with_the_new_parts_lints_clean() -> None:
