@@ -79,6 +79,26 @@ async def _container_process(data_dir: Path, pod: Mapping[str, Any], container: 
     raise BadRequest(f'container "{container}" in pod "{name}" is not running')
 
 
+def _ids(pid: int) -> dict[str, Any]:
+    """Popen arguments that run a command as ``pid``'s user, groups included (podusers.py)."""
+    uid = gid = -1
+    groups: list[int] = []
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key == "Uid":
+                uid = int(value.split()[0])
+            elif key == "Gid":
+                gid = int(value.split()[0])
+            elif key == "Groups":
+                groups = [int(g) for g in value.split()]
+    except (OSError, ValueError, IndexError):
+        return {}
+    if uid < 0 or uid == os.geteuid():
+        return {}
+    return {"user": uid, "group": gid, "extra_groups": groups}
+
+
 def _environment(pid: int, container: str) -> tuple[dict[str, str], str]:
     try:
         raw = Path(f"/proc/{pid}/environ").read_bytes()
@@ -266,6 +286,7 @@ async def open_exec(
     container_pid = await _container_process(Path(data_dir), pod, name)
     attempt = latest(pod_dir(Path(data_dir), pod) / name)
     info = oci.marker(attempt.container_dir, attempt.number) if attempt else None
+    ids: dict[str, Any] = {}
     if attempt is not None and info is not None:
         deadline = time.monotonic() + START_WAIT_S
         while not await asyncio.to_thread(oci.is_running, info):
@@ -277,6 +298,7 @@ async def open_exec(
         command = oci.exec_argv(info, command, tty=tty)
     else:
         env, cwd = _environment(container_pid, name)
+        ids = _ids(container_pid)  # a command runs as the container's own user
         exe = command[0]
         if shutil.which(exe, path=env.get("PATH", os.defpath)) is None and not (
             "/" in exe and os.access(os.path.join(cwd, exe), os.X_OK)
@@ -300,6 +322,7 @@ async def open_exec(
                 env=env,
                 cwd=cwd,
                 start_new_session=True,
+                **ids,
             )
         except OSError as exc:
             os.close(master)
@@ -319,6 +342,7 @@ async def open_exec(
             env=env,
             cwd=cwd,
             start_new_session=True,
+            **ids,
         )
     except OSError as exc:
         for fd in (out_r, err_r, in_w):
