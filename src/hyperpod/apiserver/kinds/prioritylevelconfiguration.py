@@ -121,12 +121,12 @@ class PriorityLevelStrategy(Strategy):
 
 def _ints(at: str, part: dict[str, Any]) -> list[Cause]:
     out: list[Cause] = []
-    for key, hi in (("nominalConcurrencyShares", None), ("lendablePercent", 100)):
+    for key, hi in (("nominalConcurrencyShares", 2**31 - 1), ("lendablePercent", 100)):
         v = part.get(key)
         if v is None:
             continue
         if isinstance(v, bool) or not isinstance(v, int) or v < 0 or (hi is not None and v > hi):
-            rng = "between 0 and 100, inclusive" if hi else "a non-negative integer"
+            rng = f"between 0 and {hi}, inclusive"
             out.append(errors.cause(f"{at}.{key}", f"Invalid value: {v!r}: must be {rng}"))
     return out
 
