@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from hyperpod.kubelet import podusers
+from hyperpod.kubelet import podusers, progress_reader
 from support import KUBECTL, RunningControlPlane, start_control_plane
 
 pytestmark = [
@@ -94,11 +94,11 @@ def test_teams_are_apart_and_pods_still_run(cp: RunningControlPlane) -> None:
     kubectl(cp, "apply", "-f", "-", stdin=pod("sleeper", "team-a", "echo secret > mine; sleep 60"))
     sleeper = wait_phase(cp, "sleeper", "team-a", {"Running"})
     victim = container_pid(cp, sleeper)
-    a_uid = uid_of(victim)
-    a_sandbox = cp.data_dir / "pods" / sleeper["metadata"]["uid"]
+    a_sandbox = cp.data_dir / "pods" / sleeper["metadata"]["uid"] / "work"
     deadline = time.monotonic() + 10
     while not (a_sandbox / "mine").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
+    a_uid = uid_of(victim)  # once the command runs (the mount wrappers before it are root's)
     probe = f"""
 id -u; id -G
 cat {cp.data_dir}/kubeconfig >/dev/null 2>&1 && echo READ-KUBECONFIG
@@ -109,7 +109,12 @@ cat {a_sandbox}/mine >/dev/null 2>&1 && echo READ-OTHER-TEAM
 kill -0 {victim} 2>/dev/null && echo SIGNALLED-OTHER-TEAM
 cat "$KUBERNETES_SERVICE_ACCOUNT_TOKEN_FILE" /var/run/secrets/kubernetes.io/serviceaccount/token \
   2>/dev/null | grep -q . && echo TOKEN-READABLE
-echo written > out.txt && cat out.txt
+S=$(dirname $(dirname "$HYPERPOD_PROGRESS_FILE"))
+touch "$S/planted" 2>/dev/null && echo WROTE-SANDBOX
+touch "$S/c/planted" 2>/dev/null && echo WROTE-CONTAINER-DIR
+ln -sf /etc/shadow "$S/serviceaccount/token" 2>/dev/null && echo SWAPPED-TOKEN
+printf '{{"step": 3, "totalSteps": 10}}' > "$HYPERPOD_PROGRESS_FILE" && echo PROGRESS-WRITTEN
+echo written > out.txt && cat out.txt && pwd
 """
     sc = {"runAsUser": 1000, "runAsGroup": 3000, "fsGroup": 2000}
     kubectl(cp, "apply", "-f", "-", stdin=pod("prober", "team-b", probe, sc))
@@ -132,9 +137,17 @@ echo written > out.txt && cat out.txt
         "LISTED-DATA-DIR",
         "READ-OTHER-TEAM",
         "SIGNALLED-OTHER-TEAM",
+        "WROTE-SANDBOX",
+        "WROTE-CONTAINER-DIR",
+        "SWAPPED-TOKEN",
     ):
         assert leak not in logs, logs
     assert "TOKEN-READABLE" in logs and "written" in logs, logs
+    b_sandbox = cp.data_dir / "pods" / done["metadata"]["uid"]
+    assert lines[-2] == str(b_sandbox / "work"), logs  # the default working dir is its own
+    assert "PROGRESS-WRITTEN" in logs, logs
+    report = progress_reader.read_container(cp.data_dir, done, "c")
+    assert report is not None and report["step"] == 3
     # The victim lives on, and the root-run exec path runs as the container's own user.
     assert uid_of(victim) == a_uid
     out = kubectl(cp, "exec", "sleeper", "-n", "team-a", "--", "id", "-u")

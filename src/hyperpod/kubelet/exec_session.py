@@ -79,6 +79,24 @@ async def _container_process(data_dir: Path, pod: Mapping[str, Any], container: 
     raise BadRequest(f'container "{container}" in pod "{name}" is not running')
 
 
+async def _past_wrappers(pid: int) -> None:
+    """Wait (briefly) until a container started through ``setpriv`` is its own command.
+
+    Until then the pid is still a root-run mount wrapper; a command exec'd then would run
+    as root instead of the container's user (kubelet/podusers.py).
+    """
+    deadline = time.monotonic() + START_WAIT_S
+    while time.monotonic() < deadline:
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return
+        if not any(a.endswith(b"setpriv") for a in argv):
+            return
+        await asyncio.sleep(0.02)
+    raise BadRequest("the container is still starting; try again")
+
+
 def _ids(pid: int) -> dict[str, Any]:
     """Popen arguments that run a command as ``pid``'s user, groups included (podusers.py)."""
     uid = gid = -1
@@ -297,6 +315,7 @@ async def open_exec(
         env, cwd = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, str(attempt.container_dir)
         command = oci.exec_argv(info, command, tty=tty)
     else:
+        await _past_wrappers(container_pid)
         env, cwd = _environment(container_pid, name)
         ids = _ids(container_pid)  # a command runs as the container's own user
         exe = command[0]

@@ -432,7 +432,7 @@ class PodWorker:
         self.event("Normal", "Created", f"Created container: {c.name}")
         if self.kl.pod_users.enabled:
             try:
-                argv, env = self._as_pod_user(c, argv, env)
+                argv, env, cwd = self._as_pod_user(c, argv, env, cwd)
             except podusers.PodUserError as exc:
                 c.state = {"waiting": {"reason": "CreateContainerConfigError", "message": str(exc)}}
                 self.event("Warning", "Failed", f"Error: {exc}")
@@ -445,8 +445,8 @@ class PodWorker:
         self._started(c, attempt, env, cwd)
 
     def _as_pod_user(
-        self, c: Container, argv: list[str], env: dict[str, str]
-    ) -> tuple[list[str], dict[str, str]]:
+        self, c: Container, argv: list[str], env: dict[str, str], cwd: Path
+    ) -> tuple[list[str], dict[str, str], Path]:
         """The command run as the namespace's user (innermost, after the root-only wrappers)."""
         users = self.kl.pod_users
         problem = users.reachable()
@@ -455,9 +455,18 @@ class PodWorker:
         ident = users.identity(self.pod, c.spec)
         (self.sandbox / c.name).mkdir(parents=True, exist_ok=True)
         self._own_files()  # container directories made since the sandbox was prepared
-        if not any(e.get("name") == "HOME" for e in c.spec.get("env") or []):
-            env = {**env, "HOME": str(self.sandbox)}  # the host user's HOME is not theirs
-        return users.wrap(argv, ident), env
+        own = {e.get("name") for e in c.spec.get("env") or []}
+        work = self.sandbox / "work"
+        env = dict(env)
+        if "HOME" not in own:
+            env["HOME"] = str(work)  # the host user's HOME is not theirs
+        if progress_reader.ENV not in own:
+            env[progress_reader.ENV] = str(
+                progress_reader.pod_user_progress_path(self.sandbox, c.name)
+            )
+        if not c.spec.get("workingDir"):
+            cwd = work  # the sandbox itself is root's: the pod may not write where root does
+        return users.wrap(argv, ident), env, cwd
 
     def _started(
         self, c: Container, attempt: processes.Attempt, env: dict[str, str], cwd: Path

@@ -11,14 +11,18 @@ Kubernetes pod with ``hostUsers: false`` gets from its user namespace:
   ``block + fsGroup`` and ``block + supplementalGroups`` as supplementary groups. Values are
   0..65535 like user-namespace pods; another value is a CreateContainerConfigError. So a pod
   can never take another namespace's ids, the host's root, or a host user's uid;
-- the sandbox (working dir, emptyDir volumes, progress files), the projected ServiceAccount
-  token and volumes the pod's claims get under the data dir are owned by the pod's user and its
-  fsGroup (group-writable, setgid, as kubelet's fsGroup ownership management does); the hosts
-  file is world-readable; logs and attempt records stay the kubelet's (root's);
+- the pod's own files are ``<sandbox>/work`` (its default working dir and ``HOME``), its
+  emptyDir volumes and the directories of its claims under the data dir: owned by its user
+  and its fsGroup (group-writable, setgid, as kubelet's fsGroup ownership does). Everything
+  the kubelet (root) writes -- the sandbox itself, logs and attempt records, the projected
+  token, configMap/secret volumes -- stays root's with the pod's group, ``0750``/``0640``: the
+  pod reads them but cannot add, swap or symlink entries where root writes. Progress reports
+  go to ``<sandbox>/progress/`` (root's, group-writable, sticky; read with ``O_NOFOLLOW``);
 - the data directory becomes ``0711`` (others may pass through to ``pods/``, not list it) and
   everything else in it is made owner-only, so the admin kubeconfig, token, keys and
-  ``state.db`` cannot be read by a pod; each sandbox is ``0770``, so one team cannot read
-  another's files, and processes of different uids cannot signal or ptrace each other.
+  ``state.db`` cannot be read by a pod; a sandbox is open to its own pod's group only, so one
+  team cannot read another's files, and processes of different uids cannot signal or ptrace
+  each other.
 
 Every parent directory of the data dir must be searchable by others (``chmod o+x``): a data
 dir under ``/root`` (``0700``) makes pods fail with a message saying so, never run as root.
@@ -184,21 +188,46 @@ class PodUsers:
                         os.chmod(entry.path, stat.S_IMODE(mode) & 0o700)
 
     def own_sandbox(self, pod: Mapping[str, Any], sandbox: Path, extra: Iterable[str] = ()) -> None:
-        """Give the pod's user its sandbox (and ``extra`` directories under the data dir)."""
+        """Hand the pod what it may write, and nothing the kubelet (root) writes into.
+
+        The sandbox and every directory the kubelet writes in (container logs and records,
+        the token, configMap/secret volumes) stay root's, group ``gid`` and ``0750``: the pod
+        reads them but cannot add, swap or symlink entries there. Its own are ``work/`` (the
+        default working dir and HOME), emptyDir volumes and ``extra`` (claims under the data
+        dir); ``progress/`` is root's, group-writable and sticky, read with O_NOFOLLOW.
+        """
         uid, gid = self.owner(pod)
         sandbox.mkdir(parents=True, exist_ok=True)
-        _own(sandbox, uid, gid, 0o2770)
-        for path in [*_pod_dirs(sandbox), *(Path(p) for p in extra)]:
-            _own(path, uid, gid, 0o2770)
+        _own(sandbox, 0, gid, 0o750)
+        spec = pod.get("spec") or {}
+        scratch = {
+            str(v.get("name", ""))
+            for v in spec.get("volumes") or []
+            if isinstance(v, dict) and "emptyDir" in v
+        }
+        vols = sandbox / "volumes"
+        for path in _subdirs(sandbox):
+            if path.name not in ("work", "progress"):
+                _own(path, 0, gid, 0o750)
+        for path in _subdirs(vols):
+            if path.name in scratch:
+                _own(path, uid, gid, 0o2770)
+            else:
+                _own(path, 0, gid, 0o750)
+        for sub, owner, mode in (("work", uid, 0o2770), ("progress", 0, 0o3770)):
+            (sandbox / sub).mkdir(exist_ok=True)
+            _own(sandbox / sub, owner, gid, mode)
+        for p in extra:
+            _own(Path(p), uid, gid, 0o2770)
         hosts = sandbox / "hosts"
-        if hosts.exists():
-            hosts.chmod(0o644)
+        with contextlib.suppress(OSError):
+            if stat.S_ISREG(hosts.lstat().st_mode):
+                hosts.chmod(0o644)
         sa = sandbox / "serviceaccount"
-        if sa.is_dir():
-            _own(sa, uid, gid, 0o2750)
+        if sa.is_dir() and not sa.is_symlink():
             for f in sa.iterdir():
                 if not f.name.startswith("."):
-                    _own(f, uid, gid, 0o640)
+                    _own(f, 0, gid, 0o640)
 
     def under_data_dir(self, path: str) -> bool:
         try:
@@ -218,15 +247,12 @@ def _offset(field: str, value: Any) -> int:
     return value
 
 
-def _pod_dirs(sandbox: Path) -> list[Path]:
+def _subdirs(path: Path) -> list[Path]:
     out = []
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(sandbox):
-            if entry.is_dir(follow_symlinks=False) and entry.name != "serviceaccount":
+    with contextlib.suppress(OSError), os.scandir(path) as it:
+        for entry in it:
+            if entry.is_dir(follow_symlinks=False):
                 out.append(Path(entry.path))
-    vols = sandbox / "volumes"
-    if vols.is_dir():
-        out += [p for p in vols.iterdir() if p.is_dir() and not p.is_symlink()]
     return out
 
 
