@@ -18,8 +18,8 @@ Kubernetes pod with ``hostUsers: false`` gets from its user namespace:
   token, configMap/secret volumes -- stays root's with the pod's group, ``0750``/``0640``: the
   pod reads them but cannot add, swap or symlink entries where root writes. Progress reports
   go to ``<sandbox>/progress/`` (root's, group-writable, sticky; read with ``O_NOFOLLOW``);
-- the data directory becomes ``0711`` (others may pass through to ``pods/``, not list it) and
-  everything else in it is made owner-only, so the admin kubeconfig, token, keys and
+- the data directory becomes ``0711`` (others may pass through to ``pods/``, ``storage/`` and
+  ``volumes/``, not list them) and everything else in it is made owner-only, so the admin kubeconfig, token, keys and
   ``state.db`` cannot be read by a pod; a sandbox is open to its own pod's group only, so one
   team cannot read another's files, and processes of different uids cannot signal or ptrace
   each other.
@@ -49,6 +49,7 @@ BASE = 2_000_000_000
 BLOCK = 65_536
 MAX_BLOCKS = (2**31 - 1 - BASE) // BLOCK  # stay below 2^31: some tools misread larger ids
 STATE_FILE = "pod-users.json"
+PASSABLE = ("pods", "storage", "volumes")
 
 
 class PodUserError(VolumeError):
@@ -173,14 +174,21 @@ class PodUsers:
         return None
 
     def lock_data_dir(self) -> None:
-        """Data dir passable (0711), everything in it but ``pods/`` owner-only."""
+        """Data dir passable (0711), everything in it owner-only but the ways to pods' files.
+
+        ``pods/`` (sandboxes) and ``storage/``, ``volumes/`` (claims' directories, see
+        controllers/volumes_provisioner.py) are passable too, not listable; what lies below
+        them is each pod's own.
+        """
         self.data_dir.chmod(0o711)
         pods = self.data_dir / "pods"
         pods.mkdir(exist_ok=True)
-        pods.chmod(0o711)
         with os.scandir(self.data_dir) as it:
             for entry in it:
-                if entry.name == "pods":
+                if entry.name in PASSABLE:
+                    with contextlib.suppress(OSError):
+                        if entry.is_dir(follow_symlinks=False):
+                            os.chmod(entry.path, 0o711)
                     continue
                 with contextlib.suppress(OSError):
                     mode = entry.stat(follow_symlinks=False).st_mode
