@@ -72,7 +72,6 @@ def long_running(scope: dict[str, Any]) -> bool:
 
 
 # ---------------------------------------------------------------------- bootstrap objects
-_ALL_VERBS = ["*"]
 _EVERYTHING = {
     "resourceRules": [
         {
@@ -113,30 +112,16 @@ def _queuing(ncs: int, lendable: int, queues: int, hand: int) -> dict[str, Any]:
     }
 
 
-def _rules(
-    subjects: list[dict[str, Any]],
-    verbs: list[str],
-    resources: list[tuple[str, list[str]]],
-    *,
-    namespaces: list[str] | None = None,
-    cluster: bool = True,
-    urls: list[str] | None = None,
-) -> list[dict[str, Any]]:
-    rule: dict[str, Any] = {"subjects": subjects}
-    if resources:
-        rule["resourceRules"] = [
-            {
-                "verbs": verbs,
-                "apiGroups": [group],
-                "resources": res,
-                "clusterScope": cluster,
-                "namespaces": namespaces if namespaces is not None else ["*"],
-            }
-            for group, res in resources
-        ]
-    if urls:
-        rule["nonResourceRules"] = [{"verbs": verbs, "nonResourceURLs": urls}]
-    return [rule]
+def _resource(
+    verbs: list[str], resources: tuple[str, list[str]], namespaces: list[str], cluster: bool
+) -> dict[str, Any]:
+    return {
+        "verbs": verbs,
+        "apiGroups": [resources[0]],
+        "resources": resources[1],
+        "clusterScope": cluster,
+        "namespaces": namespaces,
+    }
 
 
 def default_levels() -> dict[str, dict[str, Any]]:
@@ -184,54 +169,82 @@ def default_schemas() -> dict[str, dict[str, Any]]:
         "probes": fs(
             "exempt",
             2,
-            _rules(_AUTHENTICATED, ["get"], [], urls=["/healthz", "/readyz", "/livez"]),
+            [
+                {
+                    "subjects": _AUTHENTICATED,
+                    "nonResourceRules": [
+                        {"verbs": ["get"], "nonResourceURLs": ["/healthz", "/readyz", "/livez"]}
+                    ],
+                }
+            ],
             None,
         ),
         "system-leader-election": fs(
             "leader-election",
             100,
-            _rules(
-                [_user("system:kube-controller-manager"), _user("system:kube-scheduler")],
-                ["get", "create", "update"],
-                [core_le, leases],
-                namespaces=["kube-system"],
-                cluster=False,
-            ),
+            [
+                {
+                    "subjects": [
+                        _user("system:kube-controller-manager"),
+                        _user("system:kube-scheduler"),
+                        sa_ks,
+                    ],
+                    "resourceRules": [
+                        _resource(["get", "create", "update"], core_le, ["kube-system"], False),
+                        _resource(["get", "create", "update"], leases, ["*"], False),
+                    ],
+                }
+            ],
             "ByUser",
         ),
         "endpoint-controller": fs(
             "workload-high",
             150,
-            _rules(
-                [
-                    _user("system:kube-controller-manager"),
-                    {
-                        "kind": "ServiceAccount",
-                        "serviceAccount": {
-                            "namespace": "kube-system",
-                            "name": "endpoint-controller",
+            [
+                {
+                    "subjects": [
+                        _user("system:kube-controller-manager"),
+                        {
+                            "kind": "ServiceAccount",
+                            "serviceAccount": {
+                                "namespace": "kube-system",
+                                "name": "endpoint-controller",
+                            },
                         },
-                    },
-                ],
-                ["get", "create", "update"],
-                [("", ["endpoints"])],
-            ),
+                    ],
+                    "resourceRules": [
+                        _resource(["get", "create", "update"], ("", ["endpoints"]), ["*"], True)
+                    ],
+                }
+            ],
             "ByUser",
         ),
         "workload-leader-election": fs(
             "leader-election",
             200,
-            _rules([sa_ks], ["get", "create", "update"], [core_le, leases]),
+            [
+                {
+                    "subjects": [sa_ks],
+                    "resourceRules": [
+                        _resource(["get", "create", "update"], core_le, ["*"], False),
+                        _resource(["get", "create", "update"], leases, ["*"], False),
+                    ],
+                }
+            ],
             "ByUser",
         ),
         "system-node-high": fs(
             "node-high",
             400,
-            _rules(
-                [_group("system:nodes")],
-                ["*"],
-                [("", ["nodes", "nodes/status"]), leases],
-            ),
+            [
+                {
+                    "subjects": [_group("system:nodes")],
+                    "resourceRules": [
+                        _resource(["*"], ("", ["nodes", "nodes/status"]), ["*"], True),
+                        _resource(["*"], leases, ["*"], False),
+                    ],
+                }
+            ],
             "ByUser",
         ),
         "system-nodes": fs(

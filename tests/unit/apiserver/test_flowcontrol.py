@@ -54,6 +54,14 @@ def test_bootstrap_objects_and_classification(fc: FlowControl, registry: Registr
         "node-high",
     )
     assert names(fc, NODE, LIST_PODS) == ("system-nodes", "system")
+    lease = Attributes(
+        "update", group="coordination.k8s.io", resource="leases", namespace="kube-node-lease"
+    )
+    assert names(fc, NODE, lease) == ("system-node-high", "node-high")
+    kube_sa_lease = UserInfo(
+        "system:serviceaccount:kube-system:ctl", ("system:serviceaccounts:kube-system",)
+    )
+    assert names(fc, kube_sa_lease, lease) == ("system-leader-election", "leader-election")
     healthz = Attributes("get", resource_request=False, path="/readyz")
     assert names(fc, ALICE, healthz) == ("probes", "exempt")
     kube_sa = UserInfo(
