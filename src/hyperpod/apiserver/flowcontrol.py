@@ -9,7 +9,9 @@ Like kube-apiserver's APF (``flowcontrol.apiserver.k8s.io/v1``), after authentic
   (``nonResourceRules``, ``/prefix/*``) wins; none matching is ``catch-all``. The result is
   cached per (user, groups, verb, group, resource, namespace, path) and the cache is dropped
   when a FlowSchema or PriorityLevelConfiguration changes, so the hot path is one dict lookup.
-- **Levels.** ``Exempt`` levels are never limited. The server's in-flight budget
+- **Levels.** ``Exempt`` levels are not limited by shares; as a backstop for this
+  one-process server (kube-apiserver has none) they answer 429 past
+  :data:`EXEMPT_BACKSTOP` (1,200) requests in flight. The server's in-flight budget
   (:data:`SERVER_CONCURRENCY`, 600 = kube-apiserver's default 400 read-only + 200 mutating) is
   shared among ``Limited`` levels by ``nominalConcurrencyShares``:
   ``ceil(600 * NCS / sum NCS)`` seats each. Borrowing between levels (``lendablePercent``,
@@ -50,6 +52,7 @@ FLOWSCHEMAS = f"flowschemas.{GROUP}"
 LEVELS = f"prioritylevelconfigurations.{GROUP}"
 SERVER_CONCURRENCY = 600
 MAX_WAIT_SECONDS = 5.0
+EXEMPT_BACKSTOP = 2 * SERVER_CONCURRENCY  # one process: even exempt requests are bounded
 RETRY_AFTER = 1
 AUTOUPDATE = "apf.kubernetes.io/autoupdate-spec"
 FS_HEADER = b"x-kubernetes-pf-flowschema-uid"
@@ -524,13 +527,16 @@ class Ticket:
         """Take a seat, waiting in the level's queue if it is full; 429 when it cannot."""
         level = self.level
         if level.exempt:
-            return
-        if level.in_flight < level.seats:
+            if level.in_flight < EXEMPT_BACKSTOP:
+                level.in_flight += 1
+                self.holds = True
+                return
+        elif level.in_flight < level.seats:
             level.in_flight += 1
             level.dispatched += 1
             self.holds = True
             return
-        if level.queues:
+        if level.queues and not level.exempt:
             q = level.pick_queue(self.flow)
             dq = level.waiting.setdefault(q, collections.deque())
             if len(dq) < level.queue_limit:

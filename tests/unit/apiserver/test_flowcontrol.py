@@ -173,7 +173,15 @@ def test_a_full_level_queues_then_refuses_while_other_levels_pass(
         other = fc.classify(ALICE, LIST_PODS)
         await other.acquire()
         other.release()
-        await fc.classify(ADMIN, LIST_PODS).acquire()
+        admin = fc.classify(ADMIN, LIST_PODS)
+        await admin.acquire()
+        admin.release()
+        # Exempt is not limited by shares, only by a backstop of 1,200 in flight.
+        exempt = fc.levels["exempt"]
+        exempt.in_flight = flowcontrol.EXEMPT_BACKSTOP
+        with pytest.raises(TooManyRequests):
+            await fc.classify(ADMIN, LIST_PODS).acquire()
+        exempt.in_flight = 0
         # A freed seat goes to the queued request.
         held[0].release()
         await asyncio.wait_for(waiter, 1)
@@ -185,6 +193,7 @@ def test_a_full_level_queues_then_refuses_while_other_levels_pass(
 
     asyncio.run(main())
     assert fc.levels["workload-low"].rejected == 1
+    assert fc.levels["exempt"].in_flight == 0
 
 
 def test_headers_name_the_schema_and_level_uids(fc: FlowControl, registry: Registry) -> None:
