@@ -70,6 +70,55 @@ def timed(fn: object, calls: int) -> list[float]:
     return samples
 
 
+def whole_requests(tmp: Path, calls: int) -> tuple[list[float], list[float]]:
+    """One GET of a ConfigMap list through the real ASGI app (gate, APF, handler), no socket.
+
+    Calls alternate between the app with APF and the same app with its FlowControl taken
+    out, so load on the shared machine hits both alike.
+    """
+    from hyperpod.apiserver.app import ApiServer
+    from hyperpod.controlplane import security
+
+    reg = Registry(tmp / "asgi.db")
+    reg.ensure_system_namespaces()
+    services: dict[str, object] = {}
+    security.install(reg, tmp, "admin-token", services)
+    app = ApiServer(reg, "admin-token", services=services)
+    fc = services["flowcontrol"]
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/api/v1/namespaces/default/configmaps",
+        "query_string": b"",
+        "headers": [(b"authorization", b"Bearer admin-token"), (b"host", b"127.0.0.1")],
+        "client": ("127.0.0.1", 1),
+    }
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(_msg: dict[str, object]) -> None:
+        return None
+
+    async def run() -> tuple[list[float], list[float]]:
+        on: list[float] = []
+        off: list[float] = []
+        for i in range(calls * 2):
+            apf = i % 2 == 0
+            if apf:
+                services["flowcontrol"] = fc
+            else:
+                services.pop("flowcontrol", None)
+            t = time.perf_counter()
+            await app(dict(scope), receive, send)
+            (on if apf else off).append(time.perf_counter() - t)
+        return on, off
+
+    out = asyncio.run(run())
+    reg.close()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", type=int, default=20000)
@@ -134,6 +183,7 @@ def main() -> None:
 
         seats = asyncio.run(seat())
         reg.close()
+        with_apf, without_apf = whole_requests(Path(tmp), args.calls // 4)
 
     def us_(v: list[float]) -> str:
         return f"{percentile(v, 50) * 1e6:.1f} / {percentile(v, 99) * 1e6:.1f} us"
@@ -150,6 +200,8 @@ def main() -> None:
             ("classify, cold (13 schemas)", us_(cold_s), "p99 <= 100 us", "same"),
             ("classify, cold (113 schemas)", us_(cold_many), "p99 <= 500 us", "same"),
             ("acquire + release a seat", us_(seats), "p99 <= 20 us", "same"),
+            ("whole GET via the ASGI app, APF on", us_(with_apf), "~ APF off", "A/B interleaved"),
+            ("whole GET via the ASGI app, APF off", us_(without_apf), "", ""),
             (
                 "rebuild after a FlowSchema change",
                 f"{rebuild * 1000:.1f} ms",
