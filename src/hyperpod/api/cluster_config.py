@@ -153,6 +153,12 @@ class LocalClusterConfig(_Model):
         "probe container starts here, else process); a pod's hyperpod.local/runtime annotation "
         "overrides it",
     )
+    pod_users: Literal["shared", "perNamespace"] = Field(
+        "shared",
+        description="shared: pods run as the user who runs the cluster; perNamespace (root only): "
+        "each namespace's process pods run as Unix ids of their own, so a team cannot read the "
+        "admin kubeconfig, the state store or another team's files (see docs/security.md)",
+    )
     node_recovery: Literal["Automatic", "None"] = Field(
         "Automatic",
         description="Automatic: faulty nodes are rebooted or replaced; None: only labelled",

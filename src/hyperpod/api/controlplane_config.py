@@ -74,6 +74,10 @@ class KubeletConfig(_Section):
     pod_hosts_file: Literal["auto", "off"] = Field(
         "auto", description="Per-pod /etc/hosts (auto: where mount namespaces work)"
     )
+    pod_users: Literal["shared", "perNamespace"] = Field(
+        "shared",
+        description="perNamespace: process pods of each namespace run as their own Unix ids (root only)",
+    )
     backoff_base_seconds: float = Field(10.0, description="First CrashLoopBackOff delay")
     backoff_max_seconds: float = Field(300.0, description="Longest CrashLoopBackOff delay")
     heartbeat_seconds: float = Field(10.0, description="Local node Lease renewal period")

@@ -22,6 +22,7 @@ import orjson
 from hyperpod import __version__
 from hyperpod.apiserver import (
     discovery,
+    flowcontrol,
     kinds,
     openapi,
     portforward,
@@ -134,12 +135,23 @@ class ApiServer:
             if self.dashboard is not None and (req.path + "/").startswith("/dashboard/"):
                 await self.dashboard(req, receive, send)  # its own login and session cookie
                 return
+            flow = None
             if gate is not None:
                 user = gate.admit(scope, req.method, req.path, req.query, req.headers)
                 webhooks.REQUEST_USER.set((user.name, user.groups))  # for AdmissionReviews
+                fc = self.services.get("flowcontrol")  # priority and fairness (flowcontrol.py)
+                if fc is not None:
+                    flow = fc.classify(user, scope["hyperpod.audit"]["attrs"])
+                    send = flow.headers(send)
+                    if not flowcontrol.long_running(scope):
+                        await flow.acquire()
             elif req.path not in _PUBLIC:
                 self._authenticate(req)
-            await self._dispatch(req, receive, send, warnings)
+            try:
+                await self._dispatch(req, receive, send, warnings)
+            finally:
+                if flow is not None:
+                    flow.release()
         except ApiError as err:
             await _respond(send, err.code, orjson.dumps(err.status()), warnings=warnings)
         except Exception:  # a bug of ours: say so as a Status, never crash the server

@@ -31,7 +31,6 @@ from hyperpod.apiserver import services as cluster_services
 from hyperpod.apiserver import typecheck
 from hyperpod.apiserver.app import ApiServer
 from hyperpod.apiserver.errors import AlreadyExists, ApiError
-from hyperpod.apiserver.inflight import InFlightLimit
 from hyperpod.apiserver.registry import CRD_RESOURCE, Registry
 from hyperpod.apiserver.ws_protocol import KubeWebSocketProtocol
 from hyperpod.controlplane import clientcerts, repair, security, tlsport
@@ -182,7 +181,7 @@ class ControlPlane:
         )
         (self.data_dir / "port").write_text(f"{port}\n")
         config = uvicorn.Config(
-            InFlightLimit(app),
+            app,
             ws=KubeWebSocketProtocol,  # accepts kubectl's SPDY/3.1+portforward.k8s.io
             log_level="warning",
             lifespan="off",

@@ -14,7 +14,7 @@ import atexit
 from pathlib import Path
 from typing import Any
 
-from hyperpod.apiserver import podsecurity, rbac_defaults
+from hyperpod.apiserver import flowcontrol, podsecurity, rbac_defaults
 from hyperpod.apiserver.audit import AuditLog
 from hyperpod.apiserver.errors import AlreadyExists
 from hyperpod.apiserver.gate import Gate
@@ -62,6 +62,8 @@ def install(
     atexit.register(audit_log.close)  # the last batch, at a graceful stop
     gate = Gate(reg, admin_token, issuer, audit_log)
     services["gate"] = gate
+    flowcontrol.seed(reg)  # API Priority and Fairness (apiserver/flowcontrol.py)
+    services["flowcontrol"] = flowcontrol.FlowControl(reg)
     return gate
 
 

@@ -9,7 +9,8 @@ Config (``ctx.config``): ``nodes.local`` (name, instanceType; ``enabled: false``
 node off), ``kubelet.backoffBaseSeconds`` (10), ``kubelet.backoffMaxSeconds`` (300) and
 ``kubelet.runtime`` (``process`` | ``oci`` | ``auto``; see kubelet/oci.py) and
 ``kubelet.podIPRange`` (``127.112.0.0/12``) and ``kubelet.podHostsFile`` (``auto`` | ``off``;
-see kubelet/podnet.py).
+see kubelet/podnet.py) and ``kubelet.podUsers`` (``shared`` | ``perNamespace``; see
+kubelet/podusers.py).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from hyperpod.api.wellknown import HEARTBEAT_ANNOTATION
 from hyperpod.apiserver.errors import ApiError
 from hyperpod.apiserver.patching import PatchType
 from hyperpod.kubelet import devices as devmod
-from hyperpod.kubelet import hostenv, oci, podnet, processes
+from hyperpod.kubelet import hostenv, oci, podnet, podusers, processes
 from hyperpod.kubelet.exec_session import LocalExec
 from hyperpod.kubelet.images import ImageStore
 from hyperpod.kubelet.logs import open_log
@@ -79,6 +80,12 @@ class Kubelet:
         )
         self.default_runtime = "process"
         self.hosts_setting = cfg.pod_hosts_file
+        self.pod_users = podusers.PodUsers(self.data_dir, cfg.pod_users)
+        if self.pod_users.requested != "shared":
+            if self.pod_users.enabled:
+                log.info("process pods run as a Unix user per namespace (kubelet.podUsers)")
+            else:
+                log.warning("kubelet.podUsers perNamespace is off: %s", self.pod_users.why_not())
         self.unshare: list[str] | None = None  # set by probe_runtime where mount namespaces work
         self.host_hosts = podnet.host_lines()
 

@@ -79,6 +79,44 @@ async def _container_process(data_dir: Path, pod: Mapping[str, Any], container: 
     raise BadRequest(f'container "{container}" in pod "{name}" is not running')
 
 
+async def _past_wrappers(pid: int) -> None:
+    """Wait (briefly) until a container started through ``setpriv`` is its own command.
+
+    Until then the pid is still a root-run mount wrapper; a command exec'd then would run
+    as root instead of the container's user (kubelet/podusers.py).
+    """
+    deadline = time.monotonic() + START_WAIT_S
+    while time.monotonic() < deadline:
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return
+        if not any(a.endswith(b"setpriv") for a in argv):
+            return
+        await asyncio.sleep(0.02)
+    raise BadRequest("the container is still starting; try again")
+
+
+def _ids(pid: int) -> dict[str, Any]:
+    """Popen arguments that run a command as ``pid``'s user, groups included (podusers.py)."""
+    uid = gid = -1
+    groups: list[int] = []
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key == "Uid":
+                uid = int(value.split()[0])
+            elif key == "Gid":
+                gid = int(value.split()[0])
+            elif key == "Groups":
+                groups = [int(g) for g in value.split()]
+    except (OSError, ValueError, IndexError):
+        return {}
+    if uid < 0 or uid == os.geteuid():
+        return {}
+    return {"user": uid, "group": gid, "extra_groups": groups}
+
+
 def _environment(pid: int, container: str) -> tuple[dict[str, str], str]:
     try:
         raw = Path(f"/proc/{pid}/environ").read_bytes()
@@ -266,6 +304,7 @@ async def open_exec(
     container_pid = await _container_process(Path(data_dir), pod, name)
     attempt = latest(pod_dir(Path(data_dir), pod) / name)
     info = oci.marker(attempt.container_dir, attempt.number) if attempt else None
+    ids: dict[str, Any] = {}
     if attempt is not None and info is not None:
         deadline = time.monotonic() + START_WAIT_S
         while not await asyncio.to_thread(oci.is_running, info):
@@ -276,7 +315,9 @@ async def open_exec(
         env, cwd = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, str(attempt.container_dir)
         command = oci.exec_argv(info, command, tty=tty)
     else:
+        await _past_wrappers(container_pid)
         env, cwd = _environment(container_pid, name)
+        ids = _ids(container_pid)  # a command runs as the container's own user
         exe = command[0]
         if shutil.which(exe, path=env.get("PATH", os.defpath)) is None and not (
             "/" in exe and os.access(os.path.join(cwd, exe), os.X_OK)
@@ -300,6 +341,7 @@ async def open_exec(
                 env=env,
                 cwd=cwd,
                 start_new_session=True,
+                **ids,
             )
         except OSError as exc:
             os.close(master)
@@ -319,6 +361,7 @@ async def open_exec(
             env=env,
             cwd=cwd,
             start_new_session=True,
+            **ids,
         )
     except OSError as exc:
         for fd in (out_r, err_r, in_w):

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from hyperpod.apiserver.patching import PatchType
 from hyperpod.apiserver.registry import Registry
 from hyperpod.kubelet import devices as devmod
-from hyperpod.kubelet import oci, processes
+from hyperpod.kubelet import oci, podusers, processes
 from hyperpod.kubelet.container import Container
 from hyperpod.kubelet.images import ImageStore
 from hyperpod.runtime.context import ControlPlaneContext
@@ -63,6 +63,8 @@ class KubeletHost(Protocol):
     def oci_probe(self) -> oci.Probe: ...
     @property
     def default_runtime(self) -> str: ...
+    @property
+    def pod_users(self) -> podusers.PodUsers: ...
 
     def runtime_for(self, pod: Obj) -> str: ...
     def current(self, key: str) -> Obj | None: ...

@@ -31,7 +31,7 @@ from hyperpod.api.meta import rfc3339
 from hyperpod.apiserver.errors import ApiError, NotFound
 from hyperpod.apiserver.quantity import bytes_of
 from hyperpod.kubelet import devices as devmod
-from hyperpod.kubelet import oci, podnet, processes, progress_reader
+from hyperpod.kubelet import oci, podnet, podusers, processes, progress_reader
 from hyperpod.kubelet import serviceaccount as sa_mod
 from hyperpod.kubelet.container import Container
 from hyperpod.kubelet.env import EnvError, container_env
@@ -247,6 +247,21 @@ class PodWorker:
             self.pod = md
         self.volumes = prepare(self.pod, self.sandbox, self.kl.data_dir, self.kl.lookup)
         self._project_token()
+        self._own_files()
+
+    def _own_files(self) -> None:
+        """With per-namespace pod users, hand the sandbox to the pod's user (podusers.py)."""
+        users = self.kl.pod_users
+        if not users.enabled or self.kl.runtime_for(self.pod) != "process":
+            return
+        users.lock_data_dir()
+        claims = {
+            str(v.get("name", ""))
+            for v in (self.pod.get("spec") or {}).get("volumes") or []
+            if isinstance(v, dict) and "persistentVolumeClaim" in v
+        }
+        extra = [p for n, p in self.volumes.items() if n in claims and users.under_data_dir(p)]
+        users.own_sandbox(self.pod, self.sandbox, extra)
 
     def _project_token(self) -> None:
         """The ServiceAccount token files and their renewal time (kubelet/serviceaccount.py)."""
@@ -415,11 +430,43 @@ class PodWorker:
         limits = (c.spec.get("resources") or {}).get("limits") or {}
         memory = bytes_of(limits["memory"]) if "memory" in limits else None
         self.event("Normal", "Created", f"Created container: {c.name}")
+        if self.kl.pod_users.enabled:
+            try:
+                argv, env, cwd = self._as_pod_user(c, argv, env, cwd)
+            except podusers.PodUserError as exc:
+                c.state = {"waiting": {"reason": "CreateContainerConfigError", "message": str(exc)}}
+                self.event("Warning", "Failed", f"Error: {exc}")
+                c.next_start = time.monotonic() + 5.0
+                return
         argv = sa_mod.wrap(argv, self.sa_dir)  # own mount namespace with the token (root)
         if self.kl.unshare and not podnet.host_network(self.pod):
             argv = podnet.with_hosts(self.sandbox / podnet.HOSTS_FILE, argv, self.kl.unshare)
         attempt = processes.start(self.sandbox / c.name, c.restart_count, argv, env, cwd, memory)
         self._started(c, attempt, env, cwd)
+
+    def _as_pod_user(
+        self, c: Container, argv: list[str], env: dict[str, str], cwd: Path
+    ) -> tuple[list[str], dict[str, str], Path]:
+        """The command run as the namespace's user (innermost, after the root-only wrappers)."""
+        users = self.kl.pod_users
+        problem = users.reachable()
+        if problem is not None:
+            raise podusers.PodUserError(problem)
+        ident = users.identity(self.pod, c.spec)
+        (self.sandbox / c.name).mkdir(parents=True, exist_ok=True)
+        self._own_files()  # container directories made since the sandbox was prepared
+        own = {e.get("name") for e in c.spec.get("env") or []}
+        work = self.sandbox / "work"
+        env = dict(env)
+        if "HOME" not in own:
+            env["HOME"] = str(work)  # the host user's HOME is not theirs
+        if progress_reader.ENV not in own:
+            env[progress_reader.ENV] = str(
+                progress_reader.pod_user_progress_path(self.sandbox, c.name)
+            )
+        if not c.spec.get("workingDir"):
+            cwd = work  # the sandbox itself is root's: the pod may not write where root does
+        return users.wrap(argv, ident), env, cwd
 
     def _started(
         self, c: Container, attempt: processes.Attempt, env: dict[str, str], cwd: Path
@@ -536,6 +583,11 @@ class PodWorker:
         while c.attempt is attempt and c.running:
             info = oci.marker(attempt.container_dir, attempt.number)
             wrap = oci.exec_argv(info, [], tty=False) if info else []
+            if not info and self.kl.pod_users.enabled:  # the probe runs as the container does
+                try:
+                    wrap = self.kl.pod_users.wrap([], self.kl.pod_users.identity(self.pod, c.spec))
+                except podusers.PodUserError:
+                    return False
             host = self.ip if self.ip and not info else "127.0.0.1"
             ok, message = await run_probe(probe, c.spec, c.env, c.cwd, wrap=wrap, host=host)
             if not (c.attempt is attempt and c.running):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,22 @@ __all__ = ["ENV", "job_progress", "progress_path", "read_container", "summarize"
 
 def progress_path(sandbox: Path, container: str) -> Path:
     return Path(sandbox) / container / FILE_NAME
+
+
+def pod_user_progress_path(sandbox: Path, container: str) -> Path:
+    """Where a pod run as its namespace's user writes (kubelet/podusers.py): a sticky dir."""
+    return Path(sandbox) / "progress" / f"{container}.json"
+
+
+def _read_own_file(path: Path, limit: int = 1 << 20) -> str:
+    """A regular file's text, never through a symlink the pod may have planted."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        return os.read(fd, limit).decode()
+    finally:
+        os.close(fd)
 
 
 def _cri_time(ts: str) -> float | None:
@@ -88,12 +105,13 @@ def _from_log(container_dir: Path) -> Obj | None:
 def read_container(data_dir: Path, pod: Obj, container: str) -> Obj | None:
     """The raw last report of one container, or None when it reported nothing."""
     cdir = Path(data_dir) / "pods" / pod["metadata"].get("uid", "") / container
-    try:
-        data = json.loads((cdir / FILE_NAME).read_text())
-        if isinstance(data, dict) and "step" in data and "totalSteps" in data:
-            return data
-    except (OSError, ValueError):
-        pass
+    for path in (pod_user_progress_path(cdir.parent, container), cdir / FILE_NAME):
+        try:
+            data = json.loads(_read_own_file(path))
+            if isinstance(data, dict) and "step" in data and "totalSteps" in data:
+                return data
+        except (OSError, ValueError):
+            pass
     return _from_log(cdir)
 
 

@@ -52,6 +52,8 @@ REGISTERED: list[str] = [
     "hyperpod.apiserver.kinds.pod:STRATEGY",
     "hyperpod.apiserver.kinds.namespace:STRATEGY",
     "hyperpod.apiserver.kinds.crd:STRATEGY",
+    "hyperpod.apiserver.kinds.flowschema:STRATEGY",
+    "hyperpod.apiserver.kinds.prioritylevelconfiguration:STRATEGY",
 ]
 
 

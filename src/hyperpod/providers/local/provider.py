@@ -71,7 +71,7 @@ def controlplane_config(cfg: LocalClusterConfig) -> dict[str, Any]:
                 if g.kind == "simulated"
             ],
         },
-        "kubelet": {"runtime": cfg.runtime},
+        "kubelet": {"runtime": cfg.runtime, "podUsers": cfg.pod_users},
         "addons": {
             "trainingOperator": cfg.addons.training_operator,
             "kueue": cfg.addons.kueue,
