@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import time
 import urllib.request
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from hyperpod.kubelet.devices import discover_gpus
 from hyperpod.kubelet.images import ImageStore
 from oci_images import BUSYBOX, RUNC, busybox_archive
 from support import KUBECTL, RunningControlPlane, start_control_plane
@@ -44,7 +46,9 @@ def cp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningControlPlane
     data = tmp_path_factory.mktemp("oci")
     archive = busybox_archive(data / "busybox.tar", IMAGE)
     ImageStore(data).load(archive)
-    cp = start_control_plane(data, CONFIG)
+    # Two fake GPUs; the CDI specs are read from data/cdi (a test writes one there).
+    env = {"HYPERPOD_FAKE_GPUS": "2", "HYPERPOD_CDI_SPEC_DIRS": str(data / "cdi")}
+    cp = start_control_plane(data, CONFIG, env=env)
     yield cp
     cp.stop()
 
@@ -303,3 +307,155 @@ def test_a_container_survives_a_control_plane_kill_and_is_adopted(
             cp2.stop()
     finally:
         cp.stop()
+
+
+def _terminated(core: client.CoreV1Api, name: str) -> Any:
+    pod = _wait(core, name, _phase("Succeeded", "Failed"))
+    return pod.status.container_statuses[0].state.terminated
+
+
+def test_a_container_over_its_memory_limit_is_oomkilled_by_its_cgroup(
+    cp: RunningControlPlane, core: client.CoreV1Api
+) -> None:
+    grow = "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived"
+    limits = {"resources": {"limits": {"memory": "24Mi"}}}
+    core.create_namespaced_pod("default", _pod("hog", ["sh", "-c", grow], container=limits))
+    term = _terminated(core, "hog")
+    logs = core.read_namespaced_pod_log("hog", "default")
+    assert (term.reason, term.exit_code) == ("OOMKilled", 137), logs
+    assert "survived" not in logs
+    # The same work under a limit it fits in runs to the end.
+    roomy = {"resources": {"limits": {"memory": "512Mi"}}}
+    core.create_namespaced_pod("default", _pod("fits", ["sh", "-c", grow], container=roomy))
+    term = _terminated(core, "fits")
+    assert (term.reason, term.exit_code) == ("Completed", 0)
+    assert "survived" in core.read_namespaced_pod_log("fits", "default")
+
+
+def _cgroup_file(cp: RunningControlPlane, controller: str, cid: str, name: str) -> Path:
+    found = list(Path("/sys/fs/cgroup", controller).glob(f"**/hyperpod/{cid}/ctr/{name}"))
+    assert found, f"no {controller} cgroup for {cid}"
+    return found[0]
+
+
+@pytest.mark.skipif(
+    not Path("/sys/fs/cgroup/pids/pids.max").exists() and not Path("/sys/fs/cgroup/pids").is_dir(),
+    reason="no cgroup v1 pids controller here (cgroup v2 is not tested)",
+)
+def test_cpu_and_pids_limits_are_the_containers_cgroup_settings(
+    cp: RunningControlPlane, core: client.CoreV1Api
+) -> None:
+    manifest = _pod(
+        "limited",
+        ["sleep", "300"],
+        container={"resources": {"limits": {"cpu": "250m"}, "requests": {"cpu": "100m"}}},
+    )
+    manifest["metadata"]["annotations"] = {"hyperpod.local/pids-limit": "16"}
+    core.create_namespaced_pod("default", manifest)
+    _wait(core, "limited", _phase("Running"))
+    cid = f"{core.read_namespaced_pod('limited', 'default').metadata.uid}-c-0"
+    deadline = time.monotonic() + 10
+    while not _running(cp, cid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _cgroup_file(cp, "pids", cid, "pids.max").read_text().strip() == "16"
+    assert _cgroup_file(cp, "cpu", cid, "cpu.cfs_quota_us").read_text().strip() == "25000"
+    assert _cgroup_file(cp, "cpu", cid, "cpu.shares").read_text().strip() == "102"
+    core.delete_namespaced_pod("limited", "default", grace_period_seconds=0)
+    bad = _pod("bad-pids", ["true"])
+    bad["metadata"]["annotations"] = {"hyperpod.local/pids-limit": "lots"}
+    core.create_namespaced_pod("default", bad)
+    pod = _wait(
+        core,
+        "bad-pids",
+        lambda p: (
+            (p.status.container_statuses or [None])[0] is not None
+            and p.status.container_statuses[0].state.waiting is not None
+            and p.status.container_statuses[0].state.waiting.reason == "CreateContainerConfigError"
+        ),
+    )
+    assert "hyperpod.local/pids-limit" in pod.status.container_statuses[0].state.waiting.message
+    core.delete_namespaced_pod("bad-pids", "default", grace_period_seconds=0)
+
+
+def _gpu_pod(name: str, command: list[str]) -> dict[str, Any]:
+    return _pod(name, command, container={"resources": {"limits": {"nvidia.com/gpu": "1"}}})
+
+
+def test_gpus_reach_the_container_through_the_cdi_spec(
+    cp: RunningControlPlane, core: client.CoreV1Api
+) -> None:
+    # Without a CDI spec a GPU pod cannot run in a container here: it says so.
+    core.create_namespaced_pod("default", _gpu_pod("gpu-nospec", ["true"]))
+    pod = _wait(
+        core,
+        "gpu-nospec",
+        lambda p: (
+            (p.status.container_statuses or [None])[0] is not None
+            and p.status.container_statuses[0].state.waiting is not None
+            and p.status.container_statuses[0].state.waiting.reason == "CreateContainerError"
+        ),
+    )
+    message = pod.status.container_statuses[0].state.waiting.message
+    assert "cannot pass GPUs" in message and "nvidia-ctk cdi generate" in message
+    events = core.list_namespaced_event(
+        "default", field_selector="involvedObject.name=gpu-nospec"
+    ).items
+    assert any(e.reason == "GPUsUnavailable" for e in events)
+    core.delete_namespaced_pod("gpu-nospec", "default", grace_period_seconds=0)
+    # A spec whose device nodes are harmless copies of /dev/null, like nvidia-ctk writes one.
+    devs = cp.data_dir / "fake-dev"
+    devs.mkdir(exist_ok=True)
+    for name in ("nvidia0", "nvidia1", "nvidiactl"):
+        if not (devs / name).exists():
+            os.mknod(devs / name, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    lib = cp.data_dir / "fake-driver"
+    lib.mkdir(exist_ok=True)
+    (lib / "libcuda.so.1").write_text("not a real driver\n")
+    uuids = {d.id: d.index for d in discover_gpus({"HYPERPOD_FAKE_GPUS": "2"})}
+    spec = {
+        "cdiVersion": "0.5.0",
+        "kind": "nvidia.com/gpu",
+        "devices": [
+            {
+                "name": str(index),
+                "containerEdits": {
+                    "deviceNodes": [
+                        {"path": f"/dev/nvidia{index}", "hostPath": str(devs / f"nvidia{index}")}
+                    ],
+                    "env": [f"FAKE_GPU_{index}=yes"],
+                },
+            }
+            for index in sorted(uuids.values())
+        ],
+        "containerEdits": {
+            "deviceNodes": [{"path": "/dev/nvidiactl", "hostPath": str(devs / "nvidiactl")}],
+            "mounts": [
+                {
+                    "hostPath": str(lib / "libcuda.so.1"),
+                    "containerPath": "/usr/lib/libcuda.so.1",
+                    "options": ["ro", "nosuid", "nodev", "bind"],
+                }
+            ],
+            "env": ["NVIDIA_VISIBLE_DEVICES=void"],
+        },
+    }
+    (cp.data_dir / "cdi").mkdir(exist_ok=True)
+    (cp.data_dir / "cdi" / "nvidia.yaml").write_text(json.dumps(spec))
+    script = (
+        "ls /dev | grep nvidia; echo written > /dev/nvidia0 && echo wrote-dev; "
+        "cat /usr/lib/libcuda.so.1; env | grep -E '^(FAKE_GPU|CUDA_VISIBLE|NVIDIA_VIS)' | sort"
+    )
+    core.create_namespaced_pod("default", _gpu_pod("gpu-cdi", ["sh", "-c", script]))
+    term = _terminated(core, "gpu-cdi")
+    logs = core.read_namespaced_pod_log("gpu-cdi", "default")
+    assert term.exit_code == 0, logs
+    pod = core.read_namespaced_pod("gpu-cdi", "default")
+    allocated = json.loads(pod.metadata.annotations["hyperpod.local/devices"])["c"]
+    index = uuids[allocated["nvidia.com/gpu"][0]]
+    lines = logs.split()
+    assert f"nvidia{index}" in lines and "nvidiactl" in lines
+    assert f"nvidia{1 - index}" not in lines  # only the allocated GPU
+    assert "wrote-dev" in lines  # the device cgroup lets it use the node
+    assert "not a real driver" in logs
+    assert f"FAKE_GPU_{index}=yes" in lines and f"FAKE_GPU_{1 - index}=yes" not in lines
+    assert "CUDA_VISIBLE_DEVICES=0" in lines and "NVIDIA_VISIBLE_DEVICES=void" in lines

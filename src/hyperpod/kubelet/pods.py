@@ -439,8 +439,12 @@ class PodWorker:
     ) -> None:
         c.running, c.ready = False, False
         c.cancel_probes()
-        if c.attempt is not None:
-            oci.release_attempt(c.attempt.container_dir, c.attempt.number)
+        # release_attempt: True when an OCI container ran into its memory cgroup limit.
+        oom = c.attempt is not None and oci.release_attempt(
+            c.attempt.container_dir, c.attempt.number
+        )
+        if oom and int(rec.get("exitCode", 0)) == 137:
+            rec = {**rec, "reason": "OOMKilled"}
         term = _terminated(rec, self.cid(c))
         code = int(rec.get("exitCode", 0))
         if (
