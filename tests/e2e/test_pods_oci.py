@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from hyperpod.kubelet import progress_reader, python_image
 from hyperpod.kubelet.devices import discover_gpus
 from hyperpod.kubelet.images import ImageStore
 from oci_images import BUSYBOX, RUNC, busybox_archive
@@ -459,3 +460,116 @@ def test_gpus_reach_the_container_through_the_cdi_spec(
     assert "not a real driver" in logs
     assert f"FAKE_GPU_{index}=yes" in lines and f"FAKE_GPU_{1 - index}=yes" not in lines
     assert "CUDA_VISIBLE_DEVICES=0" in lines and "NVIDIA_VISIBLE_DEVICES=void" in lines
+
+
+PYTHON_IMAGE = "localhost/hyperpod-python:test"
+
+
+@pytest.fixture(scope="module")
+def python_image_loaded(cp: RunningControlPlane) -> str:
+    """The Python-only image (interpreter, stdlib, hyperpod; ~90 MB), built from this machine."""
+    archive = cp.data_dir / "python.tar"
+    python_image.build(archive, tag=PYTHON_IMAGE)
+    assert ImageStore(cp.data_dir).load(archive) == [PYTHON_IMAGE]
+    archive.unlink()
+    return PYTHON_IMAGE
+
+
+def test_a_deployment_from_the_python_image_serves_http_behind_a_service(
+    cp: RunningControlPlane, core: client.CoreV1Api, python_image_loaded: str
+) -> None:
+    with socket.socket() as s:  # a port no other pod on this machine is likely to hold
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    serve = (
+        "import http.server, os, sys\n"
+        "class H(http.server.BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        "        body = f'{sys.prefix} {os.uname().nodename}\\n'.encode()\n"
+        "        self.send_response(200); self.end_headers(); self.wfile.write(body)\n"
+        "server = http.server.HTTPServer((os.environ['POD_IP'], int(sys.argv[1])), H)\n"
+        "print('serving on', server.server_address, flush=True)\n"
+        "server.serve_forever()\n"
+    )
+    container = {
+        "name": "web",
+        "image": python_image_loaded,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["python", "-c", serve, str(port)],
+        "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+        "ports": [{"name": "http", "containerPort": port}],
+        "readinessProbe": {"httpGet": {"path": "/", "port": port}, "periodSeconds": 1},
+    }
+    apps = client.AppsV1Api(cp.api_client())
+    apps.create_namespaced_deployment(
+        "default",
+        {
+            "metadata": {"name": "pyweb"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "pyweb"}},
+                "template": {
+                    "metadata": {"labels": {"app": "pyweb"}},
+                    "spec": {"containers": [container]},
+                },
+            },
+        },
+    )
+    svc = core.create_namespaced_service(
+        "default",
+        {
+            "metadata": {"name": "pyweb"},
+            "spec": {
+                "type": "NodePort",
+                "selector": {"app": "pyweb"},
+                "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
+            },
+        },
+    )
+    deadline = time.monotonic() + 60
+    body, last = b"", None
+    while time.monotonic() < deadline:
+        try:
+            url = f"http://127.0.0.1:{svc.spec.ports[0].node_port}/"
+            with urllib.request.urlopen(url, timeout=3) as r:
+                body = r.read()
+            break
+        except OSError as exc:
+            last = exc
+            time.sleep(0.3)
+    if not body:
+        pods = core.list_namespaced_pod("default", label_selector="app=pyweb").items
+        seen = [(p.metadata.name, p.status.container_statuses) for p in pods]
+        logs = [core.read_namespaced_pod_log(p.metadata.name, "default") for p in pods]
+        raise AssertionError(f"the Service never answered: {last}; pods: {seen}; logs: {logs}")
+    prefix, hostname = body.decode().split()
+    assert prefix.startswith("/")  # sys.prefix of the image's interpreter
+    assert hostname.startswith("pyweb-")  # the pod's hostname: it runs in its container
+    apps.delete_namespaced_deployment("pyweb", "default")
+    core.delete_namespaced_service("pyweb", "default")
+
+
+def test_training_progress_written_in_the_container_reaches_the_kubelet(
+    cp: RunningControlPlane, core: client.CoreV1Api, python_image_loaded: str
+) -> None:
+    script = (
+        "import os, time\n"
+        "from hyperpod import progress\n"
+        "progress.report(3, 10, loss=0.5)\n"
+        "print(os.environ['HYPERPOD_PROGRESS_FILE'], flush=True)\n"
+        "time.sleep(300)\n"
+    )
+    manifest = _pod("trainer", ["python", "-c", script])
+    manifest["spec"]["containers"][0]["image"] = python_image_loaded
+    core.create_namespaced_pod("default", manifest)
+    pod = _wait(core, "trainer", _phase("Running"))
+    deadline = time.monotonic() + 30
+    report = None
+    while report is None and time.monotonic() < deadline:
+        report = progress_reader.read_container(cp.data_dir, pod.to_dict(), "c")
+        time.sleep(0.2)
+    assert report is not None, core.read_namespaced_pod_log("trainer", "default")
+    assert (report["step"], report["totalSteps"], report["metrics"]) == (3, 10, {"loss": 0.5})
+    logs = core.read_namespaced_pod_log("trainer", "default")
+    assert logs.strip() == "/run/hyperpod/progress.json"  # a path inside the container
+    core.delete_namespaced_pod("trainer", "default", grace_period_seconds=0)

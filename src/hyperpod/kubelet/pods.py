@@ -540,7 +540,7 @@ class PodWorker:
         while c.attempt is attempt and c.running:
             info = oci.marker(attempt.container_dir, attempt.number)
             wrap = oci.exec_argv(info, [], tty=False) if info else []
-            host = self.ip if self.ip and not info else "127.0.0.1"
+            host = self.ip or "127.0.0.1"  # OCI containers share the node network too
             ok, message = await run_probe(probe, c.spec, c.env, c.cwd, wrap=wrap, host=host)
             if not (c.attempt is attempt and c.running):
                 return False
