@@ -92,6 +92,8 @@ def _walk(root: Path, skip: set[str] | None = None) -> Iterator[Path]:
         if skip and Path(dirpath) == root:
             # config-3.11-*: the static library and Makefile, for building C extensions only
             dirnames[:] = [d for d in dirnames if d not in skip and not d.startswith("config-")]
+        elif skip:
+            dirnames[:] = [d for d in dirnames if d != "test"]  # ctypes/test, unittest/test
         dirnames.sort()
         for name in sorted(filenames):
             if ".opt-" not in name:  # the -O / -OO bytecode: no container here runs with -O
