@@ -100,7 +100,8 @@ def main() -> None:
         t0 = time.monotonic()
         ImageStore(data).load(archive, tag=IMAGE)
         print(f"image loaded in {time.monotonic() - t0:.1f} s", flush=True)
-        cp = start_control_plane(data, {"nodes": {"local": {"name": "bench-node"}}})
+        config = {"nodes": {"local": {"name": "bench-node"}}, "kubelet": {"runtime": "auto"}}
+        cp = start_control_plane(data, config)
         rates: dict[str, list[float]] = {"process": [], "oci": []}
         try:
             for i in range(args.repeats):

@@ -456,7 +456,7 @@ def test_gpus_reach_the_container_through_the_cdi_spec(
     lines = logs.split()
     assert f"nvidia{index}" in lines and "nvidiactl" in lines
     assert f"nvidia{1 - index}" not in lines  # only the allocated GPU
-    assert "wrote-dev" in lines  # the device cgroup lets it use the node
+    assert "wrote-dev" in lines  # the node works inside (1:3 is allowed by runc anyway)
     assert "not a real driver" in logs
     assert f"FAKE_GPU_{index}=yes" in lines and f"FAKE_GPU_{1 - index}=yes" not in lines
     assert "CUDA_VISIBLE_DEVICES=0" in lines and "NVIDIA_VISIBLE_DEVICES=void" in lines

@@ -191,6 +191,7 @@ async def start(w: PodWorker, c: Container) -> None:
             cdir / f"{number}.bundle", container_id, w.kl.data_dir / "runc", image, spec
         )
     except (oci.OciError, cdi.CdiError, oci_cgroups.LimitError) as exc:
+        oci_cgroups.cleanup(container_id)
         w._start_error(c, str(exc))
         return
     w.event("Normal", "Created", f"Created container: {c.name}")
