@@ -573,3 +573,62 @@ def test_training_progress_written_in_the_container_reaches_the_kubelet(
     logs = core.read_namespaced_pod_log("trainer", "default")
     assert logs.strip() == "/run/hyperpod/progress.json"  # a path inside the container
     core.delete_namespaced_pod("trainer", "default", grace_period_seconds=0)
+
+
+def test_pytorchjob_ranks_in_containers_find_each_other_through_master_addr(
+    cp: RunningControlPlane, core: client.CoreV1Api, python_image_loaded: str
+) -> None:
+    # The operator's MASTER_ADDR/MASTER_PORT/RANK wiring, inside containers (no torch in the
+    # CI image: the ranks meet over TCP the way a rendezvous would).
+    script = (
+        "import os, socket, time\n"
+        "rank, addr = int(os.environ['RANK']), os.environ['MASTER_ADDR']\n"
+        "port = int(os.environ['MASTER_PORT'])\n"
+        "if rank == 0:\n"
+        "    srv = socket.create_server((socket.gethostbyname(addr), port))\n"
+        "    conn, _ = srv.accept()\n"
+        "    print('master got:', conn.recv(100).decode(), flush=True)\n"
+        "else:\n"
+        "    for _ in range(300):\n"
+        "        try:\n"
+        "            c = socket.create_connection((addr, port), timeout=2)\n"
+        "            break\n"
+        "        except OSError:\n"
+        "            time.sleep(0.1)\n"
+        "    c.sendall(f'hello from rank {rank} of {os.environ[\"WORLD_SIZE\"]}'.encode())\n"
+    )
+
+    def replica(n: int) -> dict[str, Any]:
+        container = {
+            "name": "pytorch",
+            "image": python_image_loaded,
+            "imagePullPolicy": "IfNotPresent",
+            "command": ["python", "-c", script],
+        }
+        return {
+            "replicas": n,
+            "restartPolicy": "Never",
+            "template": {"spec": {"containers": [container]}},
+        }
+
+    custom = client.CustomObjectsApi(cp.api_client())
+    job = {
+        "apiVersion": "kubeflow.org/v1",
+        "kind": "PyTorchJob",
+        "metadata": {"name": "meet", "namespace": "default"},
+        "spec": {"pytorchReplicaSpecs": {"Master": replica(1), "Worker": replica(1)}},
+    }
+    custom.create_namespaced_custom_object("kubeflow.org", "v1", "default", "pytorchjobs", job)
+    state, deadline = "", time.monotonic() + 90
+    while state not in ("Succeeded", "Failed") and time.monotonic() < deadline:
+        time.sleep(0.3)
+        got = custom.get_namespaced_custom_object(
+            "kubeflow.org", "v1", "default", "pytorchjobs", "meet"
+        )
+        conditions = (got.get("status") or {}).get("conditions") or []
+        state = conditions[-1]["type"] if conditions else ""
+    logs = core.read_namespaced_pod_log("meet-master-0", "default")
+    assert state == "Succeeded", (state, logs)
+    assert "master got: hello from rank 1 of 2" in logs
+    pod = core.read_namespaced_pod("meet-worker-0", "default")
+    assert pod.status.container_statuses[0].image == python_image_loaded
