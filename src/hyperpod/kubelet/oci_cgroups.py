@@ -29,7 +29,6 @@ from hyperpod.apiserver.quantity import bytes_of, cpu_millis
 ROOT = Path("/sys/fs/cgroup")
 PIDS_ANNOTATION = "hyperpod.local/pids-limit"
 PERIOD_US = 100_000
-V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "devices", "freezer", "blkio")
 
 
 class LimitError(Exception):
@@ -78,12 +77,19 @@ def limits_for(container: Mapping[str, Any], pod: Mapping[str, Any]) -> Limits:
     return Limits(int(memory) if memory else None, quota, shares, pids)
 
 
-def _own(controller: str) -> str:
-    """This process's cgroup path in a v1 controller hierarchy ("/" when not found)."""
+def _own(hierarchy: str) -> str:
+    """This process's cgroup path in a hierarchy mounted at ``ROOT/<hierarchy>`` ("/" if none).
+
+    ``hierarchy`` is a v1 controller (``memory``), a named hierarchy (``systemd`` for
+    ``name=systemd``) or ``unified`` (the v2 hierarchy of a hybrid layout, ``0::``).
+    """
     with contextlib.suppress(OSError):
         for line in Path("/proc/self/cgroup").read_text().splitlines():
             _, names, path = line.split(":", 2)
-            if controller in names.split(","):
+            listed = names.split(",")
+            if hierarchy in listed or f"name={hierarchy}" in listed:
+                return path
+            if hierarchy == "unified" and names == "":
                 return path
     return "/"
 
@@ -137,11 +143,13 @@ def hit_memory_limit(memory_dir: str) -> bool:
 def cleanup(container_id: str, root: Path = ROOT) -> None:
     """Remove the cgroups left after runc deleted its own (the parents it or we made)."""
     if layout(root) == "v1":
-        for controller in V1_CONTROLLERS:
-            base = root / controller / _own(controller).lstrip("/") / "hyperpod" / container_id
-            for d in (base / "ctr", base):
-                with contextlib.suppress(OSError):
-                    os.rmdir(d)
+        # Every hierarchy runc made the path in: controllers, name=systemd, the hybrid unified.
+        with contextlib.suppress(OSError):
+            for mount in root.iterdir():
+                base = root / mount.name / _own(mount.name).lstrip("/") / "hyperpod" / container_id
+                for d in (base / "ctr", base):
+                    with contextlib.suppress(OSError):
+                        os.rmdir(d)
     else:
         with contextlib.suppress(OSError):
             os.rmdir(root / "hyperpod" / container_id)

@@ -143,3 +143,16 @@ def test_requirements_of_a_distribution_come_along_but_not_its_extras() -> None:
     names = {d.metadata["Name"].lower() for d in python_image.distributions(["requests"])}
     assert {"requests", "urllib3", "idna", "certifi", "charset-normalizer"} <= names
     assert "pysocks" not in names  # requests[socks] is an extra
+
+
+def test_cleanup_removes_the_path_in_every_hierarchy_runc_made_it_in(tmp_path: Path) -> None:
+    (tmp_path / "memory").mkdir()
+    (tmp_path / "memory" / "memory.limit_in_bytes").write_text("max\n")
+    made = [tmp_path / h / "hyperpod" / "cid" / "ctr" for h in ("fake-a", "fake-b")]
+    for d in made:
+        d.mkdir(parents=True)
+    other = tmp_path / "fake-a" / "hyperpod" / "other"
+    other.mkdir()
+    oci_cgroups.cleanup("cid", root=tmp_path)
+    assert not any(d.parent.exists() for d in made)
+    assert other.is_dir()  # another container's cgroup stays
