@@ -42,9 +42,6 @@ class Limits:
     cpu_shares: int | None = None
     pids: int | None = None
 
-    def any(self) -> bool:
-        return any(v is not None for v in (self.memory, self.cpu_quota, self.cpu_shares, self.pids))
-
 
 def layout(root: Path = ROOT) -> str:
     """``v2`` (unified), ``v1`` (a memory controller hierarchy) or ``none``."""

@@ -91,7 +91,7 @@ def test_limits_follow_the_kubelets_cpu_and_memory_rules() -> None:
     assert limits == oci_cgroups.Limits(64 << 20, 150_000, 1536, 64)
     small = oci_cgroups.limits_for({"resources": {"requests": {"cpu": "1m"}}}, {})
     assert small == oci_cgroups.Limits(None, None, 2, None)
-    assert not oci_cgroups.limits_for({}, {}).any()
+    assert oci_cgroups.limits_for({}, {}) == oci_cgroups.Limits()
     with pytest.raises(oci_cgroups.LimitError, match="pids-limit"):
         oci_cgroups.limits_for(
             {}, {"metadata": {"annotations": {"hyperpod.local/pids-limit": "0"}}}
