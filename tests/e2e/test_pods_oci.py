@@ -304,10 +304,22 @@ def test_a_container_survives_a_control_plane_kill_and_is_adopted(
                 time.sleep(0.2)
             assert _runc_ids(cp2) == []
             assert not _running(cp2, cid)
+            # The adopted container's root filesystem and cgroups are released too.
+            while _leftovers(cp2, cid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert _leftovers(cp2, cid) == []
         finally:
             cp2.stop()
     finally:
         cp.stop()
+
+
+def _leftovers(cp: RunningControlPlane, cid: str) -> list[str]:
+    """Mounts under the cluster's data directory and cgroups of container ``cid`` still there."""
+    with open("/proc/mounts") as fh:
+        mounts = [line.split()[1] for line in fh if str(cp.data_dir) in line]
+    cgroups = [str(p) for p in Path("/sys/fs/cgroup").glob(f"*/**/hyperpod/{cid}")]
+    return mounts + cgroups
 
 
 def _terminated(core: client.CoreV1Api, name: str) -> Any:
