@@ -182,6 +182,10 @@ def test_list_and_describe_show_the_running_stack(env: Env) -> None:
     described = yaml.safe_load(env.hyp("describe", "cluster-stack", "-o", "yaml").stdout)
     assert described["pid"] == env.daemon_pid()
     assert described["python"]
+    # Which runtime each node uses (this cluster's config leaves runtime at process).
+    runtimes = [n["runtime"] for n in described["nodes"]]
+    assert runtimes.count("process") == 1 and set(runtimes) == {"process", "simulated"}
+    assert "Pods run as processes" in env.hyp("describe", "cluster-stack").stdout
 
 
 JOB_CMD = "[python, -c, \"import os; print('hello from rank', os.environ.get('RANK'))\"]"

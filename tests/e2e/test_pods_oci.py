@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import time
 import urllib.request
@@ -20,6 +21,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from hyperpod.kubelet import progress_reader, python_image
+from hyperpod.kubelet.devices import discover_gpus
 from hyperpod.kubelet.images import ImageStore
 from oci_images import BUSYBOX, RUNC, busybox_archive
 from support import KUBECTL, RunningControlPlane, start_control_plane
@@ -44,7 +47,9 @@ def cp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningControlPlane
     data = tmp_path_factory.mktemp("oci")
     archive = busybox_archive(data / "busybox.tar", IMAGE)
     ImageStore(data).load(archive)
-    cp = start_control_plane(data, CONFIG)
+    # Two fake GPUs; the CDI specs are read from data/cdi (a test writes one there).
+    env = {"HYPERPOD_FAKE_GPUS": "2", "HYPERPOD_CDI_SPEC_DIRS": str(data / "cdi")}
+    cp = start_control_plane(data, CONFIG, env=env)
     yield cp
     cp.stop()
 
@@ -299,7 +304,343 @@ def test_a_container_survives_a_control_plane_kill_and_is_adopted(
                 time.sleep(0.2)
             assert _runc_ids(cp2) == []
             assert not _running(cp2, cid)
+            # The adopted container's root filesystem and cgroups are released too.
+            while _leftovers(cp2, cid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert _leftovers(cp2, cid) == []
         finally:
             cp2.stop()
     finally:
         cp.stop()
+
+
+def _leftovers(cp: RunningControlPlane, cid: str) -> list[str]:
+    """Mounts under the cluster's data directory and cgroups of container ``cid`` still there."""
+    with open("/proc/mounts") as fh:
+        mounts = [line.split()[1] for line in fh if str(cp.data_dir) in line]
+    cgroups = [str(p) for p in Path("/sys/fs/cgroup").glob(f"*/**/hyperpod/{cid}")]
+    return mounts + cgroups
+
+
+def _terminated(core: client.CoreV1Api, name: str) -> Any:
+    pod = _wait(core, name, _phase("Succeeded", "Failed"))
+    return pod.status.container_statuses[0].state.terminated
+
+
+def test_a_container_over_its_memory_limit_is_oomkilled_by_its_cgroup(
+    cp: RunningControlPlane, core: client.CoreV1Api
+) -> None:
+    grow = "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived"
+    limits = {"resources": {"limits": {"memory": "24Mi"}}}
+    core.create_namespaced_pod("default", _pod("hog", ["sh", "-c", grow], container=limits))
+    term = _terminated(core, "hog")
+    logs = core.read_namespaced_pod_log("hog", "default")
+    assert (term.reason, term.exit_code) == ("OOMKilled", 137), logs
+    assert "survived" not in logs
+    # The same work under a limit it fits in runs to the end.
+    roomy = {"resources": {"limits": {"memory": "512Mi"}}}
+    core.create_namespaced_pod("default", _pod("fits", ["sh", "-c", grow], container=roomy))
+    term = _terminated(core, "fits")
+    assert (term.reason, term.exit_code) == ("Completed", 0)
+    assert "survived" in core.read_namespaced_pod_log("fits", "default")
+
+
+def _cgroup_file(cp: RunningControlPlane, controller: str, cid: str, name: str) -> Path:
+    found = list(Path("/sys/fs/cgroup", controller).glob(f"**/hyperpod/{cid}/ctr/{name}"))
+    assert found, f"no {controller} cgroup for {cid}"
+    return found[0]
+
+
+@pytest.mark.skipif(
+    not Path("/sys/fs/cgroup/pids/pids.max").exists() and not Path("/sys/fs/cgroup/pids").is_dir(),
+    reason="no cgroup v1 pids controller here (cgroup v2 is not tested)",
+)
+def test_cpu_and_pids_limits_are_the_containers_cgroup_settings(
+    cp: RunningControlPlane, core: client.CoreV1Api
+) -> None:
+    manifest = _pod(
+        "limited",
+        ["sleep", "300"],
+        container={"resources": {"limits": {"cpu": "250m"}, "requests": {"cpu": "100m"}}},
+    )
+    manifest["metadata"]["annotations"] = {"hyperpod.local/pids-limit": "16"}
+    core.create_namespaced_pod("default", manifest)
+    _wait(core, "limited", _phase("Running"))
+    cid = f"{core.read_namespaced_pod('limited', 'default').metadata.uid}-c-0"
+    deadline = time.monotonic() + 10
+    while not _running(cp, cid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _cgroup_file(cp, "pids", cid, "pids.max").read_text().strip() == "16"
+    assert _cgroup_file(cp, "cpu", cid, "cpu.cfs_quota_us").read_text().strip() == "25000"
+    assert _cgroup_file(cp, "cpu", cid, "cpu.shares").read_text().strip() == "102"
+    core.delete_namespaced_pod("limited", "default", grace_period_seconds=0)
+    bad = _pod("bad-pids", ["true"])
+    bad["metadata"]["annotations"] = {"hyperpod.local/pids-limit": "lots"}
+    core.create_namespaced_pod("default", bad)
+    pod = _wait(
+        core,
+        "bad-pids",
+        lambda p: (
+            (p.status.container_statuses or [None])[0] is not None
+            and p.status.container_statuses[0].state.waiting is not None
+            and p.status.container_statuses[0].state.waiting.reason == "CreateContainerConfigError"
+        ),
+    )
+    assert "hyperpod.local/pids-limit" in pod.status.container_statuses[0].state.waiting.message
+    core.delete_namespaced_pod("bad-pids", "default", grace_period_seconds=0)
+
+
+def _gpu_pod(name: str, command: list[str]) -> dict[str, Any]:
+    return _pod(name, command, container={"resources": {"limits": {"nvidia.com/gpu": "1"}}})
+
+
+def test_gpus_reach_the_container_through_the_cdi_spec(
+    cp: RunningControlPlane, core: client.CoreV1Api
+) -> None:
+    # Without a CDI spec a GPU pod cannot run in a container here: it says so.
+    core.create_namespaced_pod("default", _gpu_pod("gpu-nospec", ["true"]))
+    pod = _wait(
+        core,
+        "gpu-nospec",
+        lambda p: (
+            (p.status.container_statuses or [None])[0] is not None
+            and p.status.container_statuses[0].state.waiting is not None
+            and p.status.container_statuses[0].state.waiting.reason == "CreateContainerError"
+        ),
+    )
+    message = pod.status.container_statuses[0].state.waiting.message
+    assert "cannot pass GPUs" in message and "nvidia-ctk cdi generate" in message
+    events = core.list_namespaced_event(
+        "default", field_selector="involvedObject.name=gpu-nospec"
+    ).items
+    assert any(e.reason == "GPUsUnavailable" for e in events)
+    core.delete_namespaced_pod("gpu-nospec", "default", grace_period_seconds=0)
+    # A spec whose device nodes are harmless copies of /dev/null, like nvidia-ctk writes one.
+    devs = cp.data_dir / "fake-dev"
+    devs.mkdir(exist_ok=True)
+    for name in ("nvidia0", "nvidia1", "nvidiactl"):
+        if not (devs / name).exists():
+            os.mknod(devs / name, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    lib = cp.data_dir / "fake-driver"
+    lib.mkdir(exist_ok=True)
+    (lib / "libcuda.so.1").write_text("not a real driver\n")
+    uuids = {d.id: d.index for d in discover_gpus({"HYPERPOD_FAKE_GPUS": "2"})}
+    spec = {
+        "cdiVersion": "0.5.0",
+        "kind": "nvidia.com/gpu",
+        "devices": [
+            {
+                "name": str(index),
+                "containerEdits": {
+                    "deviceNodes": [
+                        {"path": f"/dev/nvidia{index}", "hostPath": str(devs / f"nvidia{index}")}
+                    ],
+                    "env": [f"FAKE_GPU_{index}=yes"],
+                },
+            }
+            for index in sorted(uuids.values())
+        ],
+        "containerEdits": {
+            "deviceNodes": [{"path": "/dev/nvidiactl", "hostPath": str(devs / "nvidiactl")}],
+            "mounts": [
+                {
+                    "hostPath": str(lib / "libcuda.so.1"),
+                    "containerPath": "/usr/lib/libcuda.so.1",
+                    "options": ["ro", "nosuid", "nodev", "bind"],
+                }
+            ],
+            "env": ["NVIDIA_VISIBLE_DEVICES=void"],
+        },
+    }
+    (cp.data_dir / "cdi").mkdir(exist_ok=True)
+    (cp.data_dir / "cdi" / "nvidia.yaml").write_text(json.dumps(spec))
+    script = (
+        "ls /dev | grep nvidia; echo written > /dev/nvidia0 && echo wrote-dev; "
+        "cat /usr/lib/libcuda.so.1; env | grep -E '^(FAKE_GPU|CUDA_VISIBLE|NVIDIA_VIS)' | sort"
+    )
+    core.create_namespaced_pod("default", _gpu_pod("gpu-cdi", ["sh", "-c", script]))
+    term = _terminated(core, "gpu-cdi")
+    logs = core.read_namespaced_pod_log("gpu-cdi", "default")
+    assert term.exit_code == 0, logs
+    pod = core.read_namespaced_pod("gpu-cdi", "default")
+    allocated = json.loads(pod.metadata.annotations["hyperpod.local/devices"])["c"]
+    index = uuids[allocated["nvidia.com/gpu"][0]]
+    lines = logs.split()
+    assert f"nvidia{index}" in lines and "nvidiactl" in lines
+    assert f"nvidia{1 - index}" not in lines  # only the allocated GPU
+    assert "wrote-dev" in lines  # the node works inside (1:3 is allowed by runc anyway)
+    assert "not a real driver" in logs
+    assert f"FAKE_GPU_{index}=yes" in lines and f"FAKE_GPU_{1 - index}=yes" not in lines
+    assert "CUDA_VISIBLE_DEVICES=0" in lines and "NVIDIA_VISIBLE_DEVICES=void" in lines
+
+
+PYTHON_IMAGE = "localhost/hyperpod-python:test"
+
+
+@pytest.fixture(scope="module")
+def python_image_loaded(cp: RunningControlPlane) -> str:
+    """The Python-only image (interpreter, stdlib, hyperpod; ~90 MB), built from this machine."""
+    archive = cp.data_dir / "python.tar"
+    python_image.build(archive, tag=PYTHON_IMAGE)
+    assert ImageStore(cp.data_dir).load(archive) == [PYTHON_IMAGE]
+    archive.unlink()
+    return PYTHON_IMAGE
+
+
+def test_a_deployment_from_the_python_image_serves_http_behind_a_service(
+    cp: RunningControlPlane, core: client.CoreV1Api, python_image_loaded: str
+) -> None:
+    with socket.socket() as s:  # a port no other pod on this machine is likely to hold
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    serve = (
+        "import http.server, os, sys\n"
+        "class H(http.server.BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        "        body = f'{sys.prefix} {os.uname().nodename}\\n'.encode()\n"
+        "        self.send_response(200); self.end_headers(); self.wfile.write(body)\n"
+        "server = http.server.HTTPServer((os.environ['POD_IP'], int(sys.argv[1])), H)\n"
+        "print('serving on', server.server_address, flush=True)\n"
+        "server.serve_forever()\n"
+    )
+    container = {
+        "name": "web",
+        "image": python_image_loaded,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["python", "-c", serve, str(port)],
+        "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+        "ports": [{"name": "http", "containerPort": port}],
+        "readinessProbe": {"httpGet": {"path": "/", "port": port}, "periodSeconds": 1},
+    }
+    apps = client.AppsV1Api(cp.api_client())
+    apps.create_namespaced_deployment(
+        "default",
+        {
+            "metadata": {"name": "pyweb"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "pyweb"}},
+                "template": {
+                    "metadata": {"labels": {"app": "pyweb"}},
+                    "spec": {"containers": [container]},
+                },
+            },
+        },
+    )
+    svc = core.create_namespaced_service(
+        "default",
+        {
+            "metadata": {"name": "pyweb"},
+            "spec": {
+                "type": "NodePort",
+                "selector": {"app": "pyweb"},
+                "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
+            },
+        },
+    )
+    deadline = time.monotonic() + 60
+    body, last = b"", None
+    while time.monotonic() < deadline:
+        try:
+            url = f"http://127.0.0.1:{svc.spec.ports[0].node_port}/"
+            with urllib.request.urlopen(url, timeout=3) as r:
+                body = r.read()
+            break
+        except OSError as exc:
+            last = exc
+            time.sleep(0.3)
+    if not body:
+        pods = core.list_namespaced_pod("default", label_selector="app=pyweb").items
+        seen = [(p.metadata.name, p.status.container_statuses) for p in pods]
+        logs = [core.read_namespaced_pod_log(p.metadata.name, "default") for p in pods]
+        raise AssertionError(f"the Service never answered: {last}; pods: {seen}; logs: {logs}")
+    prefix, hostname = body.decode().split()
+    assert prefix.startswith("/")  # sys.prefix of the image's interpreter
+    assert hostname.startswith("pyweb-")  # the pod's hostname: it runs in its container
+    apps.delete_namespaced_deployment("pyweb", "default")
+    core.delete_namespaced_service("pyweb", "default")
+
+
+def test_training_progress_written_in_the_container_reaches_the_kubelet(
+    cp: RunningControlPlane, core: client.CoreV1Api, python_image_loaded: str
+) -> None:
+    script = (
+        "import os, time\n"
+        "from hyperpod import progress\n"
+        "progress.report(3, 10, loss=0.5)\n"
+        "print(os.environ['HYPERPOD_PROGRESS_FILE'], flush=True)\n"
+        "time.sleep(300)\n"
+    )
+    manifest = _pod("trainer", ["python", "-c", script])
+    manifest["spec"]["containers"][0]["image"] = python_image_loaded
+    core.create_namespaced_pod("default", manifest)
+    pod = _wait(core, "trainer", _phase("Running"))
+    deadline = time.monotonic() + 30
+    report = None
+    while report is None and time.monotonic() < deadline:
+        report = progress_reader.read_container(cp.data_dir, pod.to_dict(), "c")
+        time.sleep(0.2)
+    assert report is not None, core.read_namespaced_pod_log("trainer", "default")
+    assert (report["step"], report["totalSteps"], report["metrics"]) == (3, 10, {"loss": 0.5})
+    logs = core.read_namespaced_pod_log("trainer", "default")
+    assert logs.strip() == "/run/hyperpod/progress.json"  # a path inside the container
+    core.delete_namespaced_pod("trainer", "default", grace_period_seconds=0)
+
+
+def test_pytorchjob_ranks_in_containers_find_each_other_through_master_addr(
+    cp: RunningControlPlane, core: client.CoreV1Api, python_image_loaded: str
+) -> None:
+    # The operator's MASTER_ADDR/MASTER_PORT/RANK wiring, inside containers (no torch in the
+    # CI image: the ranks meet over TCP the way a rendezvous would).
+    script = (
+        "import os, socket, time\n"
+        "rank, addr = int(os.environ['RANK']), os.environ['MASTER_ADDR']\n"
+        "port = int(os.environ['MASTER_PORT'])\n"
+        "if rank == 0:\n"
+        "    srv = socket.create_server((socket.gethostbyname(addr), port))\n"
+        "    conn, _ = srv.accept()\n"
+        "    print('master got:', conn.recv(100).decode(), flush=True)\n"
+        "else:\n"
+        "    for _ in range(300):\n"
+        "        try:\n"
+        "            c = socket.create_connection((addr, port), timeout=2)\n"
+        "            break\n"
+        "        except OSError:\n"
+        "            time.sleep(0.1)\n"
+        "    c.sendall(f'hello from rank {rank} of {os.environ[\"WORLD_SIZE\"]}'.encode())\n"
+    )
+
+    def replica(n: int) -> dict[str, Any]:
+        container = {
+            "name": "pytorch",
+            "image": python_image_loaded,
+            "imagePullPolicy": "IfNotPresent",
+            "command": ["python", "-c", script],
+        }
+        return {
+            "replicas": n,
+            "restartPolicy": "Never",
+            "template": {"spec": {"containers": [container]}},
+        }
+
+    custom = client.CustomObjectsApi(cp.api_client())
+    job = {
+        "apiVersion": "kubeflow.org/v1",
+        "kind": "PyTorchJob",
+        "metadata": {"name": "meet", "namespace": "default"},
+        "spec": {"pytorchReplicaSpecs": {"Master": replica(1), "Worker": replica(1)}},
+    }
+    custom.create_namespaced_custom_object("kubeflow.org", "v1", "default", "pytorchjobs", job)
+    state, deadline = "", time.monotonic() + 90
+    while state not in ("Succeeded", "Failed") and time.monotonic() < deadline:
+        time.sleep(0.3)
+        got = custom.get_namespaced_custom_object(
+            "kubeflow.org", "v1", "default", "pytorchjobs", "meet"
+        )
+        conditions = (got.get("status") or {}).get("conditions") or []
+        state = conditions[-1]["type"] if conditions else ""
+    logs = core.read_namespaced_pod_log("meet-master-0", "default")
+    assert state == "Succeeded", (state, logs)
+    assert "master got: hello from rank 1 of 2" in logs
+    pod = core.read_namespaced_pod("meet-worker-0", "default")
+    assert pod.status.container_statuses[0].image == python_image_loaded

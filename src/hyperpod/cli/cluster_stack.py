@@ -639,16 +639,24 @@ def describe_stack(
         dump(data, output)
         return
     fields([(k.replace("_", " ").capitalize(), v) for k, v in data.items() if k != "nodes"])
-    if info.provider == "local":
+    runtimes = {str(n.get("runtime")) for n in data.get("nodes") or []}
+    if info.provider == "local" and (
+        not runtimes or any(r.startswith("process") for r in runtimes)
+    ):
         click.echo(
             "Pods run as processes on this machine and inherit the environment of the shell that "
             "ran `hyp create` (its PATH and virtualenv); the image name is only a label."
+        )
+    if info.provider == "local" and any(r.startswith("oci") for r in runtimes):
+        click.echo(
+            "Pods run in containers from their images (runc); load images with "
+            "`hyp load image ARCHIVE` (`hyp build python-image` makes a Python one)."
         )
     if data.get("nodes"):
         click.echo("")
         table(
             data["nodes"],
-            ["name", "instance_type", "ready", "cpu", "memory", "gpu"],
+            ["name", "instance_type", "ready", "cpu", "memory", "gpu", "runtime"],
             "table",
             title=None,
         )
@@ -676,6 +684,9 @@ def _node_summary(kubeconfig_file: Path) -> list[dict[str, Any]]:
                 "cpu": cap.get("cpu"),
                 "memory": cap.get("memory"),
                 "gpu": cap.get("nvidia.com/gpu"),
+                # Set by the local kubelet: process, oci (runc x.y) or why OCI is unavailable.
+                "runtime": (node.metadata.annotations or {}).get("hyperpod.local/runtime")
+                or "simulated",
             }
         )
     return rows

@@ -321,6 +321,9 @@ def _set_attrs(path: Path, member: tarfile.TarInfo) -> None:
         return
     with contextlib.suppress(OSError):
         os.chmod(path, member.mode & 0o7777)
+    with contextlib.suppress(OSError, OverflowError):
+        # Python checks a cached .pyc against its source's mtime: keep the layer's.
+        os.utime(path, (member.mtime, member.mtime))
     if os.geteuid() == 0:
         with contextlib.suppress(OSError):
             os.lchown(path, member.uid, member.gid)

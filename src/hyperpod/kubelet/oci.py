@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hyperpod.kubelet import oci_cgroups
 from hyperpod.kubelet.images import Image
 
 RUNTIME_ANNOTATION = "hyperpod.local/runtime"
@@ -135,7 +136,8 @@ def runtime_spec(
     hostname: str,
     uid: int = 0,
     gid: int = 0,
-    memory_limit: int | None = None,
+    resources: dict[str, Any] | None = None,
+    cgroups_path: str = "",
 ) -> dict[str, Any]:
     """An OCI runtime spec (1.0) for one container; ``binds`` are (container, host, read-only)."""
     mounts = _base_mounts()
@@ -146,8 +148,10 @@ def runtime_spec(
         "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"],
         "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
     }
-    if memory_limit:
-        linux["resources"] = {"memory": {"limit": int(memory_limit)}}
+    if resources:
+        linux["resources"] = dict(resources)
+    if cgroups_path:
+        linux["cgroupsPath"] = cgroups_path
     caps = [
         "CAP_CHOWN",
         "CAP_DAC_OVERRIDE",
@@ -280,8 +284,10 @@ def release_all(sandbox: Path) -> None:
             release_attempt(found.parent, int(found.stem))
 
 
-def write_marker(container_dir: Path, number: int, bundle: Bundle) -> None:
+def write_marker(container_dir: Path, number: int, bundle: Bundle, memory_dir: str = "") -> None:
     data = {"root": str(bundle.root), "id": bundle.container_id, "bundle": str(bundle.path)}
+    if memory_dir:
+        data["memory"] = memory_dir  # the cgroup holding its memory limit (oci_cgroups.py)
     (container_dir / f"{number}.{_MARKER}").write_text(json.dumps(data))
 
 
@@ -316,11 +322,15 @@ def exec_argv(info: dict[str, str], command: list[str], *, tty: bool) -> list[st
     return [runc, "--root", info["root"], "exec", info["id"], *command]
 
 
-def release_attempt(container_dir: Path, number: int) -> None:
-    """After an OCI attempt ends: unmount its root filesystem and drop runc's state."""
+def release_attempt(container_dir: Path, number: int) -> bool:
+    """After an OCI attempt ends: unmount its root filesystem, drop runc's state and cgroups.
+
+    Returns whether the container ran into its memory limit (see oci_cgroups.py).
+    """
     info = marker(container_dir, number)
     if info is None:
-        return
+        return False
+    hit = oci_cgroups.hit_memory_limit(info.get("memory", ""))
     release(Path(info.get("bundle") or container_dir / f"{number}.bundle"))
     runc = runc_binary()
     if runc is not None:
@@ -330,6 +340,8 @@ def release_attempt(container_dir: Path, number: int) -> None:
                 capture_output=True,
                 timeout=10,
             )
+    oci_cgroups.cleanup(info["id"])
+    return hit
 
 
 def is_running(info: dict[str, str]) -> bool:

@@ -12,9 +12,8 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
-from hyperpod.apiserver.quantity import bytes_of
+from hyperpod.kubelet import cdi, oci, oci_cgroups, podnet, processes, progress_reader, pulling
 from hyperpod.kubelet import devices as devmod
-from hyperpod.kubelet import oci, podnet, processes, pulling
 from hyperpod.kubelet import serviceaccount as sa_mod
 from hyperpod.kubelet.env import EnvError, container_env
 from hyperpod.kubelet.images import Image, ImageError
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
     from hyperpod.kubelet.container import Container
     from hyperpod.kubelet.host import WorkerView as PodWorker
 
+PROGRESS_DIR = "/run/hyperpod"  # where a container finds its progress file (bind-mounted)
 PULL_BACKOFF_S = (5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0)
 # The shim needs nothing of the node's environment to run runc.
 _RUNC_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
@@ -120,9 +120,41 @@ async def start(w: PodWorker, c: Container) -> None:
     if not args:
         w._start_error(c, "no command specified: the image has no Entrypoint or Cmd")
         return
-    limits = (c.spec.get("resources") or {}).get("limits") or {}
-    memory = bytes_of(limits["memory"]) if "memory" in limits else None
+    cdir = w.sandbox / c.name
+    cdir.mkdir(parents=True, exist_ok=True)
+    number = c.restart_count
+    container_id = f"{w.uid}-{c.name}-{number}"
+    gpus = w.allocation.get(c.name, {}).get(cdi.GPU_KIND, [])
+    try:
+        limits = oci_cgroups.limits_for(c.spec, w.pod)
+        edits = None
+        if gpus:
+            index = {d.id: d.index for d in w.kl.devices.get(cdi.GPU_KIND, [])}
+            edits = cdi.edits_for(gpus, index)
+            # The container sees only its GPUs, numbered from 0 as CUDA enumerates them.
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in range(len(gpus)))
+    except cdi.CdiError as exc:
+        _wait(c, "CreateContainerError", str(exc))
+        w.event("Warning", "GPUsUnavailable", str(exc))
+        c.next_start = time.monotonic() + 30.0
+        return
+    except oci_cgroups.LimitError as exc:
+        _wait(c, "CreateContainerConfigError", str(exc))
+        w.event("Warning", "Failed", f"Error: {exc}")
+        c.next_start = time.monotonic() + 5.0
+        return
     binds = [(m.mount_path, m.host_path, m.read_only) for m in mounts]
+    if not any(e.get("name") == progress_reader.ENV for e in c.spec.get("env") or []):
+        # hyperpod.progress.report() writes PROGRESS_DIR/progress.json (atomically, by a
+        # rename in that directory); the kubelet reads it through <cdir>/progress.json.
+        shared = cdir / "progress.d"
+        shared.mkdir(exist_ok=True)
+        link = progress_reader.progress_path(w.sandbox, c.name)
+        if not link.is_symlink():
+            link.unlink(missing_ok=True)
+            link.symlink_to(f"progress.d/{progress_reader.FILE_NAME}")
+        binds.append((PROGRESS_DIR, str(shared), False))
+        env[progress_reader.ENV] = f"{PROGRESS_DIR}/{progress_reader.FILE_NAME}"
     hosts = w.sandbox / podnet.HOSTS_FILE
     if hosts.is_file() and not podnet.host_network(w.pod):
         binds.append(("/etc/hosts", str(hosts), True))  # Service names resolve in the container
@@ -142,28 +174,28 @@ async def start(w: PodWorker, c: Container) -> None:
         hostname=str(w.pod["metadata"]["name"])[:63],
         uid=uid,
         gid=gid,
-        memory_limit=memory,
     )
-    cdir = w.sandbox / c.name
-    cdir.mkdir(parents=True, exist_ok=True)
-    number = c.restart_count
     runc = oci.runc_binary()
     if runc is None:
         w._start_error(c, "runc is not installed on this node")
         return
     try:
+        if edits is not None:
+            cdi.apply(spec, edits)
+        cgroups = oci_cgroups.setup(container_id, limits)
+        spec["linux"]["cgroupsPath"] = cgroups.cgroups_path
+        if cgroups.resources:
+            resources = spec["linux"].setdefault("resources", {})
+            resources.update(cgroups.resources)
         bundle = oci.prepare(
-            cdir / f"{number}.bundle",
-            f"{w.uid}-{c.name}-{number}",
-            w.kl.data_dir / "runc",
-            image,
-            spec,
+            cdir / f"{number}.bundle", container_id, w.kl.data_dir / "runc", image, spec
         )
-    except oci.OciError as exc:
+    except (oci.OciError, cdi.CdiError, oci_cgroups.LimitError) as exc:
+        oci_cgroups.cleanup(container_id)
         w._start_error(c, str(exc))
         return
     w.event("Normal", "Created", f"Created container: {c.name}")
     # The marker first: a kubelet restarted in the next instant must know runc owns it.
-    oci.write_marker(cdir, number, bundle)
+    oci.write_marker(cdir, number, bundle, cgroups.memory_dir)
     attempt = processes.start(cdir, number, bundle.argv(runc), dict(_RUNC_ENV), cdir)
     w._started(c, attempt, dict(item.split("=", 1) for item in spec["process"]["env"]), cdir)

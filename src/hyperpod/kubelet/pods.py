@@ -486,8 +486,12 @@ class PodWorker:
     ) -> None:
         c.running, c.ready = False, False
         c.cancel_probes()
-        if c.attempt is not None:
-            oci.release_attempt(c.attempt.container_dir, c.attempt.number)
+        # release_attempt: True when an OCI container ran into its memory cgroup limit.
+        oom = c.attempt is not None and oci.release_attempt(
+            c.attempt.container_dir, c.attempt.number
+        )
+        if oom and int(rec.get("exitCode", 0)) == 137:
+            rec = {**rec, "reason": "OOMKilled"}
         term = _terminated(rec, self.cid(c))
         code = int(rec.get("exitCode", 0))
         if (
@@ -588,7 +592,7 @@ class PodWorker:
                     wrap = self.kl.pod_users.wrap([], self.kl.pod_users.identity(self.pod, c.spec))
                 except podusers.PodUserError:
                     return False
-            host = self.ip if self.ip and not info else "127.0.0.1"
+            host = self.ip or "127.0.0.1"  # OCI containers share the node network too
             ok, message = await run_probe(probe, c.spec, c.env, c.cwd, wrap=wrap, host=host)
             if not (c.attempt is attempt and c.running):
                 return False

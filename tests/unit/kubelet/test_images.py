@@ -137,3 +137,16 @@ def test_pulling_without_a_puller_says_how_to_load_the_image(
     monkeypatch.setenv("PATH", str(tmp_path))  # no skopeo here
     with pytest.raises(ImageError, match="hyp load image"):
         ImageStore(tmp_path).pull("busybox")
+
+
+def test_unpacked_files_keep_their_layer_mtime_so_cached_bytecode_stays_valid(
+    tmp_path: Path,
+) -> None:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        info = tarfile.TarInfo("lib/mod.py")
+        info.size, info.mtime = 2, 1_700_000_000
+        tar.addfile(info, io.BytesIO(b"x\n"))
+    raw.seek(0)
+    apply_layer(tmp_path, raw)
+    assert (tmp_path / "lib" / "mod.py").stat().st_mtime == 1_700_000_000
