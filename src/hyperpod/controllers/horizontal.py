@@ -419,21 +419,21 @@ class HorizontalController:
                 continue
             statuses.append(entry)
             if replicas > best:
-                best, best_name = replicas, name
-                kind_text = (
-                    "resource utilization (percentage of request)"
-                    if "averageUtilization" in entry["resource"]["current"]
-                    and ((metric.get("resource") or {}).get("target") or {}).get("type")
-                    == "Utilization"
-                    else "resource"
+                utilization = ((metric.get("resource") or {}).get("target") or {}).get(
+                    "type"
+                ) == "Utilization"
+                best = replicas
+                best_name = (
+                    f"{name} resource utilization (percentage of request)"
+                    if utilization
+                    else f"{name} resource"
                 )
                 valid = (
-                    "the HPA was able to successfully calculate a replica count from "
-                    f"{name} {kind_text}"
+                    f"the HPA was able to successfully calculate a replica count from {best_name}"
                 )
         if errors and (best < 0 or best < current):
             return errors[0]
-        return best, f"{best_name} resource", statuses, valid
+        return best, best_name, statuses, valid
 
     def _write(self, hpa: Obj, status: Obj) -> None:
         if status != hpa.get("status"):
