@@ -3,7 +3,8 @@
 Run: .venv/bin/python benchmarks/rolling_update.py [--replicas 20] [--clients 2]
 Starts a real control plane with the local node, a Deployment of N replicas (each a small
 HTTP server bound to its pod IP, a readiness probe every second, and a SIGTERM handler that
-keeps serving for 2 s before exiting, as a server behind a load balancer drains) and a
+keeps serving for 2 s before exiting, as a server behind a load balancer drains; --no-drain
+leaves that out) and a
 ClusterIP Service. Once all N are ready, client threads loop on new-connection GETs through
 the clusterIP while the pod template changes (maxSurge 25 %, maxUnavailable 0); the rollout is
 timed from the patch to updatedReplicas = availableReplicas = N with no old pods left, and
@@ -43,12 +44,13 @@ class H(http.server.BaseHTTPRequestHandler):
         pass
 def drain(*_):
     threading.Thread(target=lambda: (time.sleep(2), os._exit(0)), daemon=True).start()
-signal.signal(signal.SIGTERM, drain)
+if os.environ.get("DRAIN") == "1":
+    signal.signal(signal.SIGTERM, drain)
 http.server.ThreadingHTTPServer((os.environ["POD_IP"], 8080), H).serve_forever()
 """
 
 
-def deployment(replicas: int, version: str) -> dict[str, Any]:
+def deployment(replicas: int, version: str, drain: bool = True) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -75,6 +77,7 @@ def deployment(replicas: int, version: str) -> dict[str, Any]:
                                     "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}},
                                 },
                                 {"name": "VERSION", "value": version},
+                                {"name": "DRAIN", "value": "1" if drain else "0"},
                             ],
                             "ports": [{"name": "http", "containerPort": 8080}],
                             "readinessProbe": {
@@ -140,7 +143,7 @@ class Client(threading.Thread):
                 self.failed.append(f"{time.time():.3f} {exc!r}")
 
 
-def run(replicas: int, clients: int) -> dict[str, Any]:
+def run(replicas: int, clients: int, drain: bool = True) -> dict[str, Any]:
     a, b = random.randrange(130, 250), random.randrange(0, 250, 2)
     config = {
         "nodes": {"local": {"name": "bench-node"}},
@@ -150,7 +153,7 @@ def run(replicas: int, clients: int) -> dict[str, Any]:
     }
     with tempfile.TemporaryDirectory() as tmp, control_plane(Path(tmp), config) as cp:
         apply(cp, Path(tmp), SERVICE)
-        apply(cp, Path(tmp), deployment(replicas, "v1"))
+        apply(cp, Path(tmp), deployment(replicas, "v1", drain))
         t0 = time.monotonic()
         while not rolled_out(cp, replicas, 1):
             if time.monotonic() - t0 > 300:
@@ -164,7 +167,7 @@ def run(replicas: int, clients: int) -> dict[str, Any]:
             c.start()
         time.sleep(1.0)  # requests flowing before the update starts
         t1 = time.monotonic()
-        apply(cp, Path(tmp), deployment(replicas, "v2"))
+        apply(cp, Path(tmp), deployment(replicas, "v2", drain))
         while not rolled_out(cp, replicas, 2):
             if time.monotonic() - t1 > 600:
                 raise SystemExit(f"the rolling update never finished:\n{cp.log()[-3000:]}")
@@ -199,8 +202,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--replicas", type=int, default=20)
     ap.add_argument("--clients", type=int, default=2)
+    ap.add_argument(
+        "--no-drain",
+        action="store_true",
+        help="servers exit at once on SIGTERM (shows what the drain buys; requests may fail)",
+    )
     args = ap.parse_args()
-    r = run(args.replicas, args.clients)
+    r = run(args.replicas, args.clients, not args.no_drain)
     n = args.replicas
     report(
         [
