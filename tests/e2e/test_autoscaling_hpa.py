@@ -120,7 +120,17 @@ def conditions(hpa: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_a_cpu_burning_deployment_scales_up_to_max(cp: RunningControlPlane) -> None:
-    apply(cp, deployment("burn", 1, ["python3", "-c", BURN]), autoscaler("burn", 1, 3))
+    hpa = autoscaler("burn", 1, 3)
+    hpa["spec"]["metrics"].append(
+        {
+            "type": "Resource",
+            "resource": {
+                "name": "memory",
+                "target": {"type": "AverageValue", "averageValue": "1Gi"},
+            },
+        }
+    )
+    apply(cp, deployment("burn", 1, ["python3", "-c", BURN]), hpa)
     try:
         wait(
             cp,
@@ -138,6 +148,8 @@ def test_a_cpu_burning_deployment_scales_up_to_max(cp: RunningControlPlane) -> N
         cpu = st["currentMetrics"][0]["resource"]
         assert cpu["name"] == "cpu" and cpu["current"]["averageUtilization"] > 50
         assert cpu["current"]["averageValue"].endswith("m")
+        memory = st["currentMetrics"][1]["resource"]
+        assert memory["name"] == "memory" and memory["current"]["averageValue"].endswith("Ki")
         conds = conditions(hpa)
         assert conds["ScalingActive"]["reason"] == "ValidMetricFound"
         assert conds["ScalingActive"]["status"] == "True"
@@ -147,8 +159,10 @@ def test_a_cpu_burning_deployment_scales_up_to_max(cp: RunningControlPlane) -> N
         ).stdout
         assert "SuccessfulRescale" in events and "cpu resource utilization" in events
         row = cp.kubectl("get", "hpa", "burn", "--no-headers").stdout.split()
-        assert row[1] == "Deployment/burn" and row[2] == "cpu:" and row[3].endswith("/50%")
-        assert row[3] != "<unknown>/50%"
+        assert row[1] == "Deployment/burn" and row[2] == "cpu:" and row[3].endswith("/50%,")
+        assert row[3] != "<unknown>/50%," and row[4] == "memory:" and row[5].endswith("/1Gi")
+        described = cp.kubectl("describe", "hpa", "burn").stdout
+        assert "SuccessfulRescale" in described and "ValidMetricFound" in described
         # Upward pressure stays but maxReplicas caps it: ScalingLimited says so.
         wait(
             cp,

@@ -30,7 +30,7 @@ from typing import Any
 from hyperpod.api.meta import epoch_of, rfc3339
 from hyperpod.apiserver import metrics_api
 from hyperpod.apiserver.errors import ApiError
-from hyperpod.apiserver.quantity import format_quantity, parse_quantity
+from hyperpod.apiserver.quantity import parse_quantity
 from hyperpod.apiserver.registry import Registry
 from hyperpod.apiserver.selectors import (
     LabelSelector,
@@ -445,7 +445,7 @@ class HorizontalController:
 def _quantity_text(resource: str, value: float) -> str:
     if resource == "cpu":
         return f"{round(value * 1000)}m"
-    return str(format_quantity(int(value) // 1024 * 1024, binary=True))
+    return f"{max(0, int(value)) // 1024}Ki"  # as metrics.k8s.io writes memory
 
 
 async def _start(ctx: ControlPlaneContext) -> None:
