@@ -171,14 +171,20 @@ class HorizontalController:
             self.memory.pop(key, None)
             return
         if typ == "MODIFIED" and old is not None and obj.get("spec") == old.get("spec"):
-            return  # our own status write: the next sync comes from reconcile's requeue
+            return  # our own status write: the next periodic sync comes soon enough
         self.controller.enqueue(key)
 
     async def run(self, stopping: asyncio.Event) -> None:
         self.hpas.start()
         worker = asyncio.get_running_loop().create_task(self.controller.run(stopping))
         try:
-            await stopping.wait()
+            # One sync of every autoscaler per period (the queue folds repeats of a key).
+            while not stopping.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), self.settings.sync)
+                for h in self.hpas.list():
+                    md = h.get("metadata") or {}
+                    self.controller.enqueue(f"{md.get('namespace')}/{md.get('name')}")
         finally:
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -242,7 +248,6 @@ class HorizontalController:
         if hpa is None or hpa["metadata"].get("deletionTimestamp"):
             self.memory.pop(key, None)
             return None
-        sync = self.settings.sync
         spec = hpa.get("spec") or {}
         ref = spec.get("scaleTargetRef") or {}
         kind = str(ref.get("kind"))
@@ -262,7 +267,7 @@ class HorizontalController:
                 f'{plural} "{ref.get("name")}" not found',
             )
             self._write(hpa, status)
-            return sync
+            return None
         scale = self.reg.get(f"{resource}/scale", str(ref.get("name")), ns)
         current = int((scale.get("spec") or {}).get("replicas") or 0)
         status["currentReplicas"] = int((scale.get("status") or {}).get("replicas") or 0)
@@ -302,7 +307,7 @@ class HorizontalController:
                 )
                 status["desiredReplicas"] = current
                 self._write(hpa, status)
-                return sync
+                return None
             proposal, metric_name, statuses, valid = outcome
             status["currentMetrics"] = statuses
             set_condition(conds, "ScalingActive", "True", "ValidMetricFound", valid)
@@ -366,7 +371,7 @@ class HorizontalController:
                 )
                 status["desiredReplicas"] = current
                 self._write(hpa, status)
-                return sync
+                return None
             set_condition(
                 conds,
                 "AbleToScale",
@@ -388,7 +393,7 @@ class HorizontalController:
             log.info("%s: %d -> %d (%s)", key, current, desired, reason)
         status["desiredReplicas"] = desired
         self._write(hpa, status)
-        return sync
+        return None
 
     def _compute(
         self, hpa: Obj, target: Obj, kind: str, ns: str, current: int, now: float
@@ -449,7 +454,14 @@ def _quantity_text(resource: str, value: float) -> str:
 
 
 async def _start(ctx: ControlPlaneContext) -> None:
-    await HorizontalController(ctx.reg, ctx.services, Settings.of(ctx.config)).run(ctx.stopping)
+    try:
+        settings = Settings.of(ctx.config)
+        if settings.sync <= 0:
+            raise ValueError("syncPeriodSeconds must be greater than 0")
+    except (TypeError, ValueError) as exc:
+        log.error("horizontalPodAutoscaler config ignored (upstream defaults used): %s", exc)
+        settings = Settings()
+    await HorizontalController(ctx.reg, ctx.services, settings).run(ctx.stopping)
 
 
 def component() -> Component:
