@@ -1,10 +1,12 @@
-"""Pods on simulated nodes behind a Service: listed like any pod, never forwarded to.
+"""Pods on simulated nodes behind a Service (listed like any pod, never forwarded to) and
+under an autoscaler (they "use" what they request).
 
 Three replicas on simulated nodes get distinct pod IPs from ``kubelet.simulatedPodIPRange``
 and appear as ready endpoints in the Service's EndpointSlice; a connection to one of them is
 refused (nothing listens there), a connection to the Service is closed at once and a Warning
 Event says why; once a real pod with the same labels is ready, every request through the
-Service reaches it.
+Service reaches it. An autoscaler over simulated replicas sees 100 % utilization of their
+requests and scales them up to maxReplicas.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ def cp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningControlPlane
         "addons": {"trainingOperator": False, "kueue": False, "healthAgent": False},
         "services": {"clusterIPRange": f"127.{a}.{b}.0/24"},
         "kubelet": {"podIPRange": f"127.{a}.{b + 1}.0/24"},
+        "horizontalPodAutoscaler": {"syncPeriodSeconds": 1, "cpuInitializationPeriodSeconds": 0},
     }
     plane = start_control_plane(tmp_path_factory.mktemp("svc-sim"), config)
     yield plane
@@ -188,3 +191,66 @@ def test_simulated_replicas_are_endpoints_that_get_no_traffic(cp: RunningControl
         return out
 
     assert wait(cp, "traffic reaching the real pod", answers, 20) == ["real"] * 8
+
+
+def test_an_autoscaler_scales_simulated_replicas_on_their_requests(
+    cp: RunningControlPlane,
+) -> None:
+    apply(
+        cp,
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "fleet"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "fleet"}},
+                "template": {
+                    "metadata": {"labels": {"app": "fleet"}},
+                    "spec": {
+                        "nodeSelector": {"hyperpod.local/simulated": "true"},
+                        "containers": [
+                            {
+                                "name": "m",
+                                "image": "vllm",
+                                "resources": {"requests": {"cpu": "500m"}},
+                            }
+                        ],
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "fleet"},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "fleet"},
+                "maxReplicas": 4,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": 50},
+                        },
+                    }
+                ],
+            },
+        },
+    )
+    wait(cp, "4 simulated replicas", lambda: get(cp, "deploy", "fleet")["spec"]["replicas"] == 4)
+    hpa = wait(
+        cp,
+        "ScalingLimited=True TooManyReplicas",
+        lambda: (
+            (h := get(cp, "hpa", "fleet"))
+            and any(
+                c["type"] == "ScalingLimited" and c["reason"] == "TooManyReplicas"
+                for c in h["status"].get("conditions") or []
+            )
+            and h
+        ),
+    )
+    current = hpa["status"]["currentMetrics"][0]["resource"]["current"]
+    assert current["averageUtilization"] == 100 and current["averageValue"] == "500m"
