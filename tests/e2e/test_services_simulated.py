@@ -193,39 +193,40 @@ def test_simulated_replicas_are_endpoints_that_get_no_traffic(cp: RunningControl
     assert wait(cp, "traffic reaching the real pod", answers, 20) == ["real"] * 8
 
 
+@pytest.mark.parametrize("kind", ["Deployment", "StatefulSet"])
 def test_an_autoscaler_scales_simulated_replicas_on_their_requests(
-    cp: RunningControlPlane,
+    cp: RunningControlPlane, kind: str
 ) -> None:
-    apply(
-        cp,
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "fleet"},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": {"app": "fleet"}},
-                "template": {
-                    "metadata": {"labels": {"app": "fleet"}},
-                    "spec": {
-                        "nodeSelector": {"hyperpod.local/simulated": "true"},
-                        "containers": [
-                            {
-                                "name": "m",
-                                "image": "vllm",
-                                "resources": {"requests": {"cpu": "500m"}},
-                            }
-                        ],
-                    },
+    name = f"fleet-{kind.lower()}"
+    workload: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "nodeSelector": {"hyperpod.local/simulated": "true"},
+                    "containers": [
+                        {"name": "m", "image": "vllm", "resources": {"requests": {"cpu": "500m"}}}
+                    ],
                 },
             },
         },
+    }
+    if kind == "StatefulSet":
+        workload["spec"]["serviceName"] = name
+    apply(
+        cp,
+        workload,
         {
             "apiVersion": "autoscaling/v2",
             "kind": "HorizontalPodAutoscaler",
-            "metadata": {"name": "fleet"},
+            "metadata": {"name": name},
             "spec": {
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "fleet"},
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": kind, "name": name},
                 "maxReplicas": 4,
                 "metrics": [
                     {
@@ -239,12 +240,12 @@ def test_an_autoscaler_scales_simulated_replicas_on_their_requests(
             },
         },
     )
-    wait(cp, "4 simulated replicas", lambda: get(cp, "deploy", "fleet")["spec"]["replicas"] == 4)
+    wait(cp, "4 simulated replicas", lambda: get(cp, kind.lower(), name)["spec"]["replicas"] == 4)
     hpa = wait(
         cp,
         "ScalingLimited=True TooManyReplicas",
         lambda: (
-            (h := get(cp, "hpa", "fleet"))
+            (h := get(cp, "hpa", name))
             and any(
                 c["type"] == "ScalingLimited" and c["reason"] == "TooManyReplicas"
                 for c in h["status"].get("conditions") or []
