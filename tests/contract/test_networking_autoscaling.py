@@ -1,6 +1,7 @@
 """Ingress, IngressClass, NetworkPolicy and HorizontalPodAutoscaler on a real control plane:
 stored, validated and printed like upstream; ``kubectl create ingress`` and ``kubectl
-autoscale`` work; the autoscaler reports that no metrics API exists instead of scaling."""
+autoscale`` work; an autoscaler whose pods have no metrics yet says so instead of scaling
+(tests/e2e/test_autoscaling_hpa.py shows it scaling real pods)."""
 
 from __future__ import annotations
 
@@ -150,7 +151,7 @@ def test_ingress_classes_and_network_policies_are_stored_with_defaults(
     assert res.returncode != 0 and "spec.ingress[0].from[0].ipBlock.except[0]" in res.stderr
 
 
-def test_kubectl_autoscale_stores_an_autoscaler_that_reports_missing_metrics(
+def test_kubectl_autoscale_stores_an_autoscaler_that_reports_pods_without_metrics(
     cp: RunningControlPlane,
 ) -> None:
     apply(
@@ -210,6 +211,44 @@ def test_invalid_autoscalers_are_rejected(cp: RunningControlPlane) -> None:
     res = apply(cp, bad, check=False)
     assert res.returncode != 0
     assert "spec.scaleTargetRef.name" in res.stderr and "spec.maxReplicas" in res.stderr
+    bad["spec"] = {
+        "scaleTargetRef": {"kind": "Deployment", "name": "web"},
+        "maxReplicas": 2,
+        "behavior": {
+            "scaleDown": {
+                "selectPolicy": "Most",
+                "policies": [{"type": "Pods", "value": 0, "periodSeconds": 15}],
+            }
+        },
+    }
+    res = apply(cp, bad, check=False)
+    assert res.returncode != 0
+    assert "spec.behavior.scaleDown.selectPolicy" in res.stderr
+    assert "spec.behavior.scaleDown.policies[0].value" in res.stderr
+
+
+def test_a_partial_behavior_gets_upstreams_defaults(cp: RunningControlPlane) -> None:
+    apply(
+        cp,
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "shaped"},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "x"},
+                "maxReplicas": 4,
+                "behavior": {"scaleDown": {"stabilizationWindowSeconds": 60}},
+            },
+        },
+    )
+    behavior = get_json(cp, "hpa", "shaped")["spec"]["behavior"]
+    assert behavior["scaleUp"]["selectPolicy"] == "Max"
+    assert behavior["scaleUp"]["stabilizationWindowSeconds"] == 0
+    assert {p["type"] for p in behavior["scaleUp"]["policies"]} == {"Pods", "Percent"}
+    assert behavior["scaleDown"]["stabilizationWindowSeconds"] == 60
+    assert behavior["scaleDown"]["policies"] == [
+        {"type": "Percent", "value": 100, "periodSeconds": 15}
+    ]
 
 
 def test_an_ingress_without_a_class_gets_the_default_ingress_class(

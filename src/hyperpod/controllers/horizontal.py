@@ -1,10 +1,20 @@
-"""The horizontal pod autoscaler status writer (it does not scale yet).
+"""The horizontal pod autoscaler: scales Deployments, ReplicaSets, StatefulSets and
+ReplicationControllers on their pods' cpu and memory, as read from ``metrics.k8s.io``.
 
-Scaling needs pod metrics, and this cluster serves no ``metrics.k8s.io`` API yet, so for each
-HorizontalPodAutoscaler this controller only reports what upstream's controller reports when
-metrics are missing: ``currentReplicas``/``desiredReplicas`` from the target's scale,
-AbleToScale (whether the target exists) and ScalingActive=False with reason
-FailedGetResourceMetric. The target's replicas are never changed.
+Every sync period (15 s; ``horizontalPodAutoscaler.syncPeriodSeconds`` in the control-plane
+config) each HorizontalPodAutoscaler reads its target's scale subresource, the pods the target
+selects and their PodMetrics (the same answer ``kubectl top pods`` gets), computes a replica
+count with upstream's algorithm (``horizontal_rules.py``) and writes it through the target's
+``/scale`` subresource. Status carries ``currentMetrics``, ``currentReplicas``,
+``desiredReplicas``, ``lastScaleTime`` and the AbleToScale / ScalingActive / ScalingLimited
+conditions; each rescale is a ``SuccessfulRescale`` Event.
+
+Only ``Resource`` metrics (cpu, memory; Utilization or AverageValue) have a source here: the
+cluster serves no custom or external metrics API, so ``Pods``, ``Object``, ``External`` and
+``ContainerResource`` metrics report ScalingActive=False with a message saying so. Without the
+metrics API (observability component off) every metric reports FailedGetResourceMetric and
+the target is left alone. Recommendations and scale events (for ``spec.behavior``) live in
+memory, as upstream's do: a control-plane restart forgets them.
 """
 
 from __future__ import annotations
@@ -13,105 +23,445 @@ import asyncio
 import contextlib
 import copy
 import logging
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
+from hyperpod.api.meta import epoch_of, rfc3339
+from hyperpod.apiserver import metrics_api
 from hyperpod.apiserver.errors import ApiError
+from hyperpod.apiserver.quantity import parse_quantity
 from hyperpod.apiserver.registry import Registry
+from hyperpod.apiserver.selectors import (
+    LabelSelector,
+    label_selector_from_dict,
+    selector_from_set,
+)
+from hyperpod.controllers import horizontal_rules as rules
 from hyperpod.runtime.context import Component, ControlPlaneContext
-from hyperpod.runtime.machinery import Controller, Informer, set_condition, split_key
+from hyperpod.runtime.machinery import (
+    Controller,
+    Informer,
+    record_event,
+    set_condition,
+    split_key,
+)
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 COMPONENT = "horizontal-pod-autoscaler"
 RESOURCE = "horizontalpodautoscalers.autoscaling"
-RESYNC = 15.0
 SCALABLE = {
     "Deployment": "deployments.apps",
     "StatefulSet": "statefulsets.apps",
     "ReplicaSet": "replicasets.apps",
     "ReplicationController": "replicationcontrollers",
 }
-NO_METRICS = (
-    "the HPA was unable to compute the replica count: failed to get {name} utilization: unable "
-    "to get metrics for resource {name}: no metrics returned from resource metrics API"
-)
+NO_SOURCE = {
+    "Pods": "FailedGetPodsMetric",
+    "Object": "FailedGetObjectMetric",
+    "External": "FailedGetExternalMetric",
+    "ContainerResource": "FailedGetContainerResourceMetric",
+}
+
+
+@dataclass
+class Settings:
+    sync: float = 15.0
+    downscale_window: float = 300.0
+    timing: rules.Timing = field(default_factory=rules.Timing)
+
+    @classmethod
+    def of(cls, config: Obj) -> Settings:
+        cfg = config.get("horizontalPodAutoscaler") or {}
+        return cls(
+            float(cfg.get("syncPeriodSeconds", 15.0)),
+            float(cfg.get("downscaleStabilizationSeconds", 300.0)),
+            rules.Timing(
+                float(cfg.get("tolerance", 0.1)),
+                float(cfg.get("cpuInitializationPeriodSeconds", 300.0)),
+                float(cfg.get("initialReadinessDelaySeconds", 30.0)),
+            ),
+        )
+
+
+@dataclass
+class _Memory:
+    recommendations: list[rules.Recommendation] = field(default_factory=list)
+    events: list[rules.ScaleEvent] = field(default_factory=list)
+
+
+def _selector(target: Obj, kind: str) -> LabelSelector | None:
+    sel = (target.get("spec") or {}).get("selector")
+    if not isinstance(sel, dict) or not sel:
+        return None
+    if kind == "ReplicationController":
+        return selector_from_set(sel)
+    return label_selector_from_dict(sel)
+
+
+def quantity(value: Any) -> float:
+    try:
+        return float(parse_quantity(value))
+    except (ValueError, TypeError, ArithmeticError):
+        return 0.0
+
+
+def _window(text: Any) -> float:
+    try:
+        return float(str(text).rstrip("s"))
+    except ValueError:
+        return 0.0
+
+
+def pod_figures(pods: list[Obj], metrics: dict[str, Obj], resource: str) -> list[rules.PodFigure]:
+    """What the replica calculator needs of each pod: phase, readiness, requests, usage."""
+    out: list[rules.PodFigure] = []
+    for pod in pods:
+        md, spec, st = pod["metadata"], pod.get("spec") or {}, pod.get("status") or {}
+        request: float | None = 0.0
+        missing: str | None = None
+        for c in spec.get("containers") or []:
+            asked = ((c.get("resources") or {}).get("requests") or {}).get(resource)
+            if asked is None:
+                request, missing = None, f"container {c.get('name')}"
+                break
+            request = (request or 0.0) + quantity(asked)
+        ready_cond = next((c for c in st.get("conditions") or [] if c.get("type") == "Ready"), None)
+        sample = metrics.get(md["name"])
+        usage = (
+            sum(quantity((c.get("usage") or {}).get(resource, 0)) for c in sample["containers"])
+            if sample is not None
+            else None
+        )
+        out.append(
+            rules.PodFigure(
+                name=md["name"],
+                phase=str(st.get("phase") or "Pending"),
+                deleting=bool(md.get("deletionTimestamp")),
+                ready=None if ready_cond is None else ready_cond.get("status") == "True",
+                start_time=epoch_of(st.get("startTime")),
+                ready_since=epoch_of((ready_cond or {}).get("lastTransitionTime")),
+                request=request,
+                missing_request=missing,
+                usage=usage,
+                sample_time=(epoch_of(sample.get("timestamp")) or 0.0) if sample else 0.0,
+                window=_window(sample.get("window")) if sample else 0.0,
+            )
+        )
+    return out
 
 
 class HorizontalController:
-    def __init__(self, reg: Registry) -> None:
+    def __init__(self, reg: Registry, services: dict[str, Any], settings: Settings) -> None:
         self.reg = reg
+        self.services = services
+        self.settings = settings
         self.controller = Controller(COMPONENT, self.reconcile)
         self.hpas = Informer(reg, RESOURCE)
         self.hpas.add_handler(self._on_hpa)
+        self.memory: dict[str, _Memory] = {}
+        self._pod_metrics = metrics_api.resource_types()[1]
 
     def _on_hpa(self, typ: str, obj: Obj, old: Obj | None) -> None:
         md = obj.get("metadata") or {}
-        self.controller.enqueue(f"{md.get('namespace')}/{md.get('name')}")
+        key = f"{md.get('namespace')}/{md.get('name')}"
+        if typ == "DELETED":
+            self.memory.pop(key, None)
+            return
+        if typ == "MODIFIED" and old is not None and obj.get("spec") == old.get("spec"):
+            return  # our own status write: the next periodic sync comes soon enough
+        self.controller.enqueue(key)
 
     async def run(self, stopping: asyncio.Event) -> None:
         self.hpas.start()
         worker = asyncio.get_running_loop().create_task(self.controller.run(stopping))
         try:
+            # One sync of every autoscaler per period (the queue folds repeats of a key).
             while not stopping.is_set():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), RESYNC)
+                    await asyncio.wait_for(stopping.wait(), self.settings.sync)
                 for h in self.hpas.list():
-                    self._on_hpa("RESYNC", h, None)
+                    md = h.get("metadata") or {}
+                    self.controller.enqueue(f"{md.get('namespace')}/{md.get('name')}")
         finally:
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
             await self.hpas.stop()
 
+    def _metrics(self, ns: str, selector: LabelSelector) -> dict[str, Obj]:
+        """PodMetrics of ``ns`` by pod name, as metrics.k8s.io answers them."""
+        body = metrics_api.answer(
+            self.services,
+            self._pod_metrics,
+            ns,
+            None,
+            "GET",
+            {"labelSelector": str(selector)} if str(selector) else {},
+        )
+        return {m["metadata"]["name"]: m for m in body.get("items") or []}
+
+    def _one_metric(
+        self, metric: Obj, current: int, pods: list[Obj], samples: dict[str, Obj] | None, now: float
+    ) -> tuple[int, Obj, str]:
+        """(proposal, the status entry, the metric's name); raises MetricError."""
+        typ = str(metric.get("type"))
+        if typ != "Resource":
+            raise rules.MetricError(
+                f"{NO_SOURCE.get(typ, 'FailedGetResourceMetric')}: no {typ} metrics API "
+                "(custom.metrics.k8s.io / external.metrics.k8s.io) is served by this cluster"
+            )
+        res = metric.get("resource") or {}
+        name, target = str(res.get("name")), res.get("target") or {}
+        if samples is None:
+            raise rules.MetricError(
+                f"FailedGetResourceMetric: failed to get {name} utilization: unable to get "
+                f"metrics for resource {name}: no metrics returned from resource metrics API"
+            )
+        figures = pod_figures(pods, samples, name)
+        timing = self.settings.timing
+        try:
+            if target.get("type") == "Utilization":
+                p = rules.utilization_replicas(
+                    current, figures, name, int(target.get("averageUtilization") or 0), now, timing
+                )
+            else:
+                p = rules.average_value_replicas(
+                    current, figures, name, quantity(target.get("averageValue", 0)), now, timing
+                )
+        except rules.MetricError as exc:
+            kind = "utilization" if target.get("type") == "Utilization" else "usage"
+            raise rules.MetricError(
+                f"FailedGetResourceMetric: failed to get {name} {kind}: {exc}"
+            ) from None
+        current_value: Obj = {"averageValue": _quantity_text(name, p.average)}
+        if p.utilization is not None:
+            current_value["averageUtilization"] = p.utilization
+        entry = {"type": "Resource", "resource": {"name": name, "current": current_value}}
+        return p.replicas, entry, name
+
     async def reconcile(self, key: str) -> float | None:
         ns, name = split_key(key)
         hpa = self.reg.try_get(RESOURCE, name, ns)
         if hpa is None or hpa["metadata"].get("deletionTimestamp"):
+            self.memory.pop(key, None)
             return None
         spec = hpa.get("spec") or {}
         ref = spec.get("scaleTargetRef") or {}
+        kind = str(ref.get("kind"))
         status: Obj = copy.deepcopy(hpa.get("status") or {})
+        status["observedGeneration"] = hpa["metadata"].get("generation", 1)
         conds = status.setdefault("conditions", [])
-        resource = SCALABLE.get(str(ref.get("kind")))
+        resource = SCALABLE.get(kind)
         target = self.reg.try_get(resource, str(ref.get("name")), ns) if resource else None
-        if target is None:
-            plural = (resource or str(ref.get("kind", "")).lower() + "s").split(".")[0]
+        if target is None or resource is None:
+            plural = (resource or kind.lower() + "s").split(".")[0]
             set_condition(
                 conds,
                 "AbleToScale",
                 "False",
                 "FailedGetScale",
-                f'the HPA controller was unable to get the target\'s current scale: {plural} "{ref.get("name")}" not found',
+                f"the HPA controller was unable to get the target's current scale: "
+                f'{plural} "{ref.get("name")}" not found',
             )
+            self._write(hpa, status)
+            return None
+        scale = self.reg.get(f"{resource}/scale", str(ref.get("name")), ns)
+        current = int((scale.get("spec") or {}).get("replicas") or 0)
+        status["currentReplicas"] = int((scale.get("status") or {}).get("replicas") or 0)
+        set_condition(
+            conds,
+            "AbleToScale",
+            "True",
+            "SucceededGetScale",
+            "the HPA controller was able to get the target's current scale",
+        )
+        low, high = int(spec.get("minReplicas") or 1), int(spec.get("maxReplicas") or 1)
+        now = time.time()
+        memory = self.memory.setdefault(key, _Memory())
+        desired, reason = current, ""
+        if current == 0 and low != 0:
+            set_condition(
+                conds,
+                "ScalingActive",
+                "False",
+                "ScalingDisabled",
+                "scaling is disabled since the replica count of the target is zero",
+            )
+        elif current > high:
+            desired, reason = high, "Current number of replicas above Spec.MaxReplicas"
+        elif current < low:
+            desired, reason = low, "Current number of replicas below Spec.MinReplicas"
         else:
-            replicas = int((target.get("spec") or {}).get("replicas") or 0)
-            status["currentReplicas"] = int((target.get("status") or {}).get("replicas") or 0)
-            status["desiredReplicas"] = replicas
+            outcome = self._compute(hpa, target, kind, ns or "default", current, now)
+            if isinstance(outcome, str):
+                why, _, message = outcome.partition(": ")
+                set_condition(
+                    conds,
+                    "ScalingActive",
+                    "False",
+                    why,
+                    f"the HPA was unable to compute the replica count: {message}",
+                )
+                status["desiredReplicas"] = current
+                self._write(hpa, status)
+                return None
+            proposal, metric_name, statuses, valid = outcome
+            status["currentMetrics"] = statuses
+            set_condition(conds, "ScalingActive", "True", "ValidMetricFound", valid)
+            if proposal > current:
+                reason = f"{metric_name} above target"
+            elif proposal < current:
+                reason = "All metrics below target"
+            if spec.get("behavior") is None:
+                limits = rules.normalize(
+                    current,
+                    proposal,
+                    low,
+                    high,
+                    memory.recommendations,
+                    now,
+                    self.settings.downscale_window,
+                )
+            else:
+                limits = rules.normalize_with_behavior(
+                    current,
+                    proposal,
+                    low,
+                    high,
+                    spec.get("behavior"),
+                    memory.recommendations,
+                    memory.events,
+                    now,
+                    self.settings.downscale_window,
+                )
+            desired = limits.replicas
+            set_condition(conds, "AbleToScale", "True", *limits.able_reason)
+            set_condition(
+                conds,
+                "ScalingLimited",
+                "True" if limits.limited else "False",
+                *limits.limited_reason,
+            )
+        if desired != current:
+            try:
+                self.reg.update(
+                    f"{resource}/scale",
+                    {
+                        "kind": "Scale",
+                        "apiVersion": "autoscaling/v1",
+                        "metadata": {
+                            "name": ref.get("name"),
+                            "namespace": ns,
+                            "resourceVersion": scale["metadata"].get("resourceVersion"),
+                        },
+                        "spec": {"replicas": desired},
+                    },
+                    ns,
+                )
+            except ApiError as exc:
+                set_condition(
+                    conds,
+                    "AbleToScale",
+                    "False",
+                    "FailedUpdateScale",
+                    f"the HPA controller was unable to update the target scale: {exc}",
+                )
+                status["desiredReplicas"] = current
+                self._write(hpa, status)
+                return None
             set_condition(
                 conds,
                 "AbleToScale",
                 "True",
-                "SucceededGetScale",
-                "the HPA controller was able to get the target's current scale",
+                "SucceededRescale",
+                f"the HPA controller was able to update the target scale to {desired}",
             )
-        metric = ((spec.get("metrics") or [{}])[0].get("resource") or {}).get("name", "cpu")
-        set_condition(
-            conds,
-            "ScalingActive",
-            "False",
-            "FailedGetResourceMetric",
-            NO_METRICS.format(name=metric),
-        )
+            if spec.get("behavior") is not None:
+                memory.events.append(rules.ScaleEvent(desired - current, now))
+            status["lastScaleTime"] = rfc3339(now)
+            record_event(
+                self.reg,
+                {**hpa, "kind": "HorizontalPodAutoscaler", "apiVersion": "autoscaling/v2"},
+                "Normal",
+                "SuccessfulRescale",
+                f"New size: {desired}; reason: {reason}",
+                COMPONENT,
+            )
+            log.info("%s: %d -> %d (%s)", key, current, desired, reason)
+        status["desiredReplicas"] = desired
+        self._write(hpa, status)
+        return None
+
+    def _compute(
+        self, hpa: Obj, target: Obj, kind: str, ns: str, current: int, now: float
+    ) -> tuple[int, str, list[Obj], str] | str:
+        """(proposal, metric name, currentMetrics, ValidMetricFound message) or 'Reason: why'."""
+        selector = _selector(target, kind)
+        if selector is None:
+            return "InvalidSelector: the HPA target's scale is missing a selector"
+        pods = [
+            p
+            for p in self.reg.list("pods", ns)
+            if selector.matches(p["metadata"].get("labels") or {})
+        ]
+        try:
+            samples: dict[str, Obj] | None = self._metrics(ns, selector)
+        except ApiError:
+            samples = None
+        best, best_name, valid = -1, "", ""
+        statuses: list[Obj] = []
+        errors: list[str] = []
+        metrics = (hpa.get("spec") or {}).get("metrics") or []
+        for metric in metrics:
+            try:
+                replicas, entry, name = self._one_metric(metric, current, pods, samples, now)
+            except rules.MetricError as exc:
+                errors.append(str(exc))
+                statuses.append({"type": metric.get("type")})
+                continue
+            statuses.append(entry)
+            if replicas > best:
+                utilization = ((metric.get("resource") or {}).get("target") or {}).get(
+                    "type"
+                ) == "Utilization"
+                best = replicas
+                best_name = (
+                    f"{name} resource utilization (percentage of request)"
+                    if utilization
+                    else f"{name} resource"
+                )
+                valid = (
+                    f"the HPA was able to successfully calculate a replica count from {best_name}"
+                )
+        if errors and (best < 0 or best < current):
+            return errors[0]
+        return best, best_name, statuses, valid
+
+    def _write(self, hpa: Obj, status: Obj) -> None:
         if status != hpa.get("status"):
             hpa["status"] = status
             with contextlib.suppress(ApiError):
-                self.reg.update(f"{RESOURCE}/status", hpa, ns)
-        return None
+                self.reg.update(f"{RESOURCE}/status", hpa, hpa["metadata"].get("namespace"))
+
+
+def _quantity_text(resource: str, value: float) -> str:
+    if resource == "cpu":
+        return f"{round(value * 1000)}m"
+    return f"{max(0, int(value)) // 1024}Ki"  # as metrics.k8s.io writes memory
 
 
 async def _start(ctx: ControlPlaneContext) -> None:
-    await HorizontalController(ctx.reg).run(ctx.stopping)
+    try:
+        settings = Settings.of(ctx.config)
+        if settings.sync <= 0:
+            raise ValueError("syncPeriodSeconds must be greater than 0")
+    except (TypeError, ValueError) as exc:
+        log.error("horizontalPodAutoscaler config ignored (upstream defaults used): %s", exc)
+        settings = Settings()
+    await HorizontalController(ctx.reg, ctx.services, settings).run(ctx.stopping)
 
 
 def component() -> Component:

@@ -6,7 +6,8 @@ duration in the annotation ``hyperpod.local/simulate-duration`` (``"2s"``, ``"50
 ``hyperpod.local/simulate-exit-code`` (default 0): Succeeded, or Failed under restartPolicy
 Never. A malformed annotation fails the pod at once (reason ``InvalidSimulation``, the message
 names the annotation). Under OnFailure (non-zero) and Always it restarts like a real container (restartCount,
-lastState). Deletion is immediate (there is nothing to stop). No events are written and no
+lastState). Each pod gets its own IP from ``kubelet.simulatedPodIPRange`` where nothing listens
+(``runtime/simulated_net.py``). Deletion is immediate (there is nothing to stop). No events are written and no
 logs kept, so thousands of pods stay cheap; timers are loop callbacks, not tasks. The simulated
 kubelet also registers the nodes of ``nodes.simulated`` and renews their Leases; it follows
 simulated nodes that join later (replacements made by node recovery) and skips config nodes that
@@ -28,6 +29,7 @@ from hyperpod.apiserver.errors import ApiError, Conflict, NotFound
 from hyperpod.runtime import nodes
 from hyperpod.runtime.context import Component, ControlPlaneContext
 from hyperpod.runtime.machinery import Informer, object_key
+from hyperpod.runtime.simulated_net import SimulatedAddresses, simulated_range
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -69,6 +71,7 @@ class SimulatedKubelet:
         self.timers: dict[str, asyncio.TimerHandle] = {}
         self.names_changed = False
         self.paused: set[str] = set()  # nodes whose heartbeat is switched off (annotation)
+        self.ips = SimulatedAddresses(simulated_range(ctx.config))
 
     # ------------------------------------------------------------------ pods
     def _on_pod(self, typ: str, pod: Obj, old: Obj | None) -> None:
@@ -76,7 +79,9 @@ class SimulatedKubelet:
         if node not in self.names:
             return
         key = object_key(pod)
+        uid = str(pod["metadata"].get("uid") or "")
         if typ == "DELETED":
+            self.ips.release(uid)
             t = self.timers.pop(key, None)
             if t is not None:
                 t.cancel()
@@ -96,6 +101,7 @@ class SimulatedKubelet:
                     preconditions={"uid": pod["metadata"]["uid"]},
                 )
             return
+        self.ips.keep(uid, (pod.get("status") or {}).get("podIP"))
         phase = (pod.get("status") or {}).get("phase")
         if phase in ("Succeeded", "Failed") or key in self.timers:
             return
@@ -108,6 +114,7 @@ class SimulatedKubelet:
 
     def _status(self, pod: Obj, phase: str, state: Obj, restarts: int, last: Obj) -> Obj:
         ready = "running" in state
+        ip = self.ips.take(str(pod["metadata"].get("uid") or ""))
         now = _ts()
         names = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
         conds = [
@@ -148,7 +155,8 @@ class SimulatedKubelet:
             "phase": phase,
             "conditions": conds,
             "hostIP": "127.0.0.1",
-            "podIP": "127.0.0.1",
+            "podIP": ip,
+            "podIPs": [{"ip": ip}],
             "startTime": (pod.get("status") or {}).get("startTime") or now,
             "containerStatuses": [
                 {

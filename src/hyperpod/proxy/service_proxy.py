@@ -8,7 +8,11 @@ also listens on ``127.0.0.1:<port>`` and, once every port is bound there, report
 Each accepted connection goes to the next ready endpoint (round robin) of that Service port,
 read from the Service's EndpointSlices as they change (from its Endpoints for Services without a selector, such as
 ``default/kubernetes``); an endpoint that refuses is skipped. A Service port with no ready
-endpoint closes the connection at once (kube-proxy rejects it). UDP is not forwarded. The
+endpoint closes the connection at once (kube-proxy rejects it). Endpoints that are pods on
+simulated nodes (addresses in ``kubelet.simulatedPodIPRange``) are never forwarded to: they
+run no process. A Service port whose only ready endpoints are simulated refuses connections
+the same way, and a Warning Event ``SimulatedEndpoints`` on the Service says why. UDP is not
+forwarded. The
 data path (listeners, connections, copying) runs on its own thread and event loop; the control
 side on the control plane's loop only recomputes the routing table when objects change.
 A port that cannot be bound (another program, or another local cluster using the same ranges)
@@ -31,7 +35,8 @@ from typing import Any, TypeVar
 from hyperpod.apiserver.errors import ApiError
 from hyperpod.controllers.endpointslices import SERVICE_NAME, SLICES
 from hyperpod.runtime.context import Component, ControlPlaneContext
-from hyperpod.runtime.machinery import Informer
+from hyperpod.runtime.machinery import Informer, record_event
+from hyperpod.runtime.simulated_net import is_simulated, simulated_range
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -213,6 +218,11 @@ class ServiceProxy:
         self.data = DataPath()
         self.failed: dict[Address, float] = {}  # address -> when to try binding again
         self.wake = asyncio.Event()
+        try:
+            self.simulated: ipaddress.IPv4Network | None = simulated_range(ctx.config)
+        except ValueError:
+            self.simulated = None  # the simulated kubelet logs the bad setting
+        self.only_simulated: set[Route] = set()  # routes warned about (an Event each)
         for inf in (self.services, self.slices, self.endpoints):
             inf.add_handler(lambda *_: self.wake.set())
 
@@ -228,9 +238,32 @@ class ServiceProxy:
             return slice_backends(slices, port_name)
         return endpoints_backends(self.endpoints.get(f"{ns}/{name}"), port_name)
 
+    def real_backends(self, route: Route) -> list[Address]:
+        """Ready endpoints that run a process; warns once when only simulated pods are ready."""
+        every = self.backends(route)
+        net = self.simulated
+        real = [b for b in every if net is None or not is_simulated(b[0], net)]
+        if real or not every:
+            self.only_simulated.discard(route)
+        elif route not in self.only_simulated:
+            self.only_simulated.add(route)
+            svc = self.services.get(f"{route[0]}/{route[1]}")
+            if svc is not None:
+                record_event(
+                    self.reg,
+                    {**svc, "kind": "Service", "apiVersion": "v1"},
+                    "Warning",
+                    "SimulatedEndpoints",
+                    f"port {route[2] or '<unnamed>'}: its {len(every)} ready endpoint(s) are "
+                    "pods on simulated nodes, which run no process: connections are refused",
+                    "service-proxy",
+                )
+        return real
+
     async def sync(self) -> None:
         want = routes(self.services.list())
-        self.data.backends = {route: self.backends(route) for route in set(want.values())}
+        self.only_simulated &= set(want.values())
+        self.data.backends = {route: self.real_backends(route) for route in set(want.values())}
         self.data.table = want
         for address in [a for a in self.data.servers if a not in want]:
             await self.data.call(self.data.unlisten(address))

@@ -1,13 +1,13 @@
 """autoscaling/v2 HorizontalPodAutoscaler: stored, defaulted, validated, with kubectl's columns.
 
-No scaling happens yet: the cluster serves no ``metrics.k8s.io`` API for an autoscaler to read,
-so ``controllers/horizontal.py`` only reports the target's replicas and a ScalingActive=False
-condition saying so. autoscaling/v1 (what ``kubectl autoscale`` sends) is served too and
+``controllers/horizontal.py`` scales the target on metrics.k8s.io pod metrics. A ``behavior``
+that is given gets upstream's defaults for the rules it leaves out. autoscaling/v1 (what ``kubectl autoscale`` sends) is served too and
 converted: ``targetCPUUtilizationPercentage`` is the cpu Utilization metric of v2.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from hyperpod.apiserver import errors
@@ -15,6 +15,19 @@ from hyperpod.apiserver.kinds import Cause, Obj, Row, Strategy
 from hyperpod.apiserver.kinds import columns as cols
 from hyperpod.apiserver.resources import ALL_VERBS, ResourceType
 
+# Upstream's defaults for a behavior's rules (scaleDown's window is the controller's, 300 s).
+SCALE_UP: Obj = {
+    "stabilizationWindowSeconds": 0,
+    "selectPolicy": "Max",
+    "policies": [
+        {"type": "Pods", "value": 4, "periodSeconds": 15},
+        {"type": "Percent", "value": 100, "periodSeconds": 15},
+    ],
+}
+SCALE_DOWN: Obj = {
+    "selectPolicy": "Max",
+    "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}],
+}
 METRIC_TYPES = ("Resource", "Pods", "Object", "External", "ContainerResource")
 
 
@@ -56,6 +69,54 @@ def _cpu_metric(utilization: Any) -> Obj:
             "target": {"type": "Utilization", "averageUtilization": utilization},
         },
     }
+
+
+def _behavior_causes(behavior: Any) -> list[Cause]:
+    """Upstream's limits on ``spec.behavior`` (windows, policy types, values and periods)."""
+    causes: list[Cause] = []
+    for direction in ("scaleUp", "scaleDown"):
+        rules = cols.d(cols.d(behavior).get(direction))
+        where = f"spec.behavior.{direction}"
+        window = rules.get("stabilizationWindowSeconds")
+        if window is not None and (not isinstance(window, int) or not 0 <= window <= 3600):
+            causes.append(
+                errors.cause(
+                    f"{where}.stabilizationWindowSeconds",
+                    f"Invalid value: {window}: must be less than or equal to 3600",
+                )
+            )
+        pick = rules.get("selectPolicy")
+        if pick is not None and pick not in ("Max", "Min", "Disabled"):
+            causes.append(
+                errors.cause(
+                    f"{where}.selectPolicy",
+                    f'Unsupported value: "{pick}": supported values: "Disabled", "Max", "Min"',
+                    "FieldValueNotSupported",
+                )
+            )
+        for i, policy in enumerate(cols.ls(rules.get("policies"))):
+            p, at = cols.d(policy), f"{where}.policies[{i}]"
+            if p.get("type") not in ("Pods", "Percent"):
+                causes.append(
+                    errors.cause(
+                        f"{at}.type",
+                        f'Unsupported value: "{p.get("type")}": supported values: "Percent", "Pods"',
+                        "FieldValueNotSupported",
+                    )
+                )
+            value, period = p.get("value"), p.get("periodSeconds")
+            if not isinstance(value, int) or value <= 0:
+                causes.append(
+                    errors.cause(f"{at}.value", f"Invalid value: {value}: must be greater than 0")
+                )
+            if not isinstance(period, int) or not 0 < period <= 1800:
+                causes.append(
+                    errors.cause(
+                        f"{at}.periodSeconds",
+                        f"Invalid value: {period}: must be greater than 0 and less than or equal to 1800",
+                    )
+                )
+    return causes
 
 
 class HorizontalPodAutoscalerStrategy(Strategy):
@@ -115,6 +176,15 @@ class HorizontalPodAutoscalerStrategy(Strategy):
         spec.setdefault("minReplicas", 1)
         if not spec.get("metrics"):
             spec["metrics"] = [_cpu_metric(80)]
+        behavior = spec.get("behavior")
+        if isinstance(behavior, dict):
+            for direction, defaults in (("scaleUp", SCALE_UP), ("scaleDown", SCALE_DOWN)):
+                rules = behavior.get(direction)
+                rules = rules if isinstance(rules, dict) else {}
+                for key, value in defaults.items():
+                    if rules.get(key) is None:
+                        rules[key] = copy.deepcopy(value)
+                behavior[direction] = rules
 
     def prepare_for_create(self, obj: Obj) -> None:
         obj.pop("status", None)
@@ -149,6 +219,7 @@ class HorizontalPodAutoscalerStrategy(Strategy):
                 )
             )
         causes += cols.not_a_list(spec.get("metrics"), "spec.metrics")
+        causes += _behavior_causes(spec.get("behavior"))
         for i, metric in enumerate(cols.ls(spec.get("metrics"))):
             typ = cols.d(metric).get("type")
             if typ not in METRIC_TYPES:
