@@ -78,6 +78,11 @@ class KubeletConfig(_Section):
         "shared",
         description="perNamespace: process pods of each namespace run as their own Unix ids (root only)",
     )
+    simulated_pod_ip_range: str | None = Field(
+        None,
+        alias="simulatedPodIPRange",
+        description="Pod IPs on simulated nodes, where nothing listens (default 127.64.0.0/11)",
+    )
     backoff_base_seconds: float = Field(10.0, description="First CrashLoopBackOff delay")
     backoff_max_seconds: float = Field(300.0, description="Longest CrashLoopBackOff delay")
     heartbeat_seconds: float = Field(10.0, description="Local node Lease renewal period")
@@ -109,6 +114,22 @@ class NodeLifecycleConfig(_Section):
         40.0, description="A node whose Lease is older than this becomes NotReady"
     )
     monitor_period_seconds: float = Field(5.0, description="How often node Leases are checked")
+
+
+class HorizontalPodAutoscalerConfig(_Section):
+    sync_period_seconds: float = Field(
+        15.0, gt=0, description="How often every HorizontalPodAutoscaler is evaluated"
+    )
+    downscale_stabilization_seconds: float = Field(
+        300.0, ge=0, description="Default scale-down stabilization window"
+    )
+    tolerance: float = Field(0.1, ge=0, description="Ratios this close to 1.0 change nothing")
+    cpu_initialization_period_seconds: float = Field(
+        300.0, ge=0, description="CPU samples of pods younger than this are set aside"
+    )
+    initial_readiness_delay_seconds: float = Field(
+        30.0, ge=0, description="Readiness changes this soon after start count as not yet ready"
+    )
 
 
 class ObservabilityConfig(_Section):
@@ -185,6 +206,10 @@ class ControlPlaneConfig(_Section):
     node_lifecycle: NodeLifecycleConfig = Field(
         default_factory=lambda: NodeLifecycleConfig.model_validate({}),
         description="Node controller",
+    )
+    horizontal_pod_autoscaler: HorizontalPodAutoscalerConfig = Field(
+        default_factory=lambda: HorizontalPodAutoscalerConfig.model_validate({}),
+        description="HorizontalPodAutoscaler controller",
     )
     observability: ObservabilityConfig = Field(
         default_factory=lambda: ObservabilityConfig.model_validate({}), description="Observability"

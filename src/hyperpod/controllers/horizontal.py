@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from hyperpod.api.controlplane_config import HorizontalPodAutoscalerConfig
 from hyperpod.api.meta import epoch_of, rfc3339
 from hyperpod.apiserver import metrics_api
 from hyperpod.apiserver.errors import ApiError
@@ -73,15 +74,14 @@ class Settings:
     timing: rules.Timing = field(default_factory=rules.Timing)
 
     @classmethod
-    def of(cls, config: Obj) -> Settings:
-        cfg = config.get("horizontalPodAutoscaler") or {}
+    def of(cls, cfg: HorizontalPodAutoscalerConfig) -> Settings:
         return cls(
-            float(cfg.get("syncPeriodSeconds", 15.0)),
-            float(cfg.get("downscaleStabilizationSeconds", 300.0)),
+            cfg.sync_period_seconds,
+            cfg.downscale_stabilization_seconds,
             rules.Timing(
-                float(cfg.get("tolerance", 0.1)),
-                float(cfg.get("cpuInitializationPeriodSeconds", 300.0)),
-                float(cfg.get("initialReadinessDelaySeconds", 30.0)),
+                cfg.tolerance,
+                cfg.cpu_initialization_period_seconds,
+                cfg.initial_readiness_delay_seconds,
             ),
         )
 
@@ -454,13 +454,7 @@ def _quantity_text(resource: str, value: float) -> str:
 
 
 async def _start(ctx: ControlPlaneContext) -> None:
-    try:
-        settings = Settings.of(ctx.config)
-        if settings.sync <= 0:
-            raise ValueError("syncPeriodSeconds must be greater than 0")
-    except (TypeError, ValueError) as exc:
-        log.error("horizontalPodAutoscaler config ignored (upstream defaults used): %s", exc)
-        settings = Settings()
+    settings = Settings.of(ctx.config.horizontal_pod_autoscaler)  # checked when config is read
     await HorizontalController(ctx.reg, ctx.services, settings).run(ctx.stopping)
 
 

@@ -71,7 +71,7 @@ class SimulatedKubelet:
         self.timers: dict[str, asyncio.TimerHandle] = {}
         self.names_changed = False
         self.paused: set[str] = set()  # nodes whose heartbeat is switched off (annotation)
-        self.ips = SimulatedAddresses(simulated_range(ctx.config))
+        self.ips = SimulatedAddresses(simulated_range(ctx.config.kubelet.simulated_pod_ip_range))
 
     # ------------------------------------------------------------------ pods
     def _on_pod(self, typ: str, pod: Obj, old: Obj | None) -> None:

@@ -219,7 +219,9 @@ class ServiceProxy:
         self.failed: dict[Address, float] = {}  # address -> when to try binding again
         self.wake = asyncio.Event()
         try:
-            self.simulated: ipaddress.IPv4Network | None = simulated_range(ctx.config)
+            self.simulated: ipaddress.IPv4Network | None = simulated_range(
+                ctx.config.kubelet.simulated_pod_ip_range
+            )
         except ValueError:
             self.simulated = None  # the simulated kubelet logs the bad setting
         self.only_simulated: set[Route] = set()  # routes warned about (an Event each)

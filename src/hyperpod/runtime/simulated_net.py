@@ -12,16 +12,15 @@ this machine runs on 127.0.0.1. The service proxy never forwards to these addres
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
-from typing import Any
 
 DEFAULT_RANGE = "127.64.0.0/11"
 LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
 
 
-def simulated_range(config: Mapping[str, Any]) -> ipaddress.IPv4Network:
-    """The configured range; raises ValueError naming the field when it is unusable."""
-    text = str(((config.get("kubelet") or {}).get("simulatedPodIPRange")) or DEFAULT_RANGE)
+def simulated_range(configured: str | None) -> ipaddress.IPv4Network:
+    """The configured range (``kubelet.simulatedPodIPRange``); raises ValueError naming the
+    field when it is unusable."""
+    text = configured or DEFAULT_RANGE
     try:
         net = ipaddress.ip_network(text, strict=False)
     except ValueError:

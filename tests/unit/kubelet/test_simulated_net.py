@@ -29,13 +29,13 @@ def test_addresses_pods_already_have_are_not_handed_out_again() -> None:
 
 
 def test_the_range_setting_is_checked() -> None:
-    assert str(simulated_range({})) == "127.64.0.0/11"
-    assert is_simulated("127.70.1.2", simulated_range({}))
-    assert not is_simulated("127.112.0.5", simulated_range({}))
+    assert str(simulated_range(None)) == "127.64.0.0/11"
+    assert is_simulated("127.70.1.2", simulated_range(None))
+    assert not is_simulated("127.112.0.5", simulated_range(None))
     for bad, why in (
         ("nope", "not a CIDR"),
         ("10.0.0.0/8", "inside 127"),
         ("127.0.0.0/24", "127.0.0.1"),
     ):
         with pytest.raises(ValueError, match=f"kubelet.simulatedPodIPRange .*{why}"):
-            simulated_range({"kubelet": {"simulatedPodIPRange": bad}})
+            simulated_range(bad)
