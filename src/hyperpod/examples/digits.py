@@ -269,8 +269,9 @@ def train(args: argparse.Namespace, world: World) -> float:
             batches += 1
             if step % args.checkpoint_every == 0:
                 checkpoint(epoch)
-            # Progress for `hyp list hyp-pytorch-job` (PROGRESS, ETA): at most twice a second.
-            if world.is_main and (time.monotonic() - last_report >= 0.5 or step == total_steps):
+            # Progress for `hyp list hyp-pytorch-job` (PROGRESS, ETA): at most ten times a
+            # second (one small file write each), so even a run of a second or two shows it.
+            if world.is_main and (time.monotonic() - last_report >= 0.1 or step == total_steps):
                 last_report = time.monotonic()
                 progress.report(step, total_steps, loss=float(loss.item()), epoch=epoch + 1)
             if min_interval:
