@@ -323,9 +323,11 @@ def _dashboard_as(cp: RunningControlPlane, config: Path, tmp: Path) -> Any:
     ca = tmp / f"{config.stem}-ca.crt"
     ca.write_bytes(base64.b64decode(cluster["certificate-authority-data"]))
     session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would replace the cluster CA
     session.verify = str(ca)
-    first = session.get(link, timeout=30)
-    assert first.status_code == 200 and first.url == f"{cp.url}/dashboard/", first.text[:300]
+    first = session.get(link, timeout=30)  # a page that sets the cookie, then moves on
+    assert first.status_code == 200 and "Logged in" in first.text, first.text[:300]
+    assert session.get(link, timeout=30).status_code == 401  # one time only
     return session
 
 
