@@ -360,3 +360,14 @@ def test_a_members_dashboard_shows_only_what_rbac_lets_the_member_list(
     assert other.status_code == 404 and "bobs-master-0" not in other.text
     bob = seen(_dashboard_as(cp, members["bob"], tmp_path))
     assert "bobs" in bob and "ours" not in bob and "hyperpod-ns-a" not in bob
+    # A client-certificate user with no role binding: logged in as carol, shown nothing.
+    carol = tmp_path / "carol.kubeconfig"
+    res = CliRunner().invoke(
+        cli,
+        ["controlplane", "issue-cert", "--data-dir", str(cp.data_dir), "--user", "carol"]
+        + ["-o", str(carol)],
+    )
+    assert res.exit_code == 0, res.output
+    nobody = seen(_dashboard_as(cp, carol, tmp_path))
+    assert "carol" in nobody and "Not shown" in nobody
+    assert "ours" not in nobody and "bobs" not in nobody and "hp-local" not in nobody

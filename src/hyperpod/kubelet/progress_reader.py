@@ -133,6 +133,14 @@ def _rfc3339(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _two_figures(seconds: float) -> float:
+    """Two significant figures (whole seconds from 100 s): a short run's remaining 0.8 s must
+    not read as 1 s, a long run's ETA is not worth more than that."""
+    if seconds >= 100:
+        return float(round(seconds))
+    return float(f"{seconds:.2g}")
+
+
 def summarize(raw: Obj) -> Obj:
     """``status.progress`` from a raw report: percent, step, totalSteps, etaSeconds, metrics, updateTime."""
     step, total = int(raw["step"]), max(1, int(raw["totalSteps"]))
@@ -145,8 +153,7 @@ def summarize(raw: Obj) -> Obj:
     first_step, first_time = raw.get("firstStep"), raw.get("firstTime")
     if first_step is not None and first_time is not None and step > int(first_step):
         rate = (step - int(first_step)) / max(1e-6, float(raw["time"]) - float(first_time))
-        # Tenths of a second: a short run's remaining second must not round to 0 or 2.
-        out["etaSeconds"] = round(max(0, total - step) / rate, 1)
+        out["etaSeconds"] = _two_figures(max(0, total - step) / rate)
     elif step >= total:
         out["etaSeconds"] = 0
     metrics = raw.get("metrics") or {}
