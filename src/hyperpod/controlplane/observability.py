@@ -5,9 +5,10 @@ At start it registers the scrape-time collectors with the API server's metrics
 (:mod:`event_metrics`), adds NodeMetrics/PodMetrics to the catalog (``kubectl top``), and then
 surfaces training progress (:mod:`progress_watch`): every ``observability.progressSeconds`` (1 s)
 it finds the running jobs and reads the rank-0 container's report of each
-(``kubelet.progress_reader``), and every ``observability.progressPollSeconds`` (0.2 s) it
-``stat``-s the reports of the jobs that report, merging a moved report into the job's
-``status.progress``. Nothing else runs between scrapes.
+(``kubelet.progress_reader``), and every ``observability.progressPollSeconds`` (0.05 s, slower
+with many jobs) it ``stat``-s their reports, merging a moved report into the job's
+``status.progress`` (at most ``observability.progressWritesPerSecond``, 20, writes a second in
+all). Nothing else runs between scrapes.
 """
 
 from __future__ import annotations
@@ -117,8 +118,13 @@ async def start(ctx: ControlPlaneContext) -> None:
         inf.start()
     cfg = ctx.config.get("observability") or {}
     interval = float(cfg.get("progressSeconds", 1.0))
-    poll = min(interval, float(cfg.get("progressPollSeconds", 0.2)))
-    watch = ProgressWatch(reg, Path(ctx.data_dir), PROGRESS_KINDS)
+    poll = min(interval, float(cfg.get("progressPollSeconds", 0.05)))
+    watch = ProgressWatch(
+        reg,
+        Path(ctx.data_dir),
+        PROGRESS_KINDS,
+        writes_per_second=float(cfg.get("progressWritesPerSecond", 20.0)),
+    )
     next_discovery = 0.0
     try:
         while not ctx.stopping.is_set():
@@ -131,7 +137,7 @@ async def start(ctx: ControlPlaneContext) -> None:
             except Exception:
                 log.exception("reading training progress failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ctx.stopping.wait(), poll)
+                await asyncio.wait_for(ctx.stopping.wait(), min(interval, watch.pace(poll)))
     finally:
         for inf in informers:
             await inf.stop()

@@ -2,9 +2,12 @@
 
 :meth:`ProgressWatch.discover` (every ``observability.progressSeconds``, 1 s) lists the started
 jobs of each progress kind and their pods, as before. :meth:`ProgressWatch.poll` (every
-``observability.progressPollSeconds``, 0.2 s) only ``stat``-s the rank-0 report of each job
+``observability.progressPollSeconds``, 0.05 s; 1 ms per watched job when that is slower) only
+``stat``-s the rank-0 report of each job
 (``progress_reader.job_signature``; the log, for ``PROGRESS`` lines, only once a job has
-reported that way) and reads and patches a job only when its report moved. A report therefore reaches ``status.progress`` within about 0.2 s, not up to a
+reported that way) and reads and patches a job only when its report moved, within a budget of
+``observability.progressWritesPerSecond`` (20) status writes a second over all jobs. A report
+therefore reaches ``status.progress`` within about 0.05 s, not up to a
 second later, so a training run of a few seconds still shows its progress and ETA while it
 runs; a job that never reports costs one ``stat`` per container between discoveries.
 
@@ -68,11 +71,36 @@ class _Target:
 class ProgressWatch:
     """The running jobs of some kinds, and the report each one last showed."""
 
-    def __init__(self, reg: Registry, data_dir: Path, kinds: list[Any]) -> None:
+    def __init__(
+        self, reg: Registry, data_dir: Path, kinds: list[Any], writes_per_second: float = 20.0
+    ) -> None:
         self.reg = reg
         self.data_dir = Path(data_dir)
         self.kinds: list[Kind] = list(kinds)
         self._targets: dict[str, _Target] = {}
+        # A token bucket over all jobs: a lone job's status follows its reports closely, a
+        # thousand reporting jobs still cost the API server at most this many writes a second.
+        self.rate = max(0.1, writes_per_second)
+        self._tokens = self.rate
+        self._refilled = time.monotonic()
+        self._turn = 0
+
+    def pace(self, fastest: float) -> float:
+        """Seconds until the next poll: ``fastest``, or 1 ms per watched job when slower, so a
+        thousand jobs are ``stat``-ed once a second rather than twenty times; with no job
+        running, never (until the next discovery)."""
+        if not self._targets:
+            return float("inf")
+        return max(fastest, 0.001 * len(self._targets))
+
+    def _take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self.rate, self._tokens + (now - self._refilled) * self.rate)
+        self._refilled = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
 
     def discover(self) -> int:
         """List the watched jobs and their pods; then read every one of them. Returns writes."""
@@ -112,7 +140,10 @@ class ProgressWatch:
         """Read and write the jobs whose report moved (only those that report, unless
         ``everyone``). Returns how many statuses were written."""
         written = 0
-        for target in self._targets.values():
+        targets = list(self._targets.values())
+        # Start one further each time, so a write budget too small for all is shared in turn.
+        self._turn = (self._turn + 1) % max(1, len(targets))
+        for target in targets[self._turn :] + targets[: self._turn]:
             if not (everyone or target.reported) and not progress_reader.has_progress_file(
                 self.data_dir, target.pods
             ):
@@ -120,13 +151,17 @@ class ProgressWatch:
             signature = progress_reader.job_signature(self.data_dir, target.pods)
             if signature == target.signature:
                 continue
-            target.signature = signature
             progress = progress_reader.job_progress(self.data_dir, target.pods)
             if progress is None:
+                target.signature = signature
                 continue
             target.reported = True
             if progress == target.shown:
+                target.signature = signature
                 continue
+            if not self._take():
+                continue  # over the write budget: this report is read again next poll
+            target.signature = signature
             try:
                 self.reg.patch(
                     target.status_resource,

@@ -97,23 +97,25 @@ def _container_dir(data_dir: Path, pod: Obj, container: str) -> Path:
     return Path(data_dir) / "pods" / pod["metadata"].get("uid", "") / container
 
 
-def _stat(path: Path) -> tuple[int, int]:
+def _stat(path: Path) -> tuple[int, int, int]:
+    # The inode too: hyperpod.progress replaces the file on every report (a new inode), so a
+    # change shows even within the file system's timestamp granularity.
     try:
         st = path.stat()
     except OSError:
-        return (0, -1)
-    return (st.st_mtime_ns, st.st_size)
+        return (0, 0, -1)
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
-def container_signature(data_dir: Path, pod: Obj, container: str) -> tuple[int, int]:
-    """A cheap change marker of what a container reported: (mtime, size) of its progress file,
-    else of its newest log (where ``PROGRESS`` lines would be); (0, -1) when there is neither."""
+def container_signature(data_dir: Path, pod: Obj, container: str) -> tuple[int, int, int]:
+    """A cheap change marker of what a container reported: (inode, mtime, size) of its progress
+    file, else of its newest log (where ``PROGRESS`` lines would be); size -1 for neither."""
     cdir = _container_dir(data_dir, pod, container)
     sig = _stat(cdir / FILE_NAME)
-    if sig[1] >= 0:
+    if sig[2] >= 0:
         return sig
     attempt = processes.latest(cdir)
-    return _stat(attempt.log_path) if attempt is not None else (0, -1)
+    return _stat(attempt.log_path) if attempt is not None else (0, 0, -1)
 
 
 def read_container(data_dir: Path, pod: Obj, container: str) -> Obj | None:
