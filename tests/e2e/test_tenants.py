@@ -364,8 +364,10 @@ def test_a_members_dashboard_shows_only_what_rbac_lets_the_member_list(
     carol = tmp_path / "carol.kubeconfig"
     res = CliRunner().invoke(
         cli,
-        ["controlplane", "issue-cert", "--data-dir", str(cp.data_dir), "--user", "carol"]
-        + ["-o", str(carol)],
+        [
+            *("controlplane", "issue-cert", "--data-dir", str(cp.data_dir)),
+            *("--user", "carol", "-o", str(carol)),
+        ],
     )
     assert res.exit_code == 0, res.output
     nobody = seen(_dashboard_as(cp, carol, tmp_path))
