@@ -193,6 +193,18 @@ def test_xid_79_on_a_simulated_node_taints_it_and_uncordon_does_not_clear_it(
         "get", "events", "--field-selector", "involvedObject.name=p5-1", "-o", "json"
     ).stdout
     assert "NodeHealthStatusChanged" in events
+    # The health agent's verdict in /metrics, as series an alert can use (issue 17).
+    text = cp.kubectl("get", "--raw", "/metrics").stdout
+    for line in (
+        'hyperpod_node_health_status{node="p5-1",status="UnschedulablePendingReplacement"} 1.0',
+        'hyperpod_node_health_status{node="p5-1",status="Schedulable"} 0.0',
+        'hyperpod_node_health_status{node="p5-0",status="Schedulable"} 1.0',
+        'hyperpod_node_deep_health_check_status{node="p5-0",status="Passed"} 1.0',
+        f'kube_node_spec_taint{{effect="NoExecute",key="{HEALTH}",node="p5-1",'
+        'value="UnschedulablePendingReplacement"} 1.0',
+        'kube_node_status_condition{condition="GpuProblem",node="p5-1",status="true"} 1.0',
+    ):
+        assert line in text, line
 
 
 def test_reboot_clears_the_fault_and_the_local_node_cannot_be_replaced(

@@ -305,3 +305,71 @@ def test_a_kubeconfig_for_a_team_without_a_quota_is_refused_with_a_hint(
         ],
     )
     assert res.exit_code != 0 and "invalid user name" in res.output
+
+
+def _dashboard_as(cp: RunningControlPlane, config: Path, tmp: Path) -> Any:
+    """A logged-in dashboard session (requests) for the identity of ``config``."""
+    import base64
+
+    import requests
+
+    res = CliRunner().invoke(
+        cli, ["--kubeconfig", str(config), "get-monitoring", "--dashboard-login"]
+    )
+    assert res.exit_code == 0, res.output
+    link = res.output.strip()
+    assert link.startswith(f"{cp.url}/dashboard/login?token=")
+    cluster = yaml.safe_load(config.read_text())["clusters"][0]["cluster"]
+    ca = tmp / f"{config.stem}-ca.crt"
+    ca.write_bytes(base64.b64decode(cluster["certificate-authority-data"]))
+    session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would replace the cluster CA
+    session.verify = str(ca)
+    first = session.get(link, timeout=30)  # a page that sets the cookie, then moves on
+    assert first.status_code == 200 and "Logged in" in first.text, first.text[:300]
+    assert session.get(link, timeout=30).status_code == 401  # one time only
+    return session
+
+
+def test_a_members_dashboard_shows_only_what_rbac_lets_the_member_list(
+    cp: RunningControlPlane, members: dict[str, Path], tmp_path: Path
+) -> None:
+    rc, out = kubectl(members["alice"], "apply", "-f", "-", stdin=_job("ours", "a"))
+    assert rc == 0, out
+    rc, out = kubectl(members["bob"], "apply", "-f", "-", stdin=_job("bobs", "b"))
+    assert rc == 0, out
+    pages = ("", "jobs", "nodes", "queues")
+
+    def seen(session: Any) -> str:
+        text = ""
+        for page in pages:
+            r = session.get(f"{cp.url}/dashboard/{page}", timeout=30)
+            assert r.status_code == 200, (page, r.status_code)
+            text += r.text
+        return text
+
+    admin = seen(_dashboard_as(cp, cp.kubeconfig, tmp_path))
+    assert "ours" in admin and "bobs" in admin
+    alice_session = _dashboard_as(cp, members["alice"], tmp_path)
+    alice = seen(alice_session)
+    assert "system:serviceaccount:hyperpod-ns-a:alice" in alice  # who is logged in
+    assert "ours" in alice and "hyperpod-ns-a" in alice
+    assert "bobs" not in alice and "theirs" not in alice and "hyperpod-ns-b" not in alice
+    assert "hp-local" not in alice  # nodes are cluster-scoped: a member may not list them
+    other = alice_session.get(f"{cp.url}/dashboard/jobs/pytorchjob/hyperpod-ns-b/bobs", timeout=30)
+    assert other.status_code == 404 and "bobs-master-0" not in other.text
+    bob = seen(_dashboard_as(cp, members["bob"], tmp_path))
+    assert "bobs" in bob and "ours" not in bob and "hyperpod-ns-a" not in bob
+    # A client-certificate user with no role binding: logged in as carol, shown nothing.
+    carol = tmp_path / "carol.kubeconfig"
+    res = CliRunner().invoke(
+        cli,
+        [
+            *("controlplane", "issue-cert", "--data-dir", str(cp.data_dir)),
+            *("--user", "carol", "-o", str(carol)),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    nobody = seen(_dashboard_as(cp, carol, tmp_path))
+    assert "carol" in nobody and "Not shown" in nobody
+    assert "ours" not in nobody and "bobs" not in nobody and "hp-local" not in nobody

@@ -136,6 +136,12 @@ class ObservabilityConfig(_Section):
     progress_seconds: float = Field(
         1.0, description="How often training progress files are read into job status"
     )
+    progress_poll_seconds: float = Field(
+        0.05, gt=0, description="How often known progress files are checked for a change"
+    )
+    progress_writes_per_second: float = Field(
+        20.0, gt=0, description="At most this many job-status progress writes per second"
+    )
 
 
 class FairSharingConfig(_Section):

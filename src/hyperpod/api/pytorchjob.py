@@ -164,7 +164,7 @@ class JobProgress(_Model):
     percent: float | None = None
     step: int | None = None
     totalSteps: int | None = None
-    etaSeconds: int | None = None
+    etaSeconds: float | None = None  # two significant figures
     metrics: dict[str, str] | None = None
     updateTime: str | None = Field(None, json_schema_extra={"format": "date-time"})
 

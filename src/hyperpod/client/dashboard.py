@@ -1,18 +1,20 @@
 """One-time login links to the control plane's web dashboard (``hyp get-monitoring``).
 
-The control plane mints a link when asked with the kubeconfig's bearer token
-(``POST /dashboard/login-links``); the link works once and for a few minutes, and opens a
-browser session as the token's identity.
+The control plane mints a link when asked with the kubeconfig's credentials (bearer token or a
+team member's client certificate; ``POST /dashboard/login-links``); the link works once and for
+a few minutes, and opens a browser session as that identity, which sees what RBAC lets it list.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import ssl
+import tempfile
 import urllib.error
 import urllib.request
 
-from hyperpod.client.errors import ClusterUnreachable
+from hyperpod.client.errors import ClusterUnreachable, UserError
 from hyperpod.client.monitoring import Target
 
 
@@ -25,18 +27,18 @@ def login_link(t: Target, timeout: float = 10.0) -> tuple[str, int]:
     ctx = ssl.create_default_context(cadata=t.ca_pem.decode() if t.ca_pem else None)
     if t.ca_pem is None:
         ctx = ssl.create_default_context()
+    if t.client_cert and t.client_key:
+        _load_client_cert(ctx, t.client_cert, t.client_key)
+    headers = {"Authorization": f"Bearer {t.token}"} if t.token else {}
     req = urllib.request.Request(
-        t.server.rstrip("/") + "/dashboard/login-links",
-        method="POST",
-        data=b"",
-        headers={"Authorization": f"Bearer {t.token or ''}"},
+        t.server.rstrip("/") + "/dashboard/login-links", method="POST", data=b"", headers=headers
     )
     try:
         with urllib.request.urlopen(req, timeout=timeout, context=ctx) as resp:
             body = json.loads(resp.read())
     except urllib.error.HTTPError as err:
         hint = (
-            "the kubeconfig's token was refused"
+            "the kubeconfig's credentials were refused"
             if err.code == 401
             else "this cluster serves no dashboard (is it a local hyperpod cluster?)"
         )
@@ -49,6 +51,22 @@ def login_link(t: Target, timeout: float = 10.0) -> tuple[str, int]:
             "start the cluster with `hyp create` (or check --kubeconfig/--context)",
         ) from exc
     return t.server.rstrip("/") + str(body["path"]), int(body.get("expiresInSeconds", 0))
+
+
+def _load_client_cert(ctx: ssl.SSLContext, cert: bytes, key: bytes) -> None:
+    """``ssl`` loads a certificate chain from files only: a private temporary one, removed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "client.pem")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(cert.rstrip(b"\n") + b"\n" + key)
+        try:
+            ctx.load_cert_chain(path)
+        except (ssl.SSLError, OSError) as exc:
+            raise UserError(
+                f"the kubeconfig's client certificate or key cannot be used: {exc}",
+                "write the kubeconfig again (hyp get kubeconfig --user U --team T)",
+            ) from exc
 
 
 def login_hint(kubeconfig: str | None = None, context: str | None = None) -> str:

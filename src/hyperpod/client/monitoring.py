@@ -30,6 +30,9 @@ class Target:
     server: str
     token: str | None
     ca_pem: bytes | None
+    # A client certificate and key (PEM), as in a team member's kubeconfig (hyp get kubeconfig).
+    client_cert: bytes | None = None
+    client_key: bytes | None = None
 
     @property
     def metrics_url(self) -> str:
@@ -77,7 +80,29 @@ def target(kubeconfig: str | None = None, context: str | None = None) -> Target:
     token = user.get("token")
     if not token and user.get("tokenFile"):
         token = Path(user["tokenFile"]).expanduser().read_text().strip()
-    return Target(name, str(cluster.get("server", "")), token, ca)
+    cert = _pem(user, "client-certificate")
+    key = _pem(user, "client-key")
+    return Target(name, str(cluster.get("server", "")), token, ca, cert, key)
+
+
+def _pem(user: dict[str, Any], field: str) -> bytes | None:
+    """``<field>-data`` (base64) or the file ``<field>`` of a kubeconfig user, if any."""
+    if user.get(f"{field}-data"):
+        try:
+            return base64.b64decode(user[f"{field}-data"])
+        except ValueError as exc:
+            raise UserError(
+                f"the kubeconfig's {field}-data is not base64", "write the kubeconfig again"
+            ) from exc
+    if user.get(field):
+        try:
+            return Path(user[field]).expanduser().read_bytes()
+        except OSError as exc:
+            raise UserError(
+                f"cannot read the kubeconfig's {field} {user[field]}: {exc.strerror}",
+                f"check the kubeconfig's {field} path",
+            ) from exc
+    return None
 
 
 def scrape_config(

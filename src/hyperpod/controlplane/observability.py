@@ -3,9 +3,12 @@
 At start it registers the scrape-time collectors with the API server's metrics
 (:mod:`state_metrics`, :mod:`node_metrics`), the counters fed by informers
 (:mod:`event_metrics`), adds NodeMetrics/PodMetrics to the catalog (``kubectl top``), and then
-surfaces training progress: every ``observability.progressSeconds`` (1 s) it reads the rank-0
-container's report of each running job (``kubelet.progress_reader``) and merges it into the
-job's ``status.progress`` when it changed. Nothing else runs between scrapes.
+surfaces training progress (:mod:`progress_watch`): every ``observability.progressSeconds`` (1 s)
+it finds the running jobs and reads the rank-0 container's report of each
+(``kubelet.progress_reader``), and every ``observability.progressPollSeconds`` (0.05 s, slower
+with many jobs) it ``stat``-s their reports, merging a moved report into the job's
+``status.progress`` (at most ``observability.progressWritesPerSecond``, 20, writes a second in
+all). Nothing else runs between scrapes.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +27,10 @@ from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from hyperpod.apiserver import metrics_api
-from hyperpod.apiserver.errors import ApiError
-from hyperpod.apiserver.patching import PatchType
 from hyperpod.apiserver.registry import Registry
 from hyperpod.controlplane.event_metrics import KueueEvents, TrainingEvents
 from hyperpod.controlplane.node_metrics import NodeCollector, NodeUsage
+from hyperpod.controlplane.progress_watch import ProgressWatch
 from hyperpod.controlplane.state_metrics import (
     PYTORCHJOBS,
     WORKLOADS,
@@ -38,7 +39,6 @@ from hyperpod.controlplane.state_metrics import (
     Snapshot,
     WorkqueueCollector,
 )
-from hyperpod.kubelet import progress_reader
 from hyperpod.runtime import nodes
 from hyperpod.runtime.context import Component, ControlPlaneContext
 from hyperpod.runtime.machinery import QUEUES, Informer
@@ -61,51 +61,9 @@ PROGRESS_KINDS = [
 ]
 
 
-def _watched(job: Obj, now: float) -> bool:
-    """Started, and not finished more than a minute ago (the last report can trail the end)."""
-    status = job.get("status") or {}
-    if not status.get("startTime"):
-        return False
-    ended = status.get("completionTime")
-    for c in status.get("conditions") or []:
-        if c.get("type") in ("Succeeded", "Failed") and c.get("status") == "True":
-            ended = ended or c.get("lastTransitionTime")
-    if not ended:
-        return True
-    try:
-        return now - datetime.fromisoformat(ended.replace("Z", "+00:00")).timestamp() < 60
-    except ValueError:
-        return False
-
-
 def surface_progress(reg: Registry, data_dir: Path, kind: ProgressKind) -> int:
     """Write ``status.progress`` of every running (or just finished) job whose report changed."""
-    if reg.catalog.get(kind.resource) is None:
-        return 0
-    now = time.time()
-    jobs = [j for j in reg.list(kind.resource) if _watched(j, now)]
-    if not jobs:
-        return 0
-    # One pass over the pods (not one selector query per job): pods by owning job uid.
-    by_owner: dict[str, list[Obj]] = {}
-    for p in reg.list("pods", label_selector=kind.pod_label):
-        for ref in p["metadata"].get("ownerReferences") or []:
-            by_owner.setdefault(ref.get("uid", ""), []).append(p)
-    written = 0
-    for job in jobs:
-        meta = job["metadata"]
-        ns, name = meta.get("namespace"), meta["name"]
-        pods = by_owner.get(meta.get("uid", ""), [])
-        progress = progress_reader.job_progress(data_dir, pods)
-        old = (job.get("status") or {}).get("progress")
-        if progress is None or progress == old:
-            continue
-        with contextlib.suppress(ApiError):
-            reg.patch(
-                kind.status_resource, name, {"status": {"progress": progress}}, PatchType.MERGE, ns
-            )
-            written += 1
-    return written
+    return ProgressWatch(reg, data_dir, [kind]).discover()
 
 
 class _Forward(Collector):
@@ -158,16 +116,28 @@ async def start(ctx: ControlPlaneContext) -> None:
         informers.append(inf)
     for inf in informers:
         inf.start()
-    interval = ctx.config.observability.progress_seconds
+    cfg = ctx.config.observability
+    interval = cfg.progress_seconds
+    poll = min(interval, cfg.progress_poll_seconds)
+    watch = ProgressWatch(
+        reg,
+        Path(ctx.data_dir),
+        PROGRESS_KINDS,
+        writes_per_second=cfg.progress_writes_per_second,
+    )
+    next_discovery = 0.0
     try:
         while not ctx.stopping.is_set():
-            for kind in PROGRESS_KINDS:
-                try:
-                    surface_progress(reg, Path(ctx.data_dir), kind)
-                except Exception:
-                    log.exception("reading training progress of %s failed", kind.resource)
+            try:
+                if time.monotonic() >= next_discovery:
+                    next_discovery = time.monotonic() + interval
+                    watch.discover()
+                else:
+                    watch.poll()
+            except Exception:
+                log.exception("reading training progress failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ctx.stopping.wait(), interval)
+                await asyncio.wait_for(ctx.stopping.wait(), min(interval, watch.pace(poll)))
     finally:
         for inf in informers:
             await inf.stop()

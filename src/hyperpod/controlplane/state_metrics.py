@@ -2,7 +2,10 @@
 
 Each collector lists what it needs from the registry when Prometheus scrapes and yields
 families with the upstream names and labels (kube-state-metrics ``kube_pod_status_phase``,
-``kube_node_status_condition``, ``kube_node_labels``, ``kube_pod_container_status_restarts_total``;
+``kube_node_status_condition``, ``kube_node_labels``, ``kube_node_spec_taint``,
+``kube_pod_container_status_restarts_total``; the health agent's verdicts as
+``hyperpod_node_health_status``, ``hyperpod_node_deep_health_check_status`` and
+``hyperpod_node_unhealthy_gpus``;
 Kueue ``kueue_pending_workloads``, ``kueue_admitted_active_workloads``,
 ``kueue_cluster_queue_nominal_quota|borrowing_limit|resource_usage``; client-go
 ``workqueue_depth``; kubeflow's ``training_operator_jobs_*`` gauges are in event_metrics) plus
@@ -12,6 +15,7 @@ Kueue ``kueue_pending_workloads``, ``kueue_admitted_active_workloads``,
 from __future__ import annotations
 
 import functools
+import json
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -20,6 +24,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from hyperpod.api import health
 from hyperpod.apiserver.quantity import parse_quantity
 from hyperpod.apiserver.registry import Registry
 
@@ -89,6 +94,23 @@ def _is_true(obj: Obj, type_: str) -> bool:
     return c is not None and c.get("status") == "True"
 
 
+def _one_hot(fam: GaugeMetricFamily, node: str, value: str | None, known: Iterable[str]) -> None:
+    """kube-state style: one series per known status, 1 for the current one; none when unset."""
+    if not value:
+        return
+    for status in dict.fromkeys((*known, value)):
+        fam.add_metric([node, status], 1.0 if status == value else 0.0)
+
+
+def _count_json(obj: Obj, annotation: str) -> float:
+    text = (obj["metadata"].get("annotations") or {}).get(annotation)
+    try:
+        items = json.loads(text) if text else []
+    except ValueError:
+        return 0.0
+    return float(len(items)) if isinstance(items, list) else 0.0
+
+
 class KubeStateCollector(Collector):
     """Pods, nodes and PyTorchJobs as kube-state-metrics shows them."""
 
@@ -150,6 +172,28 @@ class KubeStateCollector(Collector):
             "Whether a node can schedule new pods.",
             labels=["node"],
         )
+        taints = GaugeMetricFamily(
+            "kube_node_spec_taint",
+            "The taint of a cluster node.",
+            labels=["node", "key", "value", "effect"],
+        )
+        status_of = GaugeMetricFamily(
+            "hyperpod_node_health_status",
+            "The health monitoring agent's verdict on a node "
+            "(label sagemaker.amazonaws.com/node-health-status): 1 for the current status.",
+            labels=["node", "status"],
+        )
+        deep = GaugeMetricFamily(
+            "hyperpod_node_deep_health_check_status",
+            "The node's deep health check (label sagemaker.amazonaws.com/deep-health-check-status):"
+            " 1 for the current status.",
+            labels=["node", "status"],
+        )
+        bad_gpus = GaugeMetricFamily(
+            "hyperpod_node_unhealthy_gpus",
+            "GPUs of the node the health agent marked unhealthy (no longer allocatable).",
+            labels=["node"],
+        )
         nodes = self.reg.list("nodes")
         keys = sorted({k for n in nodes for k in (n["metadata"].get("labels") or {})})
         label_names = ["node", *dict.fromkeys(label_name(k) for k in keys)]
@@ -181,10 +225,20 @@ class KubeStateCollector(Collector):
             unschedulable.add_metric(
                 [name], 1.0 if (node.get("spec") or {}).get("unschedulable") else 0.0
             )
+            for taint in (node.get("spec") or {}).get("taints") or []:
+                taints.add_metric(
+                    [name, taint.get("key", ""), taint.get("value") or "", taint.get("effect", "")],
+                    1.0,
+                )
             own = node["metadata"].get("labels") or {}
+            _one_hot(status_of, name, own.get(health.HEALTH_LABEL), health.STATUSES)
+            deep_statuses = (health.DEEP_IN_PROGRESS, health.DEEP_PASSED, health.DEEP_FAILED)
+            _one_hot(deep, name, own.get(health.DEEP_HEALTH_LABEL), deep_statuses)
+            bad_gpus.add_metric([name], _count_json(node, health.UNHEALTHY_DEVICES_ANNOTATION))
             by_name = {label_name(k): v for k, v in own.items()}
             labels.add_metric([name, *(by_name.get(n, "") for n in label_names[1:])], 1)
-        yield from (cond, capacity, allocatable, unschedulable, labels)
+        yield from (cond, capacity, allocatable, unschedulable, taints, labels)
+        yield from (status_of, deep, bad_gpus)
 
     def _jobs(self) -> Iterable[Metric]:
         if self.reg.catalog.get(PYTORCHJOBS) is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hyperpod.dashboard.authz import RbacCanList, admin_only
 from hyperpod.dashboard.server import Dashboard
 from hyperpod.runtime.context import Component, ControlPlaneContext
 
@@ -10,7 +11,9 @@ async def start(ctx: ControlPlaneContext) -> None:
     app = ctx.services.get("api")
     if app is None:
         return
-    dash = Dashboard(ctx.reg, app._authenticate, ctx.services)
+    gate = ctx.services.get("gate")
+    can_list = RbacCanList(gate.authorizer) if gate is not None else admin_only
+    dash = Dashboard(ctx.reg, app._authenticate, ctx.services, can_list=can_list)
     app.dashboard = dash
     try:
         await dash.feed.run(ctx.stopping)

@@ -24,9 +24,11 @@ from urllib.parse import quote, unquote
 import orjson
 
 from hyperpod.apiserver.errors import ApiError, BadRequest, MethodNotAllowed, NotFound
+from hyperpod.apiserver.gate import ADMIN as GATE_ADMIN
+from hyperpod.apiserver.gate import CLIENT_CERT
 from hyperpod.apiserver.registry import Registry
 from hyperpod.dashboard import pages, views
-from hyperpod.dashboard.authz import ADMIN, CanList, admin_only
+from hyperpod.dashboard.authz import ADMIN, CanList, RbacCanList, admin_only
 from hyperpod.dashboard.feed import ChangeFeed
 from hyperpod.dashboard.reader import Reader
 from hyperpod.dashboard.sessions import COOKIE, Sessions
@@ -146,10 +148,21 @@ class Dashboard:
     async def _mint(self, req: Any, send: Send) -> None:
         if req.method != "POST":
             raise MethodNotAllowed("login links are created with POST")
-        self.authenticate(req)
-        token, seconds = self.sessions.mint_link(ADMIN)
+        identity = self._identity(req)
+        token, seconds = self.sessions.mint_link(identity)
         body = {"path": f"{PREFIX}/login?token={quote(token)}", "expiresInSeconds": int(seconds)}
         await _send(send, 201, orjson.dumps(body), [(b"content-type", b"application/json")])
+
+    def _identity(self, req: Any) -> str:
+        """Who asks for a login link: with the request gate and an RBAC ``can_list``, the
+        authenticated user (admin token, team member's client certificate, service-account
+        token); else the admin, once the bearer token is checked."""
+        gate = self.services.get("gate")
+        if gate is None or not isinstance(self.can_list, RbacCanList):
+            self.authenticate(req)
+            return ADMIN
+        user = gate.authenticate(req.headers, req.scope.get(CLIENT_CERT))
+        return self.can_list.identity_of(user, GATE_ADMIN)
 
     async def _login(self, req: Any, send: Send) -> None:
         sid = self.sessions.redeem(req.q("token") or "")

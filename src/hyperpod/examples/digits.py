@@ -251,7 +251,7 @@ def train(args: argparse.Namespace, world: World) -> float:
     min_interval = 1.0 / args.max_steps_per_second if args.max_steps_per_second > 0 else 0.0
     started, steps_run = time.perf_counter(), 0
     total_steps = args.epochs * steps_per_epoch
-    last_report = 0.0
+    last_report, last_percent = 0.0, -1
     for epoch in range(start_epoch, args.epochs):
         sampler.set_epoch(epoch)
         total, batches = 0.0, 0
@@ -269,9 +269,16 @@ def train(args: argparse.Namespace, world: World) -> float:
             batches += 1
             if step % args.checkpoint_every == 0:
                 checkpoint(epoch)
-            # Progress for `hyp list hyp-pytorch-job` (PROGRESS, ETA): at most twice a second.
-            if world.is_main and (time.monotonic() - last_report >= 0.5 or step == total_steps):
-                last_report = time.monotonic()
+            # Progress for `hyp list hyp-pytorch-job` (PROGRESS, ETA): on every whole percent
+            # and at least once a second (one small file write each, at most ~100 + 1/s), so
+            # a run of under a second still shows its progress and ETA while it runs.
+            percent = step * 100 // total_steps
+            if world.is_main and (
+                percent != last_percent
+                or time.monotonic() - last_report >= 1.0
+                or step == total_steps
+            ):
+                last_report, last_percent = time.monotonic(), percent
                 progress.report(step, total_steps, loss=float(loss.item()), epoch=epoch + 1)
             if min_interval:
                 time.sleep(max(0.0, min_interval - (time.perf_counter() - tick)))

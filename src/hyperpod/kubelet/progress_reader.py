@@ -25,7 +25,15 @@ FILE_NAME = "progress.json"
 _HEAD = 256 * 1024
 _TAIL = 64 * 1024
 
-__all__ = ["ENV", "job_progress", "progress_path", "read_container", "summarize"]
+__all__ = [
+    "ENV",
+    "has_progress_file",
+    "job_progress",
+    "job_signature",
+    "progress_path",
+    "read_container",
+    "summarize",
+]
 
 
 def progress_path(sandbox: Path, container: str) -> Path:
@@ -102,9 +110,35 @@ def _from_log(container_dir: Path) -> Obj | None:
     }
 
 
+def _container_dir(data_dir: Path, pod: Obj, container: str) -> Path:
+    return Path(data_dir) / "pods" / pod["metadata"].get("uid", "") / container
+
+
+def _stat(path: Path) -> tuple[int, int, int]:
+    # The inode too: hyperpod.progress replaces the file on every report (a new inode), so a
+    # change shows even within the file system's timestamp granularity.
+    try:
+        st = path.lstat()  # never through a link the pod may have planted
+    except OSError:
+        return (0, 0, -1)
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def container_signature(data_dir: Path, pod: Obj, container: str) -> tuple[int, int, int]:
+    """A cheap change marker of what a container reported: (inode, mtime, size) of its progress
+    file (the pod-user one first, as :func:`read_container` reads), else of its newest log (where ``PROGRESS`` lines would be); size -1 for neither."""
+    cdir = _container_dir(data_dir, pod, container)
+    for path in (pod_user_progress_path(cdir.parent, container), cdir / FILE_NAME):
+        sig = _stat(path)
+        if sig[2] >= 0:
+            return sig
+    attempt = processes.latest(cdir)
+    return _stat(attempt.log_path) if attempt is not None else (0, 0, -1)
+
+
 def read_container(data_dir: Path, pod: Obj, container: str) -> Obj | None:
     """The raw last report of one container, or None when it reported nothing."""
-    cdir = Path(data_dir) / "pods" / pod["metadata"].get("uid", "") / container
+    cdir = _container_dir(data_dir, pod, container)
     for path in (pod_user_progress_path(cdir.parent, container), cdir / FILE_NAME):
         try:
             data = json.loads(_read_own_file(path))
@@ -120,6 +154,14 @@ def _rfc3339(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _two_figures(seconds: float) -> float:
+    """Two significant figures (whole seconds from 100 s): a short run's remaining 0.8 s must
+    not read as 1 s, a long run's ETA is not worth more than that."""
+    if seconds >= 100:
+        return float(round(seconds))
+    return float(f"{seconds:.2g}")
+
+
 def summarize(raw: Obj) -> Obj:
     """``status.progress`` from a raw report: percent, step, totalSteps, etaSeconds, metrics, updateTime."""
     step, total = int(raw["step"]), max(1, int(raw["totalSteps"]))
@@ -132,7 +174,7 @@ def summarize(raw: Obj) -> Obj:
     first_step, first_time = raw.get("firstStep"), raw.get("firstTime")
     if first_step is not None and first_time is not None and step > int(first_step):
         rate = (step - int(first_step)) / max(1e-6, float(raw["time"]) - float(first_time))
-        out["etaSeconds"] = round(max(0, total - step) / rate)
+        out["etaSeconds"] = _two_figures(max(0, total - step) / rate)
     elif step >= total:
         out["etaSeconds"] = 0
     metrics = raw.get("metrics") or {}
@@ -155,6 +197,30 @@ def rank0(pods: list[Obj]) -> Obj | None:
 
     live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
     return min(live, key=order) if live else None
+
+
+def job_signature(data_dir: Path, pods: list[Obj]) -> tuple[Any, ...]:
+    """What :func:`job_progress` reads, as a cheap change marker: equal markers, equal progress.
+
+    A few ``stat`` calls, so a watcher can look often and read only when something moved.
+    """
+    pod = rank0(pods)
+    if pod is None:
+        return ()
+    names = [c.get("name", "") for c in (pod.get("spec") or {}).get("containers") or []]
+    return (
+        pod["metadata"].get("uid", ""),
+        *(container_signature(data_dir, pod, n) for n in names),
+    )
+
+
+def has_progress_file(data_dir: Path, pods: list[Obj]) -> bool:
+    """Whether the rank-0 pod has a progress file yet (one ``stat`` per container)."""
+    pod = rank0(pods)
+    return pod is not None and any(
+        (_container_dir(data_dir, pod, c.get("name", "")) / FILE_NAME).exists()
+        for c in (pod.get("spec") or {}).get("containers") or []
+    )
 
 
 def job_progress(data_dir: Path, pods: list[Obj]) -> Obj | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from hyperpod.api import pytorchjob as api
 from hyperpod.apiserver.registry import CRD_RESOURCE, Registry
 from hyperpod.controlplane.observability import PROGRESS_KINDS, surface_progress
+from hyperpod.controlplane.progress_watch import ProgressWatch
 from hyperpod.kubelet.devices import Device
 from hyperpod.kubelet.gpu_telemetry import fake_sample
 
@@ -114,3 +116,28 @@ def test_a_fake_gpu_reads_idle_without_a_holder_and_busy_with_one() -> None:
     busy = fake_sample(gpu, 2.5, 1 << 30)
     assert busy.util == 100.0 and busy.fb_used_mib == 1024.0
     assert busy.fb_free_mib == 80 * 1024 - 1024
+
+
+def test_the_fast_poll_writes_a_moved_report_within_the_write_budget(
+    registry: Registry, tmp_path: Path
+) -> None:
+    for crd in api.crds():
+        registry.create(CRD_RESOURCE, crd)
+    job = started_job(registry, "paced")
+    master_pod(registry, job, tmp_path, 50)
+    watch = ProgressWatch(registry, tmp_path, PROGRESS_KINDS, writes_per_second=1)
+
+    def shown() -> int:
+        return int(registry.get(api.RESOURCE, "paced", "default")["status"]["progress"]["step"])
+
+    assert watch.discover() == 1 and shown() == 50
+    assert watch.poll() == 0  # nothing moved: one stat, no read, no write
+    report = next((tmp_path / "pods").glob("*/pytorch/progress.json"))
+    data = json.loads(report.read_text())
+    fresh = report.with_name("progress.json.tmp")  # replaced, as hyperpod.progress does
+    fresh.write_text(json.dumps({**data, "step": 60, "time": 60.0}))
+    fresh.replace(report)
+    assert watch.poll() == 0 and shown() == 50  # the one write a second is spent
+    time.sleep(1.05)
+    assert watch.poll() == 1 and shown() == 60
+    assert watch.poll() == 0
