@@ -4,8 +4,9 @@ At start it registers the scrape-time collectors with the API server's metrics
 (:mod:`state_metrics`, :mod:`node_metrics`), the counters fed by informers
 (:mod:`event_metrics`), adds NodeMetrics/PodMetrics to the catalog (``kubectl top``), and then
 surfaces training progress: every ``observability.progressSeconds`` (1 s) it reads the rank-0
-container's report of each running job (``kubelet.progress_reader``) and merges it into the
-job's ``status.progress`` when it changed. Nothing else runs between scrapes.
+container's report of each running job (``kubelet.progress_reader``) and writes it where its
+kind keeps progress (:mod:`hyperpod.api.job_progress`: a PyTorchJob's ``status.progress``, a
+HyperPodPyTorchJob's annotation) when it changed. Nothing else runs between scrapes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
+from hyperpod.api import hyperpod_job as hpjob
+from hyperpod.api import job_progress
 from hyperpod.apiserver import metrics_api
 from hyperpod.apiserver.errors import ApiError
 from hyperpod.apiserver.patching import PatchType
@@ -49,15 +52,42 @@ Obj = dict[str, Any]
 
 @dataclass(frozen=True)
 class ProgressKind:
-    """A job kind whose status shows progress, and how to find its pods."""
+    """A job kind that shows progress: how to find its pods and where the progress goes."""
 
     resource: str  # e.g. "pytorchjobs.kubeflow.org"
     status_resource: str
     pod_label: str  # label on its pods naming the job
+    # Progress in this annotation (JSON) instead of status.progress, for kinds whose clients
+    # reject unknown status fields.
+    annotation: str | None = None
+    # (label, value) of the rank-0 pod, for kinds whose pod names do not say it.
+    rank0_label: tuple[str, str] | None = None
+
+    def current(self, job: Obj) -> Obj | None:
+        if self.annotation is None:
+            return (job.get("status") or {}).get("progress")
+        return job_progress.read(job) or None
+
+    def write(self, reg: Registry, job: Obj, progress: Obj) -> None:
+        meta = job["metadata"]
+        if self.annotation is None:
+            patch: Obj = {"status": {"progress": progress}}
+            resource = self.status_resource
+        else:
+            patch = {"metadata": {"annotations": {self.annotation: job_progress.encode(progress)}}}
+            resource = self.resource
+        reg.patch(resource, meta["name"], patch, PatchType.MERGE, meta.get("namespace"))
 
 
 PROGRESS_KINDS = [
     ProgressKind(PYTORCHJOBS, f"{PYTORCHJOBS}/status", "training.kubeflow.org/job-name"),
+    ProgressKind(
+        hpjob.RESOURCE,
+        hpjob.STATUS_RESOURCE,
+        hpjob.LABEL_JOB,
+        annotation=job_progress.ANNOTATION,
+        rank0_label=(hpjob.LABEL_NODE_RANK, "0"),
+    ),
 ]
 
 
@@ -68,7 +98,7 @@ def _watched(job: Obj, now: float) -> bool:
         return False
     ended = status.get("completionTime")
     for c in status.get("conditions") or []:
-        if c.get("type") in ("Succeeded", "Failed") and c.get("status") == "True":
+        if c.get("type") in ("Succeeded", "Completed", "Failed") and c.get("status") == "True":
             ended = ended or c.get("lastTransitionTime")
     if not ended:
         return True
@@ -79,7 +109,7 @@ def _watched(job: Obj, now: float) -> bool:
 
 
 def surface_progress(reg: Registry, data_dir: Path, kind: ProgressKind) -> int:
-    """Write ``status.progress`` of every running (or just finished) job whose report changed."""
+    """Write the progress of every running (or just finished) job whose report changed."""
     if reg.catalog.get(kind.resource) is None:
         return 0
     now = time.time()
@@ -94,16 +124,15 @@ def surface_progress(reg: Registry, data_dir: Path, kind: ProgressKind) -> int:
     written = 0
     for job in jobs:
         meta = job["metadata"]
-        ns, name = meta.get("namespace"), meta["name"]
         pods = by_owner.get(meta.get("uid", ""), [])
+        if kind.rank0_label is not None:
+            key, value = kind.rank0_label
+            pods = [p for p in pods if (p["metadata"].get("labels") or {}).get(key) == value]
         progress = progress_reader.job_progress(data_dir, pods)
-        old = (job.get("status") or {}).get("progress")
-        if progress is None or progress == old:
+        if progress is None or progress == kind.current(job):
             continue
         with contextlib.suppress(ApiError):
-            reg.patch(
-                kind.status_resource, name, {"status": {"progress": progress}}, PatchType.MERGE, ns
-            )
+            kind.write(reg, job, progress)
             written += 1
     return written
 
