@@ -33,7 +33,11 @@ def started_job(reg: Registry, name: str) -> dict[str, Any]:
             "spec": {
                 "nprocPerNode": "1",
                 "replicaSpecs": [
-                    {"name": "pod", "replicas": 2, "template": {"spec": {"containers": [container]}}}
+                    {
+                        "name": "pod",
+                        "replicas": 2,
+                        "template": {"spec": {"containers": [container]}},
+                    }
                 ],
             },
         },
