@@ -135,6 +135,17 @@ def _label(obj: Any, key: str) -> str | None:
     return None if value is None else str(value)
 
 
+def failed_pod(pods: list[Any]) -> str | None:
+    """The name of the first pod whose container last ended with a non-zero exit code."""
+    for pod in pods:
+        for cs in (pod.status.container_statuses if pod.status else None) or []:
+            for state in (cs.state, cs.last_state):
+                ended = state.terminated if state else None
+                if ended is not None and ended.exit_code:
+                    return str(pod.metadata.name)
+    return None
+
+
 def job_message(job: dict[str, Any]) -> str:
     conditions = (job.get("status") or {}).get("conditions") or []
     true = [c for c in conditions if c.get("status") == "True"]
@@ -498,8 +509,10 @@ class Jobs:
             if state in ("Succeeded", "Completed"):
                 return job
             if state == "Failed":
+                failed = failed_pod(pods)
                 raise JobFailed(
-                    f"job {name!r} failed: {job_message(job) or 'see its pods'}",
+                    f"job {name!r} failed: {job_message(job) or 'see its pods'}"
+                    + (self._last_lines(failed, namespace) if failed else ""),
                     f"logs: `hyp get-logs hyp-pytorch-job --job-name {name} -n {namespace}`; "
                     f"events: `hyp describe hyp-pytorch-job --job-name {name} -n {namespace}`",
                 )
