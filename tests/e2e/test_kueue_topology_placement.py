@@ -4,7 +4,8 @@ Six simulated p5 nodes: the first four hang off one layer-3 switch, the last two
 (``runtime.nodes.topology_labels``). The team's ResourceFlavor names a Topology of the three
 network layers. A 2-node job requiring layer 3 lands on the switch it fits best (the two-node
 one); a 3-node job requiring layer 3 lands on the other switch, whole; a 5-node job requiring
-layer 3 fits no switch and stays pending with Kueue's message.
+layer 3 fits no switch and stays pending with Kueue's message; a queued batch Job asking for
+layer 3 has its pods kept inside one switch too.
 """
 
 from __future__ import annotations
@@ -121,3 +122,36 @@ def test_required_topology_places_each_job_inside_one_switch(cp: RunningControlP
                     message = c.get("message", "")
         time.sleep(0.5)
     assert f"no {L3} domain has room for 5 pods (the roomiest has room for 4)" in message
+
+
+def test_a_queued_batch_job_is_kept_inside_one_switch(cp: RunningControlPlane) -> None:
+    # After the first test: the "five" job holds nothing; the flavor has the topology.
+    pod = {
+        "metadata": {"annotations": {"kueue.x-k8s.io/podset-required-topology": L3}},
+        "spec": {
+            "restartPolicy": "Never",
+            "tolerations": [{"key": "hyperpod.local/simulated", "operator": "Exists"}],
+            "containers": [
+                {"name": "c", "image": "x", "command": ["true"],
+                 "resources": {"requests": {"cpu": "100"}}}
+            ],
+        },
+    }  # fmt: skip
+    batch = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": "sweep",
+            "namespace": TEAM_NS,
+            "labels": {"kueue.x-k8s.io/queue-name": f"{TEAM_NS}-localqueue"},
+        },
+        "spec": {"parallelism": 2, "completions": 2, "template": pod},
+    }
+    cp.kubectl("apply", "-f", "-", input=json.dumps(batch))
+    deadline = time.monotonic() + 60
+    selector: dict[str, str] = {}
+    while time.monotonic() < deadline and L3 not in selector:
+        got = json.loads(cp.kubectl("get", "job", "sweep", "-n", TEAM_NS, "-o", "json").stdout)
+        selector = got["spec"]["template"]["spec"].get("nodeSelector") or {}
+        time.sleep(0.5)
+    assert selector.get(L3, "").startswith("nn-sim-l3-"), selector
