@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Quick start: install hyperpod into .venv, create the local cluster, run the distributed
-# digits training example (a 2-node PyTorchJob) to completion and print its result.
+# digits training example (a 2-node HyperPodPyTorchJob) to completion and print its result.
 # Safe to run again: an existing cluster is reused and the job is replaced.
 # Environment: PYTHON (interpreter for the venv, default python3), HYP_API_PORT (API port,
 # default 7443), HYPERPOD_HOME (state, default ~/.hyperpod), KUBECONFIG (default ~/.kube/config).
@@ -31,13 +31,13 @@ hyp create -c "$stack/config.yaml" || {
   exit 1
 }
 
-echo "== 3/4 run the distributed training example (1 master + 1 worker)"
+echo "== 3/4 run the distributed training example (2 nodes, ranks 0 and 1)"
 hyp delete hyp-pytorch-job --job-name digits >/dev/null 2>&1 || true
 hyp create hyp-pytorch-job --job-name digits --image local/python \
   --command '[python, -m, hyperpod.examples.digits]' --args '[--epochs, 5]' \
   --node-count 2 --wait --timeout 600
 
-echo "== 4/4 result (the master's last log lines)"
+echo "== 4/4 result (rank 0's last log lines)"
 hyp get-logs hyp-pytorch-job --job-name digits --tail 3
 echo
 echo "Done. Try: kubectl get pods; hyp list hyp-pytorch-job; hyp describe cluster-stack local"

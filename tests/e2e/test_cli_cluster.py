@@ -2,7 +2,8 @@
 
 One cluster per module (created by the first test, the tests run in file order): create,
 create again, kubeconfig, stack listing, jobs (create/list/describe/list-pods/get-logs/delete,
---wait on success and failure), kill -9 of the daemon and recovery, graceful delete.
+--wait on success and failure; HyperPodPyTorchJobs, the default kind, and a Kubeflow
+PyTorchJob side by side), kill -9 of the daemon and recovery, graceful delete.
 """
 
 from __future__ import annotations
@@ -212,21 +213,21 @@ def test_a_job_runs_to_completion_with_wait(env: Env) -> None:
 
 def test_list_describe_and_list_pods_show_the_finished_job(env: Env) -> None:
     jobs = json.loads(env.hyp("list", "hyp-pytorch-job", "-o", "json").stdout)
-    assert [(j["name"], j["status"]) for j in jobs] == [("hello", "Succeeded")]
+    assert [(j["name"], j["status"]) for j in jobs] == [("hello", "Completed")]
     described = env.hyp("describe", "hyp-pytorch-job", "--job-name", "hello").stdout
-    assert "Succeeded" in described and "hello-master-0" in described
+    assert "HyperPodPyTorchJob" in described and "hello-pod-0" in described
     pods = json.loads(
         env.hyp("list-pods", "hyp-pytorch-job", "--job-name", "hello", "-o", "json").stdout
     )
-    assert sorted(p["name"] for p in pods) == ["hello-master-0", "hello-worker-0"]
+    assert sorted(p["name"] for p in pods) == ["hello-pod-0", "hello-pod-1"]
 
 
-def test_get_logs_prints_the_master_then_a_named_pod(env: Env) -> None:
+def test_get_logs_prints_rank_zero_then_a_named_pod(env: Env) -> None:
     assert (
         "hello from rank 0" in env.hyp("get-logs", "hyp-pytorch-job", "--job-name", "hello").stdout
     )
     worker = env.hyp(
-        "get-logs", "hyp-pytorch-job", "--job-name", "hello", "--pod-name", "hello-worker-0"
+        "get-logs", "hyp-pytorch-job", "--job-name", "hello", "--pod-name", "hello-pod-1"
     ).stdout
     assert "hello from rank 1" in worker
 
@@ -270,18 +271,18 @@ def test_exec_runs_in_one_pod_or_all_and_exits_with_the_commands_code(env: Env) 
         assert time.monotonic() < deadline, pods
         time.sleep(0.3)
     base = ("exec", "hyp-pytorch-job", "--job-name", "shell")
-    one = env.hyp(*base, "-p", "shell-master-0", "--", "sh", "-c", "echo $RANK of $WORLD_SIZE")
+    one = env.hyp(*base, "-p", "shell-pod-0", "--", "sh", "-c", "echo $RANK of $WORLD_SIZE")
     assert one.stdout == "0 of 2\n"
     every = env.hyp(*base, "--all-pods", "--", "sh", "-c", "echo rank=$RANK")
     assert every.stdout.split() == ["rank=0", "rank=1"]
-    assert "==> shell-worker-0 <==" in every.stderr
-    failed = env.hyp(*base, "-p", "shell-worker-0", "--", "sh", "-c", "exit 6", check=False)
+    assert "==> shell-pod-1 <==" in every.stderr
+    failed = env.hyp(*base, "-p", "shell-pod-1", "--", "sh", "-c", "exit 6", check=False)
     assert failed.returncode == 6
     neither = env.hyp(*base, "--", "ls", check=False)
     assert neither.returncode != 0 and "--pod POD and --all-pods" in neither.stderr
-    stranger = env.hyp(*base, "-p", "hello-master-0", "--", "ls", check=False)
+    stranger = env.hyp(*base, "-p", "hello-pod-0", "--", "ls", check=False)
     assert "not a pod of job 'shell'" in stranger.stderr and "Traceback" not in stranger.stderr
-    missing = env.hyp(*base, "-p", "shell-master-0", "--", "no-such-tool", check=False)
+    missing = env.hyp(*base, "-p", "shell-pod-0", "--", "no-such-tool", check=False)
     assert missing.returncode != 0 and "executable file not found" in missing.stderr
     env.hyp("delete", "hyp-pytorch-job", "--job-name", "shell")
 
@@ -331,10 +332,12 @@ def test_a_job_name_that_exists_is_refused_with_a_hint(env: Env) -> None:
     assert "already exists" in res.stderr and "hyp delete hyp-pytorch-job" in res.stderr
 
 
-def test_a_failing_job_makes_wait_exit_non_zero(env: Env) -> None:
+def test_a_failing_kubeflow_job_makes_wait_exit_non_zero(env: Env) -> None:
     res = env.hyp(
         "create",
         "hyp-pytorch-job",
+        "--kind",
+        "pytorchjob",
         "--job-name",
         "broken",
         "--image",
@@ -350,6 +353,17 @@ def test_a_failing_job_makes_wait_exit_non_zero(env: Env) -> None:
     )
     assert res.returncode == 2, res.stdout + res.stderr
     assert "failed" in res.stderr and "hyp get-logs" in res.stderr
+    # Our hyp finds the Kubeflow job beside the HyperPodPyTorchJobs, with its master's log.
+    rows = json.loads(env.hyp("list", "hyp-pytorch-job", "-o", "json").stdout)
+    assert {(r["name"], r["status"]) for r in rows} == {
+        ("hello", "Completed"),
+        ("broken", "Failed"),
+    }
+    assert "PyTorchJob" in env.hyp("describe", "hyp-pytorch-job", "--job-name", "broken").stdout
+    pods = env.hyp("list-pods", "hyp-pytorch-job", "--job-name", "broken").stdout
+    assert "broken-master-0" in pods
+    logs = env.hyp("get-logs", "hyp-pytorch-job", "--job-name", "broken", check=False)
+    assert logs.returncode == 0, logs.stderr
 
 
 def test_the_sdk_lists_every_job_page_by_page(env: Env) -> None:
@@ -362,7 +376,8 @@ def test_the_sdk_lists_every_job_page_by_page(env: Env) -> None:
 
 
 def test_delete_removes_the_job(env: Env) -> None:
-    env.hyp("delete", "hyp-pytorch-job", "--job-name", "broken")
+    res = env.hyp("delete", "hyp-pytorch-job", "--job-name", "broken")
+    assert "Deleted PyTorchJob 'broken'" in res.stdout
     res = env.hyp("describe", "hyp-pytorch-job", "--job-name", "broken", check=False)
     assert res.returncode == 1
     assert "no job named 'broken'" in res.stderr

@@ -2,9 +2,11 @@
 
 It runs from its own virtualenv ``.venv-hyperpod-cli`` (created by ``scripts/test.sh``; it
 installs a console script also named ``hyp``). A 2-replica job it creates trains the digits
-example to completion with ranks 0 and 1; list, describe, list-pods, get-logs, exec,
-get-operator-logs and delete work against the HyperPodPyTorchJob operator; its template flow
-(init, configure, validate, create) submits a job, and our hyp reads the directory it wrote.
+example to completion with ranks 0 and 1, and its progress (an annotation: the SDK's status
+models forbid unknown fields) shows in our ``hyp list`` while the real list and describe still
+parse the job; list, describe, list-pods, get-logs, exec, get-operator-logs and delete work
+against the HyperPodPyTorchJob operator; its template flow (init, configure, validate, create)
+submits a job, and our hyp reads the directory it wrote.
 """
 
 from __future__ import annotations
@@ -96,6 +98,12 @@ def test_a_two_replica_job_created_by_the_real_cli_trains_with_both_ranks(
     )
     assert ranks == ["0", "1"]
     assert "world_size=2" in cp.kubectl("logs", "digits-pod-0").stdout  # rank 0 reports
+    deadline = time.monotonic() + 15  # rank 0's last report is surfaced within a second or two
+    while "100%" not in (row := _our_row(cp, "digits"))["progress"]:
+        assert time.monotonic() < deadline, row
+        time.sleep(0.5)
+    annotations = json.loads(cp.kubectl("get", "hpjob", "digits", "-o", "json").stdout)
+    assert "hyperpod.local/progress" in annotations["metadata"]["annotations"]
 
     assert "digits" in real(cp, "list", "hyp-pytorch-job")
     assert "Completed" in real(cp, "list", "hyp-pytorch-job")
@@ -154,6 +162,11 @@ def test_the_real_sdk_lists_a_job_applied_with_kubectl(cp: RunningControlPlane) 
     cp.kubectl("delete", "-f", str(manifest), "--wait=false")
 
 
+def _our_row(cp: RunningControlPlane, name: str) -> dict:
+    rows = json.loads(ours(cp, "list", "hyp-pytorch-job", "-o", "json"))
+    return next(r for r in rows if r["name"] == name)
+
+
 def ours(cp: RunningControlPlane, *args: str) -> str:
     res = CliRunner().invoke(cli, ["--kubeconfig", str(cp.kubeconfig), *args])
     assert res.exit_code == 0, res.output
@@ -165,8 +178,6 @@ def test_our_hyp_and_the_real_cli_see_each_others_jobs(cp: RunningControlPlane) 
         cp,
         "create",
         "hyp-pytorch-job",
-        "--kind",
-        "hyperpodpytorchjob",
         "--job-name",
         "ourjob",
         "--image",

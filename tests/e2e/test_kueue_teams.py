@@ -90,8 +90,8 @@ def wait_for(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def suspended(cp: RunningControlPlane, name: str, team: str) -> bool:
-    j = get_json(cp, "pytorchjob", name, "-n", f"hyperpod-ns-{team}")
+def suspended(cp: RunningControlPlane, name: str, team: str, kind: str = "pytorchjob") -> bool:
+    j = get_json(cp, kind, name, "-n", f"hyperpod-ns-{team}")
     return bool(j["spec"].get("runPolicy", {}).get("suspend"))
 
 
@@ -191,7 +191,7 @@ def test_two_teams_borrow_reclaim_and_resume(cp: RunningControlPlane, tmp_path: 
     wait_for(lambda: not suspended(cp, "b-big", "b"), "b-big resumed")
     assert conditions(workload_of(cp, "b-big", "b"))["Admitted"]["status"] == "True"
 
-    # a job submitted with `hyp` is wired to the team's queue and priority
+    # a job submitted with `hyp` (a HyperPodPyTorchJob) is wired to the team's queue and priority
     hyp(
         cp,
         "create",
@@ -219,7 +219,7 @@ def test_two_teams_borrow_reclaim_and_resume(cp: RunningControlPlane, tmp_path: 
     assert wl_hyp["spec"]["queueName"] == "hyperpod-ns-a-localqueue"
     assert wl_hyp["spec"]["priority"] == 70
     # a reclaims its quota from b again: the hyp job is admitted
-    wait_for(lambda: not suspended(cp, "a-hyp", "a"), "a-hyp admitted")
+    wait_for(lambda: not suspended(cp, "a-hyp", "a", "hpjob"), "a-hyp admitted")
 
 
 def test_bad_governance_input_gets_a_clear_error(cp: RunningControlPlane) -> None:

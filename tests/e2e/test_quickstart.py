@@ -50,6 +50,8 @@ def test_the_quick_start_main_job_runs_to_completion_and_shows_its_result(tmp_pa
         )
         assert res.returncode == 0, f"{res.stdout}\n{res.stderr}"
         assert "succeeded" in res.stdout
+        assert "Created HyperPodPyTorchJob 'digits'" in res.stdout  # the default kind
+        assert "Completed  (pods: Succeeded 2)" in res.stderr + res.stdout  # both ranks ended
         assert re.search(r"final test accuracy: 0\.\d+", res.stdout), res.stdout
     finally:
         subprocess.run(

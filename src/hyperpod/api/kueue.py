@@ -293,8 +293,16 @@ _AGE = _col("Age", ".metadata.creationTimestamp", "date")
 
 
 def crds() -> list[dict[str, Any]]:
-    """The six Kueue CustomResourceDefinitions."""
+    """The seven Kueue CustomResourceDefinitions (Topology: topology-aware scheduling)."""
     return [
+        _crd(
+            "Topology",
+            "topologies",
+            "Cluster",
+            _obj({"levels": _arr(_obj({"nodeLabel": _STR}, ["nodeLabel"]), 16)}, ["levels"]),
+            None,
+            [_AGE],
+        ),
         _crd(
             "ResourceFlavor",
             "resourceflavors",

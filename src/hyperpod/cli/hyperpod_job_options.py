@@ -98,5 +98,5 @@ def reject_hyperpod_only(opts: dict[str, Any]) -> None:
     if used:
         raise InvalidJobSpec(
             f"{', '.join(used)} only apply to a HyperPodPyTorchJob",
-            "add --kind hyperpodpytorchjob",
+            "drop --kind pytorchjob (a HyperPodPyTorchJob is the default kind)",
         )

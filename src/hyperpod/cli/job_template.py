@@ -5,7 +5,7 @@ schema 1.1): ``config.yaml`` (``# template:`` / ``# version:`` header lines, the
 key per field, every value null), ``k8s.jinja`` (the HyperPodPyTorchJob manifest as a Jinja
 template), ``README.md`` and the ``.hyp`` lockfile naming the template. In that directory
 ``hyp configure --<field> VALUE`` sets fields, ``hyp validate`` checks them (building the same
-manifest ``hyp create hyp-pytorch-job --kind hyperpodpytorchjob`` would), ``hyp create``
+manifest ``hyp create hyp-pytorch-job`` would), ``hyp create``
 renders ``k8s.jinja`` into ``run/<YYYYmmddTHHMMSS>/k8s.yaml`` (with a copy of ``config.yaml``)
 and submits it, and ``hyp reset`` sets every field back to null. A ``config.yaml`` of a cluster
 stack is untouched by all of this: the commands tell the two apart by the header.

@@ -100,7 +100,7 @@ def _age(timestamp: str | None) -> str:
     type=int,
     default=1,
     show_default=True,
-    help="Number of nodes (pods): one master plus node-count-1 workers.",
+    help="Number of nodes (pods); with --kind pytorchjob one master plus node-count-1 workers.",
 )
 @click.option(
     "--tasks-per-node",
@@ -167,11 +167,11 @@ def _age(timestamp: str | None) -> str:
 @click.option(
     "--kind",
     "kind",
-    type=click.Choice(["pytorchjob", "hyperpodpytorchjob"]),
-    default="pytorchjob",
+    type=click.Choice(["hyperpodpytorchjob", "pytorchjob"]),
+    default="hyperpodpytorchjob",
     show_default=True,
-    help="pytorchjob: a Kubeflow PyTorchJob; hyperpodpytorchjob: HyperPod's own operator "
-    "(what the real HyperPod CLI creates).",
+    help="hyperpodpytorchjob: HyperPod's own training operator (what the real HyperPod CLI "
+    "creates); pytorchjob: a Kubeflow PyTorchJob.",
 )
 @hyperpod_options
 @click.option("--dry-run", is_flag=True, help="Print the job's YAML and submit nothing.")
@@ -181,7 +181,8 @@ def _age(timestamp: str | None) -> str:
 )
 @click.pass_context
 def create_job(ctx: click.Context, **opts: Any) -> None:
-    """Submit a distributed PyTorch training job (a kubeflow.org/v1 PyTorchJob).
+    """Submit a distributed PyTorch training job: a HyperPodPyTorchJob
+    (sagemaker.amazonaws.com/v1), or a Kubeflow PyTorchJob with --kind pytorchjob.
 
     \b
     Example:
@@ -189,6 +190,8 @@ def create_job(ctx: click.Context, **opts: Any) -> None:
           --command '[python, -m, hyperpod.examples.digits]' --node-count 2 --wait
       hyp create hyp-pytorch-job --job-name llm --image my-registry/train:1 \\
           --instance-type ml.p5.48xlarge --node-count 4 --queue-name team-a --dry-run
+      hyp create hyp-pytorch-job --kind pytorchjob --job-name kf --image local/python \\
+          --command '[python, -m, hyperpod.examples.digits]' --node-count 2
     """
     from hyperpod.client import pytorch_job as pj
 
@@ -248,15 +251,13 @@ def _follow(jobs: Jobs, name: str, namespace: str, timeout: float | None) -> Non
     import time
 
     from hyperpod.cli.output import console
-    from hyperpod.client.jobs import replica_summary
 
     con = console(stderr=True)
     t0 = time.monotonic()
     status = con.status(f"{name}: Pending", spinner="dots")
 
-    def on_change(job: dict[str, Any], state: str) -> None:
+    def on_change(job: dict[str, Any], state: str, summary: str) -> None:
         line = f"{name}: {state}"
-        summary = replica_summary(job)
         if summary:
             line += f"  ({summary})"
         status.update(line)
@@ -375,7 +376,7 @@ def describe_job(ctx: click.Context, job_name: str, namespace: str, output: str)
     table(conds, ["type", "status", "reason", "message", "age"], "table", empty="  (none yet)")
     click.echo("\nPods:")
     table(
-        _pod_rows(jobs.pods(job_name, namespace)),
+        _pod_rows(jobs.pods(job_name, namespace, job.get("kind"))),
         ["name", "status", "node", "restarts", "age"],
         "table",
         empty="  (none yet)",
@@ -396,9 +397,10 @@ def describe_job(ctx: click.Context, job_name: str, namespace: str, output: str)
 
 
 def _progress_field(job: dict[str, Any]) -> str:
+    from hyperpod.api.job_progress import read
     from hyperpod.client.monitoring import eta_text, progress_text
 
-    p = (job.get("status") or {}).get("progress") or {}
+    p = read(job)
     if not p:
         return "-"
     metrics = ", ".join(f"{k}={v}" for k, v in (p.get("metrics") or {}).items())
@@ -437,9 +439,9 @@ def list_pods(ctx: click.Context, job_name: str, namespace: str, output: str) ->
       hyp list-pods hyp-pytorch-job --job-name demo
     """
     jobs = _jobs(ctx)
-    jobs.get(job_name, namespace)  # a clear error when the job does not exist
+    job = jobs.get(job_name, namespace)  # a clear error when the job does not exist
     table(
-        _pod_rows(jobs.pods(job_name, namespace)),
+        _pod_rows(jobs.pods(job_name, namespace, job.get("kind"))),
         ["name", "status", "node", "restarts", "age"],
         output,
         empty=f"Job {job_name!r} has no pods yet.",
@@ -449,7 +451,7 @@ def list_pods(ctx: click.Context, job_name: str, namespace: str, output: str) ->
 @click.command(NOUN, context_settings=CONTEXT_SETTINGS)
 @job_name_option()
 @click.option(
-    "--pod-name", default=None, help="Which pod (default: the master, else the first pod)."
+    "--pod-name", default=None, help="Which pod (default: rank 0's: the master, or node rank 0)."
 )
 @click.option("--follow", "-f", is_flag=True, help="Keep printing until the container ends.")
 @click.option("--tail", type=int, default=None, help="Only the last N lines.")
@@ -471,27 +473,29 @@ def get_logs(
       hyp get-logs hyp-pytorch-job --job-name demo --pod-name demo-worker-0 -f
     """
     from hyperpod.client.errors import UserError
+    from hyperpod.client.jobs import CONTAINERS, rank0_pod
 
     jobs = _jobs(ctx)
+    kind = str(jobs.get(job_name, namespace).get("kind"))
     if pod_name is None:
         import time
 
-        jobs.get(job_name, namespace)
-        pods = [p.metadata.name for p in jobs.pods(job_name, namespace)]
+        pods = jobs.pods(job_name, namespace, kind)
         deadline = time.monotonic() + 60
         while follow and not pods and time.monotonic() < deadline:  # -f waits for the pods
             time.sleep(0.3)
-            pods = [p.metadata.name for p in jobs.pods(job_name, namespace)]
-        if not pods:
+            pods = jobs.pods(job_name, namespace, kind)
+        first = rank0_pod(pods)
+        if first is None:
             raise UserError(
                 f"job {job_name!r} has no pods yet",
                 "wait a moment, or check `hyp describe hyp-pytorch-job`",
             )
-        masters = [p for p in pods if "-master-" in p]
-        pod_name = (masters or pods)[0]
+        pod_name = str(first.metadata.name)
     if follow:
         jobs.wait_started(pod_name, namespace)
-    for chunk in jobs.logs(pod_name, namespace, follow=follow, container="pytorch", tail=tail):
+    container = CONTAINERS.get(kind)
+    for chunk in jobs.logs(pod_name, namespace, follow=follow, container=container, tail=tail):
         sys.stdout.write(chunk)
         sys.stdout.flush()
 
@@ -500,7 +504,12 @@ def get_logs(
 @job_name_option()
 @click.option("--pod", "-p", "pod", default=None, metavar="POD", help="The pod to run in.")
 @click.option("--all-pods", is_flag=True, help="Run in every pod of the job, one after another.")
-@click.option("--container", default="pytorch", show_default=True, help="The container to run in.")
+@click.option(
+    "--container",
+    default=None,
+    help="The container to run in (default: the training container, pytorch-job-container "
+    "or pytorch).",
+)
 @namespace_option()
 @click.argument("command", nargs=-1, required=True)
 @click.pass_context
@@ -509,7 +518,7 @@ def exec_job(
     job_name: str,
     pod: str | None,
     all_pods: bool,
-    container: str,
+    container: str | None,
     namespace: str,
     command: tuple[str, ...],
 ) -> None:
@@ -523,6 +532,7 @@ def exec_job(
       hyp exec hyp-pytorch-job --job-name demo --all-pods -- sh -c 'echo $RANK'
     """
     from hyperpod.client.errors import UserError
+    from hyperpod.client.jobs import CONTAINERS
 
     if (pod is None) == (not all_pods):
         raise UserError(
@@ -530,8 +540,9 @@ def exec_job(
             f"see the pods with `hyp list-pods {NOUN} --job-name {job_name} -n {namespace}`",
         )
     jobs = _jobs(ctx)
-    jobs.get(job_name, namespace)
-    names = [p.metadata.name for p in jobs.pods(job_name, namespace)]
+    kind = str(jobs.get(job_name, namespace).get("kind"))
+    container = container or CONTAINERS.get(kind)
+    names = [p.metadata.name for p in jobs.pods(job_name, namespace, kind)]
     if pod is not None and pod not in names:
         raise UserError(
             f"pod {pod!r} is not a pod of job {job_name!r}"
@@ -563,8 +574,8 @@ def delete_job(ctx: click.Context, job_name: str, namespace: str) -> None:
     Example:
       hyp delete hyp-pytorch-job --job-name demo
     """
-    _jobs(ctx).delete(job_name, namespace)
-    click.echo(f"Deleted PyTorchJob {job_name!r} from namespace {namespace!r}.")
+    kind = _jobs(ctx).delete(job_name, namespace)
+    click.echo(f"Deleted {kind} {job_name!r} from namespace {namespace!r}.")
 
 
 @click.command("list-accelerator-partition-type", context_settings=CONTEXT_SETTINGS)

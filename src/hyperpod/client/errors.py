@@ -37,3 +37,7 @@ class JobFailed(UserError):
 
 class InvalidJobSpec(UserError):
     """A job flag has a bad value; the message names the flag."""
+
+
+class KindNotServed(UserError):
+    """The cluster does not serve a job kind (its CRD or operator is not installed)."""

@@ -1,4 +1,4 @@
-"""The HyperPodPyTorchJob manifest ``hyp create hyp-pytorch-job --kind hyperpodpytorchjob`` sends.
+"""The HyperPodPyTorchJob manifest ``hyp create hyp-pytorch-job`` sends (its default kind).
 
 Shaped like the real HyperPod CLI's: one replica spec named ``pod`` with ``node-count``
 replicas, a container named ``pytorch-job-container``, ``nprocPerNode`` as a string, the Kueue
@@ -25,6 +25,7 @@ VERSION = "v1"
 PLURAL = "hyperpodpytorchjobs"
 KIND = "HyperPodPyTorchJob"
 POD_LABEL = "HPJob"
+NODE_RANK_LABEL = "sagemaker.amazonaws.com/node-rank"
 CONTAINER = "pytorch-job-container"
 REPLICA_NAME = "pod"
 DEEP_HEALTH_LABEL = "sagemaker.amazonaws.com/deep-health-check-status"

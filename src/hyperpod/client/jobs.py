@@ -1,7 +1,8 @@
 """Training-job operations over the Kubernetes API: create, get, list, delete, pods, logs, exec, wait.
 
-Both kinds are served: Kubeflow ``PyTorchJob`` and HyperPod's ``HyperPodPyTorchJob``; a job is
-looked up by name in either (PyTorchJob first), and lists hold both.
+Both kinds are served: HyperPod's ``HyperPodPyTorchJob`` (what ``hyp create hyp-pytorch-job``
+makes by default) and Kubeflow's ``PyTorchJob``; a job is looked up by name in either
+(HyperPodPyTorchJob first), lists hold both, and a cluster that serves only one kind works too.
 
 Results are plain dicts in wire form; errors are :mod:`hyperpod.client.errors` types.
 """
@@ -16,7 +17,14 @@ from typing import Any, TextIO, TypeVar
 
 from hyperpod.client import hyperpod_job as hp
 from hyperpod.client import pytorch_job as pj
-from hyperpod.client.errors import ClusterUnreachable, JobExists, JobFailed, JobNotFound, UserError
+from hyperpod.client.errors import (
+    ClusterUnreachable,
+    JobExists,
+    JobFailed,
+    JobNotFound,
+    KindNotServed,
+    UserError,
+)
 from hyperpod.client.kube import Kube
 
 T = TypeVar("T")
@@ -25,10 +33,19 @@ TERMINAL = ("Succeeded", "Completed", "Failed")
 STUCK_RESTARTS = 3
 # Waiting reasons that mean a container will not start without a change by the user.
 CANNOT_START = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerError")
-# (group, version, plural, label that names a job's pods) of each kind.
+# (group, version, plural, label that names a job's pods) of each kind, the default kind first.
 KINDS = {
-    pj.KIND: (pj.GROUP, pj.VERSION, pj.PLURAL, pj.JOB_NAME_LABEL),
     hp.KIND: (hp.GROUP, hp.VERSION, hp.PLURAL, hp.POD_LABEL),
+    pj.KIND: (pj.GROUP, pj.VERSION, pj.PLURAL, pj.JOB_NAME_LABEL),
+}
+# The training container of each kind's pods (logs and exec go there by default).
+CONTAINERS = {hp.KIND: hp.CONTAINER, pj.KIND: pj.CONTAINER}
+# What to install (or use instead) when a cluster does not serve a kind.
+NOT_SERVED_HINTS = {
+    hp.KIND: "install HyperPod's training operator (on EKS the amazon-sagemaker-hyperpod-"
+    "training-operator add-on), or submit a Kubeflow PyTorchJob with --kind pytorchjob",
+    pj.KIND: "install the Kubeflow training operator (addons.training_operator: true for local "
+    "clusters), or submit a HyperPodPyTorchJob (the default --kind)",
 }
 
 
@@ -92,6 +109,43 @@ def pod_problems(pods: list[Any]) -> list[tuple[str, str, bool]]:
     return out
 
 
+def rank0_pod(pods: list[Any]) -> Any | None:
+    """The pod that runs rank 0: a PyTorchJob's master, else the pod labelled node rank 0
+    (a HyperPodPyTorchJob's, spares excluded), else the first pod; None without pods."""
+    if not pods:
+        return None
+    for pod in pods:
+        if "-master-" in pod.metadata.name:
+            return pod
+    for pod in pods:
+        if _label(pod, hp.NODE_RANK_LABEL) == "0":
+            return pod
+    return pods[0]
+
+
+def _label(obj: Any, key: str) -> str | None:
+    """A label of a client object: the official client's labels are a dict, the lean path's
+    (:mod:`hyperpod.client.lean`) a read-only view whose attributes are the JSON keys."""
+    labels = obj.metadata.labels
+    if labels is None:
+        return None
+    if isinstance(labels, dict):
+        return labels.get(key)
+    value = getattr(labels, key, None)
+    return None if value is None else str(value)
+
+
+def failed_pod(pods: list[Any]) -> str | None:
+    """The name of the first pod whose container last ended with a non-zero exit code."""
+    for pod in pods:
+        for cs in (pod.status.container_statuses if pod.status else None) or []:
+            for state in (cs.state, cs.last_state):
+                ended = state.terminated if state else None
+                if ended is not None and ended.exit_code:
+                    return str(pod.metadata.name)
+    return None
+
+
 def job_message(job: dict[str, Any]) -> str:
     conditions = (job.get("status") or {}).get("conditions") or []
     true = [c for c in conditions if c.get("status") == "True"]
@@ -104,7 +158,8 @@ class Jobs:
     def __init__(self, kube: Kube) -> None:
         self.kube = kube
 
-    def _call(self, fn: Callable[[], T]) -> T:
+    def _call(self, fn: Callable[[], T], kind: str = pj.KIND) -> T:
+        """``fn``, with transport errors and an unserved ``kind`` turned into UserErrors."""
         try:
             return fn()
         except UserError:
@@ -121,16 +176,17 @@ class Jobs:
                 and "the server could not find the requested resource"
                 in str(getattr(exc, "body", "")).lower()
             ):
-                raise UserError(
-                    "the cluster does not serve kubeflow.org/v1 PyTorchJobs",
-                    "install the training operator (addons.training_operator: true for local clusters)",
+                group, version, plural, _ = KINDS[kind]
+                raise KindNotServed(
+                    f"the cluster does not serve {group}/{version} {kind}s ({plural})",
+                    NOT_SERVED_HINTS[kind],
                 ) from exc
             raise
 
-    def _on_job(self, fn: Callable[[], T], name: str, namespace: str) -> T:
+    def _on_job(self, fn: Callable[[], T], name: str, namespace: str, kind: str = pj.KIND) -> T:
         """``fn`` (a call about one job), with 404 and 409 turned into JobNotFound / JobExists."""
         try:
-            return self._call(fn)
+            return self._call(fn, kind)
         except Exception as exc:
             code = _status_code(exc)
             if code == 404 and not self._namespace_exists(namespace):
@@ -160,42 +216,51 @@ class Jobs:
 
     def create(self, manifest: dict[str, Any]) -> dict[str, Any]:
         ns = manifest["metadata"]["namespace"]
-        group, version, plural, _ = KINDS.get(manifest.get("kind", ""), KINDS[pj.KIND])
+        kind = manifest.get("kind", "")
+        kind = kind if kind in KINDS else pj.KIND
+        group, version, plural, _ = KINDS[kind]
         custom = self.kube.custom()
         call = partial(custom.create_namespaced_custom_object, group, version, ns, plural, manifest)
-        out: dict[str, Any] = self._on_job(call, manifest["metadata"]["name"], ns)
+        out: dict[str, Any] = self._on_job(call, manifest["metadata"]["name"], ns, kind)
         return out
 
     def get(self, name: str, namespace: str) -> dict[str, Any]:
-        """The job of either kind named ``name`` (a PyTorchJob when both exist)."""
+        """The job of either kind named ``name`` (the HyperPodPyTorchJob when both exist)."""
         custom = self.kube.custom()
-        first: UserError | None = None
-        for group, version, plural, _ in KINDS.values():
+        missing: JobNotFound | None = None
+        unserved: KindNotServed | None = None
+        for kind, (group, version, plural, _) in KINDS.items():
             call = partial(
                 custom.get_namespaced_custom_object, group, version, namespace, plural, name
             )
             try:
-                out: dict[str, Any] = self._on_job(call, name, namespace)
-            except (JobNotFound, UserError) as exc:
-                if isinstance(exc, ClusterUnreachable):
-                    raise
-                first = first or exc
+                out: dict[str, Any] = self._on_job(call, name, namespace, kind)
+            except JobNotFound as exc:
+                missing = missing or exc
+                continue
+            except KindNotServed as exc:
+                unserved = unserved or exc
                 continue
             return out
-        assert first is not None
-        raise first
+        error = missing or unserved
+        assert error is not None
+        raise error
 
     def list_jobs(self, namespace: str | None, *, page_size: int = 500) -> list[dict[str, Any]]:
-        """Every job of both kinds (in ``namespace``, or all namespaces for None)."""
-        items = self._list_kind(pj.KIND, namespace, page_size)
-        try:
-            items += self._list_kind(hp.KIND, namespace, page_size)
-        except UserError as exc:
-            if isinstance(exc, ClusterUnreachable):
-                raise
-        except Exception as exc:
-            if _status_code(exc) != 404:  # a cluster without HyperPod's operator
-                raise
+        """Every job of both kinds (in ``namespace``, or all namespaces for None).
+
+        A cluster that serves only one of the kinds lists that one; one that serves neither
+        raises the first kind's UserError.
+        """
+        items: list[dict[str, Any]] = []
+        unserved: list[KindNotServed] = []
+        for kind in KINDS:
+            try:
+                items += self._list_kind(kind, namespace, page_size)
+            except KindNotServed as exc:
+                unserved.append(exc)
+        if len(unserved) == len(KINDS):
+            raise unserved[0]
         return items
 
     def _list_kind(self, kind: str, namespace: str | None, page_size: int) -> list[dict[str, Any]]:
@@ -213,15 +278,17 @@ class Jobs:
                 call = partial(
                     custom.list_namespaced_custom_object, group, version, namespace, plural
                 )
-            result = self._call(partial(call, **kwargs))
+            result = self._call(partial(call, **kwargs), kind)
             items.extend(result.get("items", []))
             token = (result.get("metadata") or {}).get("continue") or None
             if not token:
                 return items
 
-    def delete(self, name: str, namespace: str, *, wait: float | None = 60.0) -> None:
-        """Delete the job (its pods go with it); wait up to ``wait`` s until it is gone."""
-        group, version, plural, _ = KINDS[self.get(name, namespace).get("kind", pj.KIND)]
+    def delete(self, name: str, namespace: str, *, wait: float | None = 60.0) -> str:
+        """Delete the job (its pods go with it); wait up to ``wait`` s until it is gone.
+        Returns the kind of the job deleted."""
+        kind = str(self.get(name, namespace).get("kind", pj.KIND))
+        group, version, plural, _ = KINDS[kind]
         custom = self.kube.custom()
         call = partial(
             custom.delete_namespaced_custom_object,
@@ -232,18 +299,21 @@ class Jobs:
             name,
             propagation_policy="Background",
         )
-        self._on_job(call, name, namespace)
+        self._on_job(call, name, namespace, kind)
         deadline = time.monotonic() + (wait or 0)
         while wait and time.monotonic() < deadline:
             try:
                 self.get(name, namespace)
             except JobNotFound:
-                return
+                break
             time.sleep(0.2)
+        return kind
 
-    def pods(self, name: str, namespace: str) -> list[Any]:
-        """The job's pods (PyTorchJob's label first, then HyperPod's ``HPJob``)."""
-        for *_, label in KINDS.values():
+    def pods(self, name: str, namespace: str, kind: str | None = None) -> list[Any]:
+        """The job's pods, by ``kind``'s pod label (without a kind: HyperPod's ``HPJob``
+        label first, then PyTorchJob's)."""
+        kinds = [kind] if kind in KINDS else list(KINDS)
+        for label in (KINDS[k][3] for k in kinds):
             call = partial(
                 self.kube.core().list_namespaced_pod, namespace, label_selector=f"{label}={name}"
             )
@@ -398,13 +468,14 @@ class Jobs:
         name: str,
         namespace: str,
         *,
-        on_change: Callable[[dict[str, Any], str], None] | None = None,
+        on_change: Callable[[dict[str, Any], str, str], None] | None = None,
         timeout: float | None = None,
         interval: float = 0.5,
         on_problems: Callable[[list[str]], None] | None = None,
     ) -> dict[str, Any]:
         """Poll until the job Succeeds or Fails; raise :class:`JobFailed` on failure.
 
+        ``on_change(job, state, replica summary)`` hears about each change of either.
         ``on_problems`` hears about crash-looping, unschedulable or unstartable pods as they
         change; a pod stuck that way ends the wait with :class:`JobFailed` naming it and
         showing its last log lines (the job itself is left running).
@@ -415,8 +486,9 @@ class Jobs:
         while True:
             job = self.get(name, namespace)
             state = job_state(job)
+            pods = self.pods(name, namespace, job.get("kind"))
             if state not in TERMINAL:
-                problems = pod_problems(self.pods(name, namespace))
+                problems = pod_problems(pods)
                 lines = [f"{pod}: {text}" for pod, text, _ in problems]
                 if on_problems is not None and lines and lines != seen:
                     on_problems(lines)
@@ -429,15 +501,18 @@ class Jobs:
                         f"fix the command or image, then `hyp delete hyp-pytorch-job --job-name "
                         f"{name} -n {namespace}` and create it again (it is still on the cluster)",
                     )
-            summary = f"{state}|{replica_summary(job)}"
+            replicas = replica_summary(job, pods)
+            summary = f"{state}|{replicas}"
             if on_change is not None and summary != last:
-                on_change(job, state)
+                on_change(job, state, replicas)
             last = summary
             if state in ("Succeeded", "Completed"):
                 return job
             if state == "Failed":
+                failed = failed_pod(pods)
                 raise JobFailed(
-                    f"job {name!r} failed: {job_message(job) or 'see its pods'}",
+                    f"job {name!r} failed: {job_message(job) or 'see its pods'}"
+                    + (self._last_lines(failed, namespace) if failed else ""),
                     f"logs: `hyp get-logs hyp-pytorch-job --job-name {name} -n {namespace}`; "
                     f"events: `hyp describe hyp-pytorch-job --job-name {name} -n {namespace}`",
                 )
@@ -453,9 +528,16 @@ def _indent(text: str) -> str:
     return "".join(f"\n    {line}" for line in text.rstrip().splitlines())
 
 
-def replica_summary(job: dict[str, Any]) -> str:
-    """``Master: active 1; Worker: succeeded 2`` from the job's replica statuses."""
+def replica_summary(job: dict[str, Any], pods: list[Any] | None = None) -> str:
+    """``Master: active 1; Worker: succeeded 2`` from a PyTorchJob's replica statuses; for a
+    HyperPodPyTorchJob (no replica statuses) the phases of its ``pods``: ``pods: Running 2``."""
     statuses = (job.get("status") or {}).get("replicaStatuses") or {}
+    if not statuses and pods:
+        phases: dict[str, int] = {}
+        for pod in pods:
+            phase = str((pod.status.phase if pod.status else None) or "Pending")
+            phases[phase] = phases.get(phase, 0) + 1
+        return "pods: " + ", ".join(f"{phase} {n}" for phase, n in sorted(phases.items()))
     parts = []
     for rtype in sorted(statuses):
         st = statuses[rtype] or {}

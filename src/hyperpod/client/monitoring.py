@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from hyperpod.api import job_progress
 from hyperpod.client import kubeconfig as kc
 from hyperpod.client.errors import ClusterUnreachable, UserError
 
@@ -156,7 +157,7 @@ def write_scrape_config(t: Target, directory: Path, interval: str = "15s") -> Pa
 
 def progress_text(job: dict[str, Any]) -> str:
     """The PROGRESS column: ``45% (180/400)``; ``-`` before the job reports any."""
-    p = (job.get("status") or {}).get("progress") or {}
+    p = job_progress.read(job)
     if "percent" not in p:
         return "-"
     return f"{float(p['percent']):.0f}% ({p.get('step', 0)}/{p.get('totalSteps', 0)})"
@@ -167,7 +168,7 @@ def eta_text(job: dict[str, Any]) -> str:
     status = job.get("status") or {}
     if status.get("completionTime"):
         return "-"
-    eta = (status.get("progress") or {}).get("etaSeconds")
+    eta = job_progress.read(job).get("etaSeconds")
     if eta is None:
         return "-"
     s = max(0, int(eta))

@@ -5,10 +5,12 @@ At start it registers the scrape-time collectors with the API server's metrics
 (:mod:`event_metrics`), adds NodeMetrics/PodMetrics to the catalog (``kubectl top``), and then
 surfaces training progress (:mod:`progress_watch`): every ``observability.progressSeconds`` (1 s)
 it finds the running jobs and reads the rank-0 container's report of each
-(``kubelet.progress_reader``), and every ``observability.progressPollSeconds`` (0.05 s, slower
-with many jobs) it ``stat``-s their reports, merging a moved report into the job's
-``status.progress`` (at most ``observability.progressWritesPerSecond``, 20, writes a second in
-all). Nothing else runs between scrapes.
+(``kubelet.progress_reader``) and writes it where its kind keeps progress
+(:mod:`hyperpod.api.job_progress`: a PyTorchJob's ``status.progress``, a HyperPodPyTorchJob's
+annotation); every ``observability.progressPollSeconds`` (0.05 s, slower with many jobs) it
+``stat``-s their reports and writes a moved one (at most
+``observability.progressWritesPerSecond``, 20, writes a second in all). Nothing else runs
+between scrapes.
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
+from hyperpod.api import hyperpod_job as hpjob
+from hyperpod.api import job_progress
 from hyperpod.apiserver import metrics_api
+from hyperpod.apiserver.patching import PatchType
 from hyperpod.apiserver.registry import Registry
 from hyperpod.controlplane.event_metrics import KueueEvents, TrainingEvents
 from hyperpod.controlplane.node_metrics import NodeCollector, NodeUsage
@@ -49,15 +54,42 @@ Obj = dict[str, Any]
 
 @dataclass(frozen=True)
 class ProgressKind:
-    """A job kind whose status shows progress, and how to find its pods."""
+    """A job kind that shows progress: how to find its pods and where the progress goes."""
 
     resource: str  # e.g. "pytorchjobs.kubeflow.org"
     status_resource: str
     pod_label: str  # label on its pods naming the job
+    # Progress in this annotation (JSON) instead of status.progress, for kinds whose clients
+    # reject unknown status fields.
+    annotation: str | None = None
+    # (label, value) of the rank-0 pod, for kinds whose pod names do not say it.
+    rank0_label: tuple[str, str] | None = None
+
+    def current(self, job: Obj) -> Obj | None:
+        if self.annotation is None:
+            return (job.get("status") or {}).get("progress")
+        return job_progress.read(job) or None
+
+    def write(self, reg: Registry, job: Obj, progress: Obj) -> None:
+        meta = job["metadata"]
+        if self.annotation is None:
+            patch: Obj = {"status": {"progress": progress}}
+            resource = self.status_resource
+        else:
+            patch = {"metadata": {"annotations": {self.annotation: job_progress.encode(progress)}}}
+            resource = self.resource
+        reg.patch(resource, meta["name"], patch, PatchType.MERGE, meta.get("namespace"))
 
 
 PROGRESS_KINDS = [
     ProgressKind(PYTORCHJOBS, f"{PYTORCHJOBS}/status", "training.kubeflow.org/job-name"),
+    ProgressKind(
+        hpjob.RESOURCE,
+        hpjob.STATUS_RESOURCE,
+        hpjob.LABEL_JOB,
+        annotation=job_progress.ANNOTATION,
+        rank0_label=(hpjob.LABEL_NODE_RANK, "0"),
+    ),
 ]
 
 

@@ -11,8 +11,9 @@ therefore reaches ``status.progress`` within about 0.05 s, not up to a
 second later, so a training run of a few seconds still shows its progress and ETA while it
 runs; a job that never reports costs one ``stat`` per container between discoveries.
 
-The job kinds are generic: anything with a status subresource whose pods carry a label naming
-the job and an owner reference to it (PyTorchJob, HyperPodPyTorchJob).
+The job kinds are generic: anything whose pods carry a label naming the job and an owner
+reference to it; each kind says where its progress is kept (a PyTorchJob's ``status.progress``,
+a HyperPodPyTorchJob's annotation, :mod:`hyperpod.api.job_progress`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hyperpod.apiserver.errors import ApiError
-from hyperpod.apiserver.patching import PatchType
 from hyperpod.apiserver.registry import Registry
 from hyperpod.kubelet import progress_reader
 
@@ -32,12 +32,16 @@ Obj = dict[str, Any]
 
 
 class Kind(Protocol):
+    """A job kind that shows progress (``observability.ProgressKind``)."""
+
     @property
     def resource(self) -> str: ...
     @property
-    def status_resource(self) -> str: ...
-    @property
     def pod_label(self) -> str: ...
+    @property
+    def rank0_label(self) -> tuple[str, str] | None: ...
+    def current(self, job: Obj) -> Obj | None: ...
+    def write(self, reg: Registry, job: Obj, progress: Obj) -> None: ...
 
 
 def watched(job: Obj, now: float) -> bool:
@@ -47,7 +51,7 @@ def watched(job: Obj, now: float) -> bool:
         return False
     ended = status.get("completionTime")
     for c in status.get("conditions") or []:
-        if c.get("type") in ("Succeeded", "Failed") and c.get("status") == "True":
+        if c.get("type") in ("Succeeded", "Completed", "Failed") and c.get("status") == "True":
             ended = ended or c.get("lastTransitionTime")
     if not ended:
         return True
@@ -59,11 +63,10 @@ def watched(job: Obj, now: float) -> bool:
 
 @dataclass
 class _Target:
-    status_resource: str
-    namespace: str
-    name: str
+    kind: Kind
+    job: Obj
     pods: list[Obj]
-    shown: Obj | None  # status.progress as stored
+    shown: Obj | None  # the progress as stored (status.progress or the kind's annotation)
     signature: tuple[Any, ...] | None = None  # of the report last read
     reported: bool = False  # has reported: its log, too, is looked at on every poll
 
@@ -118,16 +121,15 @@ class ProgressWatch:
                 for ref in p["metadata"].get("ownerReferences") or []:
                     by_owner.setdefault(ref.get("uid", ""), []).append(p)
             for job in jobs:
-                meta = job["metadata"]
-                uid = meta.get("uid", "")
-                shown = (job.get("status") or {}).get("progress")
-                target = _Target(
-                    kind.status_resource,
-                    meta.get("namespace", ""),
-                    meta["name"],
-                    by_owner.get(uid, []),
-                    shown,
-                )
+                uid = job["metadata"].get("uid", "")
+                pods = by_owner.get(uid, [])
+                if kind.rank0_label is not None:
+                    key, value = kind.rank0_label
+                    pods = [
+                        p for p in pods if (p["metadata"].get("labels") or {}).get(key) == value
+                    ]
+                shown = kind.current(job)
+                target = _Target(kind, job, pods, shown)
                 old = self._targets.get(uid)
                 if old is not None and old.shown == shown:
                     # Unchanged since we last wrote it: no need to read an unmoved report again.
@@ -163,13 +165,7 @@ class ProgressWatch:
                 continue  # over the write budget: this report is read again next poll
             target.signature = signature
             try:
-                self.reg.patch(
-                    target.status_resource,
-                    target.name,
-                    {"status": {"progress": progress}},
-                    PatchType.MERGE,
-                    target.namespace,
-                )
+                target.kind.write(self.reg, target.job, progress)
             except ApiError:
                 target.signature = None  # try again next time
                 continue

@@ -24,7 +24,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from hyperpod.api import health
+from hyperpod.api import health, job_progress
 from hyperpod.apiserver.quantity import parse_quantity
 from hyperpod.apiserver.registry import Registry
 
@@ -35,6 +35,7 @@ WORKLOADS = "workloads.kueue.x-k8s.io"
 CLUSTER_QUEUES = "clusterqueues.kueue.x-k8s.io"
 LOCAL_QUEUES = "localqueues.kueue.x-k8s.io"
 PYTORCHJOBS = "pytorchjobs.kubeflow.org"
+HPJOBS = "hyperpodpytorchjobs.sagemaker.amazonaws.com"
 _LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
 
 
@@ -269,12 +270,20 @@ class KubeStateCollector(Collector):
             status = job.get("status") or {}
             for c in status.get("conditions") or []:
                 cond.add_metric([ns, name, c.get("type", ""), str(c.get("status", "")).lower()], 1)
-            prog = status.get("progress") or {}
-            if "percent" in prog:
-                percent.add_metric([ns, name, "PyTorchJob"], float(prog["percent"]))
-                step.add_metric([ns, name, "PyTorchJob"], float(prog.get("step", 0)))
-                if prog.get("etaSeconds") is not None:
-                    eta.add_metric([ns, name, "PyTorchJob"], float(prog["etaSeconds"]))
+        hpjobs = self.reg.list(HPJOBS) if self.reg.catalog.get(HPJOBS) is not None else []
+        for kind, jobs in (
+            ("PyTorchJob", self.reg.list(PYTORCHJOBS)),
+            ("HyperPodPyTorchJob", hpjobs),
+        ):
+            for job in jobs:
+                meta = job["metadata"]
+                ns, name = meta.get("namespace", ""), meta["name"]
+                prog = job_progress.read(job)
+                if "percent" in prog:
+                    percent.add_metric([ns, name, kind], float(prog["percent"]))
+                    step.add_metric([ns, name, kind], float(prog.get("step", 0)))
+                    if prog.get("etaSeconds") is not None:
+                        eta.add_metric([ns, name, kind], float(prog["etaSeconds"]))
         yield from (cond, percent, step, eta)
 
 

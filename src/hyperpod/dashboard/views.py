@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from hyperpod.api import job_progress
 from hyperpod.apiserver.quantity import parse_quantity
 from hyperpod.dashboard.reader import Reader
 
@@ -193,7 +194,7 @@ def _percent(used: Any, total: Any) -> float:
 
 # ---------------------------------------------------------------- jobs
 def _job_state(job: Obj, wl: Obj | None) -> tuple[str, str]:
-    for t in ("Succeeded", "Failed"):
+    for t in ("Succeeded", "Completed", "Failed"):
         if _true(job, t):
             return t, str((_cond(job, t) or {}).get("message") or "")
     if wl is not None:
@@ -209,7 +210,7 @@ def _job_state(job: Obj, wl: Obj | None) -> tuple[str, str]:
 def _job_row(kind: JobKind, job: Obj, pods: list[Obj], wl: Obj | None) -> Obj:
     md, status = job["metadata"], job.get("status") or {}
     state, reason = _job_state(job, wl)
-    progress = status.get("progress") or {}
+    progress = job_progress.read(job)
     restarts = int(status.get("restartCount") or 0)
     pod_restarts = sum(
         int(cs.get("restartCount") or 0)

@@ -36,13 +36,14 @@ def _fields(obj: dict[str, Any]) -> list[str]:
     return [c["field"] for c in kueue.validate(obj, None)]
 
 
-def test_six_kinds_are_served_with_kubectl_short_names_and_printer_columns() -> None:
+def test_seven_kinds_are_served_with_kubectl_short_names_and_printer_columns() -> None:
     crds = {c["spec"]["names"]["kind"]: c for c in kueue.crds()}
     assert sorted(crds) == [
         "ClusterQueue",
         "Cohort",
         "LocalQueue",
         "ResourceFlavor",
+        "Topology",
         "Workload",
         "WorkloadPriorityClass",
     ]

@@ -181,19 +181,15 @@ def test_job_commands_without_a_kubeconfig_hint_at_create(workdir: Path) -> None
 
 
 def test_dry_run_prints_the_manifest_without_a_cluster(workdir: Path) -> None:
-    res = hyp(
-        "create",
-        "hyp-pytorch-job",
-        "--job-name",
-        "demo",
-        "--image",
-        "local/python",
-        "--command",
-        "[python, -m, hyperpod.examples.digits]",
-        "--node-count",
-        "2",
-        "--dry-run",
-    )
+    args = ["create", "hyp-pytorch-job", "--job-name", "demo", "--image", "local/python",
+            "--command", "[python, -m, hyperpod.examples.digits]", "--node-count", "2",
+            "--dry-run"]  # fmt: skip
+    res = hyp(*args)
+    assert res.exit_code == 0, res.output
+    manifest = yaml.safe_load(res.output)
+    assert manifest["kind"] == "HyperPodPyTorchJob"
+    assert manifest["spec"]["replicaSpecs"][0]["replicas"] == 2
+    res = hyp(*args, "--kind", "pytorchjob")
     assert res.exit_code == 0, res.output
     manifest = yaml.safe_load(res.output)
     assert manifest["kind"] == "PyTorchJob"

@@ -25,8 +25,6 @@ def test_command_and_args_are_not_coerced_by_yaml() -> None:
     )
     assert res.exit_code == 0, res.output
     job = yaml.safe_load(res.output)
-    container = next(iter(job["spec"]["pytorchReplicaSpecs"].values()))["template"]["spec"][
-        "containers"
-    ][0]
+    container = job["spec"]["replicaSpecs"][0]["template"]["spec"]["containers"][0]
     assert container["command"] == ["true"]
     assert container["args"] == ["yes", "null", "010"]

@@ -19,15 +19,22 @@ def dry_run(*flags: str) -> dict:
 
 def test_repeated_args_are_joined_in_order() -> None:
     job = dry_run(
-        "--command", "[python, train.py]", "--args", "[--epochs, 3]", "--args", "--lr 0.1"
+        "--kind",
+        "pytorchjob",
+        "--command",
+        "[python, train.py]",
+        "--args",
+        "[--epochs, 3]",
+        "--args",
+        "--lr 0.1",
     )
     container = job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["python", "train.py"]
     assert container["args"] == ["--epochs", "3", "--lr", "0.1"]
 
 
-def test_the_hyperpod_kind_gets_the_same_command_in_the_real_clis_shape() -> None:
-    job = dry_run("--kind", "hyperpodpytorchjob", "--command", "[python]", "--command", "[-m, x]")
+def test_the_default_hyperpod_kind_gets_the_same_command_in_the_real_clis_shape() -> None:
+    job = dry_run("--command", "[python]", "--command", "[-m, x]")
     assert job["kind"] == "HyperPodPyTorchJob"
     group = job["spec"]["replicaSpecs"][0]
     assert group["name"] == "pod"

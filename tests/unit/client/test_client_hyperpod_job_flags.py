@@ -114,18 +114,18 @@ def test_hyperpod_only_flags_on_a_kubeflow_job_are_refused_with_a_hint() -> None
     res = CliRunner().invoke(
         cli,
         ["create", "hyp-pytorch-job", "--job-name", "j", "--image", "local/python",
-         "--scheduler-type", "s", "--dry-run"],
+         "--kind", "pytorchjob", "--scheduler-type", "s", "--dry-run"],
     )  # fmt: skip
     assert res.exit_code == 1
     assert "only apply to a HyperPodPyTorchJob" in res.output
-    assert "--kind hyperpodpytorchjob" in res.output
+    assert "drop --kind pytorchjob" in res.output
 
 
 def test_create_flags_reach_the_manifest_through_the_cli() -> None:
     res = CliRunner().invoke(
         cli,
         ["create", "hyp-pytorch-job", "--job-name", "j", "--image", "local/python",
-         "--kind", "hyperpodpytorchjob", "--version", "1.1", "--max-replica-count", "3",
+         "--version", "1.1", "--max-replica-count", "3",
          "--elastic-replica-discrete-values", "[1, 3]", "--dry-run"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output

@@ -19,6 +19,7 @@ from typing import Any
 from hyperpod.api import kueue as api
 from hyperpod.api import pytorchjob as ptj
 from hyperpod.apiserver.errors import AlreadyExists, ApiError
+from hyperpod.controllers.kueue import topology
 from hyperpod.controllers.kueue.manager import (
     FLAVORS,
     PC_SOURCE,
@@ -320,6 +321,7 @@ class JobIntegration:
                         )
                         return
                     selector[k] = v
+                selector.update(topology.node_selector(psa.get("topologyAssignment") or {}))
                 if not selector:
                     tspec.pop("nodeSelector", None)
                 tols = tspec.setdefault("tolerations", [])

@@ -22,7 +22,7 @@ from hyperpod.api import kueue as api
 from hyperpod.apiserver.errors import ApiError, NotFound
 from hyperpod.apiserver.registry import Registry
 from hyperpod.apiserver.selectors import label_selector_from_dict
-from hyperpod.controllers.kueue import podsready
+from hyperpod.controllers.kueue import podsready, topology
 from hyperpod.controllers.kueue.queues import QueueManager
 from hyperpod.controllers.kueue.scheduler import CycleResult, cycle
 from hyperpod.controllers.kueue.snapshot import (
@@ -105,6 +105,7 @@ class KueueManager:
         self._preempting: set[str] = set()  # preemptors whose victims were evicted
         self._waiting_priority: set[str] = set()
         self.cycles = 0
+        self.topology = topology.Placer(reg)
 
     # ------------------------------------------------------------------ informers
     def _informer(self, resource: str, handler: Callable[[str, Obj, Obj | None], None]) -> Informer:
@@ -471,6 +472,14 @@ class KueueManager:
         cq = wl.cluster_queue or ""
         status = obj.setdefault("status", {})
         status["admission"] = admission_wire(cq, wl.assignments or [])
+        self.topology.prune(self.admitted)
+        flavors = self.informers[FLAVORS].cache
+        unplaced = self.topology.place(wl.key, obj, status["admission"], flavors)
+        if unplaced is not None:  # a required topology has no domain with room yet
+            self.snapshot.remove_workload(wl)
+            self._note(wl.key, obj, "Pending", unplaced)
+            self._later(wl.key, topology.RETRY_SECONDS)
+            return
         conds = status.setdefault("conditions", [])
         waited = max(0.0, time.time() - timestamp(obj["metadata"].get("creationTimestamp")))
         set_condition(
