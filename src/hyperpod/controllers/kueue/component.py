@@ -24,8 +24,7 @@ KINDS = (
 
 
 async def start(ctx: ControlPlaneContext) -> None:
-    # KueueManager (controllers/kueue/manager.py) still reads Kueue's section as a document.
-    mgr = KueueManager(ctx.reg, {"kueue": ctx.config.kueue.model_dump(by_alias=True)})
+    mgr = KueueManager(ctx.reg, ctx.config.kueue)
     ctx.services["kueue"] = mgr
     jobs = JobIntegration(mgr)
     batch_jobs = BatchJobIntegration(mgr)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hyperpod.api import kueue as api
+from hyperpod.api.controlplane_config import KueueConfig
 from hyperpod.apiserver.errors import ApiError, NotFound
 from hyperpod.apiserver.registry import Registry
 from hyperpod.apiserver.selectors import label_selector_from_dict
@@ -82,12 +83,12 @@ def _rv(obj: Obj) -> int:
 class KueueManager:
     """Queues, snapshot and the admission loop of one control plane."""
 
-    def __init__(self, reg: Registry, config: dict[str, Any] | None = None) -> None:
+    def __init__(self, reg: Registry, config: KueueConfig | None = None) -> None:
         self.reg = reg
-        kcfg = (config or {}).get("kueue") or {}
-        self.fair_sharing = bool((kcfg.get("fairSharing") or {}).get("enable", False))
+        kcfg = config if config is not None else KueueConfig.model_validate({})
+        self.fair_sharing = kcfg.fair_sharing.enable
         self._fair_sharing_default = self.fair_sharing
-        self.pods_ready = podsready.PodsReadyConfig.from_config(kcfg.get("waitForPodsReady"))
+        self.pods_ready = podsready.PodsReadyConfig.from_config(kcfg.wait_for_pods_ready)
         self.queues = QueueManager()
         self.snapshot = Snapshot()
         self.admitted: dict[str, WorkloadInfo] = {}

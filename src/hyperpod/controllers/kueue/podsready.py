@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from hyperpod.api.controlplane_config import WaitForPodsReadyConfig
+
 
 @dataclass(frozen=True)
 class PodsReadyConfig:
@@ -21,20 +23,19 @@ class PodsReadyConfig:
     backoff_max_s: float = 3600.0
 
     @classmethod
-    def from_config(cls, cfg: dict[str, Any] | None) -> PodsReadyConfig:
-        """From the ``waitForPodsReady`` block of Kueue's configuration (durations like ``5m``)."""
-        cfg = cfg or {}
-        rq = cfg.get("requeuingStrategy") or {}
-        recovery = cfg.get("recoveryTimeout")
+    def from_config(cls, cfg: WaitForPodsReadyConfig) -> PodsReadyConfig:
+        """From the typed ``kueue.waitForPodsReady`` section (durations like ``5m``)."""
+        rq = cfg.requeuing_strategy
+        recovery = cfg.recovery_timeout
         return cls(
-            enable=bool(cfg.get("enable", False)),
-            timeout_s=duration_seconds(cfg.get("timeout", "5m")),
-            block_admission=bool(cfg.get("blockAdmission", False)),
+            enable=cfg.enable,
+            timeout_s=duration_seconds(cfg.timeout),
+            block_admission=cfg.block_admission,
             recovery_timeout_s=None if recovery is None else duration_seconds(recovery),
-            requeuing_timestamp=rq.get("timestamp", "Eviction"),
-            backoff_limit_count=rq.get("backoffLimitCount"),
-            backoff_base_s=float(rq.get("backoffBaseSeconds", 60)),
-            backoff_max_s=float(rq.get("backoffMaxSeconds", 3600)),
+            requeuing_timestamp=rq.timestamp,
+            backoff_limit_count=rq.backoff_limit_count,
+            backoff_base_s=float(rq.backoff_base_seconds),
+            backoff_max_s=float(rq.backoff_max_seconds),
         )
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from hyperpod.api import kueue as api
 from hyperpod.api import pytorchjob as ptj
+from hyperpod.api.controlplane_config import KueueConfig
 from hyperpod.apiserver.errors import Invalid
 from hyperpod.apiserver.registry import CRD_RESOURCE, Registry
 from hyperpod.controllers.kueue.component import kueue
@@ -40,11 +41,13 @@ def reg(tmp_path: Path) -> Iterator[Registry]:
 
 
 def run(
-    reg: Registry, body: Callable[[KueueManager], Awaitable[None]], config: Obj | None = None
+    reg: Registry,
+    body: Callable[[KueueManager], Awaitable[None]],
+    config: KueueConfig | None = None,
 ) -> None:
     async def main() -> None:
         stopping = asyncio.Event()
-        mgr = KueueManager(reg, config or {})
+        mgr = KueueManager(reg, config)
         jobs = JobIntegration(mgr)
         task = asyncio.gather(mgr.run(stopping), jobs.run(stopping))
         try:
@@ -445,15 +448,15 @@ def test_wait_for_pods_ready_evicts_after_the_timeout_and_deactivates_past_the_l
     reg: Registry,
 ) -> None:
     setup_queue(reg)
-    config = {
-        "kueue": {
+    config = KueueConfig.model_validate(
+        {
             "waitForPodsReady": {
                 "enable": True,
                 "timeout": "300ms",
                 "requeuingStrategy": {"backoffLimitCount": 1, "backoffBaseSeconds": 0.2},
             }
         }
-    }
+    )
 
     async def body(mgr: KueueManager) -> None:
         workload(reg, "stuck", "1")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from hyperpod.api.controlplane_config import WaitForPodsReadyConfig
 from hyperpod.controllers.kueue.podsready import (
     PodsReadyConfig,
     backoff_seconds,
@@ -62,7 +63,9 @@ def test_recovery_timeout_counts_from_when_readiness_was_lost() -> None:
 
 def test_configuration_reads_kueue_durations() -> None:
     cfg = PodsReadyConfig.from_config(
-        {"enable": True, "timeout": "2m30s", "requeuingStrategy": {"backoffLimitCount": 3}}
+        WaitForPodsReadyConfig.model_validate(
+            {"enable": True, "timeout": "2m30s", "requeuingStrategy": {"backoffLimitCount": 3}}
+        )
     )
     assert (cfg.timeout_s, cfg.backoff_limit_count, cfg.backoff_base_s) == (150, 3, 60)
     assert duration_seconds("250ms") == 0.25
