@@ -19,14 +19,9 @@ from typing import Any
 from hyperpod.api import kueue as api
 from hyperpod.apiserver.errors import AlreadyExists, ApiError
 from hyperpod.controllers.kueue import topology
-from hyperpod.controllers.kueue.manager import (
-    FLAVORS,
-    PC_SOURCE,
-    WORKLOADS,
-    WPC_SOURCE,
-    KueueManager,
-)
+from hyperpod.controllers.kueue.manager import KueueManager
 from hyperpod.controllers.kueue.snapshot import condition, is_true
+from hyperpod.controllers.kueue.state import FLAVORS, PC_SOURCE, WORKLOADS, WPC_SOURCE
 from hyperpod.runtime.machinery import (
     Controller,
     Informer,

@@ -16,7 +16,7 @@ from typing import Any
 from hyperpod.api import hyperpod_job as hpj
 from hyperpod.api import kueue as api
 from hyperpod.controllers.kueue.jobs import JobIntegration
-from hyperpod.controllers.kueue.manager import PC_SOURCE, WPC_SOURCE
+from hyperpod.controllers.kueue.state import PC_SOURCE, WPC_SOURCE
 
 Obj = dict[str, Any]
 
