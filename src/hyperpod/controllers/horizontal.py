@@ -92,6 +92,23 @@ class _Memory:
     events: list[rules.ScaleEvent] = field(default_factory=list)
 
 
+@dataclass
+class _Pass:
+    """One reconcile of one autoscaler: what its steps share."""
+
+    key: str
+    ns: str | None
+    hpa: Obj
+    spec: Obj
+    status: Obj
+    conds: list[Obj]
+    resource: str
+    scale: Obj
+    current: int
+    now: float
+    memory: _Memory
+
+
 def _selector(target: Obj, kind: str) -> LabelSelector | None:
     sel = (target.get("spec") or {}).get("selector")
     if not isinstance(sel, dict) or not sel:
@@ -269,7 +286,6 @@ class HorizontalController:
             self._write(hpa, status)
             return None
         scale = self.reg.get(f"{resource}/scale", str(ref.get("name")), ns)
-        current = int((scale.get("spec") or {}).get("replicas") or 0)
         status["currentReplicas"] = int((scale.get("status") or {}).get("replicas") or 0)
         set_condition(
             conds,
@@ -278,10 +294,33 @@ class HorizontalController:
             "SucceededGetScale",
             "the HPA controller was able to get the target's current scale",
         )
-        low, high = int(spec.get("minReplicas") or 1), int(spec.get("maxReplicas") or 1)
-        now = time.time()
-        memory = self.memory.setdefault(key, _Memory())
-        desired, reason = current, ""
+        p = _Pass(
+            key=key,
+            ns=ns,
+            hpa=hpa,
+            spec=spec,
+            status=status,
+            conds=conds,
+            resource=resource,
+            scale=scale,
+            current=int((scale.get("spec") or {}).get("replicas") or 0),
+            now=time.time(),
+            memory=self.memory.setdefault(key, _Memory()),
+        )
+        decided = self._desired(p, target, kind)
+        if decided is None:
+            return None
+        desired, reason = decided
+        if desired != p.current and not self._rescale(p, desired, reason):
+            return None
+        status["desiredReplicas"] = desired
+        self._write(hpa, status)
+        return None
+
+    def _desired(self, p: _Pass, target: Obj, kind: str) -> tuple[int, str] | None:
+        """(replicas wanted, why); None when the metrics failed and the status is written."""
+        low, high = int(p.spec.get("minReplicas") or 1), int(p.spec.get("maxReplicas") or 1)
+        current, conds = p.current, p.conds
         if current == 0 and low != 0:
             set_condition(
                 conds,
@@ -290,110 +329,116 @@ class HorizontalController:
                 "ScalingDisabled",
                 "scaling is disabled since the replica count of the target is zero",
             )
-        elif current > high:
-            desired, reason = high, "Current number of replicas above Spec.MaxReplicas"
-        elif current < low:
-            desired, reason = low, "Current number of replicas below Spec.MinReplicas"
-        else:
-            outcome = self._compute(hpa, target, kind, ns or "default", current, now)
-            if isinstance(outcome, str):
-                why, _, message = outcome.partition(": ")
-                set_condition(
-                    conds,
-                    "ScalingActive",
-                    "False",
-                    why,
-                    f"the HPA was unable to compute the replica count: {message}",
-                )
-                status["desiredReplicas"] = current
-                self._write(hpa, status)
-                return None
-            proposal, metric_name, statuses, valid = outcome
-            status["currentMetrics"] = statuses
-            set_condition(conds, "ScalingActive", "True", "ValidMetricFound", valid)
-            if proposal > current:
-                reason = f"{metric_name} above target"
-            elif proposal < current:
-                reason = "All metrics below target"
-            if spec.get("behavior") is None:
-                limits = rules.normalize(
-                    current,
-                    proposal,
-                    low,
-                    high,
-                    memory.recommendations,
-                    now,
-                    self.settings.downscale_window,
-                )
-            else:
-                limits = rules.normalize_with_behavior(
-                    current,
-                    proposal,
-                    low,
-                    high,
-                    spec.get("behavior"),
-                    memory.recommendations,
-                    memory.events,
-                    now,
-                    self.settings.downscale_window,
-                )
-            desired = limits.replicas
-            set_condition(conds, "AbleToScale", "True", *limits.able_reason)
+            return current, ""
+        if current > high:
+            return high, "Current number of replicas above Spec.MaxReplicas"
+        if current < low:
+            return low, "Current number of replicas below Spec.MinReplicas"
+        outcome = self._compute(p.hpa, target, kind, p.ns or "default", current, p.now)
+        if isinstance(outcome, str):
+            why, _, message = outcome.partition(": ")
             set_condition(
                 conds,
-                "ScalingLimited",
-                "True" if limits.limited else "False",
-                *limits.limited_reason,
+                "ScalingActive",
+                "False",
+                why,
+                f"the HPA was unable to compute the replica count: {message}",
             )
-        if desired != current:
-            try:
-                self.reg.update(
-                    f"{resource}/scale",
-                    {
-                        "kind": "Scale",
-                        "apiVersion": "autoscaling/v1",
-                        "metadata": {
-                            "name": ref.get("name"),
-                            "namespace": ns,
-                            "resourceVersion": scale["metadata"].get("resourceVersion"),
-                        },
-                        "spec": {"replicas": desired},
+            p.status["desiredReplicas"] = current
+            self._write(p.hpa, p.status)
+            return None
+        proposal, metric_name, statuses, valid = outcome
+        p.status["currentMetrics"] = statuses
+        set_condition(conds, "ScalingActive", "True", "ValidMetricFound", valid)
+        reason = ""
+        if proposal > current:
+            reason = f"{metric_name} above target"
+        elif proposal < current:
+            reason = "All metrics below target"
+        limits = self._limits(p, proposal, low, high)
+        set_condition(conds, "AbleToScale", "True", *limits.able_reason)
+        set_condition(
+            conds,
+            "ScalingLimited",
+            "True" if limits.limited else "False",
+            *limits.limited_reason,
+        )
+        return limits.replicas, reason
+
+    def _limits(self, p: _Pass, proposal: int, low: int, high: int) -> rules.Limits:
+        """The proposal after min/max, stabilization and (with spec.behavior) rate policies."""
+        memory = p.memory
+        if p.spec.get("behavior") is None:
+            return rules.normalize(
+                p.current,
+                proposal,
+                low,
+                high,
+                memory.recommendations,
+                p.now,
+                self.settings.downscale_window,
+            )
+        return rules.normalize_with_behavior(
+            p.current,
+            proposal,
+            low,
+            high,
+            p.spec.get("behavior"),
+            memory.recommendations,
+            memory.events,
+            p.now,
+            self.settings.downscale_window,
+        )
+
+    def _rescale(self, p: _Pass, desired: int, reason: str) -> bool:
+        """Write ``desired`` through the target's /scale; False when it failed (status written)."""
+        ref_name = (p.spec.get("scaleTargetRef") or {}).get("name")
+        try:
+            self.reg.update(
+                f"{p.resource}/scale",
+                {
+                    "kind": "Scale",
+                    "apiVersion": "autoscaling/v1",
+                    "metadata": {
+                        "name": ref_name,
+                        "namespace": p.ns,
+                        "resourceVersion": p.scale["metadata"].get("resourceVersion"),
                     },
-                    ns,
-                )
-            except ApiError as exc:
-                set_condition(
-                    conds,
-                    "AbleToScale",
-                    "False",
-                    "FailedUpdateScale",
-                    f"the HPA controller was unable to update the target scale: {exc}",
-                )
-                status["desiredReplicas"] = current
-                self._write(hpa, status)
-                return None
+                    "spec": {"replicas": desired},
+                },
+                p.ns,
+            )
+        except ApiError as exc:
             set_condition(
-                conds,
+                p.conds,
                 "AbleToScale",
-                "True",
-                "SucceededRescale",
-                f"the HPA controller was able to update the target scale to {desired}",
+                "False",
+                "FailedUpdateScale",
+                f"the HPA controller was unable to update the target scale: {exc}",
             )
-            if spec.get("behavior") is not None:
-                memory.events.append(rules.ScaleEvent(desired - current, now))
-            status["lastScaleTime"] = rfc3339(now)
-            record_event(
-                self.reg,
-                {**hpa, "kind": "HorizontalPodAutoscaler", "apiVersion": "autoscaling/v2"},
-                "Normal",
-                "SuccessfulRescale",
-                f"New size: {desired}; reason: {reason}",
-                COMPONENT,
-            )
-            log.info("%s: %d -> %d (%s)", key, current, desired, reason)
-        status["desiredReplicas"] = desired
-        self._write(hpa, status)
-        return None
+            p.status["desiredReplicas"] = p.current
+            self._write(p.hpa, p.status)
+            return False
+        set_condition(
+            p.conds,
+            "AbleToScale",
+            "True",
+            "SucceededRescale",
+            f"the HPA controller was able to update the target scale to {desired}",
+        )
+        if p.spec.get("behavior") is not None:
+            p.memory.events.append(rules.ScaleEvent(desired - p.current, p.now))
+        p.status["lastScaleTime"] = rfc3339(p.now)
+        record_event(
+            self.reg,
+            {**p.hpa, "kind": "HorizontalPodAutoscaler", "apiVersion": "autoscaling/v2"},
+            "Normal",
+            "SuccessfulRescale",
+            f"New size: {desired}; reason: {reason}",
+            COMPONENT,
+        )
+        log.info("%s: %d -> %d (%s)", p.key, p.current, desired, reason)
+        return True
 
     def _compute(
         self, hpa: Obj, target: Obj, kind: str, ns: str, current: int, now: float
