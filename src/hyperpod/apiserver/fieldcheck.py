@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from hyperpod.apiserver import errors, openapi, schema, validation
+from hyperpod.apiserver import errors, names, openapi, schema
 
 
 def unknown_fields(kind: str, obj: dict[str, Any]) -> list[str]:
@@ -22,7 +22,7 @@ def validate_object_meta(obj: dict[str, Any], namespaced: bool) -> list[dict[str
     causes: list[dict[str, str]] = []
     md = obj.get("metadata") or {}
     name = md.get("name") or ""
-    for msg in validation.is_dns1123_subdomain(name) if name else ["Required value"]:
+    for msg in names.is_dns1123_subdomain(name) if name else ["Required value"]:
         causes.append(errors.cause("metadata.name", f'Invalid value: "{name}": {msg}'))
     for field in ("labels", "annotations"):
         value = md.get(field)

@@ -175,8 +175,57 @@ _TRAINING = ["pytorchjobs", "pytorchjobs/status"]
 _KUEUE_USER = ["localqueues", "localqueues/status", "workloads", "workloads/status"]
 
 
+_DISCOVERY_URLS = [
+    "/api",
+    "/api/*",
+    "/apis",
+    "/apis/*",
+    "/healthz",
+    "/livez",
+    "/openapi",
+    "/openapi/*",
+    "/readyz",
+    "/version",
+    "/version/",
+]
+_PUBLIC_INFO_URLS = ["/healthz", "/livez", "/readyz", "/version", "/version/"]
+_MONITORING_URLS = [
+    "/healthz",
+    "/healthz/*",
+    "/livez",
+    "/livez/*",
+    "/metrics",
+    "/metrics/slis",
+    "/readyz",
+    "/readyz/*",
+]
+_ISSUER_DISCOVERY_URLS = [
+    "/.well-known/openid-configuration",
+    "/.well-known/openid-configuration/",
+    "/openid/v1/jwks",
+    "/openid/v1/jwks/",
+]
+_BASIC_USER = [
+    _rule(
+        ["authorization.k8s.io"],
+        ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
+        ["create"],
+    ),
+    _rule(["authentication.k8s.io"], ["selfsubjectreviews"], ["create"]),
+]
+
+
+def _get_urls(urls: list[str]) -> list[dict[str, Any]]:
+    """One rule allowing GET on the non-resource ``urls``."""
+    return [{"nonResourceURLs": urls, "verbs": ["get"]}]
+
+
 def cluster_roles() -> list[dict[str, Any]]:
-    both = {AGG + "admin": "true", AGG + "edit": "true"}
+    return _user_facing_roles() + _addon_roles() + _system_roles()
+
+
+def _user_facing_roles() -> list[dict[str, Any]]:
+    """cluster-admin, the aggregated admin/edit/view and the roles aggregated into them."""
     return [
         _role(
             "cluster-admin",
@@ -191,6 +240,13 @@ def cluster_roles() -> list[dict[str, Any]]:
         _role("system:aggregate-to-admin", _ADMIN, labels={AGG + "admin": "true"}),
         _role("system:aggregate-to-edit", _EDIT, labels={AGG + "edit": "true"}),
         _role("system:aggregate-to-view", _VIEW, labels={AGG + "view": "true"}),
+    ]
+
+
+def _addon_roles() -> list[dict[str, Any]]:
+    """The training-operator and Kueue roles that aggregate into admin/edit/view."""
+    both = {AGG + "admin": "true", AGG + "edit": "true"}
+    return [
         _role("training-edit", [_rule(["kubeflow.org"], ["pytorchjobs"], [*RW, *RO])], labels=both),
         _role(
             "training-view", [_rule(["kubeflow.org"], _TRAINING, RO)], labels={AGG + "view": "true"}
@@ -200,79 +256,16 @@ def cluster_roles() -> list[dict[str, Any]]:
             [_rule(["kueue.x-k8s.io"], _KUEUE_USER, RO)],
             labels={AGG + "view": "true"},
         ),
-        _role(
-            "system:discovery",
-            [
-                {
-                    "nonResourceURLs": [
-                        "/api",
-                        "/api/*",
-                        "/apis",
-                        "/apis/*",
-                        "/healthz",
-                        "/livez",
-                        "/openapi",
-                        "/openapi/*",
-                        "/readyz",
-                        "/version",
-                        "/version/",
-                    ],
-                    "verbs": ["get"],
-                }
-            ],
-        ),
-        _role(
-            "system:basic-user",
-            [
-                _rule(
-                    ["authorization.k8s.io"],
-                    ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
-                    ["create"],
-                ),
-                _rule(["authentication.k8s.io"], ["selfsubjectreviews"], ["create"]),
-            ],
-        ),
-        _role(
-            "system:public-info-viewer",
-            [
-                {
-                    "nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"],
-                    "verbs": ["get"],
-                }
-            ],
-        ),
-        _role(
-            "system:monitoring",
-            [
-                {
-                    "nonResourceURLs": [
-                        "/healthz",
-                        "/healthz/*",
-                        "/livez",
-                        "/livez/*",
-                        "/metrics",
-                        "/metrics/slis",
-                        "/readyz",
-                        "/readyz/*",
-                    ],
-                    "verbs": ["get"],
-                }
-            ],
-        ),
-        _role(
-            "system:service-account-issuer-discovery",
-            [
-                {
-                    "nonResourceURLs": [
-                        "/.well-known/openid-configuration",
-                        "/.well-known/openid-configuration/",
-                        "/openid/v1/jwks",
-                        "/openid/v1/jwks/",
-                    ],
-                    "verbs": ["get"],
-                }
-            ],
-        ),
+    ]
+
+
+def _system_roles() -> list[dict[str, Any]]:
+    return [
+        _role("system:discovery", _get_urls(_DISCOVERY_URLS)),
+        _role("system:basic-user", _BASIC_USER),
+        _role("system:public-info-viewer", _get_urls(_PUBLIC_INFO_URLS)),
+        _role("system:monitoring", _get_urls(_MONITORING_URLS)),
+        _role("system:service-account-issuer-discovery", _get_urls(_ISSUER_DISCOVERY_URLS)),
     ]
 
 

@@ -455,6 +455,13 @@ def _check_node(node: Any, path: str, causes: list[Cause], root: bool = False) -
     if not isinstance(node, dict):
         causes.append(errors.cause(path, "Invalid value: must be a schema object"))
         return
+    typ = _check_type(node, path, causes, root)
+    _check_children(node, typ, path, causes)
+    _check_constraints(node, typ, path, causes)
+
+
+def _check_type(node: dict[str, Any], path: str, causes: list[Cause], root: bool) -> Any:
+    """``type`` (with x-kubernetes-int-or-string and preserve-unknown-fields); returns it."""
     typ = node.get("type")
     int_or_string = bool(node.get("x-kubernetes-int-or-string"))
     preserve = bool(node.get("x-kubernetes-preserve-unknown-fields"))
@@ -482,6 +489,11 @@ def _check_node(node: Any, path: str, causes: list[Cause], root: bool = False) -
                 "FieldValueRequired",
             )
         )
+    return typ
+
+
+def _check_children(node: dict[str, Any], typ: Any, path: str, causes: list[Cause]) -> None:
+    """properties, additionalProperties and items, each checked as a schema in turn."""
     props = node.get("properties")
     additional = node.get("additionalProperties")
     if props is not None:
@@ -521,6 +533,10 @@ def _check_node(node: Any, path: str, causes: list[Cause], root: bool = False) -
         causes.append(
             errors.cause(f"{path}.items", "Required value: must be specified", "FieldValueRequired")
         )
+
+
+def _check_constraints(node: dict[str, Any], typ: Any, path: str, causes: list[Cause]) -> None:
+    """Numeric bounds, ``pattern`` and ``default``."""
     for key in ("minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems"):
         if key in node and not _type_ok(node[key], "number"):
             causes.append(errors.cause(f"{path}.{key}", "Invalid value: must be a number"))

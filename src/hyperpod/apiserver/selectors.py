@@ -21,7 +21,7 @@ from typing import Any
 
 from hyperpod.apiserver import kinds
 from hyperpod.apiserver.errors import BadRequest
-from hyperpod.apiserver.validation import is_qualified_name, is_valid_label_value
+from hyperpod.apiserver.names import is_qualified_name, is_valid_label_value
 
 
 class Operator(StrEnum):

@@ -147,94 +147,115 @@ async def relay(session: ExecSession, opts: ExecOptions, receive: Receive, send:
     while the command is slow to take its input; up to STDIN_BUFFER bytes wait for it, and
     past that reading pauses until the command catches up.
     """
-    stdin_q: asyncio.Queue[bytes | None] = asyncio.Queue()
-    pending = 0
-    room = asyncio.Event()
-    room.set()
+    await _Relay(session, opts, receive, send).run()
 
-    async def frame(channel: int, data: bytes) -> None:
-        await send({"type": "websocket.send", "bytes": bytes([channel]) + data})
 
-    async def outputs() -> None:
-        while (item := await session.read()) is not None:
+class _Relay:
+    """The three tasks of one exec: outputs to the socket, socket to stdin queue, queue to stdin."""
+
+    def __init__(
+        self, session: ExecSession, opts: ExecOptions, receive: Receive, send: Send
+    ) -> None:
+        self.session = session
+        self.opts = opts
+        self.receive = receive
+        self.send = send
+        self.stdin_q: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.stdin_open = opts.stdin
+        self.pending = 0
+        self.room = asyncio.Event()
+        self.room.set()
+
+    async def frame(self, channel: int, data: bytes) -> None:
+        await self.send({"type": "websocket.send", "bytes": bytes([channel]) + data})
+
+    async def outputs(self) -> None:
+        while (item := await self.session.read()) is not None:
             channel, data = item
-            if (channel == STDOUT and opts.stdout) or (channel == STDERR and opts.stderr):
-                await frame(channel, data)
+            if (channel == STDOUT and self.opts.stdout) or (channel == STDERR and self.opts.stderr):
+                await self.frame(channel, data)
 
-    async def feed() -> None:
-        nonlocal pending
-        while (chunk := await stdin_q.get()) is not None:
+    async def feed(self) -> None:
+        while (chunk := await self.stdin_q.get()) is not None:
             try:
-                await session.write(chunk)
+                await self.session.write(chunk)
             finally:
-                pending -= len(chunk)
-                if pending <= STDIN_BUFFER:
-                    room.set()
-        session.close_stdin()
+                self.pending -= len(chunk)
+                if self.pending <= STDIN_BUFFER:
+                    self.room.set()
+        self.session.close_stdin()
 
-    async def inputs() -> bool:
+    async def inputs(self) -> bool:
         """True when the client disconnected."""
-        nonlocal pending
-        stdin_open = opts.stdin
-        probe = STDOUT if opts.stdout else STDERR if opts.stderr else None
         while True:
-            while not room.is_set():
-                # Reading is paused until the command takes its input. An empty output frame
-                # each second tells whether the client is still there (a send to a gone
-                # client fails) without reading more of its input.
-                if probe is not None:
-                    try:
-                        await frame(probe, b"")
-                    except OSError:
-                        return True
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(room.wait(), 1.0)
-            msg = await receive()
+            if not await self.wait_for_room():
+                return True
+            msg = await self.receive()
             if msg["type"] == "websocket.disconnect":
                 return True
             data = msg.get("bytes")
             if data is None:
                 data = (msg.get("text") or "").encode()
-            if not data:
-                continue
-            channel, payload = data[0], data[1:]
-            if channel == STDIN and stdin_open:
-                pending += len(payload)
-                stdin_q.put_nowait(payload)
-                if pending > STDIN_BUFFER:
-                    room.clear()
-            elif channel == RESIZE:
-                with contextlib.suppress(ValueError, TypeError, AttributeError):
-                    size = orjson.loads(payload)
-                    session.resize(int(size.get("Width", 0)), int(size.get("Height", 0)))
-            elif channel == CLOSE and payload[:1] == bytes([STDIN]) and stdin_open:
-                stdin_open = False
-                stdin_q.put_nowait(None)
+            if data:
+                self.handle(data[0], data[1:])
 
-    out_task = asyncio.create_task(outputs())
-    in_task = asyncio.create_task(inputs())
-    feed_task = asyncio.create_task(feed())
-    try:
-        done, _ = await asyncio.wait({out_task, in_task}, return_when=asyncio.FIRST_COMPLETED)
-        if in_task in done and not out_task.done():
-            if in_task.exception() is None:
-                # The client went away first: the command goes with it.
-                session.kill()
-                return
-            log.error("exec input failed", exc_info=in_task.exception())
-        await out_task
-        code = await session.wait()
-        await frame(ERROR, orjson.dumps(exit_status(code, opts.command)))
-        await send({"type": "websocket.close", "code": 1000})
-    except OSError:  # the socket broke under us
-        session.kill()
-    except asyncio.CancelledError:  # the server is stopping: the command must not outlive it
-        session.kill()
-        raise
-    finally:
-        tasks = (out_task, in_task, feed_task)
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+    async def wait_for_room(self) -> bool:
+        """Wait while stdin's buffer is full; False when the client went away meanwhile."""
+        probe = STDOUT if self.opts.stdout else STDERR if self.opts.stderr else None
+        while not self.room.is_set():
+            # Reading is paused until the command takes its input. An empty output frame
+            # each second tells whether the client is still there (a send to a gone
+            # client fails) without reading more of its input.
+            if probe is not None:
+                try:
+                    await self.frame(probe, b"")
+                except OSError:
+                    return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.room.wait(), 1.0)
+        return True
+
+    def handle(self, channel: int, payload: bytes) -> None:
+        """One client frame: stdin data, a terminal resize, or stdin's close."""
+        if channel == STDIN and self.stdin_open:
+            self.pending += len(payload)
+            self.stdin_q.put_nowait(payload)
+            if self.pending > STDIN_BUFFER:
+                self.room.clear()
+        elif channel == RESIZE:
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                size = orjson.loads(payload)
+                self.session.resize(int(size.get("Width", 0)), int(size.get("Height", 0)))
+        elif channel == CLOSE and payload[:1] == bytes([STDIN]) and self.stdin_open:
+            self.stdin_open = False
+            self.stdin_q.put_nowait(None)
+
+    async def run(self) -> None:
+        session = self.session
+        out_task = asyncio.create_task(self.outputs())
+        in_task = asyncio.create_task(self.inputs())
+        feed_task = asyncio.create_task(self.feed())
+        try:
+            done, _ = await asyncio.wait({out_task, in_task}, return_when=asyncio.FIRST_COMPLETED)
+            if in_task in done and not out_task.done():
+                if in_task.exception() is None:
+                    # The client went away first: the command goes with it.
+                    session.kill()
+                    return
+                log.error("exec input failed", exc_info=in_task.exception())
+            await out_task
+            code = await session.wait()
+            await self.frame(ERROR, orjson.dumps(exit_status(code, self.opts.command)))
+            await self.send({"type": "websocket.close", "code": 1000})
+        except OSError:  # the socket broke under us
+            session.kill()
+        except asyncio.CancelledError:  # the server is stopping: the command must not outlive it
+            session.kill()
+            raise
+        finally:
+            tasks = (out_task, in_task, feed_task)
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t

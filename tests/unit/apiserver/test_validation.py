@@ -9,16 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hyperpod.apiserver.validation import (
-    default_builtin,
+from hyperpod.apiserver.names import (
     is_dns1035_label,
     is_dns1123_label,
     is_dns1123_subdomain,
     is_qualified_name,
     is_valid_label_value,
-    qos_class,
-    validate_builtin,
 )
+from hyperpod.apiserver.podspec import qos_class
+from hyperpod.apiserver.validation import default_builtin, validate_builtin
 
 
 @pytest.mark.parametrize("name", ["a", "my-name", "123-abc", "a" * 63])

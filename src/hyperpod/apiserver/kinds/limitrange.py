@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from hyperpod.apiserver import errors, tables
 from hyperpod.apiserver.kinds import Cause, Obj, Row, Strategy
 from hyperpod.apiserver.kinds import columns as cols
+from hyperpod.apiserver.podspec import qos_class
 from hyperpod.apiserver.quantity import parse_quantity
 from hyperpod.apiserver.resources import ResourceType
 
@@ -82,8 +83,6 @@ def apply_defaults(reg: Registry, pod: Obj) -> None:
                 res.pop(key, None)
     if notes:
         md.setdefault("annotations", {})[ANNOTATION] = "LimitRanger plugin set: " + "; ".join(notes)
-        from hyperpod.apiserver.validation import qos_class
-
         pod.setdefault("status", {})["qosClass"] = qos_class(pod)
 
 

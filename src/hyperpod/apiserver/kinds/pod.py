@@ -5,7 +5,8 @@ once its containers stopped: deleting it sets ``deletionTimestamp`` and
 ``deletionGracePeriodSeconds`` (default ``terminationGracePeriodSeconds``, 30) and keeps it.
 ``pods/binding`` sets ``spec.nodeName`` and the PodScheduled condition; ``pods/eviction`` asks
 every kind's eviction admission (disruption budgets) and then deletes the pod gracefully.
-Defaults, validation and columns of pods are still in ``validation.py`` and ``tables.py``.
+Defaults and validation of pods are still in ``podspec.py`` (called from ``validation.py``),
+their columns in ``tables.py``.
 """
 
 from __future__ import annotations

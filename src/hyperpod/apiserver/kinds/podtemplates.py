@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hyperpod.apiserver import errors, selectors, validation
+from hyperpod.apiserver import errors, podspec, selectors
 
 Obj = dict[str, Any]
 Cause = dict[str, str]
@@ -82,7 +82,7 @@ def validate_template(
                     )
                 )
     spec = template.get("spec")
-    causes.extend(validation.validate_pod_spec(spec, f"{field}.spec"))
+    causes.extend(podspec.validate_pod_spec(spec, f"{field}.spec"))
     policy = _d(spec).get("restartPolicy")
     if policy not in restart_policies:
         causes.append(

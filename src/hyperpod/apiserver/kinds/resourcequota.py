@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from hyperpod.apiserver import errors, tables
 from hyperpod.apiserver.kinds import Cause, Obj, Row, Strategy
 from hyperpod.apiserver.kinds import columns as cols
+from hyperpod.apiserver.podspec import qos_class
 from hyperpod.apiserver.quantity import format_quantity, parse_quantity
 from hyperpod.apiserver.resources import ALL_VERBS, ResourceType
 
@@ -204,8 +205,6 @@ def _scope_matches(scope: str, op: str, values: list[Any], pod: Obj) -> bool:
         if op == "DoesNotExist":
             return not name
         return (str(name or "") in values) == (op == "In")
-    from hyperpod.apiserver.validation import qos_class
-
     truth = {
         "Terminating": spec.get("activeDeadlineSeconds") is not None,
         "NotTerminating": spec.get("activeDeadlineSeconds") is None,

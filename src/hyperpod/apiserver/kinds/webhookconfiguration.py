@@ -87,80 +87,101 @@ def webhook_causes(hooks: Any, mutating: bool) -> list[Cause]:
     for i, raw in enumerate(hooks if isinstance(hooks, list) else []):
         hook = cols.d(raw)
         at = f"webhooks[{i}]"
-        name = hook.get("name")
-        if not name:
-            causes.append(errors.cause(f"{at}.name", "Required value", "FieldValueRequired"))
-        elif not _NAME.match(str(name)):
-            causes.append(
-                errors.cause(
-                    f"{at}.name",
-                    f'Invalid value: "{name}": should be a domain with at least three segments '
-                    "separated by dots",
-                )
-            )
-        elif name in seen:
-            causes.append(
-                errors.cause(f"{at}.name", f'Duplicate value: "{name}"', "FieldValueDuplicate")
-            )
-        seen.add(str(name))
-        if hook.get("failurePolicy") not in ("Fail", "Ignore"):
-            causes.append(
-                _unsupported(f"{at}.failurePolicy", hook.get("failurePolicy"), ("Fail", "Ignore"))
-            )
-        if hook.get("matchPolicy") not in ("Exact", "Equivalent"):
-            causes.append(
-                _unsupported(f"{at}.matchPolicy", hook.get("matchPolicy"), ("Equivalent", "Exact"))
-            )
-        if hook.get("sideEffects") not in ("None", "NoneOnDryRun"):
-            causes.append(
-                _unsupported(f"{at}.sideEffects", hook.get("sideEffects"), ("None", "NoneOnDryRun"))
-            )
-        if mutating and hook.get("reinvocationPolicy") not in ("Never", "IfNeeded"):
-            causes.append(
-                _unsupported(
-                    f"{at}.reinvocationPolicy",
-                    hook.get("reinvocationPolicy"),
-                    ("IfNeeded", "Never"),
-                )
-            )
-        versions = hook.get("admissionReviewVersions")
-        if not versions:
-            causes.append(
-                errors.cause(
-                    f"{at}.admissionReviewVersions",
-                    "Required value: must specify one of v1, v1beta1",
-                    "FieldValueRequired",
-                )
-            )
-        elif "v1" not in versions:
-            causes.append(
-                errors.cause(
-                    f"{at}.admissionReviewVersions",
-                    f"Invalid value: {versions}: this server speaks AdmissionReview v1 only",
-                )
-            )
-        timeout = hook.get("timeoutSeconds")
-        if not isinstance(timeout, int) or not 1 <= timeout <= 30:
-            causes.append(
-                errors.cause(
-                    f"{at}.timeoutSeconds",
-                    f"Invalid value: {timeout}: the timeout value must be between 1 and 30 seconds",
-                )
-            )
+        causes.extend(_name_causes(at, hook.get("name"), seen))
+        causes.extend(_policy_causes(at, hook, mutating))
+        causes.extend(_version_and_timeout_causes(at, hook))
         causes.extend(_client_causes(f"{at}.clientConfig", cols.d(hook.get("clientConfig"))))
         for j, rule in enumerate(hook.get("rules") or []):
-            rule = cols.d(rule)
-            rat = f"{at}.rules[{j}]"
-            for field in ("operations", "apiGroups", "apiVersions", "resources"):
-                if not rule.get(field):
-                    causes.append(
-                        errors.cause(f"{rat}.{field}", "Required value", "FieldValueRequired")
-                    )
-            for k, op in enumerate(rule.get("operations") or []):
-                if op not in OPERATIONS:
-                    causes.append(_unsupported(f"{rat}.operations[{k}]", op, OPERATIONS))
-            if rule.get("scope") not in SCOPES:
-                causes.append(_unsupported(f"{rat}.scope", rule.get("scope"), SCOPES))
+            causes.extend(_rule_causes(f"{at}.rules[{j}]", cols.d(rule)))
+    return causes
+
+
+def _name_causes(at: str, name: Any, seen: set[str]) -> list[Cause]:
+    """A webhook's name: a domain of three or more segments, unique in its configuration."""
+    causes: list[Cause] = []
+    if not name:
+        causes.append(errors.cause(f"{at}.name", "Required value", "FieldValueRequired"))
+    elif not _NAME.match(str(name)):
+        causes.append(
+            errors.cause(
+                f"{at}.name",
+                f'Invalid value: "{name}": should be a domain with at least three segments '
+                "separated by dots",
+            )
+        )
+    elif name in seen:
+        causes.append(
+            errors.cause(f"{at}.name", f'Duplicate value: "{name}"', "FieldValueDuplicate")
+        )
+    seen.add(str(name))
+    return causes
+
+
+def _policy_causes(at: str, hook: Obj, mutating: bool) -> list[Cause]:
+    """failurePolicy, matchPolicy, sideEffects and (mutating only) reinvocationPolicy."""
+    causes: list[Cause] = []
+    if hook.get("failurePolicy") not in ("Fail", "Ignore"):
+        causes.append(
+            _unsupported(f"{at}.failurePolicy", hook.get("failurePolicy"), ("Fail", "Ignore"))
+        )
+    if hook.get("matchPolicy") not in ("Exact", "Equivalent"):
+        causes.append(
+            _unsupported(f"{at}.matchPolicy", hook.get("matchPolicy"), ("Equivalent", "Exact"))
+        )
+    if hook.get("sideEffects") not in ("None", "NoneOnDryRun"):
+        causes.append(
+            _unsupported(f"{at}.sideEffects", hook.get("sideEffects"), ("None", "NoneOnDryRun"))
+        )
+    if mutating and hook.get("reinvocationPolicy") not in ("Never", "IfNeeded"):
+        causes.append(
+            _unsupported(
+                f"{at}.reinvocationPolicy",
+                hook.get("reinvocationPolicy"),
+                ("IfNeeded", "Never"),
+            )
+        )
+    return causes
+
+
+def _version_and_timeout_causes(at: str, hook: Obj) -> list[Cause]:
+    causes: list[Cause] = []
+    versions = hook.get("admissionReviewVersions")
+    if not versions:
+        causes.append(
+            errors.cause(
+                f"{at}.admissionReviewVersions",
+                "Required value: must specify one of v1, v1beta1",
+                "FieldValueRequired",
+            )
+        )
+    elif "v1" not in versions:
+        causes.append(
+            errors.cause(
+                f"{at}.admissionReviewVersions",
+                f"Invalid value: {versions}: this server speaks AdmissionReview v1 only",
+            )
+        )
+    timeout = hook.get("timeoutSeconds")
+    if not isinstance(timeout, int) or not 1 <= timeout <= 30:
+        causes.append(
+            errors.cause(
+                f"{at}.timeoutSeconds",
+                f"Invalid value: {timeout}: the timeout value must be between 1 and 30 seconds",
+            )
+        )
+    return causes
+
+
+def _rule_causes(rat: str, rule: Obj) -> list[Cause]:
+    causes: list[Cause] = []
+    for field in ("operations", "apiGroups", "apiVersions", "resources"):
+        if not rule.get(field):
+            causes.append(errors.cause(f"{rat}.{field}", "Required value", "FieldValueRequired"))
+    for k, op in enumerate(rule.get("operations") or []):
+        if op not in OPERATIONS:
+            causes.append(_unsupported(f"{rat}.operations[{k}]", op, OPERATIONS))
+    if rule.get("scope") not in SCOPES:
+        causes.append(_unsupported(f"{rat}.scope", rule.get("scope"), SCOPES))
     return causes
 
 
