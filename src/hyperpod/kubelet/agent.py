@@ -32,6 +32,7 @@ from hyperpod.apiserver.patching import PatchType
 from hyperpod.kubelet import devices as devmod
 from hyperpod.kubelet import hostenv, oci, podnet, podusers, processes
 from hyperpod.kubelet.exec_session import LocalExec
+from hyperpod.kubelet.host import SandboxRef, WorkerRef
 from hyperpod.kubelet.images import ImageStore
 from hyperpod.kubelet.logs import open_log
 from hyperpod.kubelet.pods import PodWorker
@@ -142,7 +143,7 @@ class Kubelet:
             for s in services
         }
 
-    def pod_address(self, worker: PodWorker) -> str:
+    def pod_address(self, worker: SandboxRef) -> str:
         """The worker's pod IP (allocated once, kept in its sandbox) and its hosts file."""
         if podnet.host_network(worker.pod):
             ip = podnet.LOOPBACK
@@ -151,7 +152,7 @@ class Kubelet:
         self._write_hosts(worker, ip)
         return ip
 
-    def _write_hosts(self, worker: PodWorker, ip: str) -> None:
+    def _write_hosts(self, worker: SandboxRef, ip: str) -> None:
         ns = worker.pod["metadata"]["namespace"]
         with contextlib.suppress(OSError):
             services = {ns: self.service_addresses(ns)}
@@ -199,7 +200,7 @@ class Kubelet:
             used.update(str(x) for x in json.loads(raw or "[]"))
         return used
 
-    def worker_done(self, worker: PodWorker) -> None:
+    def worker_done(self, worker: WorkerRef) -> None:
         self.allocated.pop(worker.uid, None)
         if self.workers.get(worker.key) is worker:
             del self.workers[worker.key]

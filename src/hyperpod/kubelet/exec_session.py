@@ -324,31 +324,51 @@ async def open_exec(
         ):
             raise BadRequest(f'exec: "{exe}": executable file not found in $PATH')
     if tty:
-        master, slave = pty.openpty()
-        try:
-            popen = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-E",  # the container's PYTHONHOME/PYTHONPATH are not the helper's
-                    "-P",  # nor are the files in its working directory
-                    "-c",
-                    _TTY_HELPER,
-                    *command,
-                ],
-                stdin=slave,
-                stdout=slave,
-                stderr=slave,
-                env=env,
-                cwd=cwd,
-                start_new_session=True,
-                **ids,
-            )
-        except OSError as exc:
-            os.close(master)
-            raise BadRequest(f"exec failed: {exc}") from exc
-        finally:
-            os.close(slave)
-        return ExecProcess(popen, {master: STDOUT}, master, tty=True, container_pid=container_pid)
+        return _spawn_tty(command, env, cwd, ids, container_pid)
+    return _spawn_pipes(command, env, cwd, ids, container_pid, stdin=stdin)
+
+
+def _spawn_tty(
+    command: list[str], env: dict[str, str], cwd: str, ids: dict[str, Any], container_pid: int
+) -> ExecProcess:
+    """The command on a new pseudo-terminal, through the helper that makes it the controller."""
+    master, slave = pty.openpty()
+    try:
+        popen = subprocess.Popen(
+            [
+                sys.executable,
+                "-E",  # the container's PYTHONHOME/PYTHONPATH are not the helper's
+                "-P",  # nor are the files in its working directory
+                "-c",
+                _TTY_HELPER,
+                *command,
+            ],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+            **ids,
+        )
+    except OSError as exc:
+        os.close(master)
+        raise BadRequest(f"exec failed: {exc}") from exc
+    finally:
+        os.close(slave)
+    return ExecProcess(popen, {master: STDOUT}, master, tty=True, container_pid=container_pid)
+
+
+def _spawn_pipes(
+    command: list[str],
+    env: dict[str, str],
+    cwd: str,
+    ids: dict[str, Any],
+    container_pid: int,
+    *,
+    stdin: bool,
+) -> ExecProcess:
+    """The command with pipes for stdout and stderr (and stdin when asked)."""
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     in_r, in_w = os.pipe() if stdin else (subprocess.DEVNULL, None)

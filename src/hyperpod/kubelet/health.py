@@ -179,62 +179,70 @@ class GpuMonitor:
                 alive += 1
                 continue
             alive += 1
-            out += self._remapped_rows(h, i, uuid)
-            links = self._active_links(h)
-            if links < self.links.get(i, 0):
-                out.append(
-                    Finding(
-                        "gpu-nvlink",
-                        "reboot",
-                        f"GPU {i}: {links} of {self.links[i]} NVLinks active",
-                        uuid,
-                    )
-                )
-            for xid in self.xids.get(i, []):
-                action = (
-                    "replace"
-                    if xid in cfg.xid_replace
-                    else "reboot"
-                    if xid in cfg.xid_reboot
-                    else "none"
-                )
-                name = XID_NAMES.get(xid, "unlisted XID")
-                out.append(Finding("gpu-xid", action, f"XID {xid} on GPU {i} ({name})", uuid))
-            if dbe_agg >= cfg.ecc_dbe_aggregate_threshold:
-                out.append(
-                    Finding(
-                        "gpu-ecc",
-                        "replace",
-                        f"GPU {i} has {dbe_agg} aggregate double-bit ECC errors "
-                        f"(threshold {cfg.ecc_dbe_aggregate_threshold})",
-                        uuid,
-                    )
-                )
-            elif dbe_vol >= cfg.ecc_dbe_volatile_threshold:
-                out.append(
-                    Finding(
-                        "gpu-ecc",
-                        cfg.ecc_dbe_action,
-                        f"GPU {i} has {dbe_vol} volatile double-bit ECC errors "
-                        f"(threshold {cfg.ecc_dbe_volatile_threshold})",
-                        uuid,
-                    )
-                )
-            if temp >= cfg.temperature_celsius:
-                out.append(
-                    Finding(
-                        "gpu-temperature",
-                        "unschedulable",
-                        f"GPU {i} is at {temp} C (threshold {cfg.temperature_celsius} C)",
-                        uuid,
-                    )
-                )
+            out += self._gpu_findings(i, h, uuid, temp, dbe_vol, dbe_agg)
         if alive < self.expected and not any(f.check == "gpu-count" for f in out):
             out.append(
                 Finding(
                     "gpu-count",
                     cfg.gpu_count_action,
                     f"{alive} GPU(s) visible, {self.expected} expected",
+                )
+            )
+        return out
+
+    def _gpu_findings(
+        self, i: int, h: Any, uuid: str, temp: int, dbe_vol: int, dbe_agg: int
+    ) -> list[Finding]:
+        """What is wrong with GPU ``i`` (a visible one): remaps, NVLinks, XIDs, ECC, heat."""
+        cfg = self.config
+        out = self._remapped_rows(h, i, uuid)
+        links = self._active_links(h)
+        if links < self.links.get(i, 0):
+            out.append(
+                Finding(
+                    "gpu-nvlink",
+                    "reboot",
+                    f"GPU {i}: {links} of {self.links[i]} NVLinks active",
+                    uuid,
+                )
+            )
+        for xid in self.xids.get(i, []):
+            action = (
+                "replace"
+                if xid in cfg.xid_replace
+                else "reboot"
+                if xid in cfg.xid_reboot
+                else "none"
+            )
+            name = XID_NAMES.get(xid, "unlisted XID")
+            out.append(Finding("gpu-xid", action, f"XID {xid} on GPU {i} ({name})", uuid))
+        if dbe_agg >= cfg.ecc_dbe_aggregate_threshold:
+            out.append(
+                Finding(
+                    "gpu-ecc",
+                    "replace",
+                    f"GPU {i} has {dbe_agg} aggregate double-bit ECC errors "
+                    f"(threshold {cfg.ecc_dbe_aggregate_threshold})",
+                    uuid,
+                )
+            )
+        elif dbe_vol >= cfg.ecc_dbe_volatile_threshold:
+            out.append(
+                Finding(
+                    "gpu-ecc",
+                    cfg.ecc_dbe_action,
+                    f"GPU {i} has {dbe_vol} volatile double-bit ECC errors "
+                    f"(threshold {cfg.ecc_dbe_volatile_threshold})",
+                    uuid,
+                )
+            )
+        if temp >= cfg.temperature_celsius:
+            out.append(
+                Finding(
+                    "gpu-temperature",
+                    "unschedulable",
+                    f"GPU {i} is at {temp} C (threshold {cfg.temperature_celsius} C)",
+                    uuid,
                 )
             )
         return out

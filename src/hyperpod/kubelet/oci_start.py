@@ -1,6 +1,6 @@
 """Starting one container attempt with the OCI runtime: image, spec, bundle, shim.
 
-The process path lives in ``pods.py``; this is its counterpart for pods that run in real
+The process path lives in ``process_start.py``; this is its counterpart for pods that run in real
 containers (see ``oci.py`` for the runtime and ``images.py`` for the image store). Pull
 failures become the waiting reasons a kubelet reports (``ErrImagePull``, ``ImagePullBackOff``,
 ``ErrImageNeverPull``) with the puller's message, retried with the container back-off.
@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from hyperpod.kubelet import cdi, oci, oci_cgroups, podnet, processes, progress_reader, pulling
 from hyperpod.kubelet import devices as devmod
 from hyperpod.kubelet import serviceaccount as sa_mod
 from hyperpod.kubelet.env import EnvError, container_env
 from hyperpod.kubelet.images import Image, ImageError
-from hyperpod.kubelet.volumes import VolumeError, mounts_for
+from hyperpod.kubelet.volumes import Mount, VolumeError, mounts_for
 
 if TYPE_CHECKING:
     from hyperpod.kubelet.container import Container
@@ -80,22 +81,33 @@ async def _image(w: PodWorker, c: Container) -> Image | None:
     return image
 
 
-async def start(w: PodWorker, c: Container) -> None:
-    """Start attempt ``c.restart_count`` of ``c`` in a container of its image."""
-    if w.kl.default_runtime != "oci" and not w.kl.oci_probe.ok:
-        message = f"the OCI runtime is not available on this node: {w.kl.oci_probe.reason}"
-        if w.kl.runtime_setting == "process":
-            message = (
-                "the OCI runtime is not enabled on this node (cluster config runtime: process); "
-                "set runtime: oci or auto, or drop the hyperpod.local/runtime annotation"
-            )
-        _wait(c, "CreateContainerError", message)
-        w.event("Warning", "Failed", f"Error: {message}")
-        c.next_start = time.monotonic() + 30.0
-        return
-    image = await _image(w, c)
-    if image is None:
-        return
+def _runtime_missing(w: PodWorker, c: Container) -> bool:
+    """True (with a waiting reason) when this node cannot run OCI containers."""
+    if w.kl.default_runtime == "oci" or w.kl.oci_probe.ok:
+        return False
+    message = f"the OCI runtime is not available on this node: {w.kl.oci_probe.reason}"
+    if w.kl.runtime_setting == "process":
+        message = (
+            "the OCI runtime is not enabled on this node (cluster config runtime: process); "
+            "set runtime: oci or auto, or drop the hyperpod.local/runtime annotation"
+        )
+    _wait(c, "CreateContainerError", message)
+    w.event("Warning", "Failed", f"Error: {message}")
+    c.next_start = time.monotonic() + 30.0
+    return True
+
+
+def _config_error(w: PodWorker, c: Container, exc: Exception) -> None:
+    """CreateContainerConfigError, retried in 5 s."""
+    _wait(c, "CreateContainerConfigError", str(exc))
+    w.event("Warning", "Failed", f"Error: {exc}")
+    c.next_start = time.monotonic() + 5.0
+
+
+def _command(
+    w: PodWorker, c: Container, image: Image
+) -> tuple[list[Mount], dict[str, str], list[str], int, int] | None:
+    """Mounts, environment, command line, uid and gid; None (and waiting) if they cannot be."""
     pod_spec = w.pod.get("spec") or {}
     ns = w.pod["metadata"]["namespace"]
     try:
@@ -113,17 +125,16 @@ async def start(w: PodWorker, c: Container) -> None:
         args = oci.command_line(image, c.spec, argv)
         uid, gid = oci.user_of(image, c.spec, pod_spec)
     except (EnvError, VolumeError, oci.OciError) as exc:
-        _wait(c, "CreateContainerConfigError", str(exc))
-        w.event("Warning", "Failed", f"Error: {exc}")
-        c.next_start = time.monotonic() + 5.0
-        return
-    if not args:
-        w._start_error(c, "no command specified: the image has no Entrypoint or Cmd")
-        return
-    cdir = w.sandbox / c.name
-    cdir.mkdir(parents=True, exist_ok=True)
-    number = c.restart_count
-    container_id = f"{w.uid}-{c.name}-{number}"
+        _config_error(w, c, exc)
+        return None
+    return mounts, env, args, uid, gid
+
+
+def _limits(
+    w: PodWorker, c: Container, env: dict[str, str]
+) -> tuple[oci_cgroups.Limits, cdi.Edits | None] | None:
+    """The cgroup limits and the CDI edits for the container's GPUs (numbered from 0 in
+    ``env``); None (and waiting) when they cannot be had."""
     gpus = w.allocation.get(c.name, {}).get(cdi.GPU_KIND, [])
     try:
         limits = oci_cgroups.limits_for(c.spec, w.pod)
@@ -137,12 +148,18 @@ async def start(w: PodWorker, c: Container) -> None:
         _wait(c, "CreateContainerError", str(exc))
         w.event("Warning", "GPUsUnavailable", str(exc))
         c.next_start = time.monotonic() + 30.0
-        return
+        return None
     except oci_cgroups.LimitError as exc:
-        _wait(c, "CreateContainerConfigError", str(exc))
-        w.event("Warning", "Failed", f"Error: {exc}")
-        c.next_start = time.monotonic() + 5.0
-        return
+        _config_error(w, c, exc)
+        return None
+    return limits, edits
+
+
+def _binds(
+    w: PodWorker, c: Container, cdir: Path, mounts: list[Mount], env: dict[str, str]
+) -> list[tuple[str, str, bool]]:
+    """Bind mounts: volumes, the progress directory, /etc/hosts and the ServiceAccount token
+    (with the in-cluster variables added to ``env``)."""
     binds = [(m.mount_path, m.host_path, m.read_only) for m in mounts]
     if not any(e.get("name") == progress_reader.ENV for e in c.spec.get("env") or []):
         # hyperpod.progress.report() writes PROGRESS_DIR/progress.json (atomically, by a
@@ -165,20 +182,21 @@ async def start(w: PodWorker, c: Container) -> None:
         for key, value in sa_mod.incluster_env(w.kl.data_dir, w.sa_dir).items():
             if key.startswith("KUBERNETES_"):  # the others name host paths
                 env.setdefault(key, value)
-    cwd = str(c.spec.get("workingDir") or image.working_dir or "/")
-    spec = oci.runtime_spec(
-        args,
-        oci.merged_env(image, env),
-        cwd,
-        binds,
-        hostname=str(w.pod["metadata"]["name"])[:63],
-        uid=uid,
-        gid=gid,
-    )
-    runc = oci.runc_binary()
-    if runc is None:
-        w._start_error(c, "runc is not installed on this node")
-        return
+    return binds
+
+
+def _bundle(
+    w: PodWorker,
+    c: Container,
+    spec: dict[str, Any],
+    edits: cdi.Edits | None,
+    limits: oci_cgroups.Limits,
+    number: int,
+    image: Image,
+) -> tuple[oci.Bundle, oci_cgroups.Setup] | None:
+    """The runc bundle in its cgroup; None (the start failed) when it cannot be made."""
+    cdir = w.sandbox / c.name
+    container_id = f"{w.uid}-{c.name}-{number}"
     try:
         if edits is not None:
             cdi.apply(spec, edits)
@@ -192,10 +210,55 @@ async def start(w: PodWorker, c: Container) -> None:
         )
     except (oci.OciError, cdi.CdiError, oci_cgroups.LimitError) as exc:
         oci_cgroups.cleanup(container_id)
-        w._start_error(c, str(exc))
+        w.start_error(c, str(exc))
+        return None
+    return bundle, cgroups
+
+
+async def start(w: PodWorker, c: Container) -> None:
+    """Start attempt ``c.restart_count`` of ``c`` in a container of its image."""
+    if _runtime_missing(w, c):
         return
+    image = await _image(w, c)
+    if image is None:
+        return
+    command = _command(w, c, image)
+    if command is None:
+        return
+    mounts, env, args, uid, gid = command
+    if not args:
+        w.start_error(c, "no command specified: the image has no Entrypoint or Cmd")
+        return
+    cdir = w.sandbox / c.name
+    cdir.mkdir(parents=True, exist_ok=True)
+    number = c.restart_count
+    limited = _limits(w, c, env)
+    if limited is None:
+        return
+    limits, edits = limited
+    binds = _binds(w, c, cdir, mounts, env)
+    cwd = str(c.spec.get("workingDir") or image.working_dir or "/")
+    spec = oci.runtime_spec(
+        args,
+        oci.merged_env(image, env),
+        cwd,
+        binds,
+        hostname=str(w.pod["metadata"]["name"])[:63],
+        uid=uid,
+        gid=gid,
+    )
+    runc = oci.runc_binary()
+    if runc is None:
+        w.start_error(c, "runc is not installed on this node")
+        return
+    made = _bundle(w, c, spec, edits, limits, number, image)
+    if made is None:
+        return
+    bundle, cgroups = made
     w.event("Normal", "Created", f"Created container: {c.name}")
     # The marker first: a kubelet restarted in the next instant must know runc owns it.
     oci.write_marker(cdir, number, bundle, cgroups.memory_dir)
     attempt = processes.start(cdir, number, bundle.argv(runc), dict(_RUNC_ENV), cdir)
-    w._started(c, attempt, dict(item.split("=", 1) for item in spec["process"]["env"]), cdir)
+    w.container_started(
+        c, attempt, dict(item.split("=", 1) for item in spec["process"]["env"]), cdir
+    )

@@ -3,8 +3,9 @@
 It prepares the sandbox (``<data_dir>/pods/<uid>/``: volumes, device allocation), runs init
 containers in order and then the app containers through the shim, restarts them by
 ``restartPolicy`` with Kubernetes' CrashLoopBackOff (first restart at once, then 10 s doubling
-to 5 min, reset after 10 min of running), runs probes, and reports status exactly in the
-Kubernetes shape. On deletion it sends SIGTERM to every container's process group, waits the
+to 5 min, reset after 10 min of running), runs probes (``pod_probes.py``), and reports status
+exactly in the Kubernetes shape (``pod_status.py``). Containers start as processes
+(``process_start.py``) or in runc bundles (``oci_start.py``). On deletion it sends SIGTERM to every container's process group, waits the
 grace period, SIGKILLs, and removes the pod (``delete(..., grace_period_seconds=0)``).
 On start it re-adopts containers left running by an earlier control plane from the sandbox.
 
@@ -29,14 +30,13 @@ from typing import TYPE_CHECKING, Any
 
 from hyperpod.api.meta import rfc3339
 from hyperpod.apiserver.errors import ApiError, NotFound
-from hyperpod.apiserver.quantity import bytes_of
+from hyperpod.apiserver.patching import PatchType
 from hyperpod.kubelet import devices as devmod
-from hyperpod.kubelet import oci, podnet, podusers, processes, progress_reader
+from hyperpod.kubelet import oci, pod_probes, pod_status, process_start, processes
 from hyperpod.kubelet import serviceaccount as sa_mod
 from hyperpod.kubelet.container import Container
-from hyperpod.kubelet.env import EnvError, container_env
-from hyperpod.kubelet.probes import run_probe
-from hyperpod.kubelet.volumes import Mount, VolumeError, mounts_for, prepare
+from hyperpod.kubelet.env import EnvError
+from hyperpod.kubelet.volumes import VolumeError, prepare
 from hyperpod.runtime.machinery import record_event
 
 if TYPE_CHECKING:
@@ -52,21 +52,6 @@ TICK_S = 0.15
 def backoff_delay(step: int, base: float, cap: float) -> float:
     """Delay before restart number ``step`` (0-based): 0, base, 2*base, ... up to cap."""
     return 0.0 if step == 0 else min(cap, base * 2 ** (step - 1))
-
-
-def _terminated(rec: Obj, container_id: str) -> Obj:
-    term: Obj = {
-        "exitCode": int(rec.get("exitCode", 0)),
-        "reason": rec.get("reason") or ("Completed" if rec.get("exitCode") == 0 else "Error"),
-        "startedAt": rfc3339(float(rec.get("startedAt") or rec.get("finishedAt") or time.time())),
-        "finishedAt": rfc3339(float(rec.get("finishedAt") or time.time())),
-        "containerID": container_id,
-    }
-    if rec.get("signal"):
-        term["signal"] = int(rec["signal"])
-    if rec.get("message"):
-        term["message"] = str(rec["message"])
-    return {"terminated": term}
 
 
 class PodWorker:
@@ -129,7 +114,9 @@ class PodWorker:
             if len(nums) > 1:
                 prev = processes.Attempt(cdir, nums[-2]).record()
                 if prev and "finishedAt" in prev:
-                    c.last_state = _terminated(prev, f"hyperpod://{self.uid}/{c.name}/{nums[-2]}")
+                    c.last_state = pod_status.terminated(
+                        prev, f"hyperpod://{self.uid}/{c.name}/{nums[-2]}"
+                    )
             att = processes.Attempt(cdir, nums[-1])
             rec = att.finished()
             if rec is None and att.record() is not None:
@@ -171,7 +158,7 @@ class PodWorker:
             self.adopt()
             for c in self.all():
                 if c.running and c.attempt is not None:
-                    self._start_probes(c, c.attempt)
+                    pod_probes.start_probes(self, c, c.attempt)
             while True:
                 pod = self.kl.current(self.key)
                 if pod is None or str(pod["metadata"].get("uid")) != self.uid:
@@ -241,15 +228,15 @@ class PodWorker:
                         }
                     }
                 },
-                self.kl.merge,
+                PatchType.MERGE,
                 self.pod["metadata"]["namespace"],
             )
             self.pod = md
         self.volumes = prepare(self.pod, self.sandbox, self.kl.data_dir, self.kl.lookup)
         self._project_token()
-        self._own_files()
+        self.own_files()
 
-    def _own_files(self) -> None:
+    def own_files(self) -> None:
         """With per-namespace pod users, hand the sandbox to the pod's user (podusers.py)."""
         users = self.kl.pod_users
         if not users.enabled or self.kl.runtime_for(self.pod) != "process":
@@ -330,36 +317,6 @@ class PodWorker:
             await self._start(c)
 
     # ------------------------------------------------------------------ starting
-    def _resolve(self, c: Container) -> tuple[list[str], dict[str, str], Path, list[Mount]]:
-        self.ip = self.kl.pod_address(self)  # refreshes the hosts file too
-        mounts = mounts_for(c.spec, self.volumes)
-        if self.sa_dir is not None:
-            mounts = sorted([*mounts, sa_mod.mount(self.sa_dir)], key=lambda m: -len(m.mount_path))
-        ns = self.pod["metadata"]["namespace"]
-        env, argv = container_env(
-            self.downward_pod(),
-            c.spec,
-            base=self.kl.base_env,
-            lookup=self.kl.lookup,
-            services={ns: self.kl.service_addresses(ns)},
-            mounts=mounts,
-            devices=devmod.device_env(self.allocation.get(c.name, {}), self.kl.devices),
-            node_allocatable=self.kl.allocatable,
-        )
-        # Where hyperpod.progress.report() writes (kubelet/progress_reader.py reads it).
-        if not any(e.get("name") == progress_reader.ENV for e in c.spec.get("env") or []):
-            env[progress_reader.ENV] = str(progress_reader.progress_path(self.sandbox, c.name))
-        if self.sa_dir is not None:
-            for k, v in sa_mod.incluster_env(self.kl.data_dir, self.sa_dir).items():
-                env.setdefault(k, v)  # what the pod sets itself wins
-        # Written by the health agent before an eviction (controllers/health_eviction.py).
-        env["HYPERPOD_EVICTION_FILE"] = str(self.sandbox / "eviction.json")
-        wd = c.spec.get("workingDir")
-        from hyperpod.kubelet.volumes import substitute
-
-        cwd = Path(substitute(wd, mounts)) if wd else self.sandbox
-        return argv, env, cwd, mounts
-
     def downward_pod(self) -> Obj:
         """The pod as the downward API sees it: ``status.podIP`` is this pod's address."""
         if self.ip is None:
@@ -367,7 +324,7 @@ class PodWorker:
         status = {**(self.pod.get("status") or {}), "podIP": self.ip, "podIPs": [{"ip": self.ip}]}
         return {**self.pod, "status": status}
 
-    def _start_error(self, c: Container, message: str) -> None:
+    def start_error(self, c: Container, message: str) -> None:
         """A container that could not be started: recorded like an attempt that ended."""
         cdir = self.sandbox / c.name
         cdir.mkdir(parents=True, exist_ok=True)
@@ -394,81 +351,9 @@ class PodWorker:
 
             await oci_start.start(self, c)
             return
-        try:
-            argv, env, cwd, _ = self._resolve(c)
-        except (EnvError, VolumeError) as exc:
-            c.state = {"waiting": {"reason": "CreateContainerConfigError", "message": str(exc)}}
-            self.event("Warning", "Failed", f"Error: {exc}")
-            c.next_start = time.monotonic() + 5.0
-            return
-        image = c.spec.get("image") or ""
-        if not c.pulled:
-            c.pulled = True
-            self.event(
-                "Normal",
-                "Pulled",
-                f'Container image "{image}" is recorded, not pulled: on the local cluster '
-                "containers run as processes of this machine",
-            )
-        if not argv:
-            self._start_error(c, "no command specified: the local cluster needs command or args")
-            return
-        if not cwd.is_dir():
-            self._start_error(
-                c, f'chdir to cwd ("{cwd}") set in config.json failed: no such file or directory'
-            )
-            return
-        exe = argv[0]
-        found = (
-            exe
-            if os.sep in exe and os.access(cwd / exe, os.X_OK)
-            else shutil.which(exe, path=env.get("PATH"))
-        )
-        if not found:
-            self._start_error(c, f'exec: "{exe}": executable file not found in $PATH')
-            return
-        limits = (c.spec.get("resources") or {}).get("limits") or {}
-        memory = bytes_of(limits["memory"]) if "memory" in limits else None
-        self.event("Normal", "Created", f"Created container: {c.name}")
-        if self.kl.pod_users.enabled:
-            try:
-                argv, env, cwd = self._as_pod_user(c, argv, env, cwd)
-            except podusers.PodUserError as exc:
-                c.state = {"waiting": {"reason": "CreateContainerConfigError", "message": str(exc)}}
-                self.event("Warning", "Failed", f"Error: {exc}")
-                c.next_start = time.monotonic() + 5.0
-                return
-        argv = sa_mod.wrap(argv, self.sa_dir)  # own mount namespace with the token (root)
-        if self.kl.unshare and not podnet.host_network(self.pod):
-            argv = podnet.with_hosts(self.sandbox / podnet.HOSTS_FILE, argv, self.kl.unshare)
-        attempt = processes.start(self.sandbox / c.name, c.restart_count, argv, env, cwd, memory)
-        self._started(c, attempt, env, cwd)
+        await process_start.start(self, c)
 
-    def _as_pod_user(
-        self, c: Container, argv: list[str], env: dict[str, str], cwd: Path
-    ) -> tuple[list[str], dict[str, str], Path]:
-        """The command run as the namespace's user (innermost, after the root-only wrappers)."""
-        users = self.kl.pod_users
-        problem = users.reachable()
-        if problem is not None:
-            raise podusers.PodUserError(problem)
-        ident = users.identity(self.pod, c.spec)
-        (self.sandbox / c.name).mkdir(parents=True, exist_ok=True)
-        self._own_files()  # container directories made since the sandbox was prepared
-        own = {e.get("name") for e in c.spec.get("env") or []}
-        work = self.sandbox / "work"
-        env = dict(env)
-        if "HOME" not in own:
-            env["HOME"] = str(work)  # the host user's HOME is not theirs
-        if progress_reader.ENV not in own:
-            env[progress_reader.ENV] = str(
-                progress_reader.pod_user_progress_path(self.sandbox, c.name)
-            )
-        if not c.spec.get("workingDir"):
-            cwd = work  # the sandbox itself is root's: the pod may not write where root does
-        return users.wrap(argv, ident), env, cwd
-
-    def _started(
+    def container_started(
         self, c: Container, attempt: processes.Attempt, env: dict[str, str], cwd: Path
     ) -> None:
         c.attempt, c.running, c.env, c.cwd = attempt, True, env, cwd
@@ -478,7 +363,7 @@ class PodWorker:
         c.ready = not self._readiness(c)
         c.started = not c.spec.get("startupProbe")
         self.event("Normal", "Started", f"Started container {c.name}")
-        self._start_probes(c, attempt)
+        pod_probes.start_probes(self, c, attempt)
 
     # ------------------------------------------------------------------ exits
     def _exited(
@@ -492,7 +377,7 @@ class PodWorker:
         )
         if oom and int(rec.get("exitCode", 0)) == 137:
             rec = {**rec, "reason": "OOMKilled"}
-        term = _terminated(rec, self.cid(c))
+        term = pod_status.terminated(rec, self.cid(c))
         code = int(rec.get("exitCode", 0))
         if (
             code != 0
@@ -547,85 +432,6 @@ class PodWorker:
             f"pod={md['name']}_{md['namespace']}({self.uid})"
         )
 
-    # ------------------------------------------------------------------ probes
-    def _start_probes(self, c: Container, attempt: processes.Attempt) -> None:
-        if not c.env:
-            try:
-                _, c.env, c.cwd, _ = self._resolve(c)
-            except (EnvError, VolumeError):
-                return
-        c.probes.append(asyncio.get_running_loop().create_task(self._probes(c, attempt)))
-
-    async def _probes(self, c: Container, attempt: processes.Attempt) -> None:
-        """The startup probe first (if any); then liveness and readiness side by side."""
-        startup = c.spec.get("startupProbe")
-        if startup:
-            c.started = False
-            if not await self._probe_loop(c, attempt, "startupProbe", startup):
-                return
-        c.started = True
-        if not c.spec.get("readinessProbe"):
-            c.ready = True
-        self.wake.set()
-        loops = [
-            self._probe_loop(c, attempt, kind, c.spec[kind])
-            for kind in ("livenessProbe", "readinessProbe")
-            if c.spec.get(kind)
-        ]
-        await asyncio.gather(*loops)
-
-    async def _probe_loop(
-        self, c: Container, attempt: processes.Attempt, kind: str, probe: Obj
-    ) -> bool:
-        """Probe until the container ends; a startup probe returns True on its first success."""
-        await asyncio.sleep(float(probe.get("initialDelaySeconds") or 0))
-        period = float(probe.get("periodSeconds") or 10)
-        need_ok = int(probe.get("successThreshold") or 1)
-        need_bad = int(probe.get("failureThreshold") or 3)
-        oks = bads = 0
-        label = {"livenessProbe": "Liveness", "readinessProbe": "Readiness"}.get(kind, "Startup")
-        while c.attempt is attempt and c.running:
-            info = oci.marker(attempt.container_dir, attempt.number)
-            wrap = oci.exec_argv(info, [], tty=False) if info else []
-            if not info and self.kl.pod_users.enabled:  # the probe runs as the container does
-                try:
-                    wrap = self.kl.pod_users.wrap([], self.kl.pod_users.identity(self.pod, c.spec))
-                except podusers.PodUserError:
-                    return False
-            host = self.ip or "127.0.0.1"  # OCI containers share the node network too
-            ok, message = await run_probe(probe, c.spec, c.env, c.cwd, wrap=wrap, host=host)
-            if not (c.attempt is attempt and c.running):
-                return False
-            if ok:
-                oks, bads = oks + 1, 0
-                if kind == "startupProbe":
-                    return True
-                if kind == "readinessProbe" and oks >= need_ok and not c.ready:
-                    c.ready = True
-                    self.wake.set()
-            else:
-                oks, bads = 0, bads + 1
-                self.event("Warning", "Unhealthy", f"{label} probe failed: {message}")
-                if bads >= need_bad:
-                    if kind == "readinessProbe":
-                        if c.ready:
-                            c.ready = False
-                            self.wake.set()
-                    else:
-                        self.event(
-                            "Normal",
-                            "Killing",
-                            f"Container {c.name} failed {label.lower()} probe, will be restarted",
-                        )
-                        grace = float(
-                            (self.pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
-                        )
-                        await attempt.stop(grace)
-                        self.wake.set()
-                        return False
-            await asyncio.sleep(period)
-        return False
-
     # ------------------------------------------------------------------ activeDeadlineSeconds
     def _past_deadline(self) -> bool:
         limit = (self.pod.get("spec") or {}).get("activeDeadlineSeconds")
@@ -652,7 +458,7 @@ class PodWorker:
         results = await asyncio.gather(*(c.attempt.stop(grace) for c in running if c.attempt))
         for c, rec in zip(running, results, strict=True):
             c.running, c.ready, c.done = False, False, True
-            c.state = _terminated(rec, self.cid(c))
+            c.state = pod_status.terminated(rec, self.cid(c))
 
     async def _terminate(self) -> None:
         md = self.pod["metadata"]
@@ -689,108 +495,8 @@ class PodWorker:
         self.kl.release_address(self.uid)
 
     # ------------------------------------------------------------------ status
-    def _conditions(self, phase: str) -> list[Obj]:
-        old = {c.get("type"): c for c in (self.pod.get("status") or {}).get("conditions") or []}
-        now = rfc3339(time.time())
-
-        def cond(type_: str, ok: bool, reason: str = "", message: str = "") -> Obj:
-            status = "True" if ok else "False"
-            prev = old.get(type_) or {}
-            out: Obj = {
-                "type": type_,
-                "status": status,
-                "lastProbeTime": None,
-                "lastTransitionTime": prev.get("lastTransitionTime", now)
-                if prev.get("status") == status
-                else now,
-            }
-            if not ok and reason:
-                out["reason"] = reason
-                if message:
-                    out["message"] = message
-            return out
-
-        pending_init = [c.name for c in self.inits if not (c.done and c.succeeded)]
-        unready = [c.name for c in self.apps if not c.ready]
-        done = phase in ("Succeeded", "Failed")
-        initialized = not pending_init or (phase == "Succeeded")
-        ready_reason = "PodCompleted" if done else "ContainersNotReady"
-        ready_msg = "" if done else f"containers with unready status: [{' '.join(unready)}]"
-        conds = [
-            cond(
-                "Initialized",
-                initialized,
-                "ContainersNotInitialized" if not done else "PodCompleted",
-                f"containers with incomplete status: [{' '.join(pending_init)}]"
-                if not done
-                else "",
-            ),
-            cond("Ready", not unready and not done, ready_reason, ready_msg),
-            cond("ContainersReady", not unready and not done, ready_reason, ready_msg),
-        ]
-        sched = old.get("PodScheduled") or {
-            "type": "PodScheduled",
-            "status": "True",
-            "lastProbeTime": None,
-            "lastTransitionTime": now,
-        }
-        return [*conds, sched]
-
-    def _phase(self) -> str:
-        if self.failed:
-            return "Failed"
-        if self.apps and all(c.done for c in self.apps):
-            return "Succeeded" if all(c.succeeded for c in self.apps) else "Failed"
-        if any(
-            c.running or c.restart_count > 0 or "terminated" in c.state or c.last_state
-            for c in self.apps
-        ):
-            return "Running"
-        return "Pending"
-
-    def _container_status(self, c: Container) -> Obj:
-        image = c.spec.get("image") or ""
-        st: Obj = {
-            "name": c.name,
-            "state": c.state,
-            "lastState": c.last_state,
-            "ready": c.ready,
-            "restartCount": c.restart_count,
-            "image": image,
-            "imageID": f"local://{image}" if image else "",
-            "started": c.running and c.started,
-        }
-        if c.attempt is not None:
-            st["containerID"] = self.cid(c)
-        return st
-
     def build_status(self) -> Obj:
-        phase = self._phase()
-        if phase in ("Succeeded", "Failed"):
-            for c in self.all():
-                if "waiting" in c.state and self.failed:
-                    c.state = {"waiting": c.state["waiting"]}
-        host = "127.0.0.1"
-        status: Obj = {
-            "phase": phase,
-            "conditions": self._conditions(phase),
-            "hostIP": host,
-            "hostIPs": [{"ip": host}],
-            "startTime": self.start_time
-            or (self.pod.get("status") or {}).get("startTime")
-            or rfc3339(time.time()),
-            "qosClass": qos_class(self.pod),
-            "containerStatuses": [self._container_status(c) for c in self.apps],
-        }
-        if self.ip is not None:
-            status["podIP"] = self.ip
-            status["podIPs"] = [{"ip": self.ip}]
-        if self.inits:
-            status["initContainerStatuses"] = [self._container_status(c) for c in self.inits]
-        if self.failed and self.failed_reason:
-            status["reason"] = self.failed_reason
-            status["message"] = self.failed_message
-        return status
+        return pod_status.build(self)
 
     def _flush_status(self) -> None:
         status = self.build_status()
@@ -826,25 +532,6 @@ def log_tail(attempt: processes.Attempt, max_lines: int = 80, max_bytes: int = 2
         if len(parts) == 4:
             texts.append(parts[3].decode(errors="replace") + ("\n" if parts[2] == b"F" else ""))
     return "".join(texts)[-max_bytes:]
-
-
-def qos_class(pod: Obj) -> str:
-    """Guaranteed, Burstable or BestEffort, as Kubernetes computes it."""
-    spec = pod.get("spec") or {}
-    cs = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
-    any_set = False
-    guaranteed = True
-    for c in cs:
-        res = c.get("resources") or {}
-        req, lim = res.get("requests") or {}, res.get("limits") or {}
-        if req or lim:
-            any_set = True
-        for r in ("cpu", "memory"):
-            if r not in lim or (r in req and req[r] != lim[r]):
-                guaranteed = False
-    if not any_set:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed else "Burstable"
 
 
 WorkerFactory = Callable[["KubeletHost", Obj], PodWorker]

@@ -57,6 +57,51 @@ def _parse_ts(text: str) -> float:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
 
 
+def _conditions(phase: str, ready: bool, now: str) -> list[Obj]:
+    """Initialized, Ready, ContainersReady and PodScheduled, all changed at ``now``."""
+    conds: list[Obj] = [
+        {
+            "type": type_,
+            "status": "True" if ok else "False",
+            "lastProbeTime": None,
+            "lastTransitionTime": now,
+        }
+        for type_, ok in (
+            ("Initialized", True),
+            ("Ready", ready),
+            ("ContainersReady", ready),
+            ("PodScheduled", True),
+        )
+    ]
+    if not ready:
+        for c in conds[1:3]:
+            c["reason"] = (
+                "PodCompleted" if phase in ("Succeeded", "Failed") else "ContainersNotReady"
+            )
+    return conds
+
+
+def _init_status(c: Obj, now: str) -> Obj:
+    """An init container of a simulated pod: completed at ``now``."""
+    return {
+        "name": c["name"],
+        "state": {
+            "terminated": {
+                "exitCode": 0,
+                "reason": "Completed",
+                "startedAt": now,
+                "finishedAt": now,
+            }
+        },
+        "lastState": {},
+        "ready": True,
+        "restartCount": 0,
+        "image": c.get("image", ""),
+        "imageID": "",
+        "started": False,
+    }
+
+
 class SimulatedKubelet:
     def __init__(self, ctx: ControlPlaneContext) -> None:
         self.ctx = ctx
@@ -116,44 +161,12 @@ class SimulatedKubelet:
         ready = "running" in state
         ip = self.ips.take(str(pod["metadata"].get("uid") or ""))
         now = _ts()
-        names = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
-        conds = [
-            {
-                "type": "Initialized",
-                "status": "True",
-                "lastProbeTime": None,
-                "lastTransitionTime": now,
-            },
-            {
-                "type": "Ready",
-                "status": "True" if ready else "False",
-                "lastProbeTime": None,
-                "lastTransitionTime": now,
-            },
-            {
-                "type": "ContainersReady",
-                "status": "True" if ready else "False",
-                "lastProbeTime": None,
-                "lastTransitionTime": now,
-            },
-            {
-                "type": "PodScheduled",
-                "status": "True",
-                "lastProbeTime": None,
-                "lastTransitionTime": now,
-            },
-        ]
-        if not ready:
-            for c in conds[1:3]:
-                c["reason"] = (
-                    "PodCompleted" if phase in ("Succeeded", "Failed") else "ContainersNotReady"
-                )
-        images = {
-            c["name"]: c.get("image", "") for c in (pod.get("spec") or {}).get("containers") or []
-        }
+        spec = pod.get("spec") or {}
+        names = [c["name"] for c in spec.get("containers") or []]
+        images = {c["name"]: c.get("image", "") for c in spec.get("containers") or []}
         status: Obj = {
             "phase": phase,
-            "conditions": conds,
+            "conditions": _conditions(phase, ready, now),
             "hostIP": "127.0.0.1",
             "podIP": ip,
             "podIPs": [{"ip": ip}],
@@ -173,28 +186,9 @@ class SimulatedKubelet:
                 for n in names
             ],
         }
-        inits = (pod.get("spec") or {}).get("initContainers") or []
+        inits = spec.get("initContainers") or []
         if inits:
-            status["initContainerStatuses"] = [
-                {
-                    "name": c["name"],
-                    "state": {
-                        "terminated": {
-                            "exitCode": 0,
-                            "reason": "Completed",
-                            "startedAt": now,
-                            "finishedAt": now,
-                        }
-                    },
-                    "lastState": {},
-                    "ready": True,
-                    "restartCount": 0,
-                    "image": c.get("image", ""),
-                    "imageID": "",
-                    "started": False,
-                }
-                for c in inits
-            ]
+            status["initContainerStatuses"] = [_init_status(c, now) for c in inits]
         return status
 
     def _write(self, pod: Obj, status: Obj) -> Obj | None:

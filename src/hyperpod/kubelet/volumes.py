@@ -118,75 +118,11 @@ def _resolve_one(
         local.mkdir(parents=True, exist_ok=True)
         return str(local)
     if "hostPath" in vol:
-        hp = vol["hostPath"] or {}
-        path = Path(hp.get("path") or "")
-        kind = hp.get("type") or ""
-        if not path.is_absolute():
-            raise VolumeError(f"hostPath {str(path)!r} of volume {name!r} must be absolute")
-        if kind in ("", "DirectoryOrCreate"):
-            if not path.exists():
-                path.mkdir(parents=True, exist_ok=True)
-        elif kind == "FileOrCreate":
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch(exist_ok=True)
-        elif kind == "Directory" and not path.is_dir():
-            raise VolumeError(
-                f'MountVolume.SetUp failed for volume "{name}" : hostPath type check failed: {path} is not a directory',
-                "ContainerCreating",
-            )
-        elif kind == "File" and not path.is_file():
-            raise VolumeError(
-                f'MountVolume.SetUp failed for volume "{name}" : hostPath type check failed: {path} is not a file',
-                "ContainerCreating",
-            )
-        elif kind not in ("Directory", "File") and not path.exists():
-            raise VolumeError(
-                f'MountVolume.SetUp failed for volume "{name}" : hostPath type check failed: {path} does not exist',
-                "ContainerCreating",
-            )
-        return str(path)
+        return _host_path(name, vol["hostPath"] or {})
     if "configMap" in vol or "secret" in vol:
-        is_secret = "secret" in vol
-        src = vol["secret" if is_secret else "configMap"] or {}
-        ref = src.get("secretName" if is_secret else "name", "")
-        res = "secrets" if is_secret else "configmaps"
-        kind = "secret" if is_secret else "configmap"
-        obj = lookup(res, ns, ref)
-        if obj is None:
-            if src.get("optional"):
-                local.mkdir(parents=True, exist_ok=True)
-                return str(local)
-            raise VolumeError(
-                f'MountVolume.SetUp failed for volume "{name}" : {kind} "{ref}" not found',
-                "ContainerCreating",
-            )
-        data: dict[str, bytes] = {}
-        if is_secret:
-            for k, v in (obj.get("data") or {}).items():
-                data[k] = base64.b64decode(v)
-            for k, v in (obj.get("stringData") or {}).items():
-                data[k] = str(v).encode()
-        else:
-            for k, v in (obj.get("data") or {}).items():
-                data[k] = str(v).encode()
-            for k, v in (obj.get("binaryData") or {}).items():
-                data[k] = base64.b64decode(v)
-        files = _select_items(data, src.get("items"), f'{kind} "{ref}"')
-        _write_files(local, files, int(src.get("defaultMode") or 0o644))
-        return str(local)
+        return _config_or_secret(vol, ns, local, lookup)
     if "downwardAPI" in vol:
-        src = vol["downwardAPI"] or {}
-        files = {}
-        for item in src.get("items") or []:
-            if "fieldRef" in item:
-                value = _field_value(pod, item["fieldRef"].get("fieldPath", ""))
-            elif "resourceFieldRef" in item:
-                value = resource_field_value(pod, item["resourceFieldRef"], None)
-            else:
-                raise VolumeError(f"downwardAPI item {item.get('path')!r} needs fieldRef")
-            files[item.get("path", "")] = value.encode()
-        _write_files(local, files, int(src.get("defaultMode") or 0o644))
-        return str(local)
+        return _downward_api(pod, vol["downwardAPI"] or {}, local)
     if "persistentVolumeClaim" in vol:
         claim = (vol["persistentVolumeClaim"] or {}).get("claimName", "")
         return claim_directory(ns, claim, lookup)
@@ -195,6 +131,84 @@ def _resolve_one(
         f"volume {name!r}: unsupported volume type {', '.join(kinds) or '(none)'} on the local "
         f"cluster (supported: {', '.join(SUPPORTED)})"
     )
+
+
+def _host_path(name: str, hp: Mapping[str, Any]) -> str:
+    """A ``hostPath`` volume: created or type-checked as its ``type`` says."""
+    path = Path(hp.get("path") or "")
+    kind = hp.get("type") or ""
+    if not path.is_absolute():
+        raise VolumeError(f"hostPath {str(path)!r} of volume {name!r} must be absolute")
+    if kind in ("", "DirectoryOrCreate"):
+        if not path.exists():
+            path.mkdir(parents=True, exist_ok=True)
+    elif kind == "FileOrCreate":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(exist_ok=True)
+    elif kind == "Directory" and not path.is_dir():
+        raise VolumeError(
+            f'MountVolume.SetUp failed for volume "{name}" : hostPath type check failed: {path} is not a directory',
+            "ContainerCreating",
+        )
+    elif kind == "File" and not path.is_file():
+        raise VolumeError(
+            f'MountVolume.SetUp failed for volume "{name}" : hostPath type check failed: {path} is not a file',
+            "ContainerCreating",
+        )
+    elif kind not in ("Directory", "File") and not path.exists():
+        raise VolumeError(
+            f'MountVolume.SetUp failed for volume "{name}" : hostPath type check failed: {path} does not exist',
+            "ContainerCreating",
+        )
+    return str(path)
+
+
+def _config_or_secret(vol: Mapping[str, Any], ns: str, local: Path, lookup: Lookup) -> str:
+    """A ``configMap`` or ``secret`` volume: its keys (or chosen items) written as files."""
+    name = vol.get("name", "")
+    is_secret = "secret" in vol
+    src = vol["secret" if is_secret else "configMap"] or {}
+    ref = src.get("secretName" if is_secret else "name", "")
+    res = "secrets" if is_secret else "configmaps"
+    kind = "secret" if is_secret else "configmap"
+    obj = lookup(res, ns, ref)
+    if obj is None:
+        if src.get("optional"):
+            local.mkdir(parents=True, exist_ok=True)
+            return str(local)
+        raise VolumeError(
+            f'MountVolume.SetUp failed for volume "{name}" : {kind} "{ref}" not found',
+            "ContainerCreating",
+        )
+    data: dict[str, bytes] = {}
+    if is_secret:
+        for k, v in (obj.get("data") or {}).items():
+            data[k] = base64.b64decode(v)
+        for k, v in (obj.get("stringData") or {}).items():
+            data[k] = str(v).encode()
+    else:
+        for k, v in (obj.get("data") or {}).items():
+            data[k] = str(v).encode()
+        for k, v in (obj.get("binaryData") or {}).items():
+            data[k] = base64.b64decode(v)
+    files = _select_items(data, src.get("items"), f'{kind} "{ref}"')
+    _write_files(local, files, int(src.get("defaultMode") or 0o644))
+    return str(local)
+
+
+def _downward_api(pod: Mapping[str, Any], src: Mapping[str, Any], local: Path) -> str:
+    """A ``downwardAPI`` volume: one file per item, from a field or a resource of the pod."""
+    files = {}
+    for item in src.get("items") or []:
+        if "fieldRef" in item:
+            value = _field_value(pod, item["fieldRef"].get("fieldPath", ""))
+        elif "resourceFieldRef" in item:
+            value = resource_field_value(pod, item["resourceFieldRef"], None)
+        else:
+            raise VolumeError(f"downwardAPI item {item.get('path')!r} needs fieldRef")
+        files[item.get("path", "")] = value.encode()
+    _write_files(local, files, int(src.get("defaultMode") or 0o644))
+    return str(local)
 
 
 def claim_directory(ns: str, claim: str, lookup: Lookup) -> str:

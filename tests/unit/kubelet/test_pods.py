@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hyperpod.kubelet.pods import backoff_delay, qos_class
+from hyperpod.kubelet.pod_status import qos_class
+from hyperpod.kubelet.pods import backoff_delay
 
 
 def test_crash_loop_backoff_restarts_at_once_then_doubles_from_10s_to_5_minutes() -> None:
