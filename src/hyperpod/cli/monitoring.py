@@ -11,6 +11,7 @@ from hyperpod.cli.base import CONTEXT_SETTINGS
 from hyperpod.client.errors import UserError
 
 if TYPE_CHECKING:
+    from hyperpod.client.monitoring import Target
     from hyperpod.providers.aws.observability import EksCluster, Monitoring
 
 DASHBOARDS = Path(__file__).resolve().parents[3] / "dashboards"
@@ -44,7 +45,7 @@ DASHBOARDS = Path(__file__).resolve().parents[3] / "dashboards"
     "--list",
     "only_list",
     is_flag=True,
-    help="EKS: list the observability add-on's metric sets and their level.",
+    help="List the metric families /metrics serves (EKS: the add-on's metric sets and level).",
 )
 @click.option(
     "--dashboard-login",
@@ -84,11 +85,8 @@ def get_monitoring(
         _print_eks_flags(eks, only_prometheus, only_grafana, only_list)
         return
     if only_list:
-        raise UserError(
-            "--list shows the metric sets of the EKS observability add-on, and this context is "
-            "not an EKS cluster",
-            f"this cluster's metric families are served at {t.metrics_url}",
-        )
+        _print_families(t)
+        return
     if only_prometheus:
         click.echo(t.metrics_url)
         return
@@ -131,6 +129,14 @@ def get_monitoring(
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         click.echo(f"{key + ':':<{width + 2}}{value}")
+
+
+def _print_families(t: Target) -> None:
+    from hyperpod.cli.output import table
+    from hyperpod.client import metric_families
+
+    rows = [{"metric": f.name, "type": f.type, "help": f.help} for f in metric_families.fetch(t)]
+    table(rows, ["metric", "type", "help"], "table", empty=f"{t.metrics_url} lists no metrics.")
 
 
 def _eks_cluster(obj: dict[str, Any]) -> EksCluster | None:
