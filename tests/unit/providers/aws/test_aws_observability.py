@@ -112,3 +112,24 @@ def test_the_install_hint_names_the_addon_and_the_cluster() -> None:
     hint = observability.install_hint("train-eks")
     assert "amazon-sagemaker-hyperpod-observability" in hint
     assert "--cluster-name train-eks" in hint
+
+
+def test_rendering_the_observability_switch_notes_that_the_aws_addon_is_left_to_the_user() -> None:
+    from hyperpod.api.aws_config import AwsClusterConfig
+    from hyperpod.providers.aws import addons
+
+    def cfg(on: bool) -> AwsClusterConfig:
+        return AwsClusterConfig.model_validate(
+            {
+                "availability_zone_ids": ["usw2-az2", "usw2-az1"],
+                "instance_groups": [
+                    {"name": "g", "instance_type": "ml.p5.48xlarge", "instance_count": 1}
+                ],
+                "helm": {"observability": on},
+            }
+        )
+
+    manifests, notes = addons.render(cfg(True), "us-west-2")
+    assert any(m["metadata"]["name"] == "node-exporter" for m in manifests)
+    assert any(observability.ADDON in n and "hyp get-monitoring" in n for n in notes)
+    assert not any(observability.ADDON in n for n in addons.render(cfg(False), "us-west-2")[1])
