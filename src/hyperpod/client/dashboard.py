@@ -24,11 +24,7 @@ def dashboard_url(t: Target) -> str:
 
 def login_link(t: Target, timeout: float = 10.0) -> tuple[str, int]:
     """(a fresh one-time login URL, seconds it stays valid) for the dashboard of ``t``."""
-    ctx = ssl.create_default_context(cadata=t.ca_pem.decode() if t.ca_pem else None)
-    if t.ca_pem is None:
-        ctx = ssl.create_default_context()
-    if t.client_cert and t.client_key:
-        _load_client_cert(ctx, t.client_cert, t.client_key)
+    ctx = ssl_context(t)
     headers = {"Authorization": f"Bearer {t.token}"} if t.token else {}
     req = urllib.request.Request(
         t.server.rstrip("/") + "/dashboard/login-links", method="POST", data=b"", headers=headers
@@ -51,6 +47,17 @@ def login_link(t: Target, timeout: float = 10.0) -> tuple[str, int]:
             "start the cluster with `hyp create` (or check --kubeconfig/--context)",
         ) from exc
     return t.server.rstrip("/") + str(body["path"]), int(body.get("expiresInSeconds", 0))
+
+
+def ssl_context(t: Target) -> ssl.SSLContext:
+    """TLS to ``t``'s API server: its CA (else the system's) and its client certificate, if any."""
+    if t.ca_pem is None:
+        ctx = ssl.create_default_context()
+    else:
+        ctx = ssl.create_default_context(cadata=t.ca_pem.decode())
+    if t.client_cert and t.client_key:
+        _load_client_cert(ctx, t.client_cert, t.client_key)
+    return ctx
 
 
 def _load_client_cert(ctx: ssl.SSLContext, cert: bytes, key: bytes) -> None:

@@ -210,6 +210,14 @@ def render(cfg: AwsClusterConfig, region: str) -> tuple[list[Manifest], list[str
         )
     if cfg.fsx.create and cfg.helm.fsx_csi_driver:
         notes.append("the FSx PersistentVolume is filled from the stack's file system when applied")
+    if cfg.helm.observability:
+        notes.append(
+            "observability: hyp applies a node exporter (hyperpod-observability/node-exporter, "
+            "scraped by annotation); the HyperPod observability add-on "
+            "amazon-sagemaker-hyperpod-observability (Amazon Managed Prometheus and Grafana) is "
+            "left to you (SageMaker AI console or aws eks create-addon); `hyp get-monitoring` "
+            "then prints its URLs"
+        )
     return manifests, notes
 
 
