@@ -272,7 +272,7 @@ class LeanStream:
         self._rest = rest
         self._body = body
 
-    def stream(self, amt: int = 65536, decode_content: bool = True) -> Iterator[bytes]:
+    def stream(self, amt: int = 65536, **_urllib3_options: Any) -> Iterator[bytes]:
         yield from self._body.chunks(amt)
 
     def read_text(self) -> str:
