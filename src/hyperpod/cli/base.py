@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -30,3 +31,48 @@ class HypGroup(click.Group):
             if debug_enabled(ctx):
                 raise
             ctx.exit(fail(exc))
+
+
+class LazyGroup(HypGroup):
+    """A :class:`HypGroup` whose commands are imported when first named, so that running one
+    command imports only its own module.
+
+    ``lazy`` maps a command name to a zero-argument loader returning the command. Listing the
+    commands (help, completion) or naming one that is not in ``lazy`` first calls
+    ``load_all`` (when set), which must put every command in place, so help and errors are
+    those of a group built eagerly.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        lazy: dict[str, Callable[[], click.Command]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy: dict[str, Callable[[], click.Command]] = dict(lazy or {})
+        self.load_all: Callable[[], None] | None = None
+
+    def load(self, name: str) -> click.Command | None:
+        """The command ``name`` (importing it if it is lazy and not yet loaded)."""
+        loader = self.lazy.pop(name, None)
+        if loader is not None and name not in self.commands:
+            self.add_command(loader(), name)
+        return self.commands.get(name)
+
+    def load_lazy(self) -> None:
+        """Import every lazy command of this group."""
+        for name in list(self.lazy):
+            self.load(name)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        cmd = self.load(cmd_name)
+        if cmd is None and self.load_all is not None:
+            self.load_all()
+            cmd = self.commands.get(cmd_name)
+        return cmd
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        if self.load_all is not None:
+            self.load_all()
+        return super().list_commands(ctx)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from hyperpod.cli.base import CONTEXT_SETTINGS, HypGroup
+from hyperpod.cli.base import CONTEXT_SETTINGS, LazyGroup
 from hyperpod.cli.output import dump, fields, output_option, table
 from hyperpod.client.errors import UserError
 
@@ -416,7 +416,9 @@ def _merge_kubeconfig(provider: Provider, name: str) -> str:
     return f"context {cfg.get('current-context') or name!r} in {target} (now current)"
 
 
-@click.group("create", cls=HypGroup, invoke_without_command=True, context_settings=CONTEXT_SETTINGS)
+@click.group(
+    "create", cls=LazyGroup, invoke_without_command=True, context_settings=CONTEXT_SETTINGS
+)
 @config_option()
 @click.option(
     "--dry-run", is_flag=True, help="Render what would be created under run/<timestamp>/ and stop."

@@ -8,16 +8,49 @@ non-zero exit code; ``--debug`` shows the traceback.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Callable
 
 import click
 
 from hyperpod import __version__
-from hyperpod.cli import cluster_stack, controlplane, job_template, pytorch_job
-from hyperpod.cli.base import CONTEXT_SETTINGS, HypGroup
+from hyperpod.cli.base import CONTEXT_SETTINGS, LazyGroup
 
 
-@click.group(cls=HypGroup, context_settings=CONTEXT_SETTINGS)
+def _lazy(module: str, attr: str) -> Callable[[], click.Command]:
+    """A loader for the command ``attr`` of ``hyperpod.cli.<module>``."""
+
+    def load() -> click.Command:
+        import importlib
+
+        cmd: click.Command = getattr(importlib.import_module(f"hyperpod.cli.{module}"), attr)
+        return cmd
+
+    return load
+
+
+def _create() -> click.Command:
+    from hyperpod.cli import cluster_stack, pytorch_job
+
+    create = cluster_stack.create
+    assert isinstance(create, LazyGroup)
+    create.add_command(pytorch_job.create_job)
+    create.load_all = load_all
+    return create
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings=CONTEXT_SETTINGS,
+    lazy={
+        "init": _lazy("cluster_stack", "init"),
+        "configure": _lazy("cluster_stack", "configure"),
+        "validate": _lazy("cluster_stack", "validate"),
+        "create": _create,
+        "controlplane": _lazy("controlplane", "controlplane"),
+        "reset": _lazy("job_template", "reset"),
+        "list-accelerator-partition-type": _lazy("pytorch_job", "list_accelerator_partition_type"),
+    },
+)
 @click.version_option(__version__, "--version", "-V", prog_name="hyp")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 @click.option(
@@ -49,73 +82,82 @@ def cli(ctx: click.Context, debug: bool, kubeconfig: str | None, kube_context: s
     ctx.obj.update(debug=debug, kubeconfig=kubeconfig, context=kube_context)
 
 
-def _verb(name: str, help_text: str, **kwargs: Any) -> click.Group:
-    group = HypGroup(name=name, help=help_text, context_settings=CONTEXT_SETTINGS, **kwargs)
+def _verb(name: str, help_text: str, **lazy: Callable[[], click.Command]) -> LazyGroup:
+    """A verb group; ``lazy`` maps its nouns to loaders (keyword names use ``_`` for ``-``)."""
+    nouns = {noun.replace("_", "-"): loader for noun, loader in lazy.items()}
+    group = LazyGroup(name=name, help=help_text, context_settings=CONTEXT_SETTINGS, lazy=nouns)
     cli.add_command(group)
     return group
 
 
-cli.add_command(cluster_stack.init)
-cli.add_command(cluster_stack.configure)
-cli.add_command(cluster_stack.validate)
-create = cluster_stack.create
-cli.add_command(create)
 list_ = _verb(
     "list",
     "List cluster stacks or training jobs.\n\n\b\nExample:\n  hyp list hyp-pytorch-job -n default",
+    cluster_stack=_lazy("cluster_stack", "list_stacks"),
+    hyp_pytorch_job=_lazy("pytorch_job", "list_jobs"),
 )
 describe = _verb(
     "describe",
     "Show one cluster stack or training job in detail.\n\n\b\nExample:\n  hyp describe hyp-pytorch-job --job-name demo",
+    cluster_stack=_lazy("cluster_stack", "describe_stack"),
+    hyp_pytorch_job=_lazy("pytorch_job", "describe_job"),
 )
 delete = _verb(
     "delete",
     "Delete a cluster stack or a training job.\n\n\b\nExample:\n  hyp delete hyp-pytorch-job --job-name demo",
+    cluster_stack=_lazy("cluster_stack", "delete_stack"),
+    hyp_pytorch_job=_lazy("pytorch_job", "delete_job"),
 )
 get = _verb(
     "get",
     "Get cluster artefacts such as the kubeconfig.\n\n\b\nExample:\n  hyp get kubeconfig --output ./kubeconfig",
+    kubeconfig=_lazy("cluster_stack", "get_kubeconfig"),
 )
 list_pods = _verb(
     "list-pods",
     "List the pods of a training job.\n\n\b\nExample:\n  hyp list-pods hyp-pytorch-job --job-name demo",
+    hyp_pytorch_job=_lazy("pytorch_job", "list_pods"),
 )
 get_logs = _verb(
     "get-logs",
     "Print the logs of a training job's pod.\n\n\b\nExample:\n  hyp get-logs hyp-pytorch-job --job-name demo -f",
+    hyp_pytorch_job=_lazy("pytorch_job", "get_logs"),
 )
 exec_ = _verb(
     "exec",
     "Run a command in a training job's pods.\n\n\b\nExample:\n  hyp exec hyp-pytorch-job --job-name demo -p demo-master-0 -- nvidia-smi",
+    hyp_pytorch_job=_lazy("pytorch_job", "exec_job"),
 )
 
-create.add_command(pytorch_job.create_job)
-list_.add_command(cluster_stack.list_stacks)
-list_.add_command(pytorch_job.list_jobs)
-describe.add_command(cluster_stack.describe_stack)
-describe.add_command(pytorch_job.describe_job)
-delete.add_command(cluster_stack.delete_stack)
-delete.add_command(pytorch_job.delete_job)
-get.add_command(cluster_stack.get_kubeconfig)
-list_pods.add_command(pytorch_job.list_pods)
-get_logs.add_command(pytorch_job.get_logs)
-exec_.add_command(pytorch_job.exec_job)
-cli.add_command(controlplane.controlplane)
-cli.add_command(job_template.reset)
-cli.add_command(pytorch_job.list_accelerator_partition_type)
+# Commands other parts contribute (governance, aws, ...) through their ``register(cli)``.
+OPTIONAL = (
+    "hyperpod.cli.governance",
+    "hyperpod.cli.aws_commands",
+    "hyperpod.cli.monitoring",
+    "hyperpod.cli.images",
+    "hyperpod.cli.nodes",
+)
+_loaded_all = False
+
+
+def load_all() -> None:
+    """Import every command: the lazy ones, then the optional modules' (once)."""
+    global _loaded_all
+    if _loaded_all:
+        return
+    _loaded_all = True
+    cli.load_lazy()
+    for group in list(cli.commands.values()):
+        if isinstance(group, LazyGroup):
+            group.load_lazy()
+    _register_optional()
 
 
 def _register_optional() -> None:
     """Commands other parts contribute (governance, aws), when their modules are present."""
     import importlib
 
-    for module in (
-        "hyperpod.cli.governance",
-        "hyperpod.cli.aws_commands",
-        "hyperpod.cli.monitoring",
-        "hyperpod.cli.images",
-        "hyperpod.cli.nodes",
-    ):
+    for module in OPTIONAL:
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
@@ -125,7 +167,9 @@ def _register_optional() -> None:
         mod.register(cli)
 
 
-_register_optional()
+assert isinstance(cli, LazyGroup)
+for _group in (cli, list_, describe, delete, get, list_pods, get_logs, exec_):
+    _group.load_all = load_all
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,16 +17,17 @@ from typing import Any
 
 from hyperpod.api import accelerator_partitions as partitions
 from hyperpod.api import instance_types, topology
+from hyperpod.client import job_kinds as jk
 from hyperpod.client import pytorch_job as pj
 from hyperpod.client.errors import InvalidJobSpec
 
-GROUP = "sagemaker.amazonaws.com"
-VERSION = "v1"
-PLURAL = "hyperpodpytorchjobs"
-KIND = "HyperPodPyTorchJob"
-POD_LABEL = "HPJob"
-NODE_RANK_LABEL = "sagemaker.amazonaws.com/node-rank"
-CONTAINER = "pytorch-job-container"
+GROUP = jk.HP_GROUP
+VERSION = jk.HP_VERSION
+PLURAL = jk.HP_PLURAL
+KIND = jk.HP_KIND
+POD_LABEL = jk.HP_POD_LABEL
+NODE_RANK_LABEL = jk.HP_NODE_RANK_LABEL
+CONTAINER = jk.HP_CONTAINER
 REPLICA_NAME = "pod"
 DEEP_HEALTH_LABEL = "sagemaker.amazonaws.com/deep-health-check-status"
 PREFERRED_TOPOLOGY = "kueue.x-k8s.io/podset-preferred-topology"

@@ -15,8 +15,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any, TextIO, TypeVar
 
-from hyperpod.client import hyperpod_job as hp
-from hyperpod.client import pytorch_job as pj
+from hyperpod.client import job_kinds as jk
 from hyperpod.client.errors import (
     ClusterUnreachable,
     JobExists,
@@ -35,16 +34,16 @@ STUCK_RESTARTS = 3
 CANNOT_START = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerError")
 # (group, version, plural, label that names a job's pods) of each kind, the default kind first.
 KINDS = {
-    hp.KIND: (hp.GROUP, hp.VERSION, hp.PLURAL, hp.POD_LABEL),
-    pj.KIND: (pj.GROUP, pj.VERSION, pj.PLURAL, pj.JOB_NAME_LABEL),
+    jk.HP_KIND: (jk.HP_GROUP, jk.HP_VERSION, jk.HP_PLURAL, jk.HP_POD_LABEL),
+    jk.PT_KIND: (jk.PT_GROUP, jk.PT_VERSION, jk.PT_PLURAL, jk.PT_JOB_NAME_LABEL),
 }
 # The training container of each kind's pods (logs and exec go there by default).
-CONTAINERS = {hp.KIND: hp.CONTAINER, pj.KIND: pj.CONTAINER}
+CONTAINERS = {jk.HP_KIND: jk.HP_CONTAINER, jk.PT_KIND: jk.PT_CONTAINER}
 # What to install (or use instead) when a cluster does not serve a kind.
 NOT_SERVED_HINTS = {
-    hp.KIND: "install HyperPod's training operator (on EKS the amazon-sagemaker-hyperpod-"
+    jk.HP_KIND: "install HyperPod's training operator (on EKS the amazon-sagemaker-hyperpod-"
     "training-operator add-on), or submit a Kubeflow PyTorchJob with --kind pytorchjob",
-    pj.KIND: "install the Kubeflow training operator (addons.training_operator: true for local "
+    jk.PT_KIND: "install the Kubeflow training operator (addons.training_operator: true for local "
     "clusters), or submit a HyperPodPyTorchJob (the default --kind)",
 }
 
@@ -118,7 +117,7 @@ def rank0_pod(pods: list[Any]) -> Any | None:
         if "-master-" in pod.metadata.name:
             return pod
     for pod in pods:
-        if _label(pod, hp.NODE_RANK_LABEL) == "0":
+        if _label(pod, jk.HP_NODE_RANK_LABEL) == "0":
             return pod
     return pods[0]
 
@@ -158,7 +157,7 @@ class Jobs:
     def __init__(self, kube: Kube) -> None:
         self.kube = kube
 
-    def _call(self, fn: Callable[[], T], kind: str = pj.KIND) -> T:
+    def _call(self, fn: Callable[[], T], kind: str = jk.PT_KIND) -> T:
         """``fn``, with transport errors and an unserved ``kind`` turned into UserErrors."""
         try:
             return fn()
@@ -183,7 +182,7 @@ class Jobs:
                 ) from exc
             raise
 
-    def _on_job(self, fn: Callable[[], T], name: str, namespace: str, kind: str = pj.KIND) -> T:
+    def _on_job(self, fn: Callable[[], T], name: str, namespace: str, kind: str = jk.PT_KIND) -> T:
         """``fn`` (a call about one job), with 404 and 409 turned into JobNotFound / JobExists."""
         try:
             return self._call(fn, kind)
@@ -217,7 +216,7 @@ class Jobs:
     def create(self, manifest: dict[str, Any]) -> dict[str, Any]:
         ns = manifest["metadata"]["namespace"]
         kind = manifest.get("kind", "")
-        kind = kind if kind in KINDS else pj.KIND
+        kind = kind if kind in KINDS else jk.PT_KIND
         group, version, plural, _ = KINDS[kind]
         custom = self.kube.custom()
         call = partial(custom.create_namespaced_custom_object, group, version, ns, plural, manifest)
@@ -287,7 +286,7 @@ class Jobs:
     def delete(self, name: str, namespace: str, *, wait: float | None = 60.0) -> str:
         """Delete the job (its pods go with it); wait up to ``wait`` s until it is gone.
         Returns the kind of the job deleted."""
-        kind = str(self.get(name, namespace).get("kind", pj.KIND))
+        kind = str(self.get(name, namespace).get("kind", jk.PT_KIND))
         group, version, plural, _ = KINDS[kind]
         custom = self.kube.custom()
         call = partial(

@@ -17,19 +17,20 @@ from typing import Any
 import yaml
 
 from hyperpod.api import instance_types
+from hyperpod.client import job_kinds as jk
 from hyperpod.client.errors import InvalidJobSpec
 
-GROUP = "kubeflow.org"
-VERSION = "v1"
-PLURAL = "pytorchjobs"
-KIND = "PyTorchJob"
-CONTAINER = "pytorch"
+GROUP = jk.PT_GROUP
+VERSION = jk.PT_VERSION
+PLURAL = jk.PT_PLURAL
+KIND = jk.PT_KIND
+CONTAINER = jk.PT_CONTAINER
+JOB_NAME_LABEL = jk.PT_JOB_NAME_LABEL
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
 AUTO_RESUME = "sagemaker.amazonaws.com/enable-job-auto-resume"
 MAX_RETRY = "sagemaker.amazonaws.com/job-max-retry-count"
-JOB_NAME_LABEL = "training.kubeflow.org/job-name"
 # Simulated nodes of a local cluster carry this taint; a job that names an instance type may
 # land on them (on EKS nothing has the taint, so the toleration changes nothing).
 SIMULATED_TOLERATION = {
