@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import select
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -27,10 +30,30 @@ class HypGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+        except BrokenPipeError as exc:
+            if not stdout_closed():
+                if debug_enabled(ctx):
+                    raise
+                ctx.exit(fail(exc))
+            # `hyp ... | head`: the reader left. Stop quietly, as a tool killed by SIGPIPE
+            # would (exit 141), and keep Python from complaining when it flushes stdout.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(141)
         except Exception as exc:
             if debug_enabled(ctx):
                 raise
             ctx.exit(fail(exc))
+
+
+def stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone (its write end polls as an error)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poller.poll(0))
 
 
 class LazyGroup(HypGroup):

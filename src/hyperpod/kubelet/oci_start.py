@@ -163,13 +163,9 @@ def _binds(
     binds = [(m.mount_path, m.host_path, m.read_only) for m in mounts]
     if not any(e.get("name") == progress_reader.ENV for e in c.spec.get("env") or []):
         # hyperpod.progress.report() writes PROGRESS_DIR/progress.json (atomically, by a
-        # rename in that directory); the kubelet reads it through <cdir>/progress.json.
-        shared = cdir / "progress.d"
+        # rename in that directory); the kubelet reads <cdir>/progress.d/progress.json.
+        shared = progress_reader.container_progress_dir(w.sandbox, c.name)
         shared.mkdir(exist_ok=True)
-        link = progress_reader.progress_path(w.sandbox, c.name)
-        if not link.is_symlink():
-            link.unlink(missing_ok=True)
-            link.symlink_to(f"progress.d/{progress_reader.FILE_NAME}")
         binds.append((PROGRESS_DIR, str(shared), False))
         env[progress_reader.ENV] = f"{PROGRESS_DIR}/{progress_reader.FILE_NAME}"
     hosts = w.sandbox / podnet.HOSTS_FILE

@@ -40,6 +40,21 @@ def progress_path(sandbox: Path, container: str) -> Path:
     return Path(sandbox) / container / FILE_NAME
 
 
+def container_progress_dir(sandbox: Path, container: str) -> Path:
+    """The directory a container's runtime binds at its progress directory (kubelet/oci_start.py)."""
+    return Path(sandbox) / container / "progress.d"
+
+
+def _report_paths(cdir: Path, container: str) -> tuple[Path, ...]:
+    """Where a container's report may be, in the order read: the pod-user file, the one a
+    container runtime's bind holds, the plain process's."""
+    return (
+        pod_user_progress_path(cdir.parent, container),
+        container_progress_dir(cdir.parent, container) / FILE_NAME,
+        cdir / FILE_NAME,
+    )
+
+
 def pod_user_progress_path(sandbox: Path, container: str) -> Path:
     """Where a pod run as its namespace's user writes (kubelet/podusers.py): a sticky dir."""
     return Path(sandbox) / "progress" / f"{container}.json"
@@ -126,9 +141,10 @@ def _stat(path: Path) -> tuple[int, int, int]:
 
 def container_signature(data_dir: Path, pod: Obj, container: str) -> tuple[int, int, int]:
     """A cheap change marker of what a container reported: (inode, mtime, size) of its progress
-    file (the pod-user one first, as :func:`read_container` reads), else of its newest log (where ``PROGRESS`` lines would be); size -1 for neither."""
+    file (in :func:`read_container`'s order), else of its newest log (where ``PROGRESS`` lines
+    would be); size -1 for neither."""
     cdir = _container_dir(data_dir, pod, container)
-    for path in (pod_user_progress_path(cdir.parent, container), cdir / FILE_NAME):
+    for path in _report_paths(cdir, container):
         sig = _stat(path)
         if sig[2] >= 0:
             return sig
@@ -139,7 +155,7 @@ def container_signature(data_dir: Path, pod: Obj, container: str) -> tuple[int, 
 def read_container(data_dir: Path, pod: Obj, container: str) -> Obj | None:
     """The raw last report of one container, or None when it reported nothing."""
     cdir = _container_dir(data_dir, pod, container)
-    for path in (pod_user_progress_path(cdir.parent, container), cdir / FILE_NAME):
+    for path in _report_paths(cdir, container):
         try:
             data = json.loads(_read_own_file(path))
             if isinstance(data, dict) and "step" in data and "totalSteps" in data:
