@@ -193,6 +193,8 @@ def test_metrics_lists_every_family_with_upstream_names(cp: RunningControlPlane)
         if lab["resource"] == "pytorchjobs" and lab["verb"] == "GET" and lab["code"] == "200"
     ]
     assert gets and gets[0] >= 1
+    for counter in ("kube_pod_container_status_restarts_total", "apiserver_request_total"):
+        assert f"# TYPE {counter} counter" in text, f"{counter} is not typed as a counter"
 
 
 def test_kueue_metrics_show_the_pending_job_and_the_quota(cp: RunningControlPlane) -> None:

@@ -124,7 +124,7 @@ class KubeStateCollector(Collector):
             "The pods current phase.",
             labels=["namespace", "pod", "uid", "phase"],
         )
-        restarts = GaugeMetricFamily(
+        restarts = CounterMetricFamily(
             "kube_pod_container_status_restarts_total",
             "The number of container restarts per container.",
             labels=["namespace", "pod", "uid", "container"],
