@@ -272,6 +272,10 @@ def _metric_rows(output: str) -> dict[str, str]:
     return rows
 
 
+def _under_tmp(path: Path) -> bool:
+    return path.resolve().is_relative_to(Path("/tmp").resolve())
+
+
 def _real_hyp(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     """The real CLI reads its cluster context from the fixed file /tmp/hyperpod_current_context.json:
     run it in a private mount namespace whose /tmp is a directory of this test."""
@@ -283,11 +287,25 @@ def _real_hyp(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Com
         "Orchestrator": {"Eks": {"ClusterArn": f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/{EKS}"}},
     }
     (private / "hyperpod_current_context.json").write_text(json.dumps(context))
-    script = 'mount --bind "$0" /tmp && exec "$@"'
+    # What lives under /tmp and must stay visible (a checkout cloned there, pytest's tmp_path):
+    # each top directory is bound into the private /tmp first, then carried by the rbind.
+    keep = sorted(
+        {
+            p.resolve().relative_to(Path("/tmp").resolve()).parts[0]
+            for p in (ROOT, tmp_path)
+            if _under_tmp(p)
+        }
+    )
+    for name in keep:
+        (private / name).mkdir(exist_ok=True)
+    script = (
+        'for d in $HYP_KEEP; do mount --bind "/tmp/$d" "$0/$d" || exit 1; done; '
+        'mount --rbind "$0" /tmp && exec "$@"'
+    )
     cmd = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, str(private)]
     return subprocess.run(
         [*cmd, str(REAL_HYP), "get-monitoring", *args],
-        env=env,
+        env={**env, "HYP_KEEP": " ".join(keep)},
         capture_output=True,
         text=True,
         timeout=120,
