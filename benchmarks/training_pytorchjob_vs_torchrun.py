@@ -66,8 +66,13 @@ def run_torchrun(args: list[str]) -> tuple[float, float, float]:
         text=True,
         timeout=600,
     )
-    if res.returncode != 0:
+    finished = "final test accuracy" in res.stdout and "steps/s)" in res.stdout
+    if res.returncode != 0 and not finished:
         raise SystemExit(f"torchrun failed:\n{res.stdout}\n{res.stderr}")
+    if res.returncode != 0:
+        # Seen with torch 2.13 on CPU: a rank aborts in gloo's teardown after training ended
+        # ("terminate called without an active exception"); the run's figures are complete.
+        print(f"torchrun exited {res.returncode} after training finished; its figures count")
     return parse(res.stdout, submitted)
 
 
