@@ -17,8 +17,7 @@ import logging
 from typing import Any
 
 from hyperpod.api import kueue as api
-from hyperpod.apiserver.errors import AlreadyExists, ApiError
-from hyperpod.controllers.kueue import topology
+from hyperpod.controllers.kueue import job_templates
 from hyperpod.controllers.kueue.manager import KueueManager
 from hyperpod.controllers.kueue.snapshot import condition, is_true
 from hyperpod.controllers.kueue.state import FLAVORS, PC_SOURCE, WORKLOADS, WPC_SOURCE
@@ -164,40 +163,8 @@ class BatchJobIntegration:
             if value is not None:
                 spec["priority"] = value
                 spec["priorityClassSource"] = found
-        wl: Obj = {
-            "apiVersion": api.API_VERSION,
-            "kind": "Workload",
-            "metadata": {
-                "name": workload_name(md["name"]),
-                "namespace": md.get("namespace"),
-                "labels": {api.JOB_UID_LABEL: md.get("uid", "")},
-                "ownerReferences": [
-                    {
-                        "apiVersion": "batch/v1",
-                        "kind": KIND,
-                        "name": md["name"],
-                        "uid": md.get("uid", ""),
-                        "controller": True,
-                        "blockOwnerDeletion": True,
-                    }
-                ],
-            },
-            "spec": spec,
-        }
-        try:
-            self.reg.create(WORKLOADS, wl, md.get("namespace"))
-        except AlreadyExists:
-            return
-        except ApiError as exc:
-            record_event(self.reg, job, "Warning", "ErrWorkloadCompose", exc.message, COMPONENT)
-            return
-        record_event(
-            self.reg,
-            job,
-            "Normal",
-            "CreatedWorkload",
-            f"Created Workload: {md.get('namespace')}/{wl['metadata']['name']}",
-            COMPONENT,
+        job_templates.create_workload(
+            self.reg, job, workload_name(md["name"]), spec, "batch/v1", KIND, COMPONENT
         )
 
     def _start(self, job: Obj, wl: Obj) -> None:
@@ -205,28 +172,10 @@ class BatchJobIntegration:
         admission = wl["status"]["admission"]
         tspec = _template_spec(job)
         for psa in admission.get("podSetAssignments") or []:
-            for fname in sorted(set((psa.get("flavors") or {}).values())):
-                fspec = (flavors.get(fname) or {}).get("spec") or {}
-                selector = tspec.setdefault("nodeSelector", {})
-                for k, v in (fspec.get("nodeLabels") or {}).items():
-                    if k in selector and selector[k] != v:
-                        self.mgr.evict(
-                            object_key(wl),
-                            "InvalidNodeSelector",
-                            f"nodeSelector {k}={selector[k]} conflicts with flavor {fname} "
-                            f"({k}={v})",
-                        )
-                        return
-                    selector[k] = v
-                selector.update(topology.node_selector(psa.get("topologyAssignment") or {}))
-                if not selector:
-                    tspec.pop("nodeSelector", None)
-                tols = tspec.setdefault("tolerations", [])
-                for t in fspec.get("tolerations") or []:
-                    if t not in tols:
-                        tols.append(t)
-                if not tols:
-                    tspec.pop("tolerations", None)
+            conflict = job_templates.inject_flavors(tspec, psa, flavors)
+            if conflict:
+                self.mgr.evict(object_key(wl), "InvalidNodeSelector", conflict)
+                return
         job["spec"]["suspend"] = False
         self.reg.update(RESOURCE, job, job["metadata"].get("namespace"))
         record_event(
@@ -241,12 +190,7 @@ class BatchJobIntegration:
     def _suspend(self, job: Obj, wl: Obj | None, why: str) -> None:
         tspec = _template_spec(job)
         for ps in ((wl or {}).get("spec") or {}).get("podSets") or []:
-            original = (ps.get("template") or {}).get("spec") or {}
-            for field in ("nodeSelector", "tolerations"):
-                if original.get(field):
-                    tspec[field] = copy.deepcopy(original[field])
-                else:
-                    tspec.pop(field, None)
+            job_templates.restore_template(tspec, (ps.get("template") or {}).get("spec") or {})
         job["spec"]["suspend"] = True
         self.reg.update(RESOURCE, job, job["metadata"].get("namespace"))
         record_event(self.reg, job, "Normal", "Stopped", why, COMPONENT)

@@ -18,8 +18,7 @@ from typing import Any
 
 from hyperpod.api import kueue as api
 from hyperpod.api import pytorchjob as ptj
-from hyperpod.apiserver.errors import AlreadyExists, ApiError
-from hyperpod.controllers.kueue import topology
+from hyperpod.controllers.kueue import job_templates
 from hyperpod.controllers.kueue.manager import KueueManager
 from hyperpod.controllers.kueue.snapshot import condition, is_true
 from hyperpod.controllers.kueue.state import FLAVORS, PC_SOURCE, WORKLOADS, WPC_SOURCE
@@ -257,39 +256,13 @@ class JobIntegration:
                     f"priority class {pc} not found: the Workload waits until it exists",
                     COMPONENT,
                 )
-        wl: Obj = {
-            "apiVersion": api.API_VERSION,
-            "kind": "Workload",
-            "metadata": {
-                "name": self.workload_name(md["name"]),
-                "namespace": md.get("namespace"),
-                "labels": {api.JOB_UID_LABEL: md.get("uid", "")},
-                "ownerReferences": [
-                    {
-                        "apiVersion": self.api_version,
-                        "kind": self.kind,
-                        "name": md["name"],
-                        "uid": md.get("uid", ""),
-                        "controller": True,
-                        "blockOwnerDeletion": True,
-                    }
-                ],
-            },
-            "spec": spec,
-        }
-        try:
-            self.reg.create(WORKLOADS, wl, md.get("namespace"))
-        except AlreadyExists:
-            return
-        except ApiError as exc:
-            record_event(self.reg, job, "Warning", "ErrWorkloadCompose", exc.message, COMPONENT)
-            return
-        record_event(
+        job_templates.create_workload(
             self.reg,
             job,
-            "Normal",
-            "CreatedWorkload",
-            f"Created Workload: {md.get('namespace')}/{wl['metadata']['name']}",
+            self.workload_name(md["name"]),
+            spec,
+            self.api_version,
+            self.kind,
             COMPONENT,
         )
 
@@ -302,29 +275,12 @@ class JobIntegration:
             if replica is None:
                 continue
             tspec = replica.setdefault("template", {}).setdefault("spec", {})
-            for fname in sorted(set((psa.get("flavors") or {}).values())):
-                fspec = (flavors.get(fname) or {}).get("spec") or {}
-                labels = fspec.get("nodeLabels") or {}
-                selector = tspec.setdefault("nodeSelector", {})
-                for k, v in labels.items():
-                    if k in selector and selector[k] != v:
-                        self.mgr.evict(
-                            object_key(wl),
-                            "InvalidNodeSelector",
-                            f"pod set {psa.get('name')}: nodeSelector {k}={selector[k]} conflicts"
-                            f" with flavor {fname} ({k}={v})",
-                        )
-                        return
-                    selector[k] = v
-                selector.update(topology.node_selector(psa.get("topologyAssignment") or {}))
-                if not selector:
-                    tspec.pop("nodeSelector", None)
-                tols = tspec.setdefault("tolerations", [])
-                for t in fspec.get("tolerations") or []:
-                    if t not in tols:
-                        tols.append(t)
-                if not tols:
-                    tspec.pop("tolerations", None)
+            conflict = job_templates.inject_flavors(tspec, psa, flavors)
+            if conflict:
+                self.mgr.evict(
+                    object_key(wl), "InvalidNodeSelector", f"pod set {psa.get('name')}: {conflict}"
+                )
+                return
         job["spec"].setdefault("runPolicy", {})["suspend"] = False
         self.reg.update(self.resource, job, job["metadata"].get("namespace"))
         record_event(
@@ -342,13 +298,8 @@ class JobIntegration:
             replica = specs.get(str(ps.get("name", "")))
             if replica is None:
                 continue
-            original = (ps.get("template") or {}).get("spec") or {}
             tspec = replica.setdefault("template", {}).setdefault("spec", {})
-            for field in ("nodeSelector", "tolerations"):
-                if original.get(field):
-                    tspec[field] = copy.deepcopy(original[field])
-                else:
-                    tspec.pop(field, None)
+            job_templates.restore_template(tspec, (ps.get("template") or {}).get("spec") or {})
         job.setdefault("spec", {}).setdefault("runPolicy", {})["suspend"] = True
         self.reg.update(self.resource, job, job["metadata"].get("namespace"))
         record_event(self.reg, job, "Normal", "Stopped", why, COMPONENT)
