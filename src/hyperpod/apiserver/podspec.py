@@ -30,7 +30,8 @@ from hyperpod.apiserver.quantity import parse_quantity
 _COMPUTE = ("cpu", "memory")
 
 
-def _default_container(c: Obj) -> None:
+def default_container_fields(c: Obj) -> None:
+    """The defaults a container gets alike in a pod and in a pod template."""
     c.setdefault("terminationMessagePath", "/dev/termination-log")
     c.setdefault("terminationMessagePolicy", "File")
     if "imagePullPolicy" not in c:
@@ -38,7 +39,16 @@ def _default_container(c: Obj) -> None:
         tail = image.rsplit("/", 1)[-1]
         tagged = ":" in tail and not tail.endswith(":latest")
         c["imagePullPolicy"] = "IfNotPresent" if tagged or "@" in image else "Always"
-    resources = c.setdefault("resources", {})
+    c.setdefault("resources", {})
+    for port in as_list(c.get("ports")):
+        if isinstance(port, dict):
+            port.setdefault("protocol", "TCP")
+
+
+def _default_container(c: Obj) -> None:
+    """A pod's container: the shared defaults, requests from limits, fieldRef versions."""
+    default_container_fields(c)
+    resources = c["resources"]
     if isinstance(resources, dict):
         limits = resources.get("limits")
         if isinstance(limits, dict) and limits:
@@ -46,9 +56,6 @@ def _default_container(c: Obj) -> None:
             if isinstance(requests, dict):
                 for name, value in limits.items():
                     requests.setdefault(name, value)
-    for port in as_list(c.get("ports")):
-        if isinstance(port, dict):
-            port.setdefault("protocol", "TCP")
     for env in as_list(c.get("env")):
         field_ref = as_dict(as_dict(env).get("valueFrom")).get("fieldRef")
         if isinstance(field_ref, dict):

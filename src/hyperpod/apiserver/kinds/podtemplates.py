@@ -32,17 +32,7 @@ def default_template(template: Any, restart_policy: str = "Always") -> None:
     for key in ("containers", "initContainers"):
         for c in spec.get(key) or []:
             if isinstance(c, dict):
-                c.setdefault("terminationMessagePath", "/dev/termination-log")
-                c.setdefault("terminationMessagePolicy", "File")
-                if "imagePullPolicy" not in c:
-                    image = str(c.get("image") or "")
-                    tail = image.rsplit("/", 1)[-1]
-                    tagged = ":" in tail and not tail.endswith(":latest")
-                    c["imagePullPolicy"] = "IfNotPresent" if tagged or "@" in image else "Always"
-                c.setdefault("resources", {})
-                for port in c.get("ports") or []:
-                    if isinstance(port, dict):
-                        port.setdefault("protocol", "TCP")
+                podspec.default_container_fields(c)
 
 
 def validate_template(
