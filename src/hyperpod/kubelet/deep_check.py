@@ -43,6 +43,7 @@ def _rank(rank: int, world: int, port: int, out: Any) -> None:
     t = torch.full((1024,), float(rank + 1))
     dist.all_reduce(t)
     out.put((rank, float(t[0])))
+    dist.barrier()  # a rank that tears gloo down while its peer is mid-collective can abort at exit
     dist.destroy_process_group()
 
 
