@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _cluster import report
+from _cluster import compile_package, report
 
 HYP = str(Path(sys.executable).with_name("hyp"))
 
@@ -51,6 +51,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
+    compile_package()
     tmp = Path(tempfile.mkdtemp(prefix="hyp-bench-"))
     env = {**os.environ, "HYPERPOD_HOME": str(tmp / "home"), "KUBECONFIG": str(tmp / "kubeconfig")}
     try:

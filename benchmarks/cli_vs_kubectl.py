@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _cluster import control_plane, report
+from _cluster import compile_package, control_plane, report
 
 HYP = str(Path(sys.executable).with_name("hyp"))
 KUBECTL = "kubectl"
@@ -68,6 +68,7 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=10)
     ap.add_argument("--help-runs", type=int, default=20)
     args = ap.parse_args()
+    compile_package()
     rows = [("figure", "measured", "target", "anchor")]
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "HYPERPOD_HOME": tmp}

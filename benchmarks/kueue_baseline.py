@@ -17,12 +17,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import signal
 import ssl
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +35,7 @@ import httpx
 import orjson
 import psutil
 import yaml
-from _cluster import Pool
+from _cluster import Pool, watch_lines
 
 GROUP = "kueue.x-k8s.io"
 API = f"/apis/{GROUP}/v1beta1"
@@ -304,66 +306,59 @@ async def finisher(pool: Pool, run: Run, tr: Tracked) -> None:
 
 
 async def watcher(
-    client: httpx.AsyncClient, pool: Pool, run: Run, background: set[asyncio.Task[None]]
+    lines: Callable[[str], AsyncIterator[bytes]],
+    pool: Pool,
+    run: Run,
+    background: set[asyncio.Task[None]],
 ) -> None:
     loop = asyncio.get_running_loop()
     rv = "0"
     while not run.done.is_set():
         try:
-            async with client.stream(
-                "GET",
-                f"{API}/workloads",
-                params={"watch": "true", "resourceVersion": rv},
-                timeout=None,
-            ) as resp:
-                async for line in resp.aiter_lines():
-                    if not line:
-                        continue
-                    ev = orjson.loads(line)
-                    obj = ev["object"]
-                    md = obj.get("metadata") or {}
-                    rv = md.get("resourceVersion", rv)
-                    tr = run.tracked.get(f"{md.get('namespace')}/{md.get('name')}")
-                    if tr is None or tr.finished_at is not None:
-                        continue
-                    conds = {
-                        c["type"]: c for c in (obj.get("status") or {}).get("conditions") or []
-                    }
-                    now = time.monotonic()
-                    if conds.get("Finished", {}).get("status") == "True":
-                        tr.finished_at = now
-                        if tr.admitted_now:
-                            run.usage[tr.cohort] -= tr.cls.cpu
-                        tr.admitted_now = False
-                        run.finished += 1
-                        if run.finished >= run.total:
-                            run.done.set()
-                            return
-                        continue
-                    admitted = bool((obj.get("status") or {}).get("admission"))
-                    if admitted and not tr.admitted_now:
-                        tr.admitted_now = True
-                        if tr.admitted_at is None:
-                            tr.admitted_at = now
-                            tr.server_wait = _stamp(
-                                conds.get("QuotaReserved", {}).get("lastTransitionTime")
-                            ) - _stamp(md.get("creationTimestamp"))
-                        run.pending[tr.cohort] -= 1
-                        run.usage[tr.cohort] = run.usage.get(tr.cohort, 0) + tr.cls.cpu
-
-                        def fire(t: Tracked = tr) -> None:
-                            task = loop.create_task(finisher(pool, run, t))
-                            background.add(task)
-                            task.add_done_callback(background.discard)
-
-                        tr.timer = loop.call_later(tr.cls.runtime_s, fire)
-                    elif not admitted and tr.admitted_now:  # evicted (preempted)
-                        tr.admitted_now = False
-                        run.pending[tr.cohort] += 1
+            async for line in lines(f"{API}/workloads?watch=true&resourceVersion={rv}"):
+                ev = orjson.loads(line)
+                obj = ev["object"]
+                md = obj.get("metadata") or {}
+                rv = md.get("resourceVersion", rv)
+                tr = run.tracked.get(f"{md.get('namespace')}/{md.get('name')}")
+                if tr is None or tr.finished_at is not None:
+                    continue
+                conds = {c["type"]: c for c in (obj.get("status") or {}).get("conditions") or []}
+                now = time.monotonic()
+                if conds.get("Finished", {}).get("status") == "True":
+                    tr.finished_at = now
+                    if tr.admitted_now:
                         run.usage[tr.cohort] -= tr.cls.cpu
-                        if tr.timer is not None:
-                            tr.timer.cancel()
-        except httpx.HTTPError as exc:
+                    tr.admitted_now = False
+                    run.finished += 1
+                    if run.finished >= run.total:
+                        run.done.set()
+                        return
+                    continue
+                admitted = bool((obj.get("status") or {}).get("admission"))
+                if admitted and not tr.admitted_now:
+                    tr.admitted_now = True
+                    if tr.admitted_at is None:
+                        tr.admitted_at = now
+                        tr.server_wait = _stamp(
+                            conds.get("QuotaReserved", {}).get("lastTransitionTime")
+                        ) - _stamp(md.get("creationTimestamp"))
+                    run.pending[tr.cohort] -= 1
+                    run.usage[tr.cohort] = run.usage.get(tr.cohort, 0) + tr.cls.cpu
+
+                    def fire(t: Tracked = tr) -> None:
+                        task = loop.create_task(finisher(pool, run, t))
+                        background.add(task)
+                        task.add_done_callback(background.discard)
+
+                    tr.timer = loop.call_later(tr.cls.runtime_s, fire)
+                elif not admitted and tr.admitted_now:  # evicted (preempted)
+                    tr.admitted_now = False
+                    run.pending[tr.cohort] += 1
+                    run.usage[tr.cohort] -= tr.cls.cpu
+                    if tr.timer is not None:
+                        tr.timer.cancel()
+        except (OSError, asyncio.IncompleteReadError) as exc:
             print(f"watch restarted: {exc}", file=sys.stderr)
             await asyncio.sleep(0.1)
 
@@ -397,7 +392,12 @@ async def main_async(url: str, token: str, ca: Path, run: Run) -> float:
             * sum(max(1, int(c.count * run.scale)) for c in CLASSES)
         )
         background: set[asyncio.Task[None]] = set()
-        watch = asyncio.create_task(watcher(client, pool, run, background))
+        host, port = parsed.hostname or "127.0.0.1", parsed.port or 443
+
+        def lines(path: str) -> AsyncIterator[bytes]:
+            return watch_lines(host, port, ctx, token, path)
+
+        watch = asyncio.create_task(watcher(lines, pool, run, background))
         await asyncio.sleep(0.5)
         t0 = time.monotonic()
         samp = asyncio.create_task(sampler(run, 20 * run.queues_per_cohort))
@@ -505,7 +505,10 @@ def main() -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     proc, url, token, ca = start_control_plane(data_dir, args.profile)
     try:
+        before = resource.getrusage(resource.RUSAGE_SELF)
         wall = asyncio.run(main_async(url, token, ca, run))
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        client_cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
         times = psutil.Process(proc.pid).cpu_times()
         cpu = times.user + times.system
     finally:
@@ -513,6 +516,10 @@ def main() -> None:
     print(
         f"control-plane CPU: {cpu:.1f} s, {cpu / run.total * 1000:.2f} ms per workload "
         f"(created, admitted, finished); load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"load generator (this process: creates, watch, Finished marks) CPU: {client_cpu:.1f} s,"
+        f" {100 * client_cpu / wall:.0f} % of a core"
     )
     print(
         f"Kueue baseline scenario: {run.cohorts} cohort(s) x {run.queues_per_cohort} ClusterQueues, {run.total} workloads"

@@ -65,21 +65,29 @@ def table(
     empty: str = "No resources found.",
     title: str | None = None,
 ) -> None:
-    """Rows as a rich table, or as a JSON/YAML list of objects."""
+    """Rows as aligned columns like ``kubectl get``, or as a JSON/YAML list of objects.
+
+    Plain text on purpose: rendering with rich cost ~18 ms of imports on every ``hyp list``,
+    a quarter of the command's time, for no visible gain in a pipe.
+    """
     if fmt != "table":
         dump([dict(r) for r in rows], fmt)
         return
     if not rows:
         click.echo(empty)
         return
-    from rich.table import Table
+    header = [col.upper().replace("_", " ") for col in columns]
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(columns))]
+    out = [title] if title else []
+    for line in [header, *cells]:
+        out.append("   ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+    click.echo("\n".join(out))
 
-    tbl = Table(title=title, box=None, header_style="bold", pad_edge=False)
-    for col in columns:
-        tbl.add_column(col.upper().replace("_", " "), overflow="fold")
-    for row in rows:
-        tbl.add_row(*["" if row.get(c) is None else str(row.get(c)) for c in columns])
-    console().print(tbl)
+
+def _cell(value: Any) -> str:
+    """One table cell on one line (a multi-line message would break the columns)."""
+    return "" if value is None else " ".join(str(value).split())
 
 
 def fields(pairs: Sequence[tuple[str, Any]]) -> None:

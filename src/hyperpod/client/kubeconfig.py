@@ -7,7 +7,6 @@ every other cluster, user and context is kept, and the new context becomes curre
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +66,8 @@ def load(path: Path) -> dict[str, Any]:
 
 def write(path: Path, config: dict[str, Any]) -> None:
     """Write atomically with mode 0600 (the file holds credentials)."""
+    import tempfile  # only writers need it; every hyp command reads a kubeconfig
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".kubeconfig-", dir=path.parent)
     try:
