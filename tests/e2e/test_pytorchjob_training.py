@@ -200,8 +200,12 @@ def test_kill_9_of_a_worker_under_auto_resume_restarts_the_job_from_its_checkpoi
             lambda: int(c.job("resume")["status"].get("restartCount") or 0) == 1, "a restart"
         )
         restarting = c.condition("resume", "Restarting")
-        assert restarting is not None and "resume-worker-1" in restarting["message"]
-        assert "code 137" in restarting["message"]
+        # The killed rank's peer aborts in gloo within milliseconds (SIGABRT, 134), and each pod
+        # reports on its own tick, so either worker may be the failure the restart names.
+        assert restarting is not None
+        assert re.search(r"pod resume-worker-[01]: \w+ with code 13[47]", restarting["message"]), (
+            restarting["message"]
+        )
         await eventually(lambda: c.state("resume") in ("Succeeded", "Failed"), "the job to finish")
         assert c.state("resume") == "Succeeded", c.job("resume")["status"]
         out = c.log(c.reg.get("pods", "resume-master-0", NS))

@@ -438,7 +438,17 @@ def _read_quantity_map(
     out.setdefault(name, {})[key] = text
 
 
+def _read_quantity(
+    out: dict[str, Any], name: str, v: int | bytes, _t: Table | None, w: str
+) -> None:
+    """One ``Quantity`` message; its field 1 is the quantity's string form."""
+    for number, _, part in _fields(_blob(v, w)):
+        if number == 1:
+            out[name] = _text(part, w)
+
+
 _READERS["mapq"] = _read_quantity_map
+_READERS["q"] = _read_quantity
 
 
 def _inline_rule_values(obj: dict[str, Any]) -> None:

@@ -213,3 +213,68 @@ def test_delete_options_of_typed_deletes_decode_under_any_group_version(api_vers
     assert obj["dryRun"] == ["All"]
     assert "gracePeriodSeconds" not in obj
     assert decode(envelope("v1", "DeleteOptions", num(1, 0)))["gracePeriodSeconds"] == 0
+
+
+# The body `kubectl autoscale deployment web --max=5 --cpu-percent=50` (kubectl 1.37.1) sent.
+KUBECTL_137_AUTOSCALE = bytes.fromhex(
+    "6b3873000a290a0e6175746f7363616c696e672f76321217486f72697a6f6e74616c506f644175746f7363616c"
+    "6572125f0a130a0377656212001a0022002a0032003800420012420a1a0a0a4465706c6f796d656e7412037765"
+    "621a07617070732f7631180522220a085265736f7572636522160a03637075120f0a0b5574696c697a6174696f"
+    "6e20321a04180020001a002200"
+)
+
+
+def test_kubectl_autoscale_sends_an_autoscaling_v2_autoscaler_that_decodes() -> None:
+    obj = decode(KUBECTL_137_AUTOSCALE)
+    assert obj["apiVersion"] == "autoscaling/v2"
+    assert obj["metadata"] == {"name": "web"}
+    assert obj["spec"] == {
+        "scaleTargetRef": {"kind": "Deployment", "name": "web", "apiVersion": "apps/v1"},
+        "maxReplicas": 5,
+        "metrics": [
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {"type": "Utilization", "averageUtilization": 50},
+                },
+            }
+        ],
+    }
+
+
+def test_an_autoscaler_memory_target_keeps_its_quantity_and_a_container_metric_its_container() -> (
+    None
+):
+    target = ld(1, "AverageValue") + ld(3, ld(1, "512Mi"))
+    memory = ld(1, "Resource") + ld(4, ld(1, "memory") + ld(2, target))
+    per_container = ld(1, "ContainerResource") + ld(
+        7, ld(1, "cpu") + ld(2, ld(1, "Utilization") + num(4, 0)) + ld(3, "app")
+    )
+    ref = ld(1, ld(1, "Deployment") + ld(2, "web") + ld(3, "apps/v1"))
+    spec = ref + num(2, 2) + num(3, 4) + ld(4, memory) + ld(4, per_container)
+    obj = decode(envelope("autoscaling/v2", "HorizontalPodAutoscaler", meta("web") + ld(2, spec)))
+    assert obj["spec"]["minReplicas"] == 2
+    assert obj["spec"]["metrics"] == [
+        {
+            "type": "Resource",
+            "resource": {
+                "name": "memory",
+                "target": {"type": "AverageValue", "averageValue": "512Mi"},
+            },
+        },
+        {
+            "type": "ContainerResource",
+            "containerResource": {
+                "name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": 0},
+                "container": "app",
+            },
+        },
+    ]
+
+
+def test_an_autoscaler_behavior_is_refused_with_the_manifest_hint_rather_than_dropped() -> None:
+    spec = num(3, 4) + ld(5, ld(1, num(3, 60)))
+    with pytest.raises(UnsupportedMediaType, match=r"field 5 of HorizontalPodAutoscaler\.spec"):
+        decode(envelope("autoscaling/v2", "HorizontalPodAutoscaler", meta("w") + ld(2, spec)))
