@@ -111,11 +111,17 @@ class Pool:
 
 
 async def watch_lines(
-    host: str, port: int, ctx: ssl.SSLContext, token: str, path: str
+    host: str,
+    port: int,
+    ctx: ssl.SSLContext,
+    token: str,
+    path: str,
+    opened: asyncio.Event | None = None,
 ) -> AsyncIterator[bytes]:
     """The event lines of one watch request, read with asyncio streams over its own TLS
     connection: httpx spends more of the shared cores per event than the server does to send it.
-    Ends when the server ends the stream; raises OSError or IncompleteReadError if it breaks."""
+    ``opened`` is set once the response headers are in. Ends when the server ends the stream;
+    raises OSError or IncompleteReadError if it breaks."""
     reader, writer = await asyncio.open_connection(host, port, ssl=ctx, server_hostname=host)
     try:
         head = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\r\n"
@@ -126,6 +132,8 @@ async def watch_lines(
         chunked = False
         while (line := await reader.readline()) not in (b"\r\n", b""):
             chunked = chunked or line.lower().startswith(b"transfer-encoding: chunked")
+        if opened is not None:
+            opened.set()
         buf = b""
         while True:
             if chunked:

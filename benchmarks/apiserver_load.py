@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ssl
 import tempfile
 import time
@@ -20,7 +21,14 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 import psutil
-from _cluster import Conn, RunningControlPlane, percentile, report, start_control_plane
+from _cluster import (
+    Conn,
+    RunningControlPlane,
+    percentile,
+    report,
+    start_control_plane,
+    watch_lines,
+)
 
 
 def pod(name: str) -> dict[str, object]:
@@ -99,41 +107,20 @@ async def load(
 async def lean_watch(
     cp: Any, ctx: ssl.SSLContext, path: str, writes: int, delays: list[float], ready: asyncio.Event
 ) -> None:
-    """One watch over its own keep-alive TLS connection, read with asyncio streams: httpx costs
-    the shared cores more per event than the server spends sending it (1,000 watches)."""
+    """One watch over its own connection (``watch_lines``: asyncio streams, since httpx costs the
+    shared cores more per event than the server spends sending it to 1,000 watches)."""
     url = urlsplit(cp.url)
-    reader, writer = await asyncio.open_connection(
-        url.hostname, url.port, ssl=ctx, server_hostname="127.0.0.1"
-    )
-    head = (
-        f"GET {path} HTTP/1.1\r\nHost: {url.hostname}\r\nAuthorization: Bearer {cp.token}\r\n\r\n"
-    )
-    writer.write(head.encode())
-    status = await reader.readline()
-    assert b" 200 " in status, status
-    chunked = False
-    while (line := await reader.readline()) not in (b"\r\n", b""):
-        chunked = chunked or line.lower().startswith(b"transfer-encoding: chunked")
-    ready.set()
-    seen, buf = 0, b""
-    try:
-        while seen < writes:
-            if chunked:
-                size = int((await reader.readline()).strip() or b"0", 16)
-                if size == 0:
-                    break
-                buf += await reader.readexactly(size + 2)
-            else:
-                buf += await reader.read(65536)
-            while b"\n" in buf:
-                event, buf = buf.split(b"\n", 1)
-                at = event.find(b'"sent":"') + 8
-                if at < 8:
-                    continue
-                delays.append(time.time() - float(event[at : event.index(b'"', at)]))
-                seen += 1
-    finally:
-        writer.close()
+    seen = 0
+    lines = watch_lines(url.hostname or "127.0.0.1", url.port or 443, ctx, cp.token, path, ready)
+    async with contextlib.aclosing(lines):
+        async for event in lines:
+            at = event.find(b'"sent":"') + 8
+            if at < 8:
+                continue
+            delays.append(time.time() - float(event[at : event.index(b'"', at)]))
+            seen += 1
+            if seen >= writes:
+                return
 
 
 async def watch_delay(
