@@ -426,25 +426,30 @@ _READERS: dict[str, Callable[[dict[str, Any], str, int | bytes, Table | None, st
 }
 
 
+def _quantity(value: bytes, where: str) -> str | None:
+    """A ``Quantity`` message's string form (its field 1); None when it has none."""
+    text = None
+    for number, _, part in _fields(value):
+        if number == 1:
+            text = _text(part, where)
+    return text
+
+
 def _read_quantity_map(
     out: dict[str, Any], name: str, v: int | bytes, _t: Table | None, w: str
 ) -> None:
-    """A ``map<string, Quantity>`` entry; the Quantity message's field 1 is its string."""
+    """A ``map<string, Quantity>`` entry."""
     key, value = _entry(v, w)
-    text = ""
-    for number, _, part in _fields(value):
-        if number == 1:
-            text = _text(part, f"{w}[{key}]")
-    out.setdefault(name, {})[key] = text
+    out.setdefault(name, {})[key] = _quantity(value, f"{w}[{key}]") or ""
 
 
 def _read_quantity(
     out: dict[str, Any], name: str, v: int | bytes, _t: Table | None, w: str
 ) -> None:
-    """One ``Quantity`` message; its field 1 is the quantity's string form."""
-    for number, _, part in _fields(_blob(v, w)):
-        if number == 1:
-            out[name] = _text(part, w)
+    """One ``Quantity`` field."""
+    text = _quantity(_blob(v, w), w)
+    if text is not None:
+        out[name] = text
 
 
 _READERS["mapq"] = _read_quantity_map

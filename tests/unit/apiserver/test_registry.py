@@ -16,6 +16,7 @@ from hyperpod.apiserver.errors import (
 )
 from hyperpod.apiserver.patching import PatchType
 from hyperpod.apiserver.registry import CRD_RESOURCE, Registry
+from hyperpod.apiserver.resources import Catalog, from_crd
 
 
 def pod(name: str, **labels: str) -> dict[str, Any]:
@@ -389,3 +390,20 @@ def test_every_namespace_is_labelled_with_its_own_name(registry: Registry) -> No
         n["metadata"]["name"]
         for n in registry.list("namespaces", label_selector="kubernetes.io/metadata.name=team-a")
     ] == ["team-a"]
+
+
+def test_catalog_groups_list_a_crd_once_added_and_its_new_versions_and_forget_it_once_removed() -> (
+    None
+):
+    catalog = Catalog()
+    assert "example.com" not in catalog.groups()
+    assert catalog.groups()["apps"] == ["v1"]
+    crd = widget_crd()
+    catalog.add(from_crd(crd))
+    assert catalog.groups()["example.com"] == ["v1"]
+    served = crd["spec"]["versions"]
+    crd["spec"]["versions"] = [*served, {**served[0], "name": "v2", "storage": False}]
+    catalog.add(from_crd(crd))
+    assert catalog.groups()["example.com"] == ["v1", "v2"]
+    catalog.remove("widgets.example.com")
+    assert "example.com" not in catalog.groups()
