@@ -42,6 +42,7 @@ from typing import Any
 
 import jsonpatch
 import jsonpointer
+import orjson
 
 from hyperpod.apiserver import errors
 
@@ -86,6 +87,15 @@ class PatchType(StrEnum):
 # --- JSON patch (RFC 6902) -----------------------------------------------------------------
 
 
+def _copy_json(obj: Obj) -> Obj:
+    """A deep copy of a JSON object: an orjson round trip is ~10x faster than deepcopy."""
+    try:
+        out: Obj = orjson.loads(orjson.dumps(obj))
+    except TypeError:  # not plain JSON (a YAML-only value): the slow, general copy
+        out = copy.deepcopy(obj)
+    return out
+
+
 def apply_json_patch(obj: Obj, ops: list[Any]) -> Obj:
     """Apply RFC 6902 operations; 400 for a malformed patch, 422 when it does not apply."""
     if not isinstance(ops, list):
@@ -99,7 +109,7 @@ def apply_json_patch(obj: Obj, ops: list[Any]) -> Obj:
             )
     try:
         patch = jsonpatch.JsonPatch(ops)
-        result = patch.apply(copy.deepcopy(obj), in_place=True)
+        result = patch.apply(_copy_json(obj), in_place=True)
     except jsonpatch.JsonPatchTestFailed as exc:
         raise errors.Invalid(
             f"the server rejected our request due to an error: test failed: {exc}"
@@ -118,22 +128,23 @@ def apply_json_patch(obj: Obj, ops: list[Any]) -> Obj:
 # --- JSON merge patch (RFC 7386) -----------------------------------------------------------
 
 
-def _merge(target: Any, patch: Any) -> Any:
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+def _merge_into(target: Obj, patch: Obj) -> None:
     for key, value in patch.items():
         if value is None:
-            result.pop(key, None)
+            target.pop(key, None)
+        elif isinstance(value, dict):
+            current = target.get(key)
+            if not isinstance(current, dict):
+                current = target[key] = {}
+            _merge_into(current, value)
         else:
-            result[key] = _merge(result.get(key), value)
-    return result
+            target[key] = copy.deepcopy(value) if isinstance(value, list) else value
 
 
 def apply_merge_patch(obj: Obj, patch: Obj) -> Obj:
     """Apply an RFC 7386 merge patch: maps merge recursively, ``null`` deletes, rest replaces."""
     if not isinstance(patch, dict):
         raise errors.BadRequest("a merge patch must be a JSON object")
-    result = _merge(obj, patch)
-    assert isinstance(result, dict)
+    result = _copy_json(obj)
+    _merge_into(result, patch)
     return result

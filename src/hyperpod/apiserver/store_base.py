@@ -293,12 +293,20 @@ class StoreBase:
         *,
         skip_schema: bool = False,
         dry_run: bool = False,
+        typed: bool = False,
     ) -> None:
-        """Defaulting, pruning, validation and admission hooks; raises Invalid/BadRequest."""
+        """Defaulting, pruning, validation and admission hooks; raises Invalid/BadRequest.
+
+        ``typed``: the object was built in this process from typed values (an Event of a
+        controller), so the walk that refuses clients' wrongly typed JSON is skipped."""
         # Built-in kinds: one schema walk gives both type errors and unknown fields.
         found_unknown: builtins.list[str] = []
-        causes: builtins.list[dict[str, str]] = typecheck.precheck(
-            rt.kind, obj, builtin=not rt.crd, unknown=found_unknown, old=old
+        causes: builtins.list[dict[str, str]] = (
+            []
+            if typed
+            else typecheck.precheck(
+                rt.kind, obj, builtin=not rt.crd, unknown=found_unknown, old=old
+            )
         )
         if causes:
             raise errors.invalid(rt.kind, _meta(obj).get("name"), causes, rt.group)

@@ -53,7 +53,10 @@ class StoreWrites(StoreReads):
         field_validation: str = "Ignore",
         warnings: builtins.list[str] | None = None,
         version: str | None = None,
+        typed: bool = False,
     ) -> Obj:
+        """Create ``obj``; ``typed`` is for objects a controller built from typed values:
+        they skip the JSON type walk (defaulting, validation and webhooks still run)."""
         rt, sub = self.resolve(resource)
         if not isinstance(obj, dict):
             raise BadRequest("the request body must be a JSON object")
@@ -105,7 +108,7 @@ class StoreWrites(StoreReads):
             obj.pop("status", None)
         if rt.namespaced:
             self._check_namespace_open(ns)
-        self._admit(rt, obj, None, field_validation, warnings, dry_run=dry_run)
+        self._admit(rt, obj, None, field_validation, warnings, dry_run=dry_run, typed=typed)
         if field_manager:
             patching.record_update_manager(None, obj, field_manager, "Update")
         key, st = self._stored(rt, ns, name)

@@ -407,6 +407,7 @@ def record_event(
                 "reportingInstance": host or "",
             },
             ns,
+            typed=True,
         )
     except (AlreadyExists, Conflict, NotFound):
         pass  # events are best effort, like in Kubernetes

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from hyperpod.controllers.kueue import preemption
 from hyperpod.controllers.kueue.flavors import Assignment, Mode, assign, fits
 from hyperpod.controllers.kueue.queues import QueueManager
-from hyperpod.controllers.kueue.snapshot import ClusterQueue, Snapshot, WorkloadInfo
+from hyperpod.controllers.kueue.snapshot import FR, ClusterQueue, Snapshot, WorkloadInfo
 
 
 @dataclass
@@ -106,40 +106,81 @@ def schedule(
     if preempting:
         entries.sort(key=lambda e: e.wl.key not in preempting)  # stable: order otherwise kept
     preempted_keys: set[str] = set()
-    for e in entries:
-        usage = e.assignment.usage()
-        if e.assignment.mode == Mode.PREEMPT:
-            if any(t.workload.key in preempted_keys for t in e.targets):
-                result.pending[e.wl.key] = Pending(
-                    "Workload has overlapping preemption targets with another workload",
-                    inadmissible=False,
-                )
-                continue
-            names = ", ".join(t.workload.key for t in e.targets)
-            for t in e.targets:
-                preempted_keys.add(t.workload.key)
-                result.preempted.append(
-                    Preempted(
-                        t.workload,
-                        t.reason,
-                        _preempted_message(t.reason, e.wl, e.cq.name),
-                        e.wl,
-                    )
-                )
+    reserved: list[tuple[ClusterQueue, dict[FR, int]]] = []
+    try:
+        for e in entries:
+            _place(e, snapshot, result, preempted_keys, reserved)
+    finally:
+        for cq, net in reserved:  # the reservations last one cycle, as Kueue's snapshot does
+            for fr, val in net.items():
+                cq.add_usage(fr, -val)
+    return result
+
+
+def _net_usage(e: _Entry) -> dict[FR, int]:
+    """What a preemptor needs beyond what its victims free (Kueue's net usage)."""
+    usage = e.assignment.usage()
+    for t in e.targets:
+        for fr, val in t.workload.usage().items():
+            if fr in usage:
+                usage[fr] = max(0, usage[fr] - val)
+    return usage
+
+
+def _place(
+    e: _Entry,
+    snapshot: Snapshot,
+    result: CycleResult,
+    preempted_keys: set[str],
+    reserved: list[tuple[ClusterQueue, dict[FR, int]]],
+) -> None:
+    """Admit one nominated head, or issue its preemptions, or say why it waits this cycle.
+
+    A preemptor reserves what it needs beyond its victims' usage for the rest of the cycle,
+    so a head after it cannot take the free quota it counted on: without that, the victims
+    and the other heads refill the cohort every cycle and the preemptor never fits.
+    """
+    usage = e.assignment.usage()
+    if e.assignment.mode == Mode.PREEMPT:
+        if any(t.workload.key in preempted_keys for t in e.targets):
             result.pending[e.wl.key] = Pending(
-                f"Pending the preemption of {len(e.targets)} workload(s): {names}",
-                reason="Preempting",
+                "Workload has overlapping preemption targets with another workload",
+                inadmissible=False,
             )
-            continue
-        if not fits(e.cq, usage):
+            return
+        net = _net_usage(e)
+        if not fits(e.cq, net):
             result.pending[e.wl.key] = Pending(
                 "Workload no longer fits after processing another workload", inadmissible=False
             )
-            continue
-        e.wl.assignments = e.assignment.pod_sets
-        snapshot.add_workload(e.wl)
-        result.admitted.append((e.wl, e.assignment))
-    return result
+            return
+        for fr, val in net.items():
+            e.cq.add_usage(fr, val)
+        reserved.append((e.cq, net))
+        names = ", ".join(t.workload.key for t in e.targets)
+        for t in e.targets:
+            preempted_keys.add(t.workload.key)
+            result.preempted.append(
+                Preempted(
+                    t.workload,
+                    t.reason,
+                    _preempted_message(t.reason, e.wl, e.cq.name),
+                    e.wl,
+                )
+            )
+        result.pending[e.wl.key] = Pending(
+            f"Pending the preemption of {len(e.targets)} workload(s): {names}",
+            reason="Preempting",
+        )
+        return
+    if not fits(e.cq, usage):
+        result.pending[e.wl.key] = Pending(
+            "Workload no longer fits after processing another workload", inadmissible=False
+        )
+        return
+    e.wl.assignments = e.assignment.pod_sets
+    snapshot.add_workload(e.wl)
+    result.admitted.append((e.wl, e.assignment))
 
 
 def _preempted_message(reason: str, preemptor: WorkloadInfo, cq: str) -> str:

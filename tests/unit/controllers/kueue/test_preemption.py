@@ -195,3 +195,23 @@ def test_fair_sharing_preempts_from_the_queue_with_the_highest_share() -> None:
     admitted(s, wl("b-2", "b", "2"), at=2)  # b borrows 2 (share 66); the cohort is full
     result = schedule([wl("z-job", "z", "8")], s, fair_sharing=True)
     assert _victims(result) == [("a-2", "InCohortFairSharing")]
+
+
+def test_a_preemptor_keeps_the_free_quota_it_counted_on_for_the_rest_of_the_cycle() -> None:
+    # a (10 cpu) lends to b; b borrowed 6 of it, so 4 of a's quota are free. a-job needs 8:
+    # 4 free + 4 from evicting b-borrowed. b's next head (4 cpu, also borrowing) comes after
+    # a-job in the cycle and must not take those 4, or a-job never fits (Kueue's net usage).
+    s = _cohort("Any")
+    admitted(s, wl("b-own", "b", "10", priority=9), at=1)
+    admitted(s, wl("b-borrowed", "b", "6", priority=9), at=2)
+    result = schedule([wl("a-job", "a", "8", priority=0), wl("b-next", "b", "4", priority=9)], s)
+    assert _victims(result) == [("b-borrowed", "InCohortReclamation")]
+    assert result.admitted == []
+    assert result.pending["ns/b-next"].message == (
+        "Workload no longer fits after processing another workload"
+    )
+    # the reservation lasts one cycle: the snapshot holds only admitted work again
+    assert s.cluster_queues["a"].usage.get(("default", "cpu"), 0) == 0
+    s.remove_workload(result.preempted[0].workload)
+    again = schedule([wl("a-job", "a", "8", priority=0), wl("b-next", "b", "4", priority=9)], s)
+    assert [w.name for w, _ in again.admitted] == ["a-job"]
