@@ -36,6 +36,7 @@ import orjson
 import psutil
 import yaml
 from _cluster import Pool, watch_lines
+from _cluster import report as print_rows
 
 GROUP = "kueue.x-k8s.io"
 API = f"/apis/{GROUP}/v1beta1"
@@ -514,9 +515,7 @@ def report(run: Run, wall: float, floor: float) -> None:
                 f"{KUEUE[cls.name]} s",
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for r in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)))
+    print_rows(rows)
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from _cluster import report as print_rows
 from kueue_baseline import (
     CLASSES,
     KUEUE,
@@ -189,9 +190,7 @@ def main() -> None:
                 f"Kueue {KUEUE[cls.name]} s",
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for r in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)))
+    print_rows(rows)
 
 
 if __name__ == "__main__":

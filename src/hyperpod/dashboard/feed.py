@@ -81,7 +81,8 @@ class ChangeFeed:
 
     async def _watch(self, resource: str, stopping: asyncio.Event) -> None:
         """Follow one resource; a resource not served yet (a CRD) is looked for again later."""
-        if resource in SHARED_RESOURCES and resource in self.cached:
+        shared = resource in SHARED_RESOURCES and resource in self.cached
+        if shared and self.reg.catalog.get(resource) is not None:
             await self._follow_shared(resource, stopping)
             return
         while not stopping.is_set():
@@ -110,7 +111,7 @@ class ChangeFeed:
                 self._cache.pop(resource, None)
 
     async def _follow_shared(self, resource: str, stopping: asyncio.Event) -> None:
-        """Pods and nodes: the controllers' shared informer, not a watch and a cache of our
+        """Pods, nodes, Workloads: the controllers' shared informer, not a watch and a cache of our
         own, so the control plane decodes and holds each object once (at 50,000 pods a second
         copy was hundreds of MB and a decode per pod event)."""
         inf = Informer(self.reg, resource)

@@ -54,3 +54,31 @@ def test_two_pod_informers_share_objects_and_a_late_one_gets_what_exists(
         assert other.cache is not first.cache
 
     asyncio.run(run())
+
+
+def test_kueue_workload_informers_share_one_decoded_copy(registry: Registry) -> None:
+    from hyperpod.api import kueue as api
+    from hyperpod.apiserver.registry import CRD_RESOURCE
+
+    for crd in api.crds():
+        registry.create(CRD_RESOURCE, crd)
+    resource = f"workloads.{api.GROUP}"
+    body = {
+        "apiVersion": f"{api.GROUP}/v1beta1",
+        "kind": "Workload",
+        "metadata": {"name": "w", "namespace": "default"},
+        "spec": {"podSets": [{"name": "main", "count": 1, "template": pod("x")}]},
+    }
+
+    async def run() -> None:
+        registry.create(resource, body, "default")
+        kueue, metrics = Informer(registry, resource), Informer(registry, resource)
+        kueue.start()
+        metrics.start()
+        await asyncio.wait_for(kueue.synced.wait(), 5)
+        await asyncio.wait_for(metrics.synced.wait(), 5)
+        assert kueue.get("default/w") is metrics.get("default/w")
+        await kueue.stop()
+        await metrics.stop()
+
+    asyncio.run(run())
