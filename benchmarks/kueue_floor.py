@@ -38,6 +38,7 @@ from kueue_baseline import (
 from hyperpod.controllers.kueue.queues import QueueManager
 from hyperpod.controllers.kueue.scheduler import cycle
 from hyperpod.controllers.kueue.snapshot import (
+    CohortNode,
     Flavor,
     Snapshot,
     WorkloadInfo,
@@ -72,7 +73,9 @@ class Sim:
     def cohort_of(self, cq: str | None) -> set[str]:
         node = self.snapshot.cluster_queues[cq or ""]
         root = node.root()
-        return {c.name for c in getattr(root, "cluster_queues", lambda: [node])()}
+        return (
+            {c.name for c in root.cluster_queues()} if isinstance(root, CohortNode) else {node.name}
+        )
 
     def arrive(self, t: float, key: str) -> None:
         ns, name, cls = self.pending_objs.pop(key)
